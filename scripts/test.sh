@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Runs the whole test suite: starts the local PostgreSQL (scripts/dev-db.sh) unless
+# DATABASE_URL is already set, then `cargo test`. Extra arguments go to cargo test.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+if [[ -z "${DATABASE_URL:-}" ]]; then
+  eval "$(scripts/dev-db.sh)"
+fi
+export DATABASE_URL
+echo "test database: ${DATABASE_URL}" >&2
+exec cargo test --all-targets "$@"

@@ -1,0 +1,124 @@
+//! The command line: `tenure [--config PATH] <command>`. Each command loads and validates the
+//! configuration first; secrets are never taken from arguments.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::config::{Config, ConfigError, Loaded};
+use crate::{daemon, db, telemetry};
+
+/// Exit code of a configuration error (sysexits' EX_CONFIG): systemd units use it with
+/// `RestartPreventExitStatus=` so a bad config is not restarted in a loop.
+pub const EXIT_CONFIG: u8 = 78;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "tenure",
+    version,
+    about = "Validator sidecar for Bittensor subnets: vesting and uptime reward adjustments, weights pushed on chain"
+)]
+pub struct Cli {
+    /// Configuration file (TOML). Every key can be overridden by TENURE__SECTION__KEY.
+    #[arg(
+        long,
+        global = true,
+        env = "TENURE_CONFIG",
+        default_value = "config/tenure.toml"
+    )]
+    pub config: PathBuf,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the daemon: HTTP server, migrations, and the daemon's tasks until SIGTERM/SIGINT.
+    Run,
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Configuration commands.
+    Config {
+        #[command(subcommand)]
+        command: ConfigCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Validate the configuration and print the effective values (secrets redacted).
+    Check,
+}
+
+/// Parses the arguments, runs the command and maps the outcome to an exit code.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let loaded = match Config::load(&cli.config) {
+        Ok(l) => l,
+        Err(e) => return config_error(&e),
+    };
+    telemetry::init(&loaded.config.log);
+    match cli.command {
+        Command::Config {
+            command: ConfigCommand::Check,
+        } => {
+            print!(
+                "# effective configuration of {}\n{}",
+                loaded.file.display(),
+                loaded.config.to_redacted_toml()
+            );
+            ExitCode::SUCCESS
+        }
+        Command::Migrate => run_async(migrate(loaded)),
+        Command::Run => run_async(daemon::run(loaded)),
+    }
+}
+
+fn config_error(e: &ConfigError) -> ExitCode {
+    eprintln!("error: {e}");
+    ExitCode::from(EXIT_CONFIG)
+}
+
+fn run_async<F: Future<Output = anyhow::Result<()>>>(fut: F) -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(fut) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!(error = format!("{e:#}"), "exiting");
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn migrate(loaded: Loaded) -> anyhow::Result<()> {
+    let cfg = &loaded.config.database;
+    let pool = db::lazy_pool(cfg)?;
+    let cancel = tokio_util::sync::CancellationToken::new();
+    db::wait_until_reachable(&pool, cfg, &cancel).await?;
+    let applied = db::migrate(&pool).await?;
+    let all = db::applied_versions(&pool).await?;
+    if applied.is_empty() {
+        println!(
+            "schema up to date ({} migrations applied earlier)",
+            all.len()
+        );
+    } else {
+        println!(
+            "applied migrations {applied:?}; schema now at {}",
+            all.last().copied().unwrap_or(0)
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,189 @@
+//! `tenure run`: starts the components, supervises them, and shuts down gracefully.
+//!
+//! Supervision follows one rule: a task that ends while the daemon is not shutting down is a
+//! failure, whatever it returned, and ends the process with a non-zero code so that systemd or
+//! Docker restarts it from a clean state. All state lives in PostgreSQL, so a restart resumes.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, anyhow};
+use tokio::net::TcpListener;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+use crate::api::{self, AppState};
+use crate::config::Loaded;
+use crate::db;
+use crate::health::Health;
+use crate::metrics::Metrics;
+
+/// Readiness check set by start-up until the schema is ready.
+pub const CHECK_STARTUP: &str = "startup";
+
+/// How often the database health task pings PostgreSQL.
+const DB_HEALTH_INTERVAL: Duration = Duration::from_secs(10);
+
+type TaskResult = anyhow::Result<()>;
+
+/// Runs the daemon until SIGTERM/SIGINT (Ok) or a component fails (Err).
+pub async fn run(loaded: Loaded) -> anyhow::Result<()> {
+    let cfg = &loaded.config;
+    let cancel = CancellationToken::new();
+    let metrics = Arc::new(Metrics::new(cfg.chain.netuid));
+    let health = Arc::new(Health::new(metrics.clone()));
+    health.fail(CHECK_STARTUP, "connecting to the database");
+    let pool = db::lazy_pool(&cfg.database)?;
+
+    let mut tasks: JoinSet<(&'static str, TaskResult)> = JoinSet::new();
+    // One signal listener for the whole run, so a signal between two phases is not lost.
+    let shutdown = shutdown_signal();
+    tokio::pin!(shutdown);
+
+    // HTTP first, so that a slow database or chain start is visible on /readyz and /metrics.
+    if cfg.http.enabled {
+        let listener = TcpListener::bind(cfg.http.listen)
+            .await
+            .with_context(|| format!("cannot listen on http.listen = {}", cfg.http.listen))?;
+        let addr = listener.local_addr()?;
+        tracing::info!(%addr, "http server listening");
+        let app = api::router(AppState {
+            pool: pool.clone(),
+            metrics: metrics.clone(),
+            health: health.clone(),
+        });
+        let stop = cancel.clone();
+        tasks.spawn(async move {
+            let served = axum::serve(listener, app)
+                .with_graceful_shutdown(stop.cancelled_owned())
+                .await;
+            ("http", served.context("http server failed"))
+        });
+    }
+
+    // The database: wait for it (bounded), then bring the schema up to date.
+    let startup = async {
+        db::wait_until_reachable(&pool, &cfg.database, &cancel).await?;
+        health.fail(CHECK_STARTUP, "applying migrations");
+        let applied = db::migrate(&pool).await?;
+        tracing::info!(?applied, "database schema up to date");
+        anyhow::Ok(())
+    };
+    tokio::select! {
+        started = startup => started?,
+        _ = &mut shutdown => {
+            tracing::info!("shutdown requested during start-up");
+            cancel.cancel();
+            return drain(tasks, cfg.daemon.shutdown_deadline_secs).await;
+        }
+    }
+    health.pass(CHECK_STARTUP);
+
+    {
+        let (pool, metrics, stop) = (pool.clone(), metrics.clone(), cancel.clone());
+        tasks.spawn(async move {
+            (
+                "database-health",
+                database_health(pool, metrics, stop).await,
+            )
+        });
+    }
+    tracing::info!(netuid = cfg.chain.netuid, config = %loaded.file.display(), "tenure running");
+
+    tokio::select! {
+        _ = &mut shutdown => {
+            tracing::info!("shutdown requested");
+            cancel.cancel();
+            drain(tasks, cfg.daemon.shutdown_deadline_secs).await
+        }
+        Some(joined) = tasks.join_next() => {
+            cancel.cancel();
+            let failure = match joined {
+                Ok((name, Ok(()))) => anyhow!("task {name} ended unexpectedly"),
+                Ok((name, Err(e))) => e.context(format!("task {name} failed")),
+                Err(e) => anyhow!("a task panicked or was aborted: {e}"),
+            };
+            tracing::error!(error = format!("{failure:#}"), "stopping: a component failed");
+            // Give the others a chance to finish their current transaction.
+            let _ = drain(tasks, cfg.daemon.shutdown_deadline_secs).await;
+            Err(failure)
+        }
+    }
+}
+
+/// Waits for every task to finish after cancellation, at most `deadline_secs`.
+async fn drain(
+    mut tasks: JoinSet<(&'static str, TaskResult)>,
+    deadline_secs: u64,
+) -> anyhow::Result<()> {
+    let deadline = Duration::from_secs(deadline_secs);
+    let all = async {
+        while let Some(joined) = tasks.join_next().await {
+            match joined {
+                Ok((name, Err(e))) => tracing::warn!(
+                    task = name,
+                    error = format!("{e:#}"),
+                    "task ended with an error during shutdown"
+                ),
+                Ok((name, Ok(()))) => tracing::debug!(task = name, "task stopped"),
+                Err(e) => tracing::warn!(error = %e, "task panicked during shutdown"),
+            }
+        }
+    };
+    match tokio::time::timeout(deadline, all).await {
+        Ok(()) => {
+            tracing::info!("shutdown complete");
+            Ok(())
+        }
+        Err(_) => Err(anyhow!(
+            "shutdown deadline of {deadline_secs} s (daemon.shutdown_deadline_secs) passed with tasks still running"
+        )),
+    }
+}
+
+async fn database_health(
+    pool: sqlx::PgPool,
+    metrics: Arc<Metrics>,
+    cancel: CancellationToken,
+) -> TaskResult {
+    let mut tick = tokio::time::interval(DB_HEALTH_INTERVAL);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = cancel.cancelled() => return Ok(()),
+        }
+        match db::ping(&pool, Duration::from_secs(5)).await {
+            Ok(()) => {
+                metrics.database_up.set(1);
+            }
+            Err(e) => {
+                metrics.database_up.set(0);
+                tracing::warn!(error = %e, "database health check failed");
+            }
+        }
+    }
+}
+
+/// Resolves on SIGTERM or SIGINT.
+pub async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = tokio::signal::ctrl_c() => {}
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot listen for SIGTERM; only SIGINT stops the daemon");
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}

@@ -1,0 +1,55 @@
+//! Helpers shared by the integration tests. Database tests run against the real PostgreSQL
+//! that `scripts/test.sh` (and CI) starts; `#[sqlx::test]` gives each test its own database.
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use sqlx::PgPool;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+/// `DATABASE_URL` of the server the tests use.
+pub fn database_url() -> String {
+    std::env::var("DATABASE_URL").expect(
+        "DATABASE_URL is not set: run the tests through scripts/test.sh, which starts PostgreSQL",
+    )
+}
+
+/// A URL for the database behind `pool` (the per-test database of `#[sqlx::test]`).
+pub fn url_of(pool: &PgPool) -> String {
+    let name = pool
+        .connect_options()
+        .get_database()
+        .expect("the test pool names its database")
+        .to_string();
+    let mut url = url::Url::parse(&database_url()).expect("DATABASE_URL is a URL");
+    url.set_path(&name);
+    url.to_string()
+}
+
+/// A minimal HTTP/1.1 GET over a real TCP connection: (status, body).
+pub async fn http_get(addr: SocketAddr, path: &str) -> (u16, String) {
+    let fut = async {
+        let mut s = TcpStream::connect(addr).await.expect("connect");
+        let req = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+        s.write_all(req.as_bytes()).await.expect("write");
+        let mut buf = Vec::new();
+        s.read_to_end(&mut buf).await.expect("read");
+        String::from_utf8_lossy(&buf).into_owned()
+    };
+    let raw = tokio::time::timeout(Duration::from_secs(10), fut)
+        .await
+        .expect("HTTP request timed out");
+    let status: u16 = raw
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("not an HTTP response: {raw:?}"));
+    let body = raw
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
+    // Bodies may be chunked; the tests only search them, so de-chunking is unnecessary.
+    (status, body)
+}
