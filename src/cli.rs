@@ -39,6 +39,8 @@ pub enum Command {
     Run,
     /// Apply pending database migrations and exit.
     Migrate,
+    /// Run a local simulated subtensor chain (WebSocket JSON-RPC on 127.0.0.1).
+    Devnet(crate::devnet::DevnetArgs),
     /// Configuration commands.
     Config {
         #[command(subcommand)]
@@ -55,24 +57,35 @@ pub enum ConfigCommand {
 /// Parses the arguments, runs the command and maps the outcome to an exit code.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    let loaded = match Config::load(&cli.config) {
-        Ok(l) => l,
-        Err(e) => return config_error(&e),
-    };
-    telemetry::init(&loaded.config.log);
     match cli.command {
+        // The devnet is a stand-alone chain: it needs no daemon configuration.
+        Command::Devnet(args) => {
+            telemetry::init(&crate::config::LogConfig::default());
+            run_async(crate::devnet::run(args))
+        }
         Command::Config {
             command: ConfigCommand::Check,
-        } => {
+        } => with_config(&cli.config, |loaded| {
             print!(
                 "# effective configuration of {}\n{}",
                 loaded.file.display(),
                 loaded.config.to_redacted_toml()
             );
             ExitCode::SUCCESS
+        }),
+        Command::Migrate => with_config(&cli.config, |loaded| run_async(migrate(loaded))),
+        Command::Run => with_config(&cli.config, |loaded| run_async(daemon::run(loaded))),
+    }
+}
+
+/// Loads and validates the configuration, sets up logging, then runs `f`.
+fn with_config(path: &std::path::Path, f: impl FnOnce(Loaded) -> ExitCode) -> ExitCode {
+    match Config::load(path) {
+        Ok(loaded) => {
+            telemetry::init(&loaded.config.log);
+            f(loaded)
         }
-        Command::Migrate => run_async(migrate(loaded)),
-        Command::Run => run_async(daemon::run(loaded)),
+        Err(e) => config_error(&e),
     }
 }
 

@@ -10,6 +10,7 @@ pub mod cli;
 pub mod config;
 pub mod daemon;
 pub mod db;
+pub mod devnet;
 pub mod health;
 pub mod ingest;
 pub mod metrics;

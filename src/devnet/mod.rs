@@ -1,0 +1,176 @@
+//! `tenure devnet`: a local simulated subtensor chain that speaks the real Substrate JSON-RPC
+//! protocol over WebSocket, so the real subxt client can be run and tested against it.
+//! The quickstart's default chain, the chain tests' bed, and the target of fault injection.
+
+pub mod chain;
+pub mod rpc;
+pub mod storage;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use clap::Args;
+use jsonrpsee::server::{Server, ServerConfig, ServerHandle};
+use tokio::sync::broadcast;
+use tokio::task::JoinHandle;
+
+pub use chain::{Chain, Params};
+pub use rpc::Node;
+
+#[derive(Debug, Clone, Args)]
+pub struct DevnetArgs {
+    /// Port on 127.0.0.1 to serve WebSocket JSON-RPC on; 0 picks a free port (printed).
+    #[arg(long, default_value_t = 9944)]
+    pub port: u16,
+    /// Milliseconds between blocks (the chain's own timestamps always advance 12 s a block).
+    #[arg(long, default_value_t = 1000)]
+    pub block_ms: u64,
+    /// Blocks the finalized head trails the best block by.
+    #[arg(long, default_value_t = 2)]
+    pub finality_lag: u64,
+    /// Seed of every account, stake and emission: the same seed gives the same chain.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    #[arg(long, default_value_t = 1)]
+    pub netuid: u16,
+    /// Miners on the subnet (up to 4096 in all with the validators).
+    #[arg(long, default_value_t = 64)]
+    pub miners: u16,
+    /// Validators (uids 0..validators, with validator permits).
+    #[arg(long, default_value_t = 4)]
+    pub validators: u16,
+    /// The subnet's tempo; epochs run where (block + netuid + 1) % (tempo + 1) == 0.
+    #[arg(long, default_value_t = 99)]
+    pub tempo: u16,
+    /// Runtime metadata to serve (SCALE `RuntimeMetadataPrefixed`, e.g. the real finney file);
+    /// storage and events are encoded against its types.
+    #[arg(long)]
+    pub metadata: PathBuf,
+    #[arg(long, default_value_t = 393)]
+    pub spec_version: u32,
+}
+
+/// A running devnet.
+pub struct Devnet {
+    pub addr: SocketAddr,
+    pub node: Arc<Node>,
+    server: ServerHandle,
+    producer: JoinHandle<()>,
+}
+
+impl Devnet {
+    pub fn url(&self) -> String {
+        format!("ws://{}", self.addr)
+    }
+
+    /// Builds the genesis state, starts the RPC server and the block producer.
+    pub async fn start(args: &DevnetArgs) -> anyhow::Result<Devnet> {
+        if u32::from(args.miners) + u32::from(args.validators) > 4096 {
+            bail!("--miners + --validators must be at most 4096");
+        }
+        if args.tempo == 0 {
+            bail!("--tempo must be at least 1");
+        }
+        let bytes = std::fs::read(&args.metadata)
+            .with_context(|| format!("cannot read --metadata {}", args.metadata.display()))?;
+        if bytes.len() < 5 || &bytes[..4] != b"meta" {
+            bail!(
+                "{} is not SCALE RuntimeMetadataPrefixed (no `meta` magic)",
+                args.metadata.display()
+            );
+        }
+        let version = u32::from(bytes[4]);
+        let metadata = subxt::Metadata::decode_from(&bytes[..])
+            .with_context(|| format!("cannot decode metadata {}", args.metadata.display()))?;
+        let params = Params {
+            seed: args.seed,
+            netuid: args.netuid,
+            miners: args.miners,
+            validators: args.validators,
+            tempo: args.tempo,
+            finality_lag: args.finality_lag,
+            spec_version: args.spec_version,
+        };
+        let chain = Chain::new(params, bytes, metadata, version)?;
+        let node = Arc::new(Node {
+            chain: Mutex::new(chain),
+            new_heads: broadcast::channel(1024).0,
+            finalized_heads: broadcast::channel(1024).0,
+        });
+        // 4,096-uid storage pages and the 315 KB metadata (hex) exceed the 10 MiB default only
+        // in the worst case; keep headroom.
+        let config = ServerConfig::builder()
+            .max_response_body_size(64 << 20)
+            .build();
+        let server = Server::builder()
+            .set_config(config)
+            .build(SocketAddr::from(([127, 0, 0, 1], args.port)))
+            .await
+            .with_context(|| format!("cannot listen on 127.0.0.1:{}", args.port))?;
+        let addr = server.local_addr()?;
+        let server = server.start(rpc::module(node.clone())?);
+        let producer = tokio::spawn(produce(
+            node.clone(),
+            Duration::from_millis(args.block_ms.max(1)),
+        ));
+        Ok(Devnet {
+            addr,
+            node,
+            server,
+            producer,
+        })
+    }
+
+    pub async fn stop(self) {
+        self.producer.abort();
+        let _ = self.server.stop();
+        self.server.stopped().await;
+    }
+}
+
+async fn produce(node: Arc<Node>, every: Duration) {
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    tick.tick().await;
+    loop {
+        tick.tick().await;
+        let produced = {
+            let mut chain = node.chain();
+            let before = chain.finalized;
+            chain.produce().map(|b| {
+                let best = chain.blocks[b as usize].header.clone();
+                let finalized: Vec<_> = ((before + 1)..=chain.finalized)
+                    .map(|n| chain.blocks[n as usize].header.clone())
+                    .collect();
+                (best, finalized)
+            })
+        };
+        match produced {
+            Ok((best, finalized)) => {
+                // No subscribers is not an error.
+                let _ = node.new_heads.send(best);
+                for h in finalized {
+                    let _ = node.finalized_heads.send(h);
+                }
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "devnet cannot produce a block; stopping block production");
+                return;
+            }
+        }
+    }
+}
+
+/// `tenure devnet`: serves until SIGTERM/SIGINT.
+pub async fn run(args: DevnetArgs) -> anyhow::Result<()> {
+    let devnet = Devnet::start(&args).await?;
+    // The URL on stdout, alone on its line, for scripts and tests that start the devnet.
+    println!("devnet listening on {}", devnet.url());
+    tracing::info!(url = %devnet.url(), miners = args.miners, validators = args.validators, tempo = args.tempo, block_ms = args.block_ms, "devnet running");
+    crate::daemon::shutdown_signal().await;
+    devnet.stop().await;
+    Ok(())
+}
