@@ -29,7 +29,7 @@ fn finney_metadata() -> Option<PathBuf> {
     None
 }
 
-fn args(metadata: PathBuf) -> DevnetArgs {
+fn args(metadata: Option<PathBuf>) -> DevnetArgs {
     DevnetArgs {
         port: 0,
         block_ms: 20,
@@ -55,11 +55,19 @@ async fn client(url: &str) -> OnlineClient<SubstrateConfig> {
 }
 
 #[tokio::test]
-async fn subxt_follows_finalized_blocks_and_reads_state() {
+async fn subxt_reads_the_devnet_with_its_own_metadata() {
+    follow_and_read(args(None)).await;
+}
+
+#[tokio::test]
+async fn subxt_reads_the_devnet_serving_finney_metadata() {
     let Some(metadata) = finney_metadata() else {
         return;
     };
-    let args = args(metadata);
+    follow_and_read(args(Some(metadata))).await;
+}
+
+async fn follow_and_read(args: DevnetArgs) {
     let devnet = Devnet::start(&args).await.unwrap();
     let api = client(&devnet.url()).await;
 

@@ -3,6 +3,7 @@
 //! The quickstart's default chain, the chain tests' bed, and the target of fault injection.
 
 pub mod chain;
+pub mod metadata;
 pub mod rpc;
 pub mod storage;
 
@@ -45,10 +46,10 @@ pub struct DevnetArgs {
     /// The subnet's tempo; epochs run where (block + netuid + 1) % (tempo + 1) == 0.
     #[arg(long, default_value_t = 99)]
     pub tempo: u16,
-    /// Runtime metadata to serve (SCALE `RuntimeMetadataPrefixed`, e.g. the real finney file);
-    /// storage and events are encoded against its types.
+    /// Serve this runtime metadata (SCALE `RuntimeMetadataPrefixed`, e.g. the real finney file)
+    /// instead of the devnet's own; storage and events are then encoded against its types.
     #[arg(long)]
-    pub metadata: PathBuf,
+    pub metadata: Option<PathBuf>,
     #[arg(long, default_value_t = 393)]
     pub spec_version: u32,
 }
@@ -74,17 +75,20 @@ impl Devnet {
         if args.tempo == 0 {
             bail!("--tempo must be at least 1");
         }
-        let bytes = std::fs::read(&args.metadata)
-            .with_context(|| format!("cannot read --metadata {}", args.metadata.display()))?;
+        let (bytes, source) = match &args.metadata {
+            Some(path) => (
+                std::fs::read(path)
+                    .with_context(|| format!("cannot read --metadata {}", path.display()))?,
+                path.display().to_string(),
+            ),
+            None => (metadata::build(), "the devnet's own metadata".to_string()),
+        };
         if bytes.len() < 5 || &bytes[..4] != b"meta" {
-            bail!(
-                "{} is not SCALE RuntimeMetadataPrefixed (no `meta` magic)",
-                args.metadata.display()
-            );
+            bail!("{source} is not SCALE RuntimeMetadataPrefixed (no `meta` magic)");
         }
         let version = u32::from(bytes[4]);
         let metadata = subxt::Metadata::decode_from(&bytes[..])
-            .with_context(|| format!("cannot decode metadata {}", args.metadata.display()))?;
+            .with_context(|| format!("cannot decode {source}"))?;
         let params = Params {
             seed: args.seed,
             netuid: args.netuid,
