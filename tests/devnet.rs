@@ -41,6 +41,8 @@ fn args(metadata: Option<PathBuf>) -> DevnetArgs {
         tempo: 9,
         metadata,
         spec_version: 393,
+        activity: 0,
+        ledger: None,
     }
 }
 
@@ -127,7 +129,7 @@ async fn follow_and_read(args: DevnetArgs) {
             .unwrap()
             .decode()
             .unwrap();
-        assert_eq!(owner, x.coldkey);
+        assert_eq!(owner, devnet.node.chain().owner(&x.hotkey));
     }
     // Iterating the Keys map of the subnet finds every uid.
     let mut entries = at
@@ -236,4 +238,134 @@ async fn total_alpha(
         .unwrap()
         .decode()
         .unwrap()
+}
+
+fn acc(v: &serde_json::Value) -> [u8; 32] {
+    v.as_str()
+        .expect("ss58 string")
+        .parse::<tenure::chain::AccountId>()
+        .expect("ss58")
+        .0
+}
+
+async fn fetch<K, V>(at: &At, entry: &str, key: K) -> V
+where
+    K: subxt::ext::frame_decode::storage::IntoEncodableValues
+        + subxt::ext::frame_decode::storage::IntoDecodableValues,
+    V: subxt::ext::scale_decode::DecodeAsType,
+{
+    at.storage()
+        .fetch(
+            subxt::dynamic::storage::<K, V>("SubtensorModule", entry),
+            key,
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{entry}: {e}"))
+        .decode()
+        .unwrap_or_else(|e| panic!("{entry}: {e}"))
+}
+
+type At = subxt::client::ClientAtBlock<
+    SubstrateConfig,
+    subxt::client::OnlineClientAtBlockImpl<SubstrateConfig>,
+>;
+
+#[tokio::test]
+async fn the_ledger_is_what_the_chain_says() {
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = dir.path().join("ledger.jsonl");
+    let args = DevnetArgs {
+        activity: 70,
+        tempo: 4,
+        ledger: Some(ledger.clone()),
+        ..args(None)
+    };
+    let devnet = Devnet::start(&args).await.unwrap();
+    while devnet.node.chain().best() < 150 {
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let api = client(&devnet.url()).await;
+    let netuid = args.netuid;
+    let lines: Vec<serde_json::Value> = std::fs::read_to_string(&ledger)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let kinds = |k: &str| lines.iter().filter(|l| l["kind"] == k).count();
+    for k in [
+        "registered",
+        "emission",
+        "stake",
+        "stake_added",
+        "stake_removed",
+        "stake_moved",
+        "owner_changed",
+        "coldkey_swapped",
+    ] {
+        assert!(
+            kinds(k) > 0,
+            "no {k} in 150 blocks of activity 70: {:?}",
+            lines.iter().map(|l| l["kind"].clone()).collect::<Vec<_>>()
+        );
+    }
+
+    let mut checked = 0;
+    for line in lines.iter().filter(|l| l["block"].as_u64().unwrap() > 0) {
+        let b = line["block"].as_u64().unwrap();
+        let at = api.at_block(b).await.unwrap();
+        match line["kind"].as_str().unwrap() {
+            "stake" => {
+                // The share-pool formula over the chain's own storage gives the ledger's alpha.
+                let (c, h) = (acc(&line["coldkey"]), acc(&line["hotkey"]));
+                let total: u64 = fetch(&at, "TotalHotkeyAlpha", (h, netuid)).await;
+                let shares: u128 = fetch(&at, "TotalHotkeyShares", (h, netuid)).await;
+                let share: u128 = fetch(&at, "Alpha", (h, c, netuid)).await;
+                // The devnet keeps whole shares (U64F64 with no fractional bits), so the formula
+                // can be evaluated on whole shares without 192-bit arithmetic.
+                assert_eq!(
+                    (share & u128::from(u64::MAX), shares & u128::from(u64::MAX)),
+                    (0, 0)
+                );
+                let (share, shares) = (share >> 64, shares >> 64);
+                let alpha = (u128::from(total) * share)
+                    .checked_div(shares)
+                    .map_or(0, |a| a as u64);
+                assert_eq!(alpha, line["alpha"].as_u64().unwrap(), "{line}");
+            }
+            "registered" => {
+                let uid = line["uid"].as_u64().unwrap() as u16;
+                let hotkey: [u8; 32] = fetch(&at, "Keys", (netuid, uid)).await;
+                assert_eq!(hotkey, acc(&line["hotkey"]), "{line}");
+                let registered: u64 = fetch(&at, "BlockAtRegistration", (netuid, uid)).await;
+                assert_eq!(registered, b);
+                let owner: [u8; 32] = fetch(&at, "Owner", (hotkey,)).await;
+                assert_eq!(owner, acc(&line["coldkey"]));
+                assert!(has_event(&at, "NeuronRegistered").await, "{line}");
+            }
+            "owner_changed" => {
+                let owner: [u8; 32] = fetch(&at, "Owner", (acc(&line["hotkey"]),)).await;
+                assert_eq!(owner, acc(&line["to"]), "{line}");
+            }
+            "coldkey_swapped" => assert!(has_event(&at, "ColdkeySwapped").await, "{line}"),
+            "stake_added" => assert!(has_event(&at, "StakeAdded").await, "{line}"),
+            "stake_removed" => assert!(has_event(&at, "StakeRemoved").await, "{line}"),
+            "stake_moved" => assert!(has_event(&at, "StakeMoved").await, "{line}"),
+            "emission" => {
+                let emission: Vec<u64> = fetch(&at, "Emission", (netuid,)).await;
+                let uid = line["uid"].as_u64().unwrap() as usize;
+                assert_eq!(emission[uid], line["amount"].as_u64().unwrap(), "{line}");
+            }
+            other => panic!("unexpected ledger kind {other}"),
+        }
+        checked += 1;
+    }
+    assert!(checked > 100, "only {checked} ledger lines checked");
+    devnet.stop().await;
+}
+
+async fn has_event(at: &At, name: &str) -> bool {
+    let events = at.events().fetch().await.unwrap();
+    events
+        .iter()
+        .any(|e| e.is_ok_and(|e| e.pallet_name() == "SubtensorModule" && e.event_name() == name))
 }

@@ -1,16 +1,24 @@
 //! The simulated chain: blocks with real Substrate header hashes, one subnet with miners and
-//! validators, epochs by the legacy rule, and emissions credited through the share pools.
-//! Deterministic from the seed.
+//! validators, stake in share pools, epochs by the legacy rule crediting emissions to each
+//! miner's owner, and — with `activity` — random stake operations, re-registrations, owner
+//! changes and swaps with the real events. Deterministic from the seed; every change is written
+//! to the ledger.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
+use serde_json::json;
 use subxt::config::substrate::{Digest, SubstrateHeader};
 use subxt::ext::codec::Encode;
+use subxt::ext::frame_decode::storage::IntoEncodableValues;
+use subxt::ext::scale_encode::EncodeAsType;
 use subxt::ext::scale_value::Value;
 use subxt::utils::H256;
 
+use super::ledger::{Ledger, ss58};
+use super::pools::{Account, Pool};
 use super::storage::{Encoder, StorageError, VersionedStorage};
 use crate::chain::schedule;
+use crate::chain::types::RAO_PER_UNIT;
 use crate::chain::{NetUid, Rao};
 
 /// Simulated chain time per block: 12 s, whatever the real block interval, so chain days and
@@ -30,17 +38,17 @@ pub struct Params {
     /// Blocks between the best block and the finalized one.
     pub finality_lag: u64,
     pub spec_version: u32,
+    /// Percent of blocks (0–100) with a random stake, registration or ownership change.
+    pub activity: u8,
 }
 
+/// A uid slot and who holds it now.
 #[derive(Debug, Clone)]
 pub struct Neuron {
     pub uid: u16,
-    pub hotkey: [u8; 32],
-    pub coldkey: [u8; 32],
+    pub hotkey: Account,
     pub registered_at: u64,
     pub validator: bool,
-    /// Alpha the owner holds on this hotkey.
-    pub stake: Rao,
 }
 
 #[derive(Debug, Clone)]
@@ -68,11 +76,23 @@ impl Rng {
     pub fn range(&mut self, lo: u64, hi: u64) -> u64 {
         lo + self.next_u64() % (hi - lo + 1)
     }
+    /// An index in `0..n` (n > 0).
+    pub fn pick(&mut self, n: usize) -> usize {
+        (self.next_u64() % n as u64) as usize
+    }
 }
 
 /// A 32-byte account derived from the seed and a label (not a key pair).
-pub fn account(seed: u64, label: &str) -> [u8; 32] {
+pub fn account(seed: u64, label: &str) -> Account {
     sp_crypto_hashing::blake2_256(format!("tenure-devnet/{seed}/{label}").as_bytes())
+}
+
+fn acct(a: &Account) -> Value {
+    Value::unnamed_composite([Value::from_bytes(a)])
+}
+
+fn uint(v: impl Into<u128>) -> Value {
+    Value::u128(v.into())
 }
 
 pub struct Chain {
@@ -86,7 +106,20 @@ pub struct Chain {
     by_hash: HashMap<H256, u64>,
     pub finalized: u64,
     pub neurons: Vec<Neuron>,
+    /// Owner(hotkey), for every hotkey ever registered.
+    pub owners: BTreeMap<Account, Account>,
+    pub pools: BTreeMap<Account, Pool>,
+    /// Hotkeys each coldkey has stake on (StakingHotkeys).
+    pub staking: BTreeMap<Account, BTreeSet<Account>>,
+    /// The last alpha the ledger reported per (coldkey, hotkey).
+    held: BTreeMap<(Account, Account), Rao>,
+    /// Pairs whose alpha may have changed in the block being built.
+    touched: BTreeSet<(Account, Account)>,
+    pub ledger: Ledger,
+    fresh: u64,
     rng: Rng,
+    /// Events of the block being built.
+    events: Vec<Value>,
 }
 
 type Result<T> = std::result::Result<T, StorageError>;
@@ -98,26 +131,9 @@ impl Chain {
         metadata_bytes: Vec<u8>,
         metadata: subxt::Metadata,
         metadata_version: u32,
+        ledger: Ledger,
     ) -> Result<Self> {
-        let mut rng = Rng::new(params.seed);
-        let n = params.miners + params.validators;
-        let neurons = (0..n)
-            .map(|uid| {
-                let validator = uid < params.validators;
-                Neuron {
-                    uid,
-                    hotkey: account(params.seed, &format!("hotkey/{uid}")),
-                    coldkey: account(params.seed, &format!("coldkey/{uid}")),
-                    registered_at: 0,
-                    validator,
-                    stake: if validator {
-                        rng.range(10_000, 50_000) * crate::chain::types::RAO_PER_UNIT
-                    } else {
-                        rng.range(0, 1_000) * crate::chain::types::RAO_PER_UNIT
-                    },
-                }
-            })
-            .collect();
+        let rng = Rng::new(params.seed);
         let mut chain = Chain {
             params,
             encoder: Encoder { metadata },
@@ -127,12 +143,18 @@ impl Chain {
             blocks: Vec::new(),
             by_hash: HashMap::new(),
             finalized: 0,
-            neurons,
+            neurons: Vec::new(),
+            owners: BTreeMap::new(),
+            pools: BTreeMap::new(),
+            staking: BTreeMap::new(),
+            held: BTreeMap::new(),
+            touched: BTreeSet::new(),
+            ledger,
+            fresh: 0,
             rng,
+            events: Vec::new(),
         };
-        chain.write_genesis_state()?;
-        chain.write_block_state(0, Vec::new())?;
-        chain.seal(0);
+        chain.genesis()?;
         Ok(chain)
     }
 
@@ -140,13 +162,23 @@ impl Chain {
         (self.blocks.len() - 1) as u64
     }
 
+    /// The current owner of `hotkey` (zero account if unknown, as the chain's ValueQuery).
+    pub fn owner(&self, hotkey: &Account) -> Account {
+        self.owners.get(hotkey).copied().unwrap_or([0; 32])
+    }
+
+    /// Alpha `coldkey` holds on `hotkey` now.
+    pub fn alpha(&self, coldkey: &Account, hotkey: &Account) -> Rao {
+        self.pools.get(hotkey).map_or(0, |p| p.alpha_of(coldkey))
+    }
+
     fn set(
         &mut self,
         block: u64,
         pallet: &str,
         entry: &str,
-        keys: impl subxt::ext::frame_decode::storage::IntoEncodableValues,
-        value: &impl subxt::ext::scale_encode::EncodeAsType,
+        keys: impl IntoEncodableValues,
+        value: &impl EncodeAsType,
     ) -> Result<()> {
         let key = self.encoder.key(pallet, entry, keys)?;
         let value = self.encoder.value(pallet, entry, value)?;
@@ -154,110 +186,407 @@ impl Chain {
         Ok(())
     }
 
-    fn write_genesis_state(&mut self) -> Result<()> {
-        let netuid = self.params.netuid;
-        let tempo = self.params.tempo;
-        self.set(0, "SubtensorModule", "Tempo", (netuid,), &tempo)?;
-        self.set(0, "SubtensorModule", "NetworksAdded", (netuid,), &true)?;
-        let n = self.neurons.len() as u16;
-        self.set(0, "SubtensorModule", "SubnetworkN", (netuid,), &n)?;
-        let permits: Vec<bool> = self.neurons.iter().map(|x| x.validator).collect();
-        self.set(0, "SubtensorModule", "ValidatorPermit", (netuid,), &permits)?;
-        for i in 0..self.neurons.len() {
-            let x = self.neurons[i].clone();
-            self.set(0, "SubtensorModule", "Keys", (netuid, x.uid), &x.hotkey)?;
-            self.set(0, "SubtensorModule", "Uids", (netuid, x.hotkey), &x.uid)?;
-            self.set(0, "SubtensorModule", "Owner", (x.hotkey,), &x.coldkey)?;
-            self.set(
-                0,
-                "SubtensorModule",
-                "BlockAtRegistration",
-                (netuid, x.uid),
-                &x.registered_at,
-            )?;
-            self.write_stake(0, &x)?;
-        }
+    fn remove(
+        &mut self,
+        block: u64,
+        pallet: &str,
+        entry: &str,
+        keys: impl IntoEncodableValues,
+    ) -> Result<()> {
+        let key = self.encoder.key(pallet, entry, keys)?;
+        self.storage.set_raw(block, key, None);
         Ok(())
     }
 
-    /// The owner's alpha on its hotkey through the share pool: the owner holds every share, so
-    /// `alpha = TotalHotkeyAlpha · share / TotalHotkeyShares` is exactly the stake.
-    fn write_stake(&mut self, block: u64, x: &Neuron) -> Result<()> {
-        let netuid = self.params.netuid;
+    fn fresh_account(&mut self, what: &str) -> Account {
+        self.fresh += 1;
+        account(self.params.seed, &format!("{what}/fresh/{}", self.fresh))
+    }
+
+    fn genesis(&mut self) -> Result<()> {
+        let (netuid, tempo) = (self.params.netuid, self.params.tempo);
+        self.set(0, "SubtensorModule", "Tempo", (netuid,), &tempo)?;
+        self.set(0, "SubtensorModule", "NetworksAdded", (netuid,), &true)?;
+        // Plain set_weights on the devnet unless a test turns commit-reveal on.
         self.set(
-            block,
+            0,
+            "SubtensorModule",
+            "CommitRevealWeightsEnabled",
+            (netuid,),
+            &false,
+        )?;
+        let n = self.params.miners + self.params.validators;
+        self.set(0, "SubtensorModule", "SubnetworkN", (netuid,), &n)?;
+        for uid in 0..n {
+            let validator = uid < self.params.validators;
+            let hotkey = account(self.params.seed, &format!("hotkey/{uid}"));
+            let coldkey = account(self.params.seed, &format!("coldkey/{uid}"));
+            self.neurons.push(Neuron {
+                uid,
+                hotkey,
+                registered_at: 0,
+                validator,
+            });
+            self.register_state(0, uid, hotkey, coldkey)?;
+            let stake = if validator {
+                self.rng.range(10_000, 50_000)
+            } else {
+                self.rng.range(0, 1_000)
+            } * RAO_PER_UNIT;
+            if stake > 0 {
+                self.pool_add(0, coldkey, hotkey, stake)?;
+            }
+        }
+        let permits: Vec<bool> = self.neurons.iter().map(|x| x.validator).collect();
+        self.set(0, "SubtensorModule", "ValidatorPermit", (netuid,), &permits)?;
+        self.finish_block(0)
+    }
+
+    /// Keys, Uids, Owner, OwnedHotkeys and BlockAtRegistration of a uid given to `hotkey`.
+    fn register_state(
+        &mut self,
+        b: u64,
+        uid: u16,
+        hotkey: Account,
+        coldkey: Account,
+    ) -> Result<()> {
+        let netuid = self.params.netuid;
+        self.set(b, "SubtensorModule", "Keys", (netuid, uid), &hotkey)?;
+        self.set(b, "SubtensorModule", "Uids", (netuid, hotkey), &uid)?;
+        self.set(
+            b,
+            "SubtensorModule",
+            "BlockAtRegistration",
+            (netuid, uid),
+            &b,
+        )?;
+        self.set_owner(b, hotkey, coldkey)?;
+        self.ledger.record(
+            b,
+            "registered",
+            json!({ "uid": uid, "hotkey": ss58(&hotkey), "coldkey": ss58(&coldkey) }),
+        );
+        Ok(())
+    }
+
+    fn set_owner(&mut self, b: u64, hotkey: Account, coldkey: Account) -> Result<()> {
+        if let Some(old) = self.owners.insert(hotkey, coldkey)
+            && old != coldkey
+        {
+            self.write_owned(b, old)?;
+        }
+        self.set(b, "SubtensorModule", "Owner", (hotkey,), &coldkey)?;
+        self.write_owned(b, coldkey)
+    }
+
+    fn write_owned(&mut self, b: u64, coldkey: Account) -> Result<()> {
+        let owned: Vec<Account> = self
+            .owners
+            .iter()
+            .filter(|(_, c)| **c == coldkey)
+            .map(|(h, _)| *h)
+            .collect();
+        self.set(b, "SubtensorModule", "OwnedHotkeys", (coldkey,), &owned)
+    }
+
+    /// Writes a pool's storage and ledgers every staker whose alpha changed.
+    fn write_pool(&mut self, b: u64, hotkey: Account, touched: &[Account]) -> Result<()> {
+        let netuid = self.params.netuid;
+        let pool = self.pools.get(&hotkey).cloned().unwrap_or_default();
+        self.set(
+            b,
             "SubtensorModule",
             "TotalHotkeyAlpha",
-            (x.hotkey, netuid),
-            &x.stake,
+            (hotkey, netuid),
+            &pool.total_alpha,
         )?;
-        // U64F64 shares: one share per RAO at registration; emissions grow the pool, not the shares.
-        if block == 0 {
-            let shares: u128 = u128::from(x.stake.max(1)) << 64;
-            self.set(
-                block,
-                "SubtensorModule",
-                "TotalHotkeyShares",
-                (x.hotkey, netuid),
-                &shares,
-            )?;
-            self.set(
-                block,
-                "SubtensorModule",
-                "Alpha",
-                (x.hotkey, x.coldkey, netuid),
-                &shares,
-            )?;
+        self.set(
+            b,
+            "SubtensorModule",
+            "TotalHotkeyShares",
+            (hotkey, netuid),
+            &(u128::from(pool.total_shares) << 64),
+        )?;
+        for c in touched {
+            match pool.shares.get(c) {
+                Some(s) => self.set(
+                    b,
+                    "SubtensorModule",
+                    "Alpha",
+                    (hotkey, *c, netuid),
+                    &(u128::from(*s) << 64),
+                )?,
+                None => self.remove(b, "SubtensorModule", "Alpha", (hotkey, *c, netuid))?,
+            }
+            let hotkeys = self.staking.entry(*c).or_default();
+            if pool.shares.contains_key(c) {
+                hotkeys.insert(hotkey);
+            } else {
+                hotkeys.remove(&hotkey);
+            }
+            let list: Vec<Account> = hotkeys.iter().copied().collect();
+            self.set(b, "SubtensorModule", "StakingHotkeys", (*c,), &list)?;
         }
+        // Rounding moves other stakers' alpha by a RAO now and then: they are touched too.
+        self.touched.extend(
+            pool.shares
+                .keys()
+                .chain(touched.iter())
+                .map(|c| (*c, hotkey)),
+        );
         Ok(())
+    }
+
+    /// Ledgers the end-of-block alpha of every (coldkey, hotkey) touched in block `b` whose
+    /// alpha changed: what a reader of the chain at `b` sees.
+    fn ledger_stake_changes(&mut self, b: u64) {
+        for (c, h) in std::mem::take(&mut self.touched) {
+            let now = self.alpha(&c, &h);
+            let before = self.held.get(&(c, h)).copied().unwrap_or(0);
+            if now != before {
+                self.held.insert((c, h), now);
+                self.ledger.record(
+                    b,
+                    "stake",
+                    json!({ "coldkey": ss58(&c), "hotkey": ss58(&h), "alpha": now }),
+                );
+            }
+        }
+    }
+
+    fn pool_add(&mut self, b: u64, coldkey: Account, hotkey: Account, alpha: Rao) -> Result<()> {
+        self.pools.entry(hotkey).or_default().add(coldkey, alpha);
+        self.write_pool(b, hotkey, &[coldkey])
+    }
+
+    fn pool_remove(
+        &mut self,
+        b: u64,
+        coldkey: Account,
+        hotkey: Account,
+        alpha: Rao,
+    ) -> Result<Rao> {
+        let removed = self
+            .pools
+            .entry(hotkey)
+            .or_default()
+            .remove(&coldkey, alpha);
+        self.write_pool(b, hotkey, &[coldkey])?;
+        Ok(removed)
     }
 
     /// Produces the next block; returns its number.
     pub fn produce(&mut self) -> Result<u64> {
         let b = self.best() + 1;
-        let mut events = Vec::new();
-        let netuid = self.params.netuid;
-        if schedule::epoch_runs_at(b, netuid, self.params.tempo) {
-            let emissions: Vec<Rao> = (0..self.neurons.len())
-                .map(|_| self.rng.range(0, 2 * crate::chain::types::RAO_PER_UNIT))
-                .collect();
-            for (i, e) in emissions.iter().enumerate() {
-                self.neurons[i].stake += e;
-                let x = self.neurons[i].clone();
-                self.write_stake(b, &x)?;
-            }
-            self.set(b, "SubtensorModule", "Emission", (netuid,), &emissions)?;
-            self.set(
-                b,
-                "SubtensorModule",
-                "LastMechansimStepBlock",
-                (netuid,),
-                &b,
-            )?;
-            events.push(Value::unnamed_variant(
-                "SubtensorModule",
-                [Value::named_variant(
-                    "IncentiveAlphaEmittedToMiners",
-                    [
-                        ("netuid", Value::u128(u128::from(netuid))),
-                        (
-                            "emissions",
-                            Value::unnamed_composite(
-                                emissions.iter().map(|e| Value::u128(u128::from(*e))),
-                            ),
-                        ),
-                    ],
-                )],
-            ));
+        if self.params.activity > 0 && self.rng.range(1, 100) <= u64::from(self.params.activity) {
+            self.random_behaviour(b)?;
         }
-        self.write_block_state(b, events)?;
-        self.seal(b);
+        if schedule::epoch_runs_at(b, self.params.netuid, self.params.tempo) {
+            self.epoch(b)?;
+        }
+        self.finish_block(b)?;
         self.finalized = b.saturating_sub(self.params.finality_lag);
         Ok(b)
     }
 
-    /// Timestamp.Now, System.Number and System.Events of block `b`.
-    fn write_block_state(&mut self, b: u64, events: Vec<Value>) -> Result<()> {
+    /// Emissions: each uid's alpha is staked for the hotkey's owner (as miner incentive is).
+    fn epoch(&mut self, b: u64) -> Result<()> {
+        let netuid = self.params.netuid;
+        let emissions: Vec<Rao> = (0..self.neurons.len())
+            .map(|_| self.rng.range(0, 2 * RAO_PER_UNIT))
+            .collect();
+        for (uid, e) in emissions.iter().enumerate() {
+            let hotkey = self.neurons[uid].hotkey;
+            let owner = self.owner(&hotkey);
+            self.ledger.record(
+                b,
+                "emission",
+                json!({ "uid": uid, "hotkey": ss58(&hotkey), "coldkey": ss58(&owner), "amount": e }),
+            );
+            if *e > 0 {
+                self.pool_add(b, owner, hotkey, *e)?;
+            }
+        }
+        self.set(b, "SubtensorModule", "Emission", (netuid,), &emissions)?;
+        self.set(
+            b,
+            "SubtensorModule",
+            "LastMechansimStepBlock",
+            (netuid,),
+            &b,
+        )?;
+        self.events.push(Value::unnamed_variant(
+            "SubtensorModule",
+            [Value::named_variant(
+                "IncentiveAlphaEmittedToMiners",
+                [
+                    ("netuid", uint(netuid)),
+                    (
+                        "emissions",
+                        Value::unnamed_composite(emissions.iter().map(|e| uint(*e))),
+                    ),
+                ],
+            )],
+        ));
+        Ok(())
+    }
+
+    fn subtensor_event(&mut self, name: &str, fields: Vec<Value>) {
+        self.events.push(Value::unnamed_variant(
+            "SubtensorModule",
+            [Value::unnamed_variant(name, fields)],
+        ));
+    }
+
+    fn random_behaviour(&mut self, b: u64) -> Result<()> {
+        let netuid = self.params.netuid;
+        let uid = self.rng.pick(self.neurons.len());
+        let x = self.neurons[uid].clone();
+        let owner = self.owner(&x.hotkey);
+        match self.rng.range(1, 100) {
+            // A manual buy.
+            1..=30 => {
+                let alpha = self.rng.range(1, 100) * RAO_PER_UNIT;
+                self.pool_add(b, owner, x.hotkey, alpha)?;
+                self.subtensor_event(
+                    "StakeAdded",
+                    vec![
+                        acct(&owner),
+                        acct(&x.hotkey),
+                        uint(alpha),
+                        uint(alpha),
+                        uint(netuid),
+                        uint(0u8),
+                    ],
+                );
+                self.ledger.record(
+                    b,
+                    "stake_added",
+                    json!({ "coldkey": ss58(&owner), "hotkey": ss58(&x.hotkey), "alpha": alpha }),
+                );
+            }
+            // A partial or full sell.
+            31..=60 => {
+                let held = self.alpha(&owner, &x.hotkey);
+                if held == 0 {
+                    return Ok(());
+                }
+                let alpha = if self.rng.range(1, 6) == 1 {
+                    held
+                } else {
+                    held * self.rng.range(10, 90) / 100
+                };
+                let removed = self.pool_remove(b, owner, x.hotkey, alpha)?;
+                self.subtensor_event(
+                    "StakeRemoved",
+                    vec![
+                        acct(&owner),
+                        acct(&x.hotkey),
+                        uint(removed),
+                        uint(removed),
+                        uint(netuid),
+                        uint(0u8),
+                    ],
+                );
+                self.ledger.record(
+                    b,
+                    "stake_removed",
+                    json!({ "coldkey": ss58(&owner), "hotkey": ss58(&x.hotkey), "alpha": removed }),
+                );
+            }
+            // Stake moved to another miner's hotkey (the owner now also stakes there).
+            61..=75 => {
+                let held = self.alpha(&owner, &x.hotkey);
+                let to = self.neurons[self.rng.pick(self.neurons.len())].hotkey;
+                if held == 0 || to == x.hotkey {
+                    return Ok(());
+                }
+                let alpha = held * self.rng.range(10, 100) / 100;
+                let moved = self.pool_remove(b, owner, x.hotkey, alpha)?;
+                self.pool_add(b, owner, to, moved)?;
+                self.subtensor_event(
+                    "StakeMoved",
+                    vec![
+                        acct(&owner),
+                        acct(&x.hotkey),
+                        uint(netuid),
+                        acct(&to),
+                        uint(netuid),
+                        uint(moved),
+                    ],
+                );
+                self.ledger.record(b, "stake_moved", json!({ "coldkey": ss58(&owner), "from": ss58(&x.hotkey), "to": ss58(&to), "alpha": moved }));
+            }
+            // The uid re-registered to a new hotkey of a new coldkey.
+            76..=85 if !x.validator => {
+                let hotkey = self.fresh_account("hotkey");
+                let coldkey = self.fresh_account("coldkey");
+                self.remove(b, "SubtensorModule", "Uids", (netuid, x.hotkey))?;
+                self.neurons[uid] = Neuron {
+                    uid: x.uid,
+                    hotkey,
+                    registered_at: b,
+                    validator: false,
+                };
+                self.register_state(b, x.uid, hotkey, coldkey)?;
+                self.subtensor_event(
+                    "NeuronRegistered",
+                    vec![uint(netuid), uint(x.uid), acct(&hotkey)],
+                );
+            }
+            // The hotkey's owner changed (no event: readers see it in Owner).
+            86..=92 => {
+                let to = self.fresh_account("coldkey");
+                self.set_owner(b, x.hotkey, to)?;
+                self.ledger.record(
+                    b,
+                    "owner_changed",
+                    json!({ "hotkey": ss58(&x.hotkey), "from": ss58(&owner), "to": ss58(&to) }),
+                );
+            }
+            // Coldkey swap: the new coldkey takes over every hotkey and every share.
+            93..=100 => {
+                let to = self.fresh_account("coldkey");
+                let hotkeys: Vec<Account> = self
+                    .owners
+                    .iter()
+                    .filter(|(_, c)| **c == owner)
+                    .map(|(h, _)| *h)
+                    .collect();
+                for h in hotkeys {
+                    self.set_owner(b, h, to)?;
+                }
+                let staked: Vec<Account> = self
+                    .staking
+                    .get(&owner)
+                    .map(|s| s.iter().copied().collect())
+                    .unwrap_or_default();
+                for h in staked {
+                    if let Some(p) = self.pools.get_mut(&h) {
+                        p.rename_staker(&owner, to);
+                    }
+                    self.write_pool(b, h, &[owner, to])?;
+                }
+                self.events.push(Value::unnamed_variant(
+                    "SubtensorModule",
+                    [Value::named_variant(
+                        "ColdkeySwapped",
+                        [("old_coldkey", acct(&owner)), ("new_coldkey", acct(&to))],
+                    )],
+                ));
+                self.ledger.record(
+                    b,
+                    "coldkey_swapped",
+                    json!({ "from": ss58(&owner), "to": ss58(&to) }),
+                );
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// Timestamp.Now, System.Number, System.Events; seals and ledgers the block.
+    fn finish_block(&mut self, b: u64) -> Result<()> {
         self.set(
             b,
             "Timestamp",
@@ -266,7 +595,7 @@ impl Chain {
             &(GENESIS_TIMESTAMP_MS + b * BLOCK_TIME_MS),
         )?;
         self.set(b, "System", "Number", (), &(b as u32))?;
-        let records: Vec<Value> = events
+        let records: Vec<Value> = std::mem::take(&mut self.events)
             .into_iter()
             .map(|event| {
                 Value::named_composite([
@@ -283,6 +612,12 @@ impl Chain {
             (),
             &Value::unnamed_composite(records),
         )?;
+        self.ledger_stake_changes(b);
+        self.seal(b);
+        if let Err(e) = self.ledger.flush_block() {
+            // The ledger is for tests; a full disk must not stop the chain, but must be seen.
+            tracing::error!(error = %e, "cannot write the devnet ledger");
+        }
         Ok(())
     }
 

@@ -3,7 +3,9 @@
 //! The quickstart's default chain, the chain tests' bed, and the target of fault injection.
 
 pub mod chain;
+pub mod ledger;
 pub mod metadata;
+pub mod pools;
 pub mod rpc;
 pub mod storage;
 
@@ -52,6 +54,14 @@ pub struct DevnetArgs {
     pub metadata: Option<PathBuf>,
     #[arg(long, default_value_t = 393)]
     pub spec_version: u32,
+    /// Percent of blocks (0–100) with a random stake operation (buy, partial or full sell,
+    /// move), re-registration of a uid to a new hotkey, owner change or coldkey swap.
+    #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u8).range(0..=100))]
+    pub activity: u8,
+    /// Write the ground truth (emissions, stake changes, registrations, ownership changes) to
+    /// this file as JSON lines.
+    #[arg(long)]
+    pub ledger: Option<PathBuf>,
 }
 
 /// A running devnet.
@@ -97,8 +107,14 @@ impl Devnet {
             tempo: args.tempo,
             finality_lag: args.finality_lag,
             spec_version: args.spec_version,
+            activity: args.activity,
         };
-        let chain = Chain::new(params, bytes, metadata, version)?;
+        let ledger = match &args.ledger {
+            Some(path) => ledger::Ledger::to_file(path)
+                .with_context(|| format!("cannot create --ledger {}", path.display()))?,
+            None => ledger::Ledger::default(),
+        };
+        let chain = Chain::new(params, bytes, metadata, version, ledger)?;
         let node = Arc::new(Node {
             chain: Mutex::new(chain),
             new_heads: broadcast::channel(1024).0,
