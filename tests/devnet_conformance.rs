@@ -154,6 +154,20 @@ fn own_metadata_matches_finney_item_by_item() {
             }
             checked += 1;
         }
+        for v in pallet.error_variants().unwrap_or_default() {
+            match real_pallet
+                .error_variants()
+                .and_then(|vs| vs.iter().find(|x| x.name == v.name))
+            {
+                Some(r) if r.index == v.index && r.fields.is_empty() && v.fields.is_empty() => {}
+                Some(r) => problems.push(format!(
+                    "error {name}.{}@{} vs finney @{}",
+                    v.name, v.index, r.index
+                )),
+                None => problems.push(format!("error {name}.{} missing from finney", v.name)),
+            }
+            checked += 1;
+        }
         for v in pallet.event_variants().unwrap_or_default() {
             let Some(r) = real_pallet
                 .event_variants()
@@ -237,7 +251,7 @@ fn own_metadata_matches_finney_item_by_item() {
         problems.len(),
         problems.join("\n")
     );
-    assert!(checked >= 50, "only {checked} items compared");
+    assert!(checked >= 75, "only {checked} items compared");
     println!("{checked} items conform");
 }
 

@@ -311,8 +311,79 @@ pub enum SubtensorCall {
     },
 }
 
+/// The `SubtensorModule` errors the devnet's weight checks return, at the real indices.
+#[derive(TypeInfo, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SubtensorError {
+    #[codec(index = 4)]
+    HotKeyNotRegisteredInSubNet,
+    #[codec(index = 10)]
+    NotEnoughStakeToSetWeights,
+    #[codec(index = 15)]
+    NeuronNoValidatorPermit,
+    #[codec(index = 16)]
+    WeightVecNotEqualSize,
+    #[codec(index = 17)]
+    DuplicateUids,
+    #[codec(index = 18)]
+    UidVecContainInvalidOne,
+    #[codec(index = 19)]
+    WeightVecLengthIsLow,
+    #[codec(index = 26)]
+    MaxWeightExceeded,
+    #[codec(index = 28)]
+    SettingWeightsTooFast,
+    #[codec(index = 29)]
+    IncorrectWeightVersionKey,
+    #[codec(index = 31)]
+    UidsLengthExceedUidsInSubNet,
+    #[codec(index = 46)]
+    CanNotSetRootNetworkWeights,
+    #[codec(index = 52)]
+    CommitRevealEnabled,
+    #[codec(index = 53)]
+    CommitRevealDisabled,
+    #[codec(index = 73)]
+    MechanismDoesNotExist,
+    #[codec(index = 76)]
+    TooManyUnrevealedCommits,
+    #[codec(index = 80)]
+    CommittingWeightsTooFast,
+    #[codec(index = 111)]
+    IncorrectCommitRevealVersion,
+}
+
+impl SubtensorError {
+    /// The error's index in the pallet's error enum (the first byte of `ModuleError.error`).
+    pub fn index(self) -> u8 {
+        use SubtensorError::*;
+        match self {
+            HotKeyNotRegisteredInSubNet => 4,
+            NotEnoughStakeToSetWeights => 10,
+            NeuronNoValidatorPermit => 15,
+            WeightVecNotEqualSize => 16,
+            DuplicateUids => 17,
+            UidVecContainInvalidOne => 18,
+            WeightVecLengthIsLow => 19,
+            MaxWeightExceeded => 26,
+            SettingWeightsTooFast => 28,
+            IncorrectWeightVersionKey => 29,
+            UidsLengthExceedUidsInSubNet => 31,
+            CanNotSetRootNetworkWeights => 46,
+            CommitRevealEnabled => 52,
+            CommitRevealDisabled => 53,
+            MechanismDoesNotExist => 73,
+            TooManyUnrevealedCommits => 76,
+            CommittingWeightsTooFast => 80,
+            IncorrectCommitRevealVersion => 111,
+        }
+    }
+}
+
 #[derive(TypeInfo)]
-pub enum RuntimeError {}
+pub enum RuntimeError {
+    #[codec(index = 7)]
+    SubtensorModule(SubtensorError),
+}
 
 // ---- extrinsic format --------------------------------------------------------------------
 
@@ -558,6 +629,10 @@ pub fn build() -> Vec<u8> {
     let mut subtensor = pallet("SubtensorModule", 7, subtensor_storage());
     subtensor.calls = Some(PalletCallMetadata {
         ty: meta_type::<SubtensorCall>(),
+        deprecation_info: EnumDeprecationInfo(BTreeMap::new()),
+    });
+    subtensor.error = Some(frame_metadata::v16::PalletErrorMetadata {
+        ty: meta_type::<SubtensorError>(),
         deprecation_info: EnumDeprecationInfo(BTreeMap::new()),
     });
     subtensor.event = Some(PalletEventMetadata {
