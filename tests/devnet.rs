@@ -43,6 +43,10 @@ fn args(metadata: Option<PathBuf>) -> DevnetArgs {
         spec_version: 393,
         activity: 0,
         ledger: None,
+        rate_limit: 100,
+        version_key: 0,
+        min_allowed_weights: 1,
+        commit_reveal: false,
     }
 }
 
@@ -368,4 +372,179 @@ async fn has_event(at: &At, name: &str) -> bool {
     events
         .iter()
         .any(|e| e.is_ok_and(|e| e.pallet_name() == "SubtensorModule" && e.event_name() == name))
+}
+
+/// Signs and submits `set_weights` through subxt; returns the finalized block's events or the
+/// error text.
+async fn submit_weights(
+    api: &OnlineClient<SubstrateConfig>,
+    signer: &subxt_signer::sr25519::Keypair,
+    own_metadata: bool,
+    netuid: u16,
+    dests: Vec<u16>,
+    weights: Vec<u16>,
+) -> Result<subxt::extrinsics::ExtrinsicEvents<SubstrateConfig>, String> {
+    let call = subxt::dynamic::tx(
+        "SubtensorModule",
+        "set_weights",
+        (netuid, dests, weights, 0u64),
+    );
+    let mut params =
+        subxt::config::DefaultExtrinsicParamsBuilder::<SubstrateConfig>::new().mortal(32);
+    if own_metadata {
+        // The newer runtimes' layout: the tip goes to ChargeTransactionPaymentWrapper.
+        params = params.custom_extension("ChargeTransactionPaymentWrapper", 0u64);
+    }
+    let mut tx = api.tx().await.map_err(|e| e.to_string())?;
+    let progress = tx
+        .sign_and_submit_then_watch(&call, signer, params.build())
+        .await
+        .map_err(|e| e.to_string())?;
+    progress
+        .wait_for_finalized_success()
+        .await
+        .map_err(|e| e.to_string())
+}
+
+async fn weights_round_trip(metadata: Option<PathBuf>) {
+    let own = metadata.is_none();
+    let args = DevnetArgs {
+        rate_limit: 1_000,
+        ..args(metadata)
+    };
+    let devnet = Devnet::start(&args).await.unwrap();
+    let url = devnet.url();
+    let api = client(&url).await;
+    let netuid = args.netuid;
+    let secret = tenure::devnet::chain::validator_secret(args.seed, 0);
+    let signer = subxt_signer::sr25519::Keypair::from_secret_key(secret).unwrap();
+    assert_eq!(signer.public_key().0, devnet.node.chain().neurons[0].hotkey);
+
+    // Accepted: WeightsSet in the finalized block, Weights and LastUpdate stored (max-upscaled).
+    let events = submit_weights(
+        &api,
+        &signer,
+        own,
+        netuid,
+        vec![3, 5, 7],
+        vec![100, 200, 400],
+    )
+    .await
+    .expect("set_weights accepted");
+    assert!(
+        events
+            .iter()
+            .any(|e| e.is_ok_and(|e| e.event_name() == "WeightsSet"))
+    );
+    let at = api.at_current_block().await.unwrap();
+    let stored: Vec<(u16, u16)> = fetch(&at, "Weights", (netuid, 0u16)).await;
+    assert_eq!(stored, vec![(3, 16383), (5, 32767), (7, 65535)]);
+    let last_update: Vec<u64> = fetch(&at, "LastUpdate", (netuid,)).await;
+    assert!(last_update[0] > 0 && last_update[0] <= at.block_number());
+
+    // Inside the rate limit: the chain's error, by name.
+    let err = submit_weights(&api, &signer, own, netuid, vec![1], vec![1])
+        .await
+        .unwrap_err();
+    assert!(err.contains("SettingWeightsTooFast"), "{err}");
+
+    // A miner without a validator permit.
+    let miner = subxt_signer::sr25519::Keypair::from_secret_key([9; 32]).unwrap();
+    let err = submit_weights(&api, &miner, own, netuid, vec![1], vec![1])
+        .await
+        .unwrap_err();
+    assert!(err.contains("HotKeyNotRegisteredInSubNet"), "{err}");
+
+    // A bad signature and a stale nonce are refused by the pool.
+    let rpc = subxt::rpcs::RpcClient::from_url(&url).await.unwrap();
+    let call = subxt::dynamic::tx(
+        "SubtensorModule",
+        "set_weights",
+        (netuid, vec![1u16], vec![1u16], 0u64),
+    );
+    let make = |nonce: u64| {
+        let mut p = subxt::config::DefaultExtrinsicParamsBuilder::<SubstrateConfig>::new()
+            .mortal(32)
+            .nonce(nonce);
+        if own {
+            p = p.custom_extension("ChargeTransactionPaymentWrapper", 0u64);
+        }
+        p.build()
+    };
+    let submit_raw = |bytes: Vec<u8>| {
+        let rpc = rpc.clone();
+        async move {
+            rpc.request::<serde_json::Value>(
+                "author_submitExtrinsic",
+                subxt::rpcs::rpc_params![format!("0x{}", hex::encode(bytes))],
+            )
+            .await
+            .map_err(|e| match e {
+                // Nodes put the pool's reason in the error's `data`.
+                subxt::rpcs::Error::User(u) => format!(
+                    "{} ({}): {}",
+                    u.message,
+                    u.code,
+                    u.data.map(|d| d.get().to_string()).unwrap_or_default()
+                ),
+                other => other.to_string(),
+            })
+        }
+    };
+    let mut tx = api.tx().await.unwrap();
+    let mut bytes = tx
+        .create_signed(&call, &signer, make(1))
+        .await
+        .unwrap()
+        .into_encoded();
+    // Flip a bit of the signature (after the 1-byte length prefix, 1 version byte and the
+    // 33-byte address comes the 1-byte signature variant, then 64 signature bytes).
+    let prefix = if bytes.len() > 64 { 2 } else { 1 };
+    bytes[prefix + 1 + 33 + 1 + 10] ^= 0x01;
+    let err = submit_raw(bytes).await.unwrap_err();
+    assert!(err.contains("bad signature"), "{err}");
+    let stale = tx
+        .create_signed(&call, &signer, make(0))
+        .await
+        .unwrap()
+        .into_encoded();
+    let err = submit_raw(stale).await.unwrap_err();
+    assert!(err.contains("outdated"), "{err}");
+    // Two transactions with one nonce: the second one is refused while the first waits.
+    let who = tenure::chain::AccountId(signer.public_key().0).to_ss58();
+    let next: u64 = rpc
+        .request("system_accountNextIndex", subxt::rpcs::rpc_params![who])
+        .await
+        .unwrap();
+    assert_eq!(
+        next, 2,
+        "the accepted and the rate-limited extrinsic each used a nonce"
+    );
+    let first = tx
+        .create_signed(&call, &signer, make(next))
+        .await
+        .unwrap()
+        .into_encoded();
+    let again = tx
+        .create_signed(&call, &signer, make(next))
+        .await
+        .unwrap()
+        .into_encoded();
+    submit_raw(first).await.expect("the next nonce is accepted");
+    let err = submit_raw(again).await.unwrap_err();
+    assert!(err.contains("Priority is too low"), "{err}");
+    devnet.stop().await;
+}
+
+#[tokio::test]
+async fn signed_set_weights_with_own_metadata() {
+    weights_round_trip(None).await;
+}
+
+#[tokio::test]
+async fn signed_set_weights_with_finney_metadata() {
+    let Some(metadata) = finney_metadata() else {
+        return;
+    };
+    weights_round_trip(Some(metadata)).await;
 }

@@ -8,13 +8,15 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use serde_json::json;
 use subxt::config::substrate::{Digest, SubstrateHeader};
-use subxt::ext::codec::Encode;
+use subxt::ext::codec::{Decode, Encode};
 use subxt::ext::frame_decode::storage::IntoEncodableValues;
 use subxt::ext::scale_encode::EncodeAsType;
 use subxt::ext::scale_value::Value;
 use subxt::utils::H256;
 
+use super::extrinsic::{self, Checked, Invalid};
 use super::ledger::{Ledger, ss58};
+use super::metadata::SubtensorError;
 use super::pools::{Account, Pool};
 use super::storage::{Encoder, StorageError, VersionedStorage};
 use crate::chain::schedule;
@@ -40,6 +42,7 @@ pub struct Params {
     pub spec_version: u32,
     /// Percent of blocks (0–100) with a random stake, registration or ownership change.
     pub activity: u8,
+    pub hyper: Hyper,
 }
 
 /// A uid slot and who holds it now.
@@ -55,6 +58,17 @@ pub struct Neuron {
 pub struct Block {
     pub header: SubstrateHeader<H256>,
     pub hash: H256,
+    /// Opaque extrinsics (with their length prefixes), in order.
+    pub extrinsics: Vec<Vec<u8>>,
+}
+
+/// Weight-setting hyperparameters of the devnet's subnet.
+#[derive(Debug, Clone)]
+pub struct Hyper {
+    pub rate_limit: u64,
+    pub version_key: u64,
+    pub min_allowed_weights: u16,
+    pub commit_reveal: bool,
 }
 
 /// A small deterministic generator (splitmix64): the devnet's only source of randomness.
@@ -85,6 +99,23 @@ impl Rng {
 /// A 32-byte account derived from the seed and a label (not a key pair).
 pub fn account(seed: u64, label: &str) -> Account {
     sp_crypto_hashing::blake2_256(format!("tenure-devnet/{seed}/{label}").as_bytes())
+}
+
+/// The sr25519 mini-secret (a wallet's `secretSeed`) of validator `uid`: validators sign.
+pub fn validator_secret(seed: u64, uid: u16) -> [u8; 32] {
+    account(seed, &format!("validator-secret/{uid}"))
+}
+
+/// The public key of a mini-secret, expanded as Substrate's `sr25519::Pair::from_seed` does.
+pub fn sr25519_public(secret: &[u8; 32]) -> Account {
+    match schnorrkel::MiniSecretKey::from_bytes(secret) {
+        Ok(mini) => mini
+            .expand_to_keypair(schnorrkel::ExpansionMode::Ed25519)
+            .public
+            .to_bytes(),
+        // 32 bytes always make a mini-secret key.
+        Err(_) => [0; 32],
+    }
 }
 
 fn acct(a: &Account) -> Value {
@@ -118,8 +149,15 @@ pub struct Chain {
     pub ledger: Ledger,
     fresh: u64,
     rng: Rng,
-    /// Events of the block being built.
-    events: Vec<Value>,
+    /// Events of the block being built, with their phase.
+    events: Vec<(Value, Value)>,
+    nonces: BTreeMap<Account, u32>,
+    /// Extrinsics of the block being built.
+    body: Vec<Vec<u8>>,
+    /// LastUpdate per netuid storage index.
+    last_update: BTreeMap<u16, Vec<u64>>,
+    /// Verified transactions waiting for the next block.
+    pub pool: Vec<(Checked, Vec<u8>)>,
 }
 
 type Result<T> = std::result::Result<T, StorageError>;
@@ -153,6 +191,10 @@ impl Chain {
             fresh: 0,
             rng,
             events: Vec::new(),
+            nonces: BTreeMap::new(),
+            body: Vec::new(),
+            last_update: BTreeMap::new(),
+            pool: Vec::new(),
         };
         chain.genesis()?;
         Ok(chain)
@@ -219,7 +261,11 @@ impl Chain {
         self.set(0, "SubtensorModule", "SubnetworkN", (netuid,), &n)?;
         for uid in 0..n {
             let validator = uid < self.params.validators;
-            let hotkey = account(self.params.seed, &format!("hotkey/{uid}"));
+            let hotkey = if validator {
+                sr25519_public(&validator_secret(self.params.seed, uid))
+            } else {
+                account(self.params.seed, &format!("hotkey/{uid}"))
+            };
             let coldkey = account(self.params.seed, &format!("coldkey/{uid}"));
             self.neurons.push(Neuron {
                 uid,
@@ -378,6 +424,13 @@ impl Chain {
     /// Produces the next block; returns its number.
     pub fn produce(&mut self) -> Result<u64> {
         let b = self.best() + 1;
+        let txs = std::mem::take(&mut self.pool);
+        let mut body = Vec::with_capacity(txs.len());
+        for (i, (tx, bytes)) in txs.into_iter().enumerate() {
+            self.apply_extrinsic(b, i as u32, tx)?;
+            body.push(bytes);
+        }
+        self.body = body;
         if self.params.activity > 0 && self.rng.range(1, 100) <= u64::from(self.params.activity) {
             self.random_behaviour(b)?;
         }
@@ -415,7 +468,7 @@ impl Chain {
             (netuid,),
             &b,
         )?;
-        self.events.push(Value::unnamed_variant(
+        self.push_event(Value::unnamed_variant(
             "SubtensorModule",
             [Value::named_variant(
                 "IncentiveAlphaEmittedToMiners",
@@ -432,10 +485,16 @@ impl Chain {
     }
 
     fn subtensor_event(&mut self, name: &str, fields: Vec<Value>) {
-        self.events.push(Value::unnamed_variant(
+        self.push_event(Value::unnamed_variant(
             "SubtensorModule",
             [Value::unnamed_variant(name, fields)],
         ));
+    }
+
+    /// An event of block finalization (not of an extrinsic).
+    fn push_event(&mut self, event: Value) {
+        self.events
+            .push((Value::unnamed_variant("Finalization", []), event));
     }
 
     fn random_behaviour(&mut self, b: u64) -> Result<()> {
@@ -567,7 +626,7 @@ impl Chain {
                     }
                     self.write_pool(b, h, &[owner, to])?;
                 }
-                self.events.push(Value::unnamed_variant(
+                self.push_event(Value::unnamed_variant(
                     "SubtensorModule",
                     [Value::named_variant(
                         "ColdkeySwapped",
@@ -597,9 +656,9 @@ impl Chain {
         self.set(b, "System", "Number", (), &(b as u32))?;
         let records: Vec<Value> = std::mem::take(&mut self.events)
             .into_iter()
-            .map(|event| {
+            .map(|(phase, event)| {
                 Value::named_composite([
-                    ("phase", Value::unnamed_variant("Finalization", [])),
+                    ("phase", phase),
                     ("event", event),
                     ("topics", Value::unnamed_composite([])),
                 ])
@@ -623,6 +682,7 @@ impl Chain {
 
     fn seal(&mut self, b: u64) {
         let parent_hash = self.blocks.last().map_or(H256::zero(), |p| p.hash);
+        let extrinsics = std::mem::take(&mut self.body);
         let header = SubstrateHeader {
             parent_hash,
             number: b,
@@ -631,12 +691,17 @@ impl Chain {
             state_root: H256(sp_crypto_hashing::blake2_256(
                 &(self.params.seed, b, "state").encode(),
             )),
-            extrinsics_root: H256(sp_crypto_hashing::blake2_256(&[])),
+            // Not a trie root either: a hash of the body.
+            extrinsics_root: H256(sp_crypto_hashing::blake2_256(&extrinsics.encode())),
             digest: Digest::default(),
         };
         let hash = H256(sp_crypto_hashing::blake2_256(&header.encode()));
         self.by_hash.insert(hash, b);
-        self.blocks.push(Block { header, hash });
+        self.blocks.push(Block {
+            header,
+            hash,
+            extrinsics,
+        });
     }
 
     pub fn block_by_hash(&self, hash: &H256) -> Option<&Block> {
@@ -648,6 +713,198 @@ impl Chain {
             None => Some(self.best()),
             Some(h) => self.block_by_hash(&h).map(|b| b.header.number),
         }
+    }
+
+    /// The signer's nonce in the chain state (what `AccountNonceApi` answers).
+    pub fn nonce(&self, who: &Account) -> u32 {
+        self.nonces.get(who).copied().unwrap_or(0)
+    }
+
+    /// The next nonce counting the transactions waiting in the pool
+    /// (what `system_accountNextIndex` answers).
+    pub fn next_nonce(&self, who: &Account) -> u32 {
+        self.nonce(who) + self.pool.iter().filter(|(t, _)| &t.signer == who).count() as u32
+    }
+
+    /// Verifies a signed extrinsic and queues it for the next block.
+    pub fn submit(&mut self, bytes: Vec<u8>) -> std::result::Result<H256, Invalid> {
+        let tx = extrinsic::check(self, &bytes)?;
+        let hash = tx.hash;
+        self.pool.push((tx, bytes));
+        Ok(hash)
+    }
+
+    /// Dispatches extrinsic `index` of block `b`: its events, then ExtrinsicSuccess or
+    /// ExtrinsicFailed with the module error.
+    fn apply_extrinsic(&mut self, b: u64, index: u32, tx: Checked) -> Result<()> {
+        *self.nonces.entry(tx.signer).or_default() += 1;
+        let phase = || Value::unnamed_variant("ApplyExtrinsic", [uint(index)]);
+        let outcome = match (tx.pallet_index, tx.call_index) {
+            (7, 0) => match <(u16, Vec<u16>, Vec<u16>, u64)>::decode(&mut &tx.args[..]) {
+                Ok((netuid, dests, weights, key)) => {
+                    self.set_weights(b, tx.signer, netuid, 0, dests, weights, key)
+                }
+                Err(_) => Err(None),
+            },
+            (7, 119) => match <(u16, u8, Vec<u16>, Vec<u16>, u64)>::decode(&mut &tx.args[..]) {
+                Ok((netuid, mecid, dests, weights, key)) => {
+                    self.set_weights(b, tx.signer, netuid, mecid, dests, weights, key)
+                }
+                Err(_) => Err(None),
+            },
+            _ => Err(None),
+        };
+        let info = Value::named_composite([
+            (
+                "weight",
+                Value::named_composite([("ref_time", uint(0u8)), ("proof_size", uint(0u8))]),
+            ),
+            ("class", Value::unnamed_variant("Normal", [])),
+            ("pays_fee", Value::unnamed_variant("No", [])),
+        ]);
+        let system = match outcome {
+            Ok(events) => {
+                for e in events {
+                    self.events.push((phase(), e));
+                }
+                Value::named_variant("ExtrinsicSuccess", [("dispatch_info", info)])
+            }
+            Err(error) => {
+                let dispatch_error = match error {
+                    Some(e) => {
+                        self.ledger.record(
+                            b,
+                            "extrinsic_failed",
+                            json!({ "signer": ss58(&tx.signer), "error": format!("{e:?}") }),
+                        );
+                        Value::unnamed_variant(
+                            "Module",
+                            [Value::named_composite([
+                                ("index", uint(7u8)),
+                                ("error", Value::from_bytes([e.index(), 0, 0, 0])),
+                            ])],
+                        )
+                    }
+                    // A call the devnet does not implement.
+                    None => Value::unnamed_variant("Other", []),
+                };
+                Value::named_variant(
+                    "ExtrinsicFailed",
+                    [("dispatch_error", dispatch_error), ("dispatch_info", info)],
+                )
+            }
+        };
+        self.events
+            .push((phase(), Value::unnamed_variant("System", [system])));
+        Ok(())
+    }
+
+    /// `set_weights` / `set_mechanism_weights` with the chain's checks in the chain's order.
+    /// `Err(None)` is a failure that is no SubtensorModule error.
+    #[allow(clippy::too_many_arguments)]
+    fn set_weights(
+        &mut self,
+        b: u64,
+        signer: Account,
+        netuid: u16,
+        mecid: u8,
+        dests: Vec<u16>,
+        weights: Vec<u16>,
+        version_key: u64,
+    ) -> std::result::Result<Vec<Value>, Option<SubtensorError>> {
+        use SubtensorError::*;
+        let h = self.params.hyper.clone();
+        let n = self.neurons.len() as u16;
+        let fail = |e: SubtensorError| Err(Some(e));
+        if h.commit_reveal {
+            return fail(CommitRevealEnabled);
+        }
+        if netuid == 0 {
+            return fail(CanNotSetRootNetworkWeights);
+        }
+        if dests.len() != weights.len() {
+            return fail(WeightVecNotEqualSize);
+        }
+        if netuid != self.params.netuid || mecid >= 1 {
+            return fail(MechanismDoesNotExist);
+        }
+        if dests.len() > usize::from(n) {
+            return fail(UidsLengthExceedUidsInSubNet);
+        }
+        let Some(uid) = self.neurons.iter().position(|x| x.hotkey == signer) else {
+            return fail(HotKeyNotRegisteredInSubNet);
+        };
+        let uid = uid as u16;
+        if h.version_key != 0 && version_key < h.version_key {
+            return fail(IncorrectWeightVersionKey);
+        }
+        let index = schedule::netuid_storage_index(netuid, mecid);
+        let last = self
+            .last_update
+            .get(&index)
+            .and_then(|v| v.get(usize::from(uid)).copied())
+            .unwrap_or(0);
+        if last != 0 && b - last < h.rate_limit {
+            return fail(SettingWeightsTooFast);
+        }
+        let self_weight = dests.len() == 1 && dests[0] == uid;
+        if !self_weight && !self.neurons[usize::from(uid)].validator {
+            return fail(NeuronNoValidatorPermit);
+        }
+        if dests.iter().collect::<BTreeSet<_>>().len() != dests.len() {
+            return fail(DuplicateUids);
+        }
+        if dests.iter().any(|d| *d >= n) {
+            return fail(UidVecContainInvalidOne);
+        }
+        if !self_weight && dests.len() < usize::from(h.min_allowed_weights.min(n)) {
+            return fail(WeightVecLengthIsLow);
+        }
+        // The chain stores weights max-upscaled to u16::MAX.
+        let max = weights.iter().copied().max().unwrap_or(0);
+        let stored: Vec<(u16, u16)> = dests
+            .iter()
+            .zip(&weights)
+            .map(|(d, w)| {
+                let v = if max == 0 {
+                    0
+                } else {
+                    (u64::from(*w) * u64::from(u16::MAX) / u64::from(max)) as u16
+                };
+                (*d, v)
+            })
+            .collect();
+        let last_update = self.last_update.entry(index).or_default();
+        last_update.resize(usize::from(n), 0);
+        last_update[usize::from(uid)] = b;
+        let last_update = last_update.clone();
+        let write = |c: &mut Self| -> Result<()> {
+            c.set(b, "SubtensorModule", "Weights", (index, uid), &stored)?;
+            c.set(b, "SubtensorModule", "LastUpdate", (index,), &last_update)
+        };
+        write(self).map_err(|e| {
+            tracing::error!(error = %e, "devnet cannot store weights");
+            None
+        })?;
+        self.ledger.record(
+            b,
+            "weights_set",
+            json!({
+                "uid": uid,
+                "hotkey": ss58(&signer),
+                "netuid_index": index,
+                "version_key": version_key,
+                "dests": stored.iter().map(|(d, _)| d).collect::<Vec<_>>(),
+                "weights": stored.iter().map(|(_, w)| w).collect::<Vec<_>>(),
+            }),
+        );
+        Ok(vec![Value::unnamed_variant(
+            "SubtensorModule",
+            [Value::unnamed_variant(
+                "WeightsSet",
+                [uint(index), uint(uid)],
+            )],
+        )])
     }
 
     /// SCALE of `Core_version`'s `RuntimeVersion`.

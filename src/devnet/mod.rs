@@ -3,6 +3,7 @@
 //! The quickstart's default chain, the chain tests' bed, and the target of fault injection.
 
 pub mod chain;
+pub mod extrinsic;
 pub mod ledger;
 pub mod metadata;
 pub mod pools;
@@ -11,13 +12,13 @@ pub mod storage;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
 use clap::Args;
 use jsonrpsee::server::{Server, ServerConfig, ServerHandle};
-use tokio::sync::broadcast;
+use subxt::utils::H256;
 use tokio::task::JoinHandle;
 
 pub use chain::{Chain, Params};
@@ -58,6 +59,18 @@ pub struct DevnetArgs {
     /// move), re-registration of a uid to a new hotkey, owner change or coldkey swap.
     #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u8).range(0..=100))]
     pub activity: u8,
+    /// WeightsSetRateLimit: blocks between two weight settings of one uid.
+    #[arg(long, default_value_t = 100)]
+    pub rate_limit: u64,
+    /// WeightsVersionKey: submissions must carry at least this (0 = any).
+    #[arg(long, default_value_t = 0)]
+    pub version_key: u64,
+    /// MinAllowedWeights.
+    #[arg(long, default_value_t = 1)]
+    pub min_allowed_weights: u16,
+    /// CommitRevealWeightsEnabled: plain set_weights is then refused.
+    #[arg(long)]
+    pub commit_reveal: bool,
     /// Write the ground truth (emissions, stake changes, registrations, ownership changes) to
     /// this file as JSON lines.
     #[arg(long)]
@@ -108,6 +121,12 @@ impl Devnet {
             finality_lag: args.finality_lag,
             spec_version: args.spec_version,
             activity: args.activity,
+            hyper: chain::Hyper {
+                rate_limit: args.rate_limit,
+                version_key: args.version_key,
+                min_allowed_weights: args.min_allowed_weights,
+                commit_reveal: args.commit_reveal,
+            },
         };
         let ledger = match &args.ledger {
             Some(path) => ledger::Ledger::to_file(path)
@@ -115,11 +134,7 @@ impl Devnet {
             None => ledger::Ledger::default(),
         };
         let chain = Chain::new(params, bytes, metadata, version, ledger)?;
-        let node = Arc::new(Node {
-            chain: Mutex::new(chain),
-            new_heads: broadcast::channel(1024).0,
-            finalized_heads: broadcast::channel(1024).0,
-        });
+        let node = Arc::new(Node::new(chain));
         // 4,096-uid storage pages and the 315 KB metadata (hex) exceed the 10 MiB default only
         // in the worst case; keep headroom.
         let config = ServerConfig::builder()
@@ -161,15 +176,23 @@ async fn produce(node: Arc<Node>, every: Duration) {
             let mut chain = node.chain();
             let before = chain.finalized;
             chain.produce().map(|b| {
-                let best = chain.blocks[b as usize].header.clone();
+                let block = &chain.blocks[b as usize];
+                let txs: Vec<H256> = block
+                    .extrinsics
+                    .iter()
+                    .map(|x| H256(sp_crypto_hashing::blake2_256(x)))
+                    .collect();
+                let best = (block.header.clone(), block.hash, txs);
                 let finalized: Vec<_> = ((before + 1)..=chain.finalized)
                     .map(|n| chain.blocks[n as usize].header.clone())
                     .collect();
-                (best, finalized)
+                (best, finalized, chain.finalized)
             })
         };
         match produced {
-            Ok((best, finalized)) => {
+            Ok(((best, hash, txs), finalized, finalized_number)) => {
+                node.notify_in_block(best.number, hash, txs);
+                node.notify_finalized(finalized_number);
                 // No subscribers is not an error.
                 let _ = node.new_heads.send(best);
                 for h in finalized {

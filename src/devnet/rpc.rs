@@ -2,6 +2,7 @@
 //! Only the legacy set is advertised: subxt then never tries chainHead/archive RPCs (whose
 //! absence would make its finalized stream silently yield nothing).
 
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use jsonrpsee::core::SubscriptionResult;
@@ -11,20 +12,82 @@ use serde_json::{Value as Json, json};
 use subxt::config::substrate::SubstrateHeader;
 use subxt::ext::codec::{Decode, Encode};
 use subxt::utils::H256;
-use tokio::sync::broadcast;
+use tokio::sync::{broadcast, mpsc};
 
 use super::chain::Chain;
+use super::extrinsic::Invalid;
 
 pub struct Node {
     pub chain: Mutex<Chain>,
     pub new_heads: broadcast::Sender<SubstrateHeader<H256>>,
     pub finalized_heads: broadcast::Sender<SubstrateHeader<H256>>,
+    /// Watched transactions: where to send their status updates.
+    pub watchers: Mutex<HashMap<H256, mpsc::UnboundedSender<Json>>>,
+    /// Watched transactions included in a block that is not final yet, by block number.
+    pub awaiting_finality: Mutex<BTreeMap<u64, Vec<(H256, H256)>>>,
 }
 
 impl Node {
+    pub fn new(chain: Chain) -> Self {
+        Node {
+            chain: Mutex::new(chain),
+            new_heads: broadcast::channel(1024).0,
+            finalized_heads: broadcast::channel(1024).0,
+            watchers: Mutex::new(HashMap::new()),
+            awaiting_finality: Mutex::new(BTreeMap::new()),
+        }
+    }
+
     pub fn chain(&self) -> MutexGuard<'_, Chain> {
         // A panic while holding the lock leaves a consistent chain (blocks are appended last).
         self.chain.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Tells watchers that block `number` (hash `block`) includes their transactions.
+    pub fn notify_in_block(&self, number: u64, block: H256, txs: Vec<H256>) {
+        let watchers = self.watchers.lock().unwrap_or_else(|p| p.into_inner());
+        let mut watched = Vec::new();
+        for tx in txs {
+            if let Some(w) = watchers.get(&tx) {
+                let _ = w.send(json!({ "inBlock": block }));
+                watched.push((tx, block));
+            }
+        }
+        if !watched.is_empty() {
+            self.awaiting_finality
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .insert(number, watched);
+        }
+    }
+
+    /// Tells watchers whose block is now final, and forgets them.
+    pub fn notify_finalized(&self, finalized: u64) {
+        let done: Vec<(H256, H256)> = {
+            let mut awaiting = self
+                .awaiting_finality
+                .lock()
+                .unwrap_or_else(|p| p.into_inner());
+            let later = awaiting.split_off(&(finalized + 1));
+            std::mem::replace(&mut *awaiting, later)
+                .into_values()
+                .flatten()
+                .collect()
+        };
+        let mut watchers = self.watchers.lock().unwrap_or_else(|p| p.into_inner());
+        for (tx, block) in done {
+            if let Some(w) = watchers.remove(&tx) {
+                let _ = w.send(json!({ "finalized": block }));
+            }
+        }
+    }
+}
+
+/// The JSON-RPC error a node returns for a transaction its pool refuses.
+fn invalid_tx(e: &Invalid) -> ErrorObjectOwned {
+    match e {
+        Invalid::PriorityTooLow => ErrorObjectOwned::owned(1014, "Priority is too low", None::<()>),
+        other => ErrorObjectOwned::owned(1010, "Invalid Transaction", Some(other.to_string())),
     }
 }
 
@@ -106,6 +169,9 @@ pub const METHODS: &[&str] = &[
     "system_version",
     "system_properties",
     "system_health",
+    "author_submitExtrinsic",
+    "author_submitAndWatchExtrinsic",
+    "author_unwatchExtrinsic",
 ];
 
 pub fn module(node: Arc<Node>) -> Result<RpcModule<Node>, jsonrpsee::core::RegisterMethodError> {
@@ -126,7 +192,62 @@ pub fn module(node: Arc<Node>) -> Result<RpcModule<Node>, jsonrpsee::core::Regis
         "system_health",
         |_, _, _| json!({ "peers": 0, "isSyncing": false, "shouldHavePeers": false }),
     )?;
-    m.register_method("system_accountNextIndex", |_, _, _| 0u64)?;
+    m.register_method("system_accountNextIndex", |p, node, _| -> RpcResult<u32> {
+        let a = args(&p)?;
+        let who: String = arg(&a, 0)?.ok_or_else(|| invalid("account expected"))?;
+        let who: crate::chain::AccountId = who.parse().map_err(|e| invalid(format!("{e}")))?;
+        Ok(node.chain().next_nonce(&who.0))
+    })?;
+    m.register_method("author_submitExtrinsic", |p, node, _| -> RpcResult<H256> {
+        let a = args(&p)?;
+        let bytes = unhex(&arg::<String>(&a, 0)?.ok_or_else(|| invalid("extrinsic expected"))?)?;
+        node.chain().submit(bytes).map_err(|e| invalid_tx(&e))
+    })?;
+    m.register_subscription(
+        "author_submitAndWatchExtrinsic",
+        "author_extrinsicUpdate",
+        "author_unwatchExtrinsic",
+        |p, pending, node, _| async move {
+            let submitted = args(&p).and_then(|a| {
+                let hex = arg::<String>(&a, 0)?.ok_or_else(|| invalid("extrinsic expected"))?;
+                let bytes = unhex(&hex)?;
+                let (tx, rx) = mpsc::unbounded_channel();
+                // Register before submitting so the inBlock notice cannot be missed.
+                let mut chain = node.chain();
+                let hash = chain.submit(bytes).map_err(|e| invalid_tx(&e))?;
+                node.watchers
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .insert(hash, tx);
+                Ok(rx)
+            });
+            let mut rx = match submitted {
+                Ok(rx) => rx,
+                Err(e) => {
+                    pending.reject(e).await;
+                    return Ok(());
+                }
+            };
+            let sink = pending.accept().await?;
+            sink.send(serde_json::value::to_raw_value(&json!("ready"))?)
+                .await?;
+            loop {
+                tokio::select! {
+                    _ = sink.closed() => return Ok(()),
+                    update = rx.recv() => match update {
+                        Some(u) => {
+                            let last = u.get("finalized").is_some();
+                            sink.send(serde_json::value::to_raw_value(&u)?).await?;
+                            if last {
+                                return Ok(());
+                            }
+                        }
+                        None => return Ok(()),
+                    },
+                }
+            }
+        },
+    )?;
 
     m.register_method("chain_getBlockHash", |p, node, _| -> RpcResult<Json> {
         let a = args(&p)?;
@@ -168,7 +289,10 @@ pub fn module(node: Arc<Node>) -> Result<RpcModule<Node>, jsonrpsee::core::Regis
         let hash: Option<H256> = arg(&a, 0)?;
         Ok(match chain.block_number_of(hash) {
             Some(n) => json!({
-                "block": { "header": chain.blocks[n as usize].header, "extrinsics": [] },
+                "block": {
+                    "header": chain.blocks[n as usize].header,
+                    "extrinsics": chain.blocks[n as usize].extrinsics.iter().map(|x| hex0x(x)).collect::<Vec<_>>(),
+                },
                 "justifications": null,
             }),
             None => Json::Null,
@@ -210,7 +334,11 @@ pub fn module(node: Arc<Node>) -> Result<RpcModule<Node>, jsonrpsee::core::Regis
                     .encode()
             }
             "Metadata_metadata" => chain.metadata_bytes.encode(),
-            "AccountNonceApi_account_nonce" => 0u32.encode(),
+            "AccountNonceApi_account_nonce" => {
+                let who = <[u8; 32]>::decode(&mut &data[..])
+                    .map_err(|e| invalid(format!("account: {e}")))?;
+                chain.nonce(&who).encode()
+            }
             other => {
                 return Err(ErrorObjectOwned::owned(
                     4002,
