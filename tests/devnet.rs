@@ -47,6 +47,12 @@ fn args(metadata: Option<PathBuf>) -> DevnetArgs {
         version_key: 0,
         min_allowed_weights: 1,
         commit_reveal: false,
+        drop_every: 0,
+        refuse_at: 0,
+        refuse_ms: 0,
+        stall_at: 0,
+        stall_blocks: 0,
+        upgrade_at: 0,
     }
 }
 

@@ -126,12 +126,22 @@ fn uint(v: impl Into<u128>) -> Value {
     Value::u128(v.into())
 }
 
-pub struct Chain {
-    pub params: Params,
-    pub encoder: Encoder,
+/// A runtime the chain ran from block `from` on.
+#[derive(Debug, Clone)]
+pub struct Runtime {
+    pub from: u64,
+    pub spec_version: u32,
     /// `RuntimeMetadataPrefixed` bytes, as served by `Metadata_metadata_at_version`.
     pub metadata_bytes: Vec<u8>,
     pub metadata_version: u32,
+}
+
+pub struct Chain {
+    pub params: Params,
+    /// Encodes storage with the current runtime's metadata.
+    pub encoder: Encoder,
+    /// Every runtime so far, oldest first.
+    pub runtimes: Vec<Runtime>,
     pub storage: VersionedStorage,
     pub blocks: Vec<Block>,
     by_hash: HashMap<H256, u64>,
@@ -172,11 +182,16 @@ impl Chain {
         ledger: Ledger,
     ) -> Result<Self> {
         let rng = Rng::new(params.seed);
+        let spec_version = params.spec_version;
         let mut chain = Chain {
             params,
             encoder: Encoder { metadata },
-            metadata_bytes,
-            metadata_version,
+            runtimes: vec![Runtime {
+                from: 0,
+                spec_version,
+                metadata_bytes,
+                metadata_version,
+            }],
             storage: VersionedStorage::default(),
             blocks: Vec::new(),
             by_hash: HashMap::new(),
@@ -198,6 +213,34 @@ impl Chain {
         };
         chain.genesis()?;
         Ok(chain)
+    }
+
+    /// The runtime of block `b`.
+    pub fn runtime_at(&self, b: u64) -> &Runtime {
+        let i = self.runtimes.partition_point(|r| r.from <= b);
+        &self.runtimes[i.saturating_sub(1)]
+    }
+
+    /// The current runtime.
+    pub fn runtime(&self) -> &Runtime {
+        &self.runtimes[self.runtimes.len() - 1]
+    }
+
+    /// A runtime upgrade taking effect from the next block: spec_version + 1 and new metadata
+    /// (`None`: the same metadata under the new version).
+    pub fn upgrade(&mut self, metadata_bytes: Option<Vec<u8>>) -> std::result::Result<u32, String> {
+        let current = self.runtime().clone();
+        let bytes = metadata_bytes.unwrap_or(current.metadata_bytes);
+        let metadata = subxt::Metadata::decode_from(&bytes[..]).map_err(|e| e.to_string())?;
+        self.encoder = Encoder { metadata };
+        let spec_version = current.spec_version + 1;
+        self.runtimes.push(Runtime {
+            from: self.best() + 1,
+            spec_version,
+            metadata_version: u32::from(bytes[4]),
+            metadata_bytes: bytes,
+        });
+        Ok(spec_version)
     }
 
     pub fn best(&self) -> u64 {
@@ -468,6 +511,10 @@ impl Chain {
             (netuid,),
             &b,
         )?;
+        // Runtimes with dynamic tempo also record the epoch slot they consumed.
+        if self.encoder.has("SubtensorModule", "LastEpochBlock") {
+            self.set(b, "SubtensorModule", "LastEpochBlock", (netuid,), &b)?;
+        }
         self.push_event(Value::unnamed_variant(
             "SubtensorModule",
             [Value::named_variant(
@@ -907,14 +954,14 @@ impl Chain {
         )])
     }
 
-    /// SCALE of `Core_version`'s `RuntimeVersion`.
-    pub fn runtime_version(&self) -> Vec<u8> {
+    /// SCALE of `Core_version`'s `RuntimeVersion` at block `b`.
+    pub fn runtime_version(&self, b: u64) -> Vec<u8> {
         let apis: Vec<([u8; 8], u32)> = Vec::new();
         (
             SPEC_NAME.to_string(),
             SPEC_NAME.to_string(),
             1u32,
-            self.params.spec_version,
+            self.runtime_at(b).spec_version,
             1u32,
             apis,
             1u32,

@@ -87,7 +87,7 @@ pub fn check(chain: &Chain, bytes: &[u8]) -> Result<Checked, Invalid> {
     for arg in exts.iter() {
         let value = &bytes[arg.range()];
         match arg.name() {
-            "CheckSpecVersion" => chain.params.spec_version.encode_to(&mut implicit),
+            "CheckSpecVersion" => chain.runtime().spec_version.encode_to(&mut implicit),
             "CheckTxVersion" => 1u32.encode_to(&mut implicit),
             "CheckGenesis" => genesis.encode_to(&mut implicit),
             "CheckMortality" => {

@@ -613,6 +613,16 @@ fn pallet(name: &'static str, index: u8, entries: Vec<StorageEntryMetadata>) -> 
 /// The metadata as `RuntimeMetadataPrefixed` bytes (what `Metadata_metadata_at_version(16)`
 /// returns inside its `Option<Vec<u8>>`).
 pub fn build() -> Vec<u8> {
+    build_layout(false)
+}
+
+/// The metadata after a runtime upgrade to the dynamic-tempo layout of newer runtimes: as
+/// [`build`], plus `LastEpochBlock`.
+pub fn build_upgraded() -> Vec<u8> {
+    build_layout(true)
+}
+
+fn build_layout(dynamic_tempo: bool) -> Vec<u8> {
     let mut system = pallet(
         "System",
         0,
@@ -626,7 +636,15 @@ pub fn build() -> Vec<u8> {
         deprecation_info: EnumDeprecationInfo(BTreeMap::new()),
     });
     let timestamp = pallet("Timestamp", 2, vec![value::<u64>("Now", 0u64.encode())]);
-    let mut subtensor = pallet("SubtensorModule", 7, subtensor_storage());
+    let mut entries = subtensor_storage();
+    if dynamic_tempo {
+        entries.push(map::<u16, u64>(
+            "LastEpochBlock",
+            &[StorageHasher::Identity],
+            0u64.encode(),
+        ));
+    }
+    let mut subtensor = pallet("SubtensorModule", 7, entries);
     subtensor.calls = Some(PalletCallMetadata {
         ty: meta_type::<SubtensorCall>(),
         deprecation_info: EnumDeprecationInfo(BTreeMap::new()),

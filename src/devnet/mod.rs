@@ -71,6 +71,24 @@ pub struct DevnetArgs {
     /// CommitRevealWeightsEnabled: plain set_weights is then refused.
     #[arg(long)]
     pub commit_reveal: bool,
+    /// Fault: close every connection every N blocks (0 = never); the server listens again at once.
+    #[arg(long, default_value_t = 0)]
+    pub drop_every: u64,
+    /// Fault: at this block, close every connection and refuse new ones for --refuse-ms.
+    #[arg(long, default_value_t = 0)]
+    pub refuse_at: u64,
+    #[arg(long, default_value_t = 2000)]
+    pub refuse_ms: u64,
+    /// Fault: from this block, finalized-head subscriptions stay open but get nothing for
+    /// --stall-blocks blocks (the headers of those blocks are never sent).
+    #[arg(long, default_value_t = 0)]
+    pub stall_at: u64,
+    #[arg(long, default_value_t = 10)]
+    pub stall_blocks: u64,
+    /// Fault: a runtime upgrade at this block: spec_version + 1 and, with the devnet's own
+    /// metadata, the dynamic-tempo layout (`LastEpochBlock` appears).
+    #[arg(long, default_value_t = 0)]
+    pub upgrade_at: u64,
     /// Write the ground truth (emissions, stake changes, registrations, ownership changes) to
     /// this file as JSON lines.
     #[arg(long)]
@@ -81,7 +99,7 @@ pub struct DevnetArgs {
 pub struct Devnet {
     pub addr: SocketAddr,
     pub node: Arc<Node>,
-    server: ServerHandle,
+    server: SharedServer,
     producer: JoinHandle<()>,
 }
 
@@ -135,21 +153,21 @@ impl Devnet {
         };
         let chain = Chain::new(params, bytes, metadata, version, ledger)?;
         let node = Arc::new(Node::new(chain));
-        // 4,096-uid storage pages and the 315 KB metadata (hex) exceed the 10 MiB default only
-        // in the worst case; keep headroom.
-        let config = ServerConfig::builder()
-            .max_response_body_size(64 << 20)
-            .build();
-        let server = Server::builder()
-            .set_config(config)
-            .build(SocketAddr::from(([127, 0, 0, 1], args.port)))
-            .await
-            .with_context(|| format!("cannot listen on 127.0.0.1:{}", args.port))?;
-        let addr = server.local_addr()?;
-        let server = server.start(rpc::module(node.clone())?);
+        let server = Arc::new(tokio::sync::Mutex::new(None));
+        let addr = serve(
+            &node,
+            SocketAddr::from(([127, 0, 0, 1], args.port)),
+            &server,
+        )
+        .await
+        .with_context(|| format!("cannot listen on 127.0.0.1:{}", args.port))?;
+        let faults = Faults::from_args(args, args.metadata.is_none());
         let producer = tokio::spawn(produce(
             node.clone(),
             Duration::from_millis(args.block_ms.max(1)),
+            faults,
+            addr,
+            server.clone(),
         ));
         Ok(Devnet {
             addr,
@@ -161,12 +179,75 @@ impl Devnet {
 
     pub async fn stop(self) {
         self.producer.abort();
-        let _ = self.server.stop();
-        self.server.stopped().await;
+        stop_server(&self.server).await;
     }
 }
 
-async fn produce(node: Arc<Node>, every: Duration) {
+type SharedServer = Arc<tokio::sync::Mutex<Option<ServerHandle>>>;
+
+/// Starts the JSON-RPC server on `addr` (port 0: a free one); returns the bound address.
+async fn serve(
+    node: &Arc<Node>,
+    addr: SocketAddr,
+    slot: &SharedServer,
+) -> anyhow::Result<SocketAddr> {
+    // 4,096-uid storage pages and the 315 KB metadata (hex) exceed the 10 MiB default only in
+    // the worst case; keep headroom.
+    let config = ServerConfig::builder()
+        .max_response_body_size(64 << 20)
+        .build();
+    let server = Server::builder().set_config(config).build(addr).await?;
+    let bound = server.local_addr()?;
+    *slot.lock().await = Some(server.start(rpc::module(node.clone())?));
+    Ok(bound)
+}
+
+/// Stops the server, closing every connection.
+async fn stop_server(slot: &SharedServer) {
+    if let Some(handle) = slot.lock().await.take() {
+        let _ = handle.stop();
+        handle.stopped().await;
+    }
+}
+
+/// Faults injected for tests, by block number.
+#[derive(Debug, Clone, Default)]
+struct Faults {
+    drop_every: u64,
+    refuse_at: u64,
+    refuse_for: Duration,
+    stall_at: u64,
+    stall_blocks: u64,
+    upgrade_at: u64,
+    /// The upgrade changes the metadata (own metadata) or only the version (a served file).
+    upgrade_metadata: bool,
+}
+
+impl Faults {
+    fn from_args(a: &DevnetArgs, own_metadata: bool) -> Self {
+        Faults {
+            drop_every: a.drop_every,
+            refuse_at: a.refuse_at,
+            refuse_for: Duration::from_millis(a.refuse_ms),
+            stall_at: a.stall_at,
+            stall_blocks: a.stall_blocks,
+            upgrade_at: a.upgrade_at,
+            upgrade_metadata: own_metadata,
+        }
+    }
+
+    fn stalled(&self, b: u64) -> bool {
+        self.stall_at > 0 && b >= self.stall_at && b < self.stall_at + self.stall_blocks
+    }
+}
+
+async fn produce(
+    node: Arc<Node>,
+    every: Duration,
+    faults: Faults,
+    addr: SocketAddr,
+    server: SharedServer,
+) {
     let mut tick = tokio::time::interval(every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     tick.tick().await;
@@ -174,6 +255,17 @@ async fn produce(node: Arc<Node>, every: Duration) {
         tick.tick().await;
         let produced = {
             let mut chain = node.chain();
+            if faults.upgrade_at > 0 && chain.best() + 1 == faults.upgrade_at {
+                let metadata = faults.upgrade_metadata.then(metadata::build_upgraded);
+                match chain.upgrade(metadata) {
+                    Ok(spec) => tracing::info!(
+                        spec_version = spec,
+                        block = faults.upgrade_at,
+                        "devnet runtime upgrade"
+                    ),
+                    Err(e) => tracing::error!(error = %e, "devnet runtime upgrade failed"),
+                }
+            }
             let before = chain.finalized;
             chain.produce().map(|b| {
                 let block = &chain.blocks[b as usize];
@@ -189,19 +281,47 @@ async fn produce(node: Arc<Node>, every: Duration) {
                 (best, finalized, chain.finalized)
             })
         };
-        match produced {
+        let b = match produced {
             Ok(((best, hash, txs), finalized, finalized_number)) => {
-                node.notify_in_block(best.number, hash, txs);
+                let b = best.number;
+                node.notify_in_block(b, hash, txs);
                 node.notify_finalized(finalized_number);
                 // No subscribers is not an error.
                 let _ = node.new_heads.send(best);
-                for h in finalized {
-                    let _ = node.finalized_heads.send(h);
+                // A stalled subscription stays open but hears nothing (a half-dead socket).
+                if !faults.stalled(b) {
+                    for h in finalized {
+                        let _ = node.finalized_heads.send(h);
+                    }
                 }
+                b
             }
             Err(e) => {
                 tracing::error!(error = %e, "devnet cannot produce a block; stopping block production");
                 return;
+            }
+        };
+        let drop_now = faults.drop_every > 0 && b % faults.drop_every == 0;
+        let refuse_now = faults.refuse_at > 0 && b == faults.refuse_at;
+        if drop_now || refuse_now {
+            stop_server(&server).await;
+            if refuse_now {
+                tracing::info!(
+                    block = b,
+                    for_ms = faults.refuse_for.as_millis() as u64,
+                    "devnet refusing connections"
+                );
+                // Blocks go on being produced while nobody can connect.
+                let (node, server) = (node.clone(), server.clone());
+                let wait = faults.refuse_for;
+                tokio::spawn(async move {
+                    tokio::time::sleep(wait).await;
+                    if let Err(e) = serve(&node, addr, &server).await {
+                        tracing::error!(error = %e, "devnet cannot listen again");
+                    }
+                });
+            } else if let Err(e) = serve(&node, addr, &server).await {
+                tracing::error!(error = %e, "devnet cannot listen again after dropping connections");
             }
         }
     }

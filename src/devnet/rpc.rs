@@ -299,22 +299,27 @@ pub fn module(node: Arc<Node>) -> Result<RpcModule<Node>, jsonrpsee::core::Regis
         })
     })?;
 
-    m.register_method("state_getRuntimeVersion", |_, node, _| {
+    m.register_method("state_getRuntimeVersion", |p, node, _| -> RpcResult<Json> {
+        let a = args(&p)?;
         let chain = node.chain();
-        json!({
+        let n = at(&chain, arg(&a, 0)?)?;
+        Ok(json!({
             "specName": super::chain::SPEC_NAME,
             "implName": super::chain::SPEC_NAME,
             "authoringVersion": 1,
-            "specVersion": chain.params.spec_version,
+            "specVersion": chain.runtime_at(n).spec_version,
             "implVersion": 1,
             "apis": [],
             "transactionVersion": 1,
             "systemVersion": 1,
-        })
+        }))
     })?;
 
-    m.register_method("state_getMetadata", |_, node, _| {
-        hex0x(&node.chain().metadata_bytes)
+    m.register_method("state_getMetadata", |p, node, _| -> RpcResult<String> {
+        let a = args(&p)?;
+        let chain = node.chain();
+        let n = at(&chain, arg(&a, 0)?)?;
+        Ok(hex0x(&chain.runtime_at(n).metadata_bytes))
     })?;
 
     m.register_method("state_call", |p, node, _| -> RpcResult<String> {
@@ -322,18 +327,19 @@ pub fn module(node: Arc<Node>) -> Result<RpcModule<Node>, jsonrpsee::core::Regis
         let name: String = arg(&a, 0)?.ok_or_else(|| invalid("runtime API name expected"))?;
         let data = unhex(&arg::<String>(&a, 1)?.unwrap_or_default())?;
         let chain = node.chain();
-        at(&chain, arg(&a, 2)?)?;
+        let n = at(&chain, arg(&a, 2)?)?;
+        let runtime = chain.runtime_at(n);
         let out = match name.as_str() {
-            "Core_version" => chain.runtime_version(),
-            "Metadata_metadata_versions" => vec![chain.metadata_version].encode(),
+            "Core_version" => chain.runtime_version(n),
+            "Metadata_metadata_versions" => vec![runtime.metadata_version].encode(),
             "Metadata_metadata_at_version" => {
                 let wanted =
                     u32::decode(&mut &data[..]).map_err(|e| invalid(format!("version: {e}")))?;
-                (wanted == chain.metadata_version)
-                    .then(|| chain.metadata_bytes.clone())
+                (wanted == runtime.metadata_version)
+                    .then(|| runtime.metadata_bytes.clone())
                     .encode()
             }
-            "Metadata_metadata" => chain.metadata_bytes.encode(),
+            "Metadata_metadata" => runtime.metadata_bytes.encode(),
             "AccountNonceApi_account_nonce" => {
                 let who = <[u8; 32]>::decode(&mut &data[..])
                     .map_err(|e| invalid(format!("account: {e}")))?;
