@@ -22,19 +22,7 @@ fn args() -> DevnetArgs {
         validators: 1,
         tempo: 4,
         metadata: None,
-        spec_version: 393,
-        activity: 0,
-        ledger: None,
-        rate_limit: 100,
-        version_key: 0,
-        min_allowed_weights: 1,
-        commit_reveal: false,
-        drop_every: 0,
-        refuse_at: 0,
-        refuse_ms: 0,
-        stall_at: 0,
-        stall_blocks: 0,
-        upgrade_at: 0,
+        ..DevnetArgs::default()
     }
 }
 

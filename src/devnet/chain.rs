@@ -14,6 +14,7 @@ use subxt::ext::scale_encode::EncodeAsType;
 use subxt::ext::scale_value::Value;
 use subxt::utils::H256;
 
+use super::axons::Profile;
 use super::extrinsic::{self, Checked, Invalid};
 use super::ledger::{Ledger, ss58};
 use super::metadata::SubtensorError;
@@ -43,6 +44,8 @@ pub struct Params {
     /// Percent of blocks (0–100) with a random stake, registration or ownership change.
     pub activity: u8,
     pub hyper: Hyper,
+    /// Per uid: the port of its axon on 127.0.0.1 and its uptime profile (empty: no axons).
+    pub axons: Vec<(u16, Profile)>,
 }
 
 /// A uid slot and who holds it now.
@@ -168,6 +171,10 @@ pub struct Chain {
     last_update: BTreeMap<u16, Vec<u64>>,
     /// Verified transactions waiting for the next block.
     pub pool: Vec<(Checked, Vec<u8>)>,
+    /// Whether each uid's axon is open now.
+    axon_up: Vec<bool>,
+    /// Axons to open (true) or close (false) since the producer last looked.
+    pub axon_changes: Vec<(u16, bool)>,
 }
 
 type Result<T> = std::result::Result<T, StorageError>;
@@ -210,6 +217,8 @@ impl Chain {
             body: Vec::new(),
             last_update: BTreeMap::new(),
             pool: Vec::new(),
+            axon_up: Vec::new(),
+            axon_changes: Vec::new(),
         };
         chain.genesis()?;
         Ok(chain)
@@ -326,6 +335,8 @@ impl Chain {
                 self.pool_add(0, coldkey, hotkey, stake)?;
             }
         }
+        self.axon_up = vec![false; self.params.axons.len()];
+        self.update_axons(0);
         let permits: Vec<bool> = self.neurons.iter().map(|x| x.validator).collect();
         self.set(0, "SubtensorModule", "ValidatorPermit", (netuid,), &permits)?;
         self.finish_block(0)
@@ -350,6 +361,19 @@ impl Chain {
             &b,
         )?;
         self.set_owner(b, hotkey, coldkey)?;
+        if let Some((port, _)) = self.params.axons.get(usize::from(uid)).copied() {
+            let axon = Value::named_composite([
+                ("block", uint(b)),
+                ("version", uint(1u8)),
+                ("ip", uint(super::axons::LOOPBACK_IP)),
+                ("port", uint(port)),
+                ("ip_type", uint(4u8)),
+                ("protocol", uint(4u8)),
+                ("placeholder1", uint(0u8)),
+                ("placeholder2", uint(0u8)),
+            ]);
+            self.set(b, "SubtensorModule", "Axons", (netuid, hotkey), &axon)?;
+        }
         self.ledger.record(
             b,
             "registered",
@@ -480,9 +504,31 @@ impl Chain {
         if schedule::epoch_runs_at(b, self.params.netuid, self.params.tempo) {
             self.epoch(b)?;
         }
+        self.update_axons(b);
         self.finish_block(b)?;
         self.finalized = b.saturating_sub(self.params.finality_lag);
         Ok(b)
+    }
+
+    /// Opens and closes axons to follow their profiles at block `b`; ledgers every change.
+    fn update_axons(&mut self, b: u64) {
+        for (uid, (_, profile)) in self.params.axons.iter().enumerate() {
+            let up = profile.is_up(b);
+            if self.axon_up[uid] != up || b == 0 {
+                self.axon_up[uid] = up;
+                self.axon_changes.push((uid as u16, up));
+                self.ledger.record(
+                    b,
+                    "axon",
+                    json!({
+                        "uid": uid,
+                        "hotkey": ss58(&self.neurons[uid].hotkey),
+                        "profile": profile.name(),
+                        "up": up,
+                    }),
+                );
+            }
+        }
     }
 
     /// Emissions: each uid's alpha is staked for the hotkey's owner (as miner incentive is).
@@ -628,6 +674,7 @@ impl Chain {
                 let hotkey = self.fresh_account("hotkey");
                 let coldkey = self.fresh_account("coldkey");
                 self.remove(b, "SubtensorModule", "Uids", (netuid, x.hotkey))?;
+                self.remove(b, "SubtensorModule", "Axons", (netuid, x.hotkey))?;
                 self.neurons[uid] = Neuron {
                     uid: x.uid,
                     hotkey,

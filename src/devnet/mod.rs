@@ -2,6 +2,7 @@
 //! protocol over WebSocket, so the real subxt client can be run and tested against it.
 //! The quickstart's default chain, the chain tests' bed, and the target of fault injection.
 
+pub mod axons;
 pub mod chain;
 pub mod extrinsic;
 pub mod ledger;
@@ -89,10 +90,35 @@ pub struct DevnetArgs {
     /// metadata, the dynamic-tempo layout (`LastEpochBlock` appears).
     #[arg(long, default_value_t = 0)]
     pub upgrade_at: u64,
+    /// Serve every uid's axon as a real TCP listener on 127.0.0.1 (written to `Axons`), opened
+    /// and closed to follow its uptime profile.
+    #[arg(long)]
+    pub axons: bool,
+    /// Uptime profiles given to the miners in turn (validators are always up): up, flapping
+    /// (100 blocks up, 100 down), down2h (down the first 2 chain hours of each day), dead,
+    /// recovering (down the first 6 chain hours).
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "up,flapping,down2h,dead,recovering"
+    )]
+    pub axon_profiles: Vec<axons::Profile>,
     /// Write the ground truth (emissions, stake changes, registrations, ownership changes) to
     /// this file as JSON lines.
     #[arg(long)]
     pub ledger: Option<PathBuf>,
+}
+
+impl Default for DevnetArgs {
+    /// The command line's defaults.
+    fn default() -> Self {
+        #[derive(clap::Parser)]
+        struct Defaults {
+            #[command(flatten)]
+            args: DevnetArgs,
+        }
+        <Defaults as clap::Parser>::parse_from(["devnet"]).args
+    }
 }
 
 /// A running devnet.
@@ -145,6 +171,34 @@ impl Devnet {
                 min_allowed_weights: args.min_allowed_weights,
                 commit_reveal: args.commit_reveal,
             },
+            axons: Vec::new(),
+        };
+        let n = args.miners + args.validators;
+        let (farm, ports) = if args.axons {
+            axons::Farm::reserve(0..n)
+                .await
+                .context("cannot reserve axon ports")?
+        } else {
+            (axons::Farm::default(), Vec::new())
+        };
+        if args.axons && args.axon_profiles.is_empty() {
+            bail!("--axon-profiles needs at least one profile");
+        }
+        let params = Params {
+            axons: ports
+                .iter()
+                .enumerate()
+                .map(|(uid, port)| {
+                    let profile = if uid < usize::from(args.validators) {
+                        axons::Profile::Up
+                    } else {
+                        args.axon_profiles
+                            [(uid - usize::from(args.validators)) % args.axon_profiles.len()]
+                    };
+                    (*port, profile)
+                })
+                .collect(),
+            ..params
         };
         let ledger = match &args.ledger {
             Some(path) => ledger::Ledger::to_file(path)
@@ -168,6 +222,7 @@ impl Devnet {
             faults,
             addr,
             server.clone(),
+            farm,
         ));
         Ok(Devnet {
             addr,
@@ -247,7 +302,12 @@ async fn produce(
     faults: Faults,
     addr: SocketAddr,
     server: SharedServer,
+    mut farm: axons::Farm,
 ) {
+    let changes = std::mem::take(&mut node.chain().axon_changes);
+    for (uid, up) in changes {
+        farm.set(uid, up).await;
+    }
     let mut tick = tokio::time::interval(every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     tick.tick().await;
@@ -281,6 +341,10 @@ async fn produce(
                 (best, finalized, chain.finalized)
             })
         };
+        let changes = std::mem::take(&mut node.chain().axon_changes);
+        for (uid, up) in changes {
+            farm.set(uid, up).await;
+        }
         let b = match produced {
             Ok(((best, hash, txs), finalized, finalized_number)) => {
                 let b = best.number;
