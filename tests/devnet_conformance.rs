@@ -53,6 +53,38 @@ fn shape_with(t: &PortableRegistry, id: u32, opaque: Option<u32>) -> String {
     }
 }
 
+type Variant = scale_info::Variant<scale_info::form::PortableForm>;
+
+/// A call or event variant of the devnet against finney's: same index, same fields.
+fn compare_variant(
+    what: &str,
+    own: &Variant,
+    real: Option<&Variant>,
+    (ot, rt): (&PortableRegistry, &PortableRegistry),
+    problems: &mut Vec<String>,
+) {
+    let Some(real) = real else {
+        problems.push(format!("{what}.{} missing from finney", own.name));
+        return;
+    };
+    let fields = |v: &Variant, t: &PortableRegistry| {
+        v.fields
+            .iter()
+            .map(|x| format!("{}:{}", x.name.as_deref().unwrap_or(""), shape(t, x.ty.id)))
+            .collect::<Vec<_>>()
+    };
+    if own.index != real.index || fields(own, ot) != fields(real, rt) {
+        problems.push(format!(
+            "{what}.{}@{} {:?} vs finney @{} {:?}",
+            own.name,
+            own.index,
+            fields(own, ot),
+            real.index,
+            fields(real, rt)
+        ));
+    }
+}
+
 fn finney() -> Option<Metadata> {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("../shared/chain/finney-metadata-spec393.scale");
@@ -132,26 +164,8 @@ fn own_metadata_matches_finney_item_by_item() {
             checked += 1;
         }
         for v in pallet.call_variants().unwrap_or_default() {
-            let Some(r) = real_pallet.call_variant_by_name(&v.name) else {
-                problems.push(format!("call {name}.{} missing from finney", v.name));
-                continue;
-            };
-            let f = |fs: &[scale_info::Field<scale_info::form::PortableForm>],
-                     t: &PortableRegistry| {
-                fs.iter()
-                    .map(|x| format!("{}:{}", x.name.as_deref().unwrap_or(""), shape(t, x.ty.id)))
-                    .collect::<Vec<_>>()
-            };
-            if v.index != r.index || f(&v.fields, ot) != f(&r.fields, rt) {
-                problems.push(format!(
-                    "call {name}.{}@{} {:?} vs finney @{} {:?}",
-                    v.name,
-                    v.index,
-                    f(&v.fields, ot),
-                    r.index,
-                    f(&r.fields, rt)
-                ));
-            }
+            let r = real_pallet.call_variant_by_name(&v.name);
+            compare_variant(&format!("call {name}"), v, r, (ot, rt), &mut problems);
             checked += 1;
         }
         for v in pallet.error_variants().unwrap_or_default() {
@@ -169,29 +183,10 @@ fn own_metadata_matches_finney_item_by_item() {
             checked += 1;
         }
         for v in pallet.event_variants().unwrap_or_default() {
-            let Some(r) = real_pallet
+            let r = real_pallet
                 .event_variants()
-                .and_then(|vs| vs.iter().find(|x| x.name == v.name))
-            else {
-                problems.push(format!("event {name}.{} missing from finney", v.name));
-                continue;
-            };
-            let f = |fs: &[scale_info::Field<scale_info::form::PortableForm>],
-                     t: &PortableRegistry| {
-                fs.iter()
-                    .map(|x| format!("{}:{}", x.name.as_deref().unwrap_or(""), shape(t, x.ty.id)))
-                    .collect::<Vec<_>>()
-            };
-            if v.index != r.index || f(&v.fields, ot) != f(&r.fields, rt) {
-                problems.push(format!(
-                    "event {name}.{}@{} {:?} vs finney @{} {:?}",
-                    v.name,
-                    v.index,
-                    f(&v.fields, ot),
-                    r.index,
-                    f(&r.fields, rt)
-                ));
-            }
+                .and_then(|vs| vs.iter().find(|x| x.name == v.name));
+            compare_variant(&format!("event {name}"), v, r, (ot, rt), &mut problems);
             checked += 1;
         }
     }
@@ -273,4 +268,34 @@ fn conformance_detects_a_difference() {
         shape(real.types(), a.value_ty()),
         shape(real.types(), b.value_ty())
     );
+    // A call compared with another one is reported, with both indices.
+    let own = Metadata::decode_from(&tenure::devnet::metadata::build()[..]).unwrap();
+    let set = own
+        .pallet_by_name("SubtensorModule")
+        .and_then(|p| p.call_variant_by_name("set_weights"))
+        .unwrap();
+    let other = real
+        .pallet_by_name("SubtensorModule")
+        .and_then(|p| p.call_variant_by_name("set_mechanism_weights"));
+    let mut problems = Vec::new();
+    compare_variant(
+        "call",
+        set,
+        other,
+        (own.types(), real.types()),
+        &mut problems,
+    );
+    assert_eq!(problems.len(), 1);
+    assert!(
+        problems[0].contains("@0") && problems[0].contains("@119"),
+        "{problems:?}"
+    );
+    compare_variant(
+        "call",
+        set,
+        None,
+        (own.types(), real.types()),
+        &mut problems,
+    );
+    assert!(problems[1].contains("missing"));
 }
