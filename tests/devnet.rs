@@ -299,6 +299,7 @@ async fn the_ledger_is_what_the_chain_says() {
         "stake_moved",
         "owner_changed",
         "coldkey_swapped",
+        "hotkey_swapped",
     ] {
         assert!(
             kinds(k) > 0,
@@ -345,6 +346,14 @@ async fn the_ledger_is_what_the_chain_says() {
                 assert_eq!(owner, acc(&line["to"]), "{line}");
             }
             "coldkey_swapped" => assert!(has_event(&at, "ColdkeySwapped").await, "{line}"),
+            "hotkey_swapped" => {
+                assert!(has_event(&at, "HotkeySwapped").await, "{line}");
+                let uid = line["uid"].as_u64().unwrap() as u16;
+                let hotkey: [u8; 32] = fetch(&at, "Keys", (netuid, uid)).await;
+                assert_eq!(hotkey, acc(&line["to"]), "{line}");
+                let left: u64 = fetch(&at, "TotalHotkeyAlpha", (acc(&line["from"]), netuid)).await;
+                assert_eq!(left, 0, "stake stayed on the old hotkey: {line}");
+            }
             "stake_added" => assert!(has_event(&at, "StakeAdded").await, "{line}"),
             "stake_removed" => assert!(has_event(&at, "StakeRemoved").await, "{line}"),
             "stake_moved" => assert!(has_event(&at, "StakeMoved").await, "{line}"),
@@ -541,4 +550,37 @@ async fn signed_set_weights_with_finney_metadata() {
         return;
     };
     weights_round_trip(Some(metadata)).await;
+}
+
+#[tokio::test]
+async fn the_devnet_writes_its_validator_wallet() {
+    let dir = tempfile::tempdir().unwrap();
+    let devnet = Devnet::start(&DevnetArgs {
+        wallet_path: Some(dir.path().to_path_buf()),
+        ..args(None)
+    })
+    .await
+    .unwrap();
+    let file = dir.path().join("devnet/hotkeys/validator");
+    let key: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(
+        std::fs::metadata(&file).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    let seed: [u8; 32] = hex::decode(key["secretSeed"].as_str().unwrap().trim_start_matches("0x"))
+        .unwrap()
+        .try_into()
+        .unwrap();
+    // The seed signs as validator uid 0, exactly as subxt-signer derives the key.
+    let pair = subxt_signer::sr25519::Keypair::from_secret_key(seed).unwrap();
+    let hotkey = devnet.node.chain().neurons[0].hotkey;
+    assert_eq!(pair.public_key().0, hotkey);
+    assert_eq!(
+        key["ss58Address"],
+        tenure::chain::AccountId(hotkey).to_ss58()
+    );
+    assert!(dir.path().join("devnet/hotkeys/validatorpub.txt").is_file());
+    devnet.stop().await;
 }

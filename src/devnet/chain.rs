@@ -361,23 +361,65 @@ impl Chain {
             &b,
         )?;
         self.set_owner(b, hotkey, coldkey)?;
-        if let Some((port, _)) = self.params.axons.get(usize::from(uid)).copied() {
-            let axon = Value::named_composite([
-                ("block", uint(b)),
-                ("version", uint(1u8)),
-                ("ip", uint(super::axons::LOOPBACK_IP)),
-                ("port", uint(port)),
-                ("ip_type", uint(4u8)),
-                ("protocol", uint(4u8)),
-                ("placeholder1", uint(0u8)),
-                ("placeholder2", uint(0u8)),
-            ]);
-            self.set(b, "SubtensorModule", "Axons", (netuid, hotkey), &axon)?;
-        }
+        self.write_axon(b, uid, hotkey)?;
         self.ledger.record(
             b,
             "registered",
             json!({ "uid": uid, "hotkey": ss58(&hotkey), "coldkey": ss58(&coldkey) }),
+        );
+        Ok(())
+    }
+
+    /// Axons of `hotkey`, serving uid's port on 127.0.0.1 (when axons are on).
+    fn write_axon(&mut self, b: u64, uid: u16, hotkey: Account) -> Result<()> {
+        let Some((port, _)) = self.params.axons.get(usize::from(uid)).copied() else {
+            return Ok(());
+        };
+        let axon = Value::named_composite([
+            ("block", uint(b)),
+            ("version", uint(1u8)),
+            ("ip", uint(super::axons::LOOPBACK_IP)),
+            ("port", uint(port)),
+            ("ip_type", uint(4u8)),
+            ("protocol", uint(4u8)),
+            ("placeholder1", uint(0u8)),
+            ("placeholder2", uint(0u8)),
+        ]);
+        let netuid = self.params.netuid;
+        self.set(b, "SubtensorModule", "Axons", (netuid, hotkey), &axon)
+    }
+
+    /// HotkeySwapped: uid, stake, owner and axon move from `old` to `new`.
+    fn swap_hotkey(&mut self, b: u64, uid: u16, old: Account, new: Account) -> Result<()> {
+        let netuid = self.params.netuid;
+        let owner = self.owner(&old);
+        self.neurons[usize::from(uid)].hotkey = new;
+        self.set(b, "SubtensorModule", "Keys", (netuid, uid), &new)?;
+        self.remove(b, "SubtensorModule", "Uids", (netuid, old))?;
+        self.set(b, "SubtensorModule", "Uids", (netuid, new), &uid)?;
+        self.set_owner(b, new, owner)?;
+        self.remove(b, "SubtensorModule", "Axons", (netuid, old))?;
+        self.write_axon(b, uid, new)?;
+        let pool = self.pools.remove(&old).unwrap_or_default();
+        let stakers: Vec<Account> = pool.shares.keys().copied().collect();
+        self.pools.insert(new, pool);
+        self.write_pool(b, old, &stakers)?;
+        self.write_pool(b, new, &stakers)?;
+        self.push_event(Value::unnamed_variant(
+            "SubtensorModule",
+            [Value::named_variant(
+                "HotkeySwapped",
+                [
+                    ("coldkey", acct(&owner)),
+                    ("old_hotkey", acct(&old)),
+                    ("new_hotkey", acct(&new)),
+                ],
+            )],
+        ));
+        self.ledger.record(
+            b,
+            "hotkey_swapped",
+            json!({ "uid": uid, "coldkey": ss58(&owner), "from": ss58(&old), "to": ss58(&new) }),
         );
         Ok(())
     }
@@ -670,7 +712,7 @@ impl Chain {
                 self.ledger.record(b, "stake_moved", json!({ "coldkey": ss58(&owner), "from": ss58(&x.hotkey), "to": ss58(&to), "alpha": moved }));
             }
             // The uid re-registered to a new hotkey of a new coldkey.
-            76..=85 if !x.validator => {
+            76..=82 if !x.validator => {
                 let hotkey = self.fresh_account("hotkey");
                 let coldkey = self.fresh_account("coldkey");
                 self.remove(b, "SubtensorModule", "Uids", (netuid, x.hotkey))?;
@@ -688,7 +730,12 @@ impl Chain {
                 );
             }
             // The hotkey's owner changed (no event: readers see it in Owner).
-            86..=92 => {
+            // The owner moves the miner to a new hotkey.
+            83..=88 if !x.validator => {
+                let new = self.fresh_account("hotkey");
+                self.swap_hotkey(b, x.uid, x.hotkey, new)?;
+            }
+            89..=94 => {
                 let to = self.fresh_account("coldkey");
                 self.set_owner(b, x.hotkey, to)?;
                 self.ledger.record(
@@ -698,7 +745,7 @@ impl Chain {
                 );
             }
             // Coldkey swap: the new coldkey takes over every hotkey and every share.
-            93..=100 => {
+            95..=100 => {
                 let to = self.fresh_account("coldkey");
                 let hotkeys: Vec<Account> = self
                     .owners

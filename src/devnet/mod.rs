@@ -103,6 +103,11 @@ pub struct DevnetArgs {
         default_value = "up,flapping,down2h,dead,recovering"
     )]
     pub axon_profiles: Vec<axons::Profile>,
+    /// Write validator uid 0's hotkey as a Bittensor wallet under this directory
+    /// (`<dir>/devnet/hotkeys/validator`, plain JSON with `secretSeed`, mode 0600), so a
+    /// daemon can sign as that validator.
+    #[arg(long)]
+    pub wallet_path: Option<PathBuf>,
     /// Write the ground truth (emissions, stake changes, registrations, ownership changes) to
     /// this file as JSON lines.
     #[arg(long)]
@@ -205,7 +210,13 @@ impl Devnet {
                 .with_context(|| format!("cannot create --ledger {}", path.display()))?,
             None => ledger::Ledger::default(),
         };
+        let seed = params.seed;
         let chain = Chain::new(params, bytes, metadata, version, ledger)?;
+        if let Some(dir) = &args.wallet_path {
+            let file = write_wallet(dir, &chain::validator_secret(seed, 0))
+                .with_context(|| format!("cannot write the wallet under {}", dir.display()))?;
+            tracing::info!(file = %file.display(), "devnet validator hotkey written");
+        }
         let node = Arc::new(Node::new(chain));
         let server = Arc::new(tokio::sync::Mutex::new(None));
         let addr = serve(
@@ -389,6 +400,44 @@ async fn produce(
             }
         }
     }
+}
+
+/// Wallet name and hotkey name of the devnet's validator hotkey file.
+pub const WALLET_NAME: &str = "devnet";
+pub const WALLET_HOTKEY: &str = "validator";
+
+/// Writes `<dir>/devnet/hotkeys/validator` (and `validatorpub.txt`) in the Bittensor keyfile
+/// format; returns the hotkey file's path.
+pub fn write_wallet(dir: &std::path::Path, secret: &[u8; 32]) -> std::io::Result<PathBuf> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let public = chain::sr25519_public(secret);
+    let account = format!("0x{}", hex::encode(public));
+    let ss58 = crate::chain::AccountId(public).to_ss58();
+    let hotkeys = dir.join(WALLET_NAME).join("hotkeys");
+    std::fs::create_dir_all(&hotkeys)?;
+    let key = serde_json::json!({
+        "accountId": account,
+        "publicKey": account,
+        "secretPhrase": null,
+        "secretSeed": format!("0x{}", hex::encode(secret)),
+        "ss58Address": ss58,
+    });
+    let path = hotkeys.join(WALLET_HOTKEY);
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&path)?;
+    file.write_all(key.to_string().as_bytes())?;
+    let public_file =
+        serde_json::json!({ "accountId": account, "publicKey": account, "ss58Address": ss58 });
+    std::fs::write(
+        hotkeys.join(format!("{WALLET_HOTKEY}pub.txt")),
+        public_file.to_string(),
+    )?;
+    Ok(path)
 }
 
 /// `tenure devnet`: serves until SIGTERM/SIGINT.
