@@ -40,7 +40,7 @@ pub enum Command {
     /// Apply pending database migrations and exit.
     Migrate,
     /// Run a local simulated subtensor chain (WebSocket JSON-RPC on 127.0.0.1).
-    Devnet(crate::devnet::DevnetArgs),
+    Devnet(Box<crate::devnet::DevnetArgs>),
     /// Configuration commands.
     Config {
         #[command(subcommand)]
@@ -61,7 +61,7 @@ pub fn main() -> ExitCode {
         // The devnet is a stand-alone chain: it needs no daemon configuration.
         Command::Devnet(args) => {
             telemetry::init(&crate::config::LogConfig::default());
-            run_async(crate::devnet::run(args))
+            run_async(crate::devnet::run(*args))
         }
         Command::Config {
             command: ConfigCommand::Check,
