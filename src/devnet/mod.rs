@@ -39,6 +39,7 @@ pub struct DevnetArgs {
     /// Seed of every account, stake and emission: the same seed gives the same chain.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
+    /// The subnet's netuid (one subnet per devnet).
     #[arg(long, default_value_t = 1)]
     pub netuid: u16,
     /// Miners on the subnet (up to 4096 in all with the validators).
@@ -54,10 +55,12 @@ pub struct DevnetArgs {
     /// instead of the devnet's own; storage and events are then encoded against its types.
     #[arg(long)]
     pub metadata: Option<PathBuf>,
+    /// The runtime's spec_version at genesis (393 is finney's in the shared metadata file).
     #[arg(long, default_value_t = 393)]
     pub spec_version: u32,
     /// Percent of blocks (0–100) with a random stake operation (buy, partial or full sell,
-    /// move), re-registration of a uid to a new hotkey, owner change or coldkey swap.
+    /// move), re-registration of a uid to a new hotkey, hotkey swap, owner change or coldkey
+    /// swap.
     #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u8).range(0..=100))]
     pub activity: u8,
     /// WeightsSetRateLimit: blocks between two weight settings of one uid.
@@ -78,12 +81,14 @@ pub struct DevnetArgs {
     /// Fault: at this block, close every connection and refuse new ones for --refuse-ms.
     #[arg(long, default_value_t = 0)]
     pub refuse_at: u64,
+    /// How long connections are refused after --refuse-at, in milliseconds.
     #[arg(long, default_value_t = 2000)]
     pub refuse_ms: u64,
     /// Fault: from this block, finalized-head subscriptions stay open but get nothing for
     /// --stall-blocks blocks (the headers of those blocks are never sent).
     #[arg(long, default_value_t = 0)]
     pub stall_at: u64,
+    /// How many blocks a stall started by --stall-at lasts.
     #[arg(long, default_value_t = 10)]
     pub stall_blocks: u64,
     /// Fault: a runtime upgrade at this block: spec_version + 1 and, with the devnet's own
@@ -108,8 +113,8 @@ pub struct DevnetArgs {
     /// daemon can sign as that validator.
     #[arg(long)]
     pub wallet_path: Option<PathBuf>,
-    /// Write the ground truth (emissions, stake changes, registrations, ownership changes) to
-    /// this file as JSON lines.
+    /// Write the ground truth (emissions, stake changes, registrations, ownership changes,
+    /// weights, axon transitions) to this file as JSON lines.
     #[arg(long)]
     pub ledger: Option<PathBuf>,
 }
