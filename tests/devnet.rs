@@ -308,6 +308,18 @@ async fn the_ledger_is_what_the_chain_says() {
         );
     }
 
+    let checked = verify_ledger(&api, &lines, netuid).await;
+    assert!(checked > 100, "only {checked} ledger lines checked");
+    devnet.stop().await;
+}
+
+/// Checks every ledger line after genesis against what subxt reads at its block; returns how
+/// many lines were checked.
+async fn verify_ledger(
+    api: &OnlineClient<SubstrateConfig>,
+    lines: &[serde_json::Value],
+    netuid: u16,
+) -> usize {
     let mut checked = 0;
     for line in lines.iter().filter(|l| l["block"].as_u64().unwrap() > 0) {
         let b = line["block"].as_u64().unwrap();
@@ -366,8 +378,7 @@ async fn the_ledger_is_what_the_chain_says() {
         }
         checked += 1;
     }
-    assert!(checked > 100, "only {checked} ledger lines checked");
-    devnet.stop().await;
+    checked
 }
 
 async fn has_event(at: &At, name: &str) -> bool {
@@ -582,5 +593,86 @@ async fn the_devnet_writes_its_validator_wallet() {
         tenure::chain::AccountId(hotkey).to_ss58()
     );
     assert!(dir.path().join("devnet/hotkeys/validatorpub.txt").is_file());
+    devnet.stop().await;
+}
+
+#[tokio::test]
+async fn a_scenario_plays_its_actions_at_their_blocks() {
+    let dir = tempfile::tempdir().unwrap();
+    let (scenario, ledger) = (
+        dir.path().join("scenario.jsonl"),
+        dir.path().join("ledger.jsonl"),
+    );
+    // tempo 9, netuid 3: epochs at blocks 6, 16, 26, ...
+    std::fs::write(
+        &scenario,
+        [
+            r#"{"block": 3, "action": "buy", "uid": 4, "alpha": 5000000000}"#,
+            r#"{"block": 4, "action": "sell", "uid": 4, "alpha": 1000000000}"#,
+            r#"{"block": 5, "action": "move", "uid": 4, "to_uid": 5, "alpha": 2000000000}"#,
+            r#"{"block": 7, "action": "sell", "uid": 6}"#,
+            r#"{"block": 8, "action": "reregister", "uid": 7}"#,
+            r#"{"block": 9, "action": "swap_hotkey", "uid": 8}"#,
+            r#"{"block": 10, "action": "change_owner", "uid": 9}"#,
+            r#"{"block": 11, "action": "swap_coldkey", "uid": 10}"#,
+        ]
+        .join("\n"),
+    )
+    .unwrap();
+    let args = DevnetArgs {
+        scenario: Some(scenario),
+        ledger: Some(ledger.clone()),
+        ..args(None)
+    };
+    let devnet = Devnet::start(&args).await.unwrap();
+    while devnet.node.chain().best() < 20 {
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    let lines: Vec<serde_json::Value> = std::fs::read_to_string(&ledger)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let at = |kind: &str| -> Vec<u64> {
+        lines
+            .iter()
+            .filter(|l| l["kind"] == kind)
+            .map(|l| l["block"].as_u64().unwrap())
+            .collect()
+    };
+    assert_eq!(at("stake_added"), vec![3]);
+    assert_eq!(at("stake_removed"), vec![4, 7]);
+    assert_eq!(at("stake_moved"), vec![5]);
+    assert_eq!(
+        at("registered")
+            .into_iter()
+            .filter(|b| *b > 0)
+            .collect::<Vec<_>>(),
+        vec![8]
+    );
+    assert_eq!(at("hotkey_swapped"), vec![9]);
+    assert_eq!(at("owner_changed"), vec![10]);
+    assert_eq!(at("coldkey_swapped"), vec![11]);
+    // Exact amounts: the buy adds 5 alpha to uid 4's owner; the move takes 2 of them away.
+    let added = lines.iter().find(|l| l["kind"] == "stake_added").unwrap();
+    assert_eq!(added["alpha"], 5_000_000_000u64);
+    // A full sell leaves the owner with nothing on that hotkey.
+    let owner6 = {
+        let chain = devnet.node.chain();
+        tenure::chain::AccountId(chain.owner(&chain.neurons[6].hotkey)).to_ss58()
+    };
+    let last6 = lines
+        .iter()
+        .rev()
+        .find(|l| {
+            l["kind"] == "stake"
+                && l["coldkey"] == owner6.as_str()
+                && l["block"].as_u64().unwrap() <= 7
+        })
+        .unwrap();
+    assert_eq!(last6["alpha"], 0, "{last6}");
+    // And every line agrees with the chain.
+    let api = client(&devnet.url()).await;
+    assert!(verify_ledger(&api, &lines, args.netuid).await > 20);
     devnet.stop().await;
 }

@@ -19,6 +19,7 @@ use super::extrinsic::{self, Checked, Invalid};
 use super::ledger::{Ledger, ss58};
 use super::metadata::SubtensorError;
 use super::pools::{Account, Pool};
+use super::scenario::{Action, Scenario};
 use super::storage::{Encoder, StorageError, VersionedStorage};
 use crate::chain::schedule;
 use crate::chain::types::RAO_PER_UNIT;
@@ -46,6 +47,8 @@ pub struct Params {
     pub hyper: Hyper,
     /// Per uid: the port of its axon on 127.0.0.1 and its uptime profile (empty: no axons).
     pub axons: Vec<(u16, Profile)>,
+    /// Scripted actions by block (consumed as blocks are produced).
+    pub scenario: Scenario,
 }
 
 /// A uid slot and who holds it now.
@@ -540,8 +543,14 @@ impl Chain {
             body.push(bytes);
         }
         self.body = body;
-        if self.params.activity > 0 && self.rng.range(1, 100) <= u64::from(self.params.activity) {
-            self.random_behaviour(b)?;
+        for action in self.params.scenario.remove(&b).unwrap_or_default() {
+            self.apply(b, action)?;
+        }
+        if self.params.activity > 0
+            && self.rng.range(1, 100) <= u64::from(self.params.activity)
+            && let Some(action) = self.random_action()
+        {
+            self.apply(b, action)?;
         }
         if schedule::epoch_runs_at(b, self.params.netuid, self.params.tempo) {
             self.epoch(b)?;
@@ -632,15 +641,51 @@ impl Chain {
             .push((Value::unnamed_variant("Finalization", []), event));
     }
 
-    fn random_behaviour(&mut self, b: u64) -> Result<()> {
+    /// Draws one random action (or none, when the draw makes no sense for the uid).
+    fn random_action(&mut self) -> Option<Action> {
+        let uid = self.rng.pick(self.neurons.len()) as u16;
+        let x = self.neurons[usize::from(uid)].clone();
+        let held = self.alpha(&self.owner(&x.hotkey), &x.hotkey);
+        Some(match self.rng.range(1, 100) {
+            1..=30 => Action::Buy {
+                uid,
+                alpha: self.rng.range(1, 100) * RAO_PER_UNIT,
+            },
+            31..=60 if held > 0 => Action::Sell {
+                uid,
+                alpha: if self.rng.range(1, 6) == 1 {
+                    None
+                } else {
+                    Some(held * self.rng.range(10, 90) / 100)
+                },
+            },
+            61..=75 if held > 0 => {
+                let to_uid = self.rng.pick(self.neurons.len()) as u16;
+                if to_uid == uid {
+                    return None;
+                }
+                Action::Move {
+                    uid,
+                    to_uid,
+                    alpha: held * self.rng.range(10, 100) / 100,
+                }
+            }
+            76..=82 if !x.validator => Action::Reregister { uid },
+            83..=88 if !x.validator => Action::SwapHotkey { uid },
+            89..=94 => Action::ChangeOwner { uid },
+            95..=100 => Action::SwapColdkey { uid },
+            _ => return None,
+        })
+    }
+
+    /// Applies `action` in block `b` with the real events and ledger lines.
+    pub fn apply(&mut self, b: u64, action: Action) -> Result<()> {
         let netuid = self.params.netuid;
-        let uid = self.rng.pick(self.neurons.len());
-        let x = self.neurons[uid].clone();
+        let uid = action.uid();
+        let x = self.neurons[usize::from(uid)].clone();
         let owner = self.owner(&x.hotkey);
-        match self.rng.range(1, 100) {
-            // A manual buy.
-            1..=30 => {
-                let alpha = self.rng.range(1, 100) * RAO_PER_UNIT;
+        match action {
+            Action::Buy { alpha, .. } => {
                 self.pool_add(b, owner, x.hotkey, alpha)?;
                 self.subtensor_event(
                     "StakeAdded",
@@ -659,83 +704,75 @@ impl Chain {
                     json!({ "coldkey": ss58(&owner), "hotkey": ss58(&x.hotkey), "alpha": alpha }),
                 );
             }
-            // A partial or full sell.
-            31..=60 => {
+            Action::Sell { alpha, .. } => {
                 let held = self.alpha(&owner, &x.hotkey);
-                if held == 0 {
-                    return Ok(());
+                let removed = self.pool_remove(b, owner, x.hotkey, alpha.unwrap_or(held))?;
+                if removed > 0 {
+                    self.subtensor_event(
+                        "StakeRemoved",
+                        vec![
+                            acct(&owner),
+                            acct(&x.hotkey),
+                            uint(removed),
+                            uint(removed),
+                            uint(netuid),
+                            uint(0u8),
+                        ],
+                    );
+                    self.ledger.record(
+                        b,
+                        "stake_removed",
+                        json!({ "coldkey": ss58(&owner), "hotkey": ss58(&x.hotkey), "alpha": removed }),
+                    );
                 }
-                let alpha = if self.rng.range(1, 6) == 1 {
-                    held
-                } else {
-                    held * self.rng.range(10, 90) / 100
-                };
-                let removed = self.pool_remove(b, owner, x.hotkey, alpha)?;
-                self.subtensor_event(
-                    "StakeRemoved",
-                    vec![
-                        acct(&owner),
-                        acct(&x.hotkey),
-                        uint(removed),
-                        uint(removed),
-                        uint(netuid),
-                        uint(0u8),
-                    ],
-                );
-                self.ledger.record(
-                    b,
-                    "stake_removed",
-                    json!({ "coldkey": ss58(&owner), "hotkey": ss58(&x.hotkey), "alpha": removed }),
-                );
             }
-            // Stake moved to another miner's hotkey (the owner now also stakes there).
-            61..=75 => {
-                let held = self.alpha(&owner, &x.hotkey);
-                let to = self.neurons[self.rng.pick(self.neurons.len())].hotkey;
-                if held == 0 || to == x.hotkey {
-                    return Ok(());
-                }
-                let alpha = held * self.rng.range(10, 100) / 100;
+            Action::Move { to_uid, alpha, .. } => {
+                let to = self.neurons[usize::from(to_uid)].hotkey;
                 let moved = self.pool_remove(b, owner, x.hotkey, alpha)?;
-                self.pool_add(b, owner, to, moved)?;
-                self.subtensor_event(
-                    "StakeMoved",
-                    vec![
-                        acct(&owner),
-                        acct(&x.hotkey),
-                        uint(netuid),
-                        acct(&to),
-                        uint(netuid),
-                        uint(moved),
-                    ],
-                );
-                self.ledger.record(b, "stake_moved", json!({ "coldkey": ss58(&owner), "from": ss58(&x.hotkey), "to": ss58(&to), "alpha": moved }));
+                if moved > 0 {
+                    // The owner now also stakes on the other miner's hotkey.
+                    self.pool_add(b, owner, to, moved)?;
+                    self.subtensor_event(
+                        "StakeMoved",
+                        vec![
+                            acct(&owner),
+                            acct(&x.hotkey),
+                            uint(netuid),
+                            acct(&to),
+                            uint(netuid),
+                            uint(moved),
+                        ],
+                    );
+                    self.ledger.record(
+                        b,
+                        "stake_moved",
+                        json!({ "coldkey": ss58(&owner), "from": ss58(&x.hotkey), "to": ss58(&to), "alpha": moved }),
+                    );
+                }
             }
-            // The uid re-registered to a new hotkey of a new coldkey.
-            76..=82 if !x.validator => {
+            Action::Reregister { .. } => {
                 let hotkey = self.fresh_account("hotkey");
                 let coldkey = self.fresh_account("coldkey");
                 self.remove(b, "SubtensorModule", "Uids", (netuid, x.hotkey))?;
                 self.remove(b, "SubtensorModule", "Axons", (netuid, x.hotkey))?;
-                self.neurons[uid] = Neuron {
-                    uid: x.uid,
+                self.neurons[usize::from(uid)] = Neuron {
+                    uid,
                     hotkey,
                     registered_at: b,
                     validator: false,
                 };
-                self.register_state(b, x.uid, hotkey, coldkey)?;
+                self.register_state(b, uid, hotkey, coldkey)?;
                 self.subtensor_event(
                     "NeuronRegistered",
-                    vec![uint(netuid), uint(x.uid), acct(&hotkey)],
+                    vec![uint(netuid), uint(uid), acct(&hotkey)],
                 );
             }
-            // The hotkey's owner changed (no event: readers see it in Owner).
-            // The owner moves the miner to a new hotkey.
-            83..=88 if !x.validator => {
+            Action::SwapHotkey { .. } => {
                 let new = self.fresh_account("hotkey");
-                self.swap_hotkey(b, x.uid, x.hotkey, new)?;
+                self.swap_hotkey(b, uid, x.hotkey, new)?;
             }
-            89..=94 => {
+            // No event: readers see the change in Owner.
+            Action::ChangeOwner { .. } => {
                 let to = self.fresh_account("coldkey");
                 self.set_owner(b, x.hotkey, to)?;
                 self.ledger.record(
@@ -744,8 +781,8 @@ impl Chain {
                     json!({ "hotkey": ss58(&x.hotkey), "from": ss58(&owner), "to": ss58(&to) }),
                 );
             }
-            // Coldkey swap: the new coldkey takes over every hotkey and every share.
-            95..=100 => {
+            // The new coldkey takes over every hotkey and every share of the old one.
+            Action::SwapColdkey { .. } => {
                 let to = self.fresh_account("coldkey");
                 let hotkeys: Vec<Account> = self
                     .owners
@@ -780,7 +817,6 @@ impl Chain {
                     json!({ "from": ss58(&owner), "to": ss58(&to) }),
                 );
             }
-            _ => {}
         }
         Ok(())
     }

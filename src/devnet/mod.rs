@@ -9,6 +9,7 @@ pub mod ledger;
 pub mod metadata;
 pub mod pools;
 pub mod rpc;
+pub mod scenario;
 pub mod storage;
 
 use std::net::SocketAddr;
@@ -108,6 +109,12 @@ pub struct DevnetArgs {
         default_value = "up,flapping,down2h,dead,recovering"
     )]
     pub axon_profiles: Vec<axons::Profile>,
+    /// Scripted behaviour: a file of JSON lines, each an action at a block, e.g.
+    /// `{"block": 12, "action": "sell", "uid": 3, "alpha": 5000000000}` (amounts in RAO).
+    /// Actions: buy (alpha), sell (alpha, or everything without it), move (to_uid, alpha),
+    /// reregister, swap_hotkey, change_owner, swap_coldkey. Applied before --activity's.
+    #[arg(long)]
+    pub scenario: Option<PathBuf>,
     /// Write validator uid 0's hotkey as a Bittensor wallet under this directory
     /// (`<dir>/devnet/hotkeys/validator`, plain JSON with `secretSeed`, mode 0600), so a
     /// daemon can sign as that validator.
@@ -182,6 +189,10 @@ impl Devnet {
                 commit_reveal: args.commit_reveal,
             },
             axons: Vec::new(),
+            scenario: match &args.scenario {
+                Some(path) => scenario::load(path, args.miners + args.validators, args.validators)?,
+                None => scenario::Scenario::new(),
+            },
         };
         let n = args.miners + args.validators;
         let (farm, ports) = if args.axons {
