@@ -2,7 +2,6 @@
 //! variables, deserialized into typed structs (unknown keys rejected) and validated once at
 //! startup. Every default here is the default of SPEC.md.
 
-use std::collections::BTreeSet;
 use std::fmt;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -972,11 +971,6 @@ impl Config {
         let token = std::fs::read_to_string(&self.http.api_token_file)?;
         let token = token.trim();
         Ok((!token.is_empty()).then(|| Secret::new(token)))
-    }
-
-    /// Uptime sources as a set (validated unique).
-    pub fn uptime_sources(&self) -> BTreeSet<UptimeSource> {
-        self.uptime.sources.iter().copied().collect()
     }
 }
 

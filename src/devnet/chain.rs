@@ -437,13 +437,17 @@ impl Chain {
         self.write_owned(b, coldkey)
     }
 
-    fn write_owned(&mut self, b: u64, coldkey: Account) -> Result<()> {
-        let owned: Vec<Account> = self
-            .owners
+    /// Hotkeys `coldkey` owns now.
+    fn owned_by(&self, coldkey: &Account) -> Vec<Account> {
+        self.owners
             .iter()
-            .filter(|(_, c)| **c == coldkey)
+            .filter(|(_, c)| *c == coldkey)
             .map(|(h, _)| *h)
-            .collect();
+            .collect()
+    }
+
+    fn write_owned(&mut self, b: u64, coldkey: Account) -> Result<()> {
+        let owned = self.owned_by(&coldkey);
         self.set(b, "SubtensorModule", "OwnedHotkeys", (coldkey,), &owned)
     }
 
@@ -784,13 +788,7 @@ impl Chain {
             // The new coldkey takes over every hotkey and every share of the old one.
             Action::SwapColdkey { .. } => {
                 let to = self.fresh_account("coldkey");
-                let hotkeys: Vec<Account> = self
-                    .owners
-                    .iter()
-                    .filter(|(_, c)| **c == owner)
-                    .map(|(h, _)| *h)
-                    .collect();
-                for h in hotkeys {
+                for h in self.owned_by(&owner) {
                     self.set_owner(b, h, to)?;
                 }
                 let staked: Vec<Account> = self
