@@ -11,6 +11,7 @@ pub mod config;
 pub mod daemon;
 pub mod db;
 pub mod devnet;
+pub mod drand;
 pub mod health;
 pub mod ingest;
 pub mod metrics;

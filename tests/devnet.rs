@@ -3,31 +3,14 @@
 //! map iteration and events decode exactly as against a subtensor node.
 
 use std::path::PathBuf;
-use std::sync::Arc;
 
-use subxt::backend::LegacyBackend;
 use subxt::dynamic::Value;
 use subxt::{OnlineClient, SubstrateConfig};
 use tenure::chain::schedule;
 use tenure::devnet::{Devnet, DevnetArgs};
 
-fn finney_metadata() -> Option<PathBuf> {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../shared/chain/finney-metadata-spec393.scale");
-    if path.is_file() {
-        return Some(path);
-    }
-    assert!(
-        std::env::var("CI").is_err(),
-        "{} is missing: CI must have ../shared beside the checkout",
-        path.display()
-    );
-    eprintln!(
-        "skipping: {} not found (no ../shared beside this checkout)",
-        path.display()
-    );
-    None
-}
+mod common;
+use common::{finney_metadata, subxt_client as client};
 
 fn args(metadata: Option<PathBuf>) -> DevnetArgs {
     DevnetArgs {
@@ -42,16 +25,6 @@ fn args(metadata: Option<PathBuf>) -> DevnetArgs {
         metadata,
         ..DevnetArgs::default()
     }
-}
-
-async fn client(url: &str) -> OnlineClient<SubstrateConfig> {
-    let rpc = subxt::rpcs::RpcClient::from_url(url)
-        .await
-        .expect("connect");
-    let backend = LegacyBackend::<SubstrateConfig>::builder().build(rpc);
-    OnlineClient::from_backend(Arc::new(backend))
-        .await
-        .expect("client")
 }
 
 #[tokio::test]

@@ -24,6 +24,7 @@ use super::storage::{Encoder, StorageError, VersionedStorage};
 use crate::chain::schedule;
 use crate::chain::types::RAO_PER_UNIT;
 use crate::chain::{NetUid, Rao};
+use crate::drand::{self, TestBeacon, WeightsPayload};
 
 /// Simulated chain time per block: 12 s, whatever the real block interval, so chain days and
 /// hours mean the same as on the real chain.
@@ -75,7 +76,27 @@ pub struct Hyper {
     pub version_key: u64,
     pub min_allowed_weights: u16,
     pub commit_reveal: bool,
+    pub reveal_period: u64,
 }
+
+/// A timelocked weight commit waiting for its reveal epoch.
+#[derive(Debug, Clone)]
+struct Commit {
+    who: Account,
+    /// Netuid storage index (netuid + mechanism).
+    index: u16,
+    mecid: u8,
+    /// Epoch index the commit was made in (legacy formula).
+    epoch: u64,
+    block: u64,
+    bytes: Vec<u8>,
+    reveal_round: u64,
+}
+
+/// At most this many unrevealed commits per hotkey and epoch (the chain's limit).
+const MAX_UNREVEALED_COMMITS: usize = 10;
+/// `CommitRevealWeightsVersion`: the timelocked (drand) scheme.
+pub const COMMIT_REVEAL_VERSION: u16 = 4;
 
 /// A small deterministic generator (splitmix64): the devnet's only source of randomness.
 #[derive(Debug, Clone)]
@@ -176,6 +197,10 @@ pub struct Chain {
     pub pool: Vec<(Checked, Vec<u8>)>,
     /// Whether each uid's axon is open now.
     axon_up: Vec<bool>,
+    /// The drand beacon the devnet plays for commit-reveal.
+    pub beacon: TestBeacon,
+    /// Timelocked commits not revealed yet, oldest first.
+    commits: Vec<Commit>,
     /// Axons to open (true) or close (false) since the producer last looked.
     pub axon_changes: Vec<(u16, bool)>,
 }
@@ -192,6 +217,7 @@ impl Chain {
         ledger: Ledger,
     ) -> Result<Self> {
         let rng = Rng::new(params.seed);
+        let beacon = TestBeacon::from_seed(params.seed);
         let spec_version = params.spec_version;
         let mut chain = Chain {
             params,
@@ -222,6 +248,8 @@ impl Chain {
             pool: Vec::new(),
             axon_up: Vec::new(),
             axon_changes: Vec::new(),
+            beacon,
+            commits: Vec::new(),
         };
         chain.genesis()?;
         Ok(chain)
@@ -304,14 +332,7 @@ impl Chain {
         let (netuid, tempo) = (self.params.netuid, self.params.tempo);
         self.set(0, "SubtensorModule", "Tempo", (netuid,), &tempo)?;
         self.set(0, "SubtensorModule", "NetworksAdded", (netuid,), &true)?;
-        // Plain set_weights on the devnet unless a test turns commit-reveal on.
-        self.set(
-            0,
-            "SubtensorModule",
-            "CommitRevealWeightsEnabled",
-            (netuid,),
-            &false,
-        )?;
+        self.write_hyperparameters()?;
         let n = self.params.miners + self.params.validators;
         self.set(0, "SubtensorModule", "SubnetworkN", (netuid,), &n)?;
         for uid in 0..n {
@@ -343,6 +364,32 @@ impl Chain {
         let permits: Vec<bool> = self.neurons.iter().map(|x| x.validator).collect();
         self.set(0, "SubtensorModule", "ValidatorPermit", (netuid,), &permits)?;
         self.finish_block(0)
+    }
+
+    /// The weight-setting hyperparameters, as the daemon reads them.
+    fn write_hyperparameters(&mut self) -> Result<()> {
+        let (netuid, h) = (self.params.netuid, self.params.hyper.clone());
+        let m = "SubtensorModule";
+        self.set(0, m, "WeightsSetRateLimit", (netuid,), &h.rate_limit)?;
+        self.set(0, m, "WeightsVersionKey", (netuid,), &h.version_key)?;
+        self.set(0, m, "MinAllowedWeights", (netuid,), &h.min_allowed_weights)?;
+        self.set(
+            0,
+            m,
+            "CommitRevealWeightsEnabled",
+            (netuid,),
+            &h.commit_reveal,
+        )?;
+        self.set(0, m, "RevealPeriodEpochs", (netuid,), &h.reveal_period)?;
+        self.set(
+            0,
+            m,
+            "CommitRevealWeightsVersion",
+            (),
+            &COMMIT_REVEAL_VERSION,
+        )?;
+        self.set(0, m, "MaxWeightsLimit", (netuid,), &u16::MAX)?;
+        self.set(0, m, "MechanismCountCurrent", (netuid,), &1u8)
     }
 
     /// Keys, Uids, Owner, OwnedHotkeys and BlockAtRegistration of a uid given to `hotkey`.
@@ -555,6 +602,9 @@ impl Chain {
             && let Some(action) = self.random_action()
         {
             self.apply(b, action)?;
+        }
+        if self.params.hyper.commit_reveal {
+            self.drand_and_reveals(b)?;
         }
         if schedule::epoch_runs_at(b, self.params.netuid, self.params.tempo) {
             self.epoch(b)?;
@@ -904,6 +954,21 @@ impl Chain {
     /// Verifies a signed extrinsic and queues it for the next block.
     pub fn submit(&mut self, bytes: Vec<u8>) -> std::result::Result<H256, Invalid> {
         let tx = extrinsic::check(self, &bytes)?;
+        // SubtensorTransactionExtension refuses a reveal round the beacon has already passed.
+        let reveal_round = match (tx.pallet_index, tx.call_index) {
+            (7, 113) => <(u16, Vec<u8>, u64)>::decode(&mut &tx.args[..])
+                .ok()
+                .map(|a| a.2),
+            (7, 118) => <(u16, u8, Vec<u8>, u64)>::decode(&mut &tx.args[..])
+                .ok()
+                .map(|a| a.3),
+            _ => None,
+        };
+        if let Some(round) = reveal_round
+            && round < self.last_stored_round(self.best())
+        {
+            return Err(Invalid::InvalidRevealRound);
+        }
         let hash = tx.hash;
         self.pool.push((tx, bytes));
         Ok(hash)
@@ -924,6 +989,18 @@ impl Chain {
             (7, 119) => match <(u16, u8, Vec<u16>, Vec<u16>, u64)>::decode(&mut &tx.args[..]) {
                 Ok((netuid, mecid, dests, weights, key)) => {
                     self.set_weights(b, tx.signer, netuid, mecid, dests, weights, key)
+                }
+                Err(_) => Err(None),
+            },
+            (7, 113) => match <(u16, Vec<u8>, u64, u16)>::decode(&mut &tx.args[..]) {
+                Ok((netuid, commit, round, version)) => {
+                    self.commit_timelocked(b, tx.signer, netuid, 0, commit, round, version)
+                }
+                Err(_) => Err(None),
+            },
+            (7, 118) => match <(u16, u8, Vec<u8>, u64, u16)>::decode(&mut &tx.args[..]) {
+                Ok((netuid, mecid, commit, round, version)) => {
+                    self.commit_timelocked(b, tx.signer, netuid, mecid, commit, round, version)
                 }
                 Err(_) => Err(None),
             },
@@ -987,13 +1064,30 @@ impl Chain {
         weights: Vec<u16>,
         version_key: u64,
     ) -> std::result::Result<Vec<Value>, Option<SubtensorError>> {
+        if self.params.hyper.commit_reveal {
+            return Err(Some(SubtensorError::CommitRevealEnabled));
+        }
+        self.store_weights(b, signer, netuid, mecid, dests, weights, version_key, false)
+    }
+
+    /// The checks and effects shared by a plain weight setting and a revealed commit (which
+    /// skips the commit-reveal and rate-limit checks, as the chain's reveal does).
+    #[allow(clippy::too_many_arguments)]
+    fn store_weights(
+        &mut self,
+        b: u64,
+        signer: Account,
+        netuid: u16,
+        mecid: u8,
+        dests: Vec<u16>,
+        weights: Vec<u16>,
+        version_key: u64,
+        revealed: bool,
+    ) -> std::result::Result<Vec<Value>, Option<SubtensorError>> {
         use SubtensorError::*;
         let h = self.params.hyper.clone();
         let n = self.neurons.len() as u16;
         let fail = |e: SubtensorError| Err(Some(e));
-        if h.commit_reveal {
-            return fail(CommitRevealEnabled);
-        }
         if netuid == 0 {
             return fail(CanNotSetRootNetworkWeights);
         }
@@ -1019,7 +1113,7 @@ impl Chain {
             .get(&index)
             .and_then(|v| v.get(usize::from(uid)).copied())
             .unwrap_or(0);
-        if last != 0 && b - last < h.rate_limit {
+        if !revealed && last != 0 && b - last < h.rate_limit {
             return fail(SettingWeightsTooFast);
         }
         let self_weight = dests.len() == 1 && dests[0] == uid;
@@ -1069,6 +1163,7 @@ impl Chain {
                 "hotkey": ss58(&signer),
                 "netuid_index": index,
                 "version_key": version_key,
+                "revealed": revealed,
                 "dests": stored.iter().map(|(d, _)| d).collect::<Vec<_>>(),
                 "weights": stored.iter().map(|(_, w)| w).collect::<Vec<_>>(),
             }),
@@ -1080,6 +1175,219 @@ impl Chain {
                 [uint(index), uint(uid)],
             )],
         )])
+    }
+
+    /// The legacy epoch index of block `b` (what commits are keyed by).
+    fn epoch_index(&self, b: u64) -> u64 {
+        let (netuid, tempo) = (u64::from(self.params.netuid), u64::from(self.params.tempo));
+        (b + netuid + 1) / (tempo + 1)
+    }
+
+    /// The drand round the devnet's beacon has published by block `b`'s chain time.
+    pub fn last_stored_round(&self, b: u64) -> u64 {
+        self.beacon
+            .beacon
+            .round_at((GENESIS_TIMESTAMP_MS + b * BLOCK_TIME_MS) / 1000)
+    }
+
+    /// `commit_timelocked_weights` / `commit_timelocked_mechanism_weights`.
+    #[allow(clippy::too_many_arguments)]
+    fn commit_timelocked(
+        &mut self,
+        b: u64,
+        who: Account,
+        netuid: u16,
+        mecid: u8,
+        bytes: Vec<u8>,
+        reveal_round: u64,
+        version: u16,
+    ) -> std::result::Result<Vec<Value>, Option<SubtensorError>> {
+        use SubtensorError::*;
+        let h = self.params.hyper.clone();
+        if !h.commit_reveal {
+            return Err(Some(CommitRevealDisabled));
+        }
+        if version != COMMIT_REVEAL_VERSION {
+            return Err(Some(IncorrectCommitRevealVersion));
+        }
+        if netuid != self.params.netuid || mecid >= 1 {
+            return Err(Some(MechanismDoesNotExist));
+        }
+        let Some(uid) = self.neurons.iter().position(|x| x.hotkey == who) else {
+            return Err(Some(HotKeyNotRegisteredInSubNet));
+        };
+        let index = schedule::netuid_storage_index(netuid, mecid);
+        let n = self.neurons.len();
+        let epoch = self.epoch_index(b);
+        let last_update = self.last_update.entry(index).or_default();
+        last_update.resize(n, 0);
+        let last = last_update[uid];
+        if last != 0 && b - last < h.rate_limit {
+            return Err(Some(CommittingWeightsTooFast));
+        }
+        let pending = self
+            .commits
+            .iter()
+            .filter(|c| c.who == who && c.index == index && c.epoch == epoch)
+            .count();
+        if pending >= MAX_UNREVEALED_COMMITS {
+            return Err(Some(TooManyUnrevealedCommits));
+        }
+        last_update[uid] = b;
+        let last_update = last_update.clone();
+        let hash = H256(sp_crypto_hashing::blake2_256(&bytes.encode()));
+        self.commits.push(Commit {
+            who,
+            index,
+            mecid,
+            epoch,
+            block: b,
+            bytes,
+            reveal_round,
+        });
+        let stored = |c: &mut Self| -> Result<()> {
+            c.set(b, "SubtensorModule", "LastUpdate", (index,), &last_update)?;
+            c.write_commits(b, index, epoch)
+        };
+        stored(self).map_err(|e| {
+            tracing::error!(error = %e, "devnet cannot store a commit");
+            None
+        })?;
+        self.ledger.record(
+            b,
+            "weights_committed",
+            json!({
+                "uid": uid,
+                "hotkey": ss58(&who),
+                "netuid_index": index,
+                "epoch": epoch,
+                "reveal_round": reveal_round,
+                "commit_hash": format!("{hash:?}"),
+            }),
+        );
+        Ok(vec![Value::unnamed_variant(
+            "SubtensorModule",
+            [Value::unnamed_variant(
+                "TimelockedWeightsCommitted",
+                [
+                    Value::from_bytes(who),
+                    uint(index),
+                    Value::from_bytes(hash.0),
+                    uint(reveal_round),
+                ],
+            )],
+        )])
+    }
+
+    /// `TimelockedWeightCommits[(index, epoch)]` as the pending commits say.
+    fn write_commits(&mut self, b: u64, index: u16, epoch: u64) -> Result<()> {
+        let entries: Vec<Value> = self
+            .commits
+            .iter()
+            .filter(|c| c.index == index && c.epoch == epoch)
+            .map(|c| {
+                Value::unnamed_composite([
+                    Value::from_bytes(c.who),
+                    uint(c.block),
+                    Value::from_bytes(&c.bytes),
+                    uint(c.reveal_round),
+                ])
+            })
+            .collect();
+        self.set(
+            b,
+            "SubtensorModule",
+            "TimelockedWeightCommits",
+            (index, epoch),
+            &Value::unnamed_composite(entries),
+        )
+    }
+
+    /// Publishes drand rounds up to block `b`'s chain time, then reveals the commits whose
+    /// reveal epoch has come and whose pulse is stored; commits of an epoch gone by without a
+    /// pulse expire. A commit that fails to decrypt or to apply is dropped with a ledger line.
+    fn drand_and_reveals(&mut self, b: u64) -> Result<()> {
+        let round = self.last_stored_round(b);
+        self.set(b, "Drand", "LastStoredRound", (), &round)?;
+        let current = self.epoch_index(b);
+        let period = self.params.hyper.reveal_period;
+        let (due, waiting): (Vec<Commit>, Vec<Commit>) = std::mem::take(&mut self.commits)
+            .into_iter()
+            .partition(|c| {
+                c.epoch + period <= current
+                    && (c.reveal_round <= round || c.epoch + period < current)
+            });
+        self.commits = waiting;
+        let mut touched = BTreeSet::new();
+        for c in due {
+            touched.insert((c.index, c.epoch));
+            if c.epoch + period < current || c.reveal_round > round {
+                self.ledger.record(
+                    b,
+                    "reveal_failed",
+                    json!({ "hotkey": ss58(&c.who), "epoch": c.epoch, "reason": "expired before its drand round" }),
+                );
+                continue;
+            }
+            let signature = self.beacon.signature(c.reveal_round);
+            let randomness: [u8; 32] = sp_crypto_hashing::sha2_256(&signature);
+            self.set(
+                b,
+                "Drand",
+                "Pulses",
+                (c.reveal_round,),
+                &Value::named_composite([
+                    ("round", uint(c.reveal_round)),
+                    ("randomness", Value::from_bytes(randomness)),
+                    ("signature", Value::from_bytes(&signature)),
+                ]),
+            )?;
+            let payload = drand::decrypt(&c.bytes, &signature)
+                .map_err(|e| e.to_string())
+                .and_then(|plain| {
+                    WeightsPayload::decode(&mut &plain[..]).map_err(|e| format!("payload: {e}"))
+                })
+                .and_then(|p| {
+                    if p.hotkey[..] == c.who[..] {
+                        Ok(p)
+                    } else {
+                        Err("payload hotkey is not the committer".to_string())
+                    }
+                });
+            let outcome = match payload {
+                Ok(p) => self
+                    .store_weights(
+                        b,
+                        c.who,
+                        self.params.netuid,
+                        c.mecid,
+                        p.uids,
+                        p.values,
+                        p.version_key,
+                        true,
+                    )
+                    .map_err(|e| format!("{e:?}")),
+                Err(e) => Err(e),
+            };
+            match outcome {
+                Ok(_) => self.push_event(Value::unnamed_variant(
+                    "SubtensorModule",
+                    [Value::unnamed_variant(
+                        "TimelockedWeightsRevealed",
+                        [uint(c.index), Value::from_bytes(c.who)],
+                    )],
+                )),
+                Err(reason) => self.ledger.record(
+                    b,
+                    "reveal_failed",
+                    json!({ "hotkey": ss58(&c.who), "epoch": c.epoch, "reason": reason }),
+                ),
+            }
+        }
+        for (index, epoch) in touched {
+            self.write_commits(b, index, epoch)?;
+        }
+        Ok(())
     }
 
     /// SCALE of `Core_version`'s `RuntimeVersion` at block `b`.

@@ -28,6 +28,9 @@ pub enum Invalid {
     Undecodable(String),
     #[error("Unsigned transactions are not accepted by the devnet")]
     Unsigned,
+    /// SubtensorTransactionExtension: the commit's reveal round is below `LastStoredRound`.
+    #[error("Custom error: InvalidRevealRound (reveal_round is below Drand.LastStoredRound)")]
+    InvalidRevealRound,
 }
 
 /// A decoded, verified signed extrinsic.

@@ -33,6 +33,14 @@ pub struct FixedU128 {
 #[derive(TypeInfo)]
 pub struct BoundedVec(Vec<u8>);
 
+/// `pallet_drand::types::Pulse`.
+#[derive(TypeInfo)]
+pub struct Pulse {
+    round: u64,
+    randomness: BoundedVec,
+    signature: BoundedVec,
+}
+
 #[derive(TypeInfo)]
 pub struct AxonInfo {
     block: u64,
@@ -644,6 +652,14 @@ fn build_layout(dynamic_tempo: bool) -> Vec<u8> {
             0u64.encode(),
         ));
     }
+    let drand = pallet(
+        "Drand",
+        26,
+        vec![
+            opt_map::<u64, Pulse>("Pulses", &[StorageHasher::Blake2_128Concat]),
+            value::<u64>("LastStoredRound", 0u64.encode()),
+        ],
+    );
     let mut subtensor = pallet("SubtensorModule", 7, entries);
     subtensor.calls = Some(PalletCallMetadata {
         ty: meta_type::<SubtensorCall>(),
@@ -674,7 +690,7 @@ fn build_layout(dynamic_tempo: bool) -> Vec<u8> {
         error_enum_ty: meta_type::<RuntimeError>(),
     };
     let metadata = RuntimeMetadataV16::new(
-        vec![system, timestamp, subtensor],
+        vec![system, timestamp, subtensor, drand],
         extrinsic,
         vec![],
         outer,

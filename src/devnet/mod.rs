@@ -73,9 +73,14 @@ pub struct DevnetArgs {
     /// MinAllowedWeights.
     #[arg(long, default_value_t = 1)]
     pub min_allowed_weights: u16,
-    /// CommitRevealWeightsEnabled: plain set_weights is then refused.
+    /// CommitRevealWeightsEnabled: plain set_weights is then refused and weights are committed
+    /// timelocked (v4). The devnet plays the drand beacon with its own test key (printed at
+    /// start; `drand::TestBeacon::from_seed(seed)`), on quicknet's clock against chain time.
     #[arg(long)]
     pub commit_reveal: bool,
+    /// RevealPeriodEpochs: a commit is revealed this many epochs after the one it was made in.
+    #[arg(long, default_value_t = 1)]
+    pub reveal_period: u64,
     /// Fault: close every connection every N blocks (0 = never); the server listens again at once.
     #[arg(long, default_value_t = 0)]
     pub drop_every: u64,
@@ -187,6 +192,7 @@ impl Devnet {
                 version_key: args.version_key,
                 min_allowed_weights: args.min_allowed_weights,
                 commit_reveal: args.commit_reveal,
+                reveal_period: args.reveal_period,
             },
             axons: Vec::new(),
             scenario: match &args.scenario {
@@ -461,6 +467,12 @@ pub async fn run(args: DevnetArgs) -> anyhow::Result<()> {
     let devnet = Devnet::start(&args).await?;
     // The URL on stdout, alone on its line, for scripts and tests that start the devnet.
     println!("devnet listening on {}", devnet.url());
+    if args.commit_reveal {
+        let key = crate::drand::TestBeacon::from_seed(args.seed)
+            .beacon
+            .public_key_bytes();
+        println!("devnet drand public key {}", hex::encode(key));
+    }
     tracing::info!(url = %devnet.url(), miners = args.miners, validators = args.validators, tempo = args.tempo, block_ms = args.block_ms, "devnet running");
     crate::daemon::shutdown_signal().await;
     devnet.stop().await;

@@ -53,3 +53,33 @@ pub async fn http_get(addr: SocketAddr, path: &str) -> (u16, String) {
     // Bodies may be chunked; the tests only search them, so de-chunking is unnecessary.
     (status, body)
 }
+
+/// The real finney runtime metadata in `../shared`, or `None` outside CI when it is absent.
+pub fn finney_metadata() -> Option<std::path::PathBuf> {
+    let path = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/chain/finney-metadata-spec393.scale");
+    if path.is_file() {
+        return Some(path);
+    }
+    assert!(
+        std::env::var("CI").is_err(),
+        "{} is missing: CI must have ../shared beside the checkout",
+        path.display()
+    );
+    eprintln!(
+        "skipping: {} not found (no ../shared beside this checkout)",
+        path.display()
+    );
+    None
+}
+
+/// subxt's own client on its legacy backend (not tenure's chain code).
+pub async fn subxt_client(url: &str) -> subxt::OnlineClient<subxt::SubstrateConfig> {
+    let rpc = subxt::rpcs::RpcClient::from_url(url)
+        .await
+        .expect("connect");
+    let backend = subxt::backend::LegacyBackend::<subxt::SubstrateConfig>::builder().build(rpc);
+    subxt::OnlineClient::from_backend(std::sync::Arc::new(backend))
+        .await
+        .expect("client")
+}
