@@ -1,0 +1,599 @@
+//! The connection to a subtensor node: endpoints tried in order, reconnection with exponential
+//! backoff, a timeout on every call, and the reads and submissions the daemon needs, all at an
+//! explicit block and in our own types.
+//!
+//! A transport failure drops the connection; the next call builds a new one (failing over to
+//! the next endpoint). Callers decide whether to retry: [`ChainError::is_transient`].
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use subxt::OnlineClient;
+use subxt::backend::LegacyBackend;
+use subxt::ext::scale_decode::DecodeAsType;
+use subxt::rpcs::RpcClient;
+use subxt::rpcs::methods::LegacyRpcMethods;
+use subxt::utils::H256;
+use tokio::sync::Mutex;
+
+use super::subxt_config::{self, Subtensor};
+use super::types::{AccountId, NetUid, Uid};
+
+type Rpc = LegacyRpcMethods<subxt::config::RpcConfigFor<Subtensor>>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ChainError {
+    #[error("no endpoint reachable (last: {endpoint}: {reason})")]
+    Unreachable { endpoint: String, reason: String },
+    #[error("chain call `{what}` timed out after {secs} s")]
+    Timeout { what: String, secs: u64 },
+    #[error("chain call `{what}` failed: {reason}")]
+    Rpc { what: String, reason: String },
+    #[error("block {0} is not known to the node")]
+    UnknownBlock(u64),
+    /// The runtime does not have what we read, or it does not decode as expected: never
+    /// silently zero.
+    #[error("`{item}` does not decode at block {block}: {reason}")]
+    Decode {
+        item: String,
+        block: u64,
+        reason: String,
+    },
+    #[error("transaction refused by the pool: {0}")]
+    Invalid(String),
+    #[error("transaction failed in block: {0}")]
+    Dispatch(String),
+    #[error("cannot build the transaction: {0}")]
+    Build(String),
+}
+
+impl ChainError {
+    /// Whether a retry may succeed without anything changing but time (transport trouble).
+    pub fn is_transient(&self) -> bool {
+        matches!(
+            self,
+            ChainError::Unreachable { .. } | ChainError::Timeout { .. } | ChainError::Rpc { .. }
+        )
+    }
+}
+
+/// Connection settings (from `[chain]`).
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub endpoints: Vec<String>,
+    pub rpc_timeout: Duration,
+    pub stall_timeout: Duration,
+    pub reconnect_initial: Duration,
+    pub reconnect_max: Duration,
+}
+
+impl Settings {
+    pub fn from_config(c: &crate::config::ChainConfig) -> Self {
+        Settings {
+            endpoints: c.endpoints.clone(),
+            rpc_timeout: Duration::from_secs(c.rpc_timeout_secs),
+            stall_timeout: Duration::from_secs(c.stall_timeout_secs),
+            reconnect_initial: Duration::from_millis(c.reconnect_initial_delay_ms),
+            reconnect_max: Duration::from_secs(c.reconnect_max_delay_secs),
+        }
+    }
+}
+
+/// Counters an operator watches (exported as metrics by the daemon).
+#[derive(Debug, Default)]
+pub struct Counters {
+    pub connects: AtomicU64,
+    pub reconnects: AtomicU64,
+    pub stalls: AtomicU64,
+    pub rpc_errors: AtomicU64,
+}
+
+#[derive(Clone)]
+pub(crate) struct Conn {
+    pub api: OnlineClient<Subtensor>,
+    pub rpc: Rpc,
+    endpoint: String,
+}
+
+/// One finalized block: its number and hash.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BlockRef {
+    pub number: u64,
+    pub hash: [u8; 32],
+}
+
+pub struct ChainClient {
+    pub settings: Settings,
+    conn: Mutex<Option<Conn>>,
+    /// Index of the endpoint to try first.
+    next_endpoint: std::sync::atomic::AtomicUsize,
+    pub counters: Arc<Counters>,
+}
+
+impl ChainClient {
+    pub fn new(settings: Settings) -> Self {
+        ChainClient {
+            settings,
+            conn: Mutex::new(None),
+            next_endpoint: Default::default(),
+            counters: Arc::default(),
+        }
+    }
+
+    /// The current connection, or a new one: each endpoint once, in order, starting with the
+    /// one that worked last.
+    pub(crate) async fn conn(&self) -> Result<Conn, ChainError> {
+        let mut guard = self.conn.lock().await;
+        if let Some(c) = guard.as_ref() {
+            return Ok(c.clone());
+        }
+        let n = self.settings.endpoints.len();
+        let start = self.next_endpoint.load(Ordering::Relaxed);
+        let mut last = ChainError::Unreachable {
+            endpoint: String::new(),
+            reason: "no endpoints configured".into(),
+        };
+        for i in 0..n {
+            let idx = (start + i) % n;
+            let endpoint = &self.settings.endpoints[idx];
+            match tokio::time::timeout(self.settings.rpc_timeout, open(endpoint)).await {
+                Ok(Ok(c)) => {
+                    self.next_endpoint.store(idx, Ordering::Relaxed);
+                    if self.counters.connects.fetch_add(1, Ordering::Relaxed) > 0 {
+                        self.counters.reconnects.fetch_add(1, Ordering::Relaxed);
+                    }
+                    tracing::info!(endpoint = %endpoint, "connected to the chain");
+                    *guard = Some(c.clone());
+                    return Ok(c);
+                }
+                Ok(Err(reason)) => {
+                    tracing::warn!(endpoint = %endpoint, %reason, "chain endpoint unreachable");
+                    last = ChainError::Unreachable {
+                        endpoint: endpoint.clone(),
+                        reason,
+                    };
+                }
+                Err(_) => {
+                    last = ChainError::Unreachable {
+                        endpoint: endpoint.clone(),
+                        reason: "connection timed out".into(),
+                    };
+                }
+            }
+        }
+        Err(last)
+    }
+
+    /// The endpoint of the live connection, if any.
+    pub async fn endpoint(&self) -> Option<String> {
+        self.conn.lock().await.as_ref().map(|c| c.endpoint.clone())
+    }
+
+    /// Forgets the connection (after a transport error or a stall); the next call reconnects.
+    pub async fn disconnect(&self) {
+        self.conn.lock().await.take();
+    }
+
+    /// Runs `f` on the connection with the RPC timeout; a transport failure drops the connection.
+    pub(crate) async fn call<T, F, Fut>(&self, what: &str, f: F) -> Result<T, ChainError>
+    where
+        F: FnOnce(Conn) -> Fut,
+        Fut: Future<Output = Result<T, ChainError>>,
+    {
+        let conn = self.conn().await?;
+        let secs = self.settings.rpc_timeout.as_secs();
+        let out = match tokio::time::timeout(self.settings.rpc_timeout, f(conn)).await {
+            Ok(r) => r,
+            Err(_) => Err(ChainError::Timeout {
+                what: what.into(),
+                secs,
+            }),
+        };
+        if let Err(e) = &out
+            && e.is_transient()
+        {
+            self.counters.rpc_errors.fetch_add(1, Ordering::Relaxed);
+            self.disconnect().await;
+        }
+        out
+    }
+
+    /// Retries `op` on transient errors with exponential backoff until it succeeds, fails for
+    /// good, or `cancel` fires (then the last error is returned).
+    pub async fn retry<T, F, Fut>(
+        &self,
+        cancel: &tokio_util::sync::CancellationToken,
+        mut op: F,
+    ) -> Result<T, ChainError>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T, ChainError>>,
+    {
+        let mut delay = self.settings.reconnect_initial;
+        loop {
+            match op().await {
+                Err(e) if e.is_transient() && !cancel.is_cancelled() => {
+                    tracing::warn!(error = %e, retry_in_ms = delay.as_millis() as u64, "chain call failed; retrying");
+                    tokio::select! {
+                        _ = tokio::time::sleep(delay) => {}
+                        _ = cancel.cancelled() => return Err(e),
+                    }
+                    delay = (delay * 2).min(self.settings.reconnect_max);
+                }
+                other => return other,
+            }
+        }
+    }
+
+    /// The latest finalized block.
+    pub async fn finalized_head(&self) -> Result<BlockRef, ChainError> {
+        self.call("finalized head", |c| async move {
+            let hash = c
+                .rpc
+                .chain_get_finalized_head()
+                .await
+                .map_err(rpc("chain_getFinalizedHead"))?;
+            let header = c
+                .rpc
+                .chain_get_header(Some(hash))
+                .await
+                .map_err(rpc("chain_getHeader"))?
+                .ok_or_else(|| ChainError::Rpc {
+                    what: "chain_getHeader".into(),
+                    reason: "no header for the finalized hash".into(),
+                })?;
+            Ok(BlockRef {
+                number: header.number,
+                hash: hash.0,
+            })
+        })
+        .await
+    }
+
+    /// The hash of block `number` on the node's canonical chain.
+    pub async fn block_hash(&self, number: u64) -> Result<BlockRef, ChainError> {
+        self.call("block hash", |c| async move {
+            let hash = c
+                .rpc
+                .chain_get_block_hash(Some(number.into()))
+                .await
+                .map_err(rpc("chain_getBlockHash"))?
+                .ok_or(ChainError::UnknownBlock(number))?;
+            Ok(BlockRef {
+                number,
+                hash: hash.0,
+            })
+        })
+        .await
+    }
+
+    /// A storage value at a block (the entry's default when absent).
+    pub async fn fetch<K, V>(
+        &self,
+        block: BlockRef,
+        pallet: &str,
+        entry: &str,
+        key: K,
+    ) -> Result<V, ChainError>
+    where
+        K: subxt::ext::frame_decode::storage::IntoEncodableValues
+            + subxt::ext::frame_decode::storage::IntoDecodableValues
+            + Send
+            + 'static,
+        V: DecodeAsType + Send + 'static,
+    {
+        let item = format!("{pallet}.{entry}");
+        let (p, e) = (pallet.to_string(), entry.to_string());
+        self.call(&item.clone(), |c| async move {
+            let at = c.api.at_block(H256(block.hash)).await.map_err(rpc(&item))?;
+            let value = at
+                .storage()
+                .fetch(subxt::dynamic::storage::<K, V>(p, e), key)
+                .await
+                .map_err(|err| decode_or_rpc(&item, block.number, err.to_string()))?;
+            value.decode().map_err(|err| ChainError::Decode {
+                item: item.clone(),
+                block: block.number,
+                reason: err.to_string(),
+            })
+        })
+        .await
+    }
+
+    /// Whether the runtime at `block` has a storage entry (layout detection).
+    pub async fn has_storage(
+        &self,
+        block: BlockRef,
+        pallet: &str,
+        entry: &str,
+    ) -> Result<bool, ChainError> {
+        let (p, e) = (pallet.to_string(), entry.to_string());
+        self.call("metadata", |c| async move {
+            let at = c
+                .api
+                .at_block(H256(block.hash))
+                .await
+                .map_err(rpc("at_block"))?;
+            let md = at.metadata();
+            Ok(md
+                .pallet_by_name(&p)
+                .and_then(|x| x.storage())
+                .and_then(|s| s.entry_by_name(&e))
+                .is_some())
+        })
+        .await
+    }
+
+    /// Many values of one map at a block in a few round trips (`state_queryStorageAt` in
+    /// chunks); absent keys read as the entry's default.
+    pub async fn fetch_many<K, V>(
+        &self,
+        block: BlockRef,
+        pallet: &str,
+        entry: &str,
+        keys: Vec<K>,
+    ) -> Result<Vec<V>, ChainError>
+    where
+        K: subxt::ext::frame_decode::storage::IntoEncodableValues
+            + subxt::ext::frame_decode::storage::IntoDecodableValues
+            + Send
+            + 'static,
+        V: DecodeAsType + Send + 'static,
+    {
+        const CHUNK: usize = 512;
+        let item = format!("{pallet}.{entry}");
+        let (p, e) = (pallet.to_string(), entry.to_string());
+        self.call(&item.clone(), |c| async move {
+            let at = c.api.at_block(H256(block.hash)).await.map_err(rpc(&item))?;
+            let storage = at.storage();
+            let addr = subxt::dynamic::storage::<K, V>(p.clone(), e.clone());
+            let handle = storage
+                .entry(addr)
+                .map_err(|err| decode_or_rpc(&item, block.number, err.to_string()))?;
+            let default = handle.default_value().map(|v| v.into_bytes());
+            let md = at.metadata();
+            let value_ty = md
+                .pallet_by_name(&p)
+                .and_then(|x| x.storage())
+                .and_then(|s| s.entry_by_name(&e))
+                .map(|x| x.value_ty())
+                .ok_or_else(|| ChainError::Decode {
+                    item: item.clone(),
+                    block: block.number,
+                    reason: "not in the runtime metadata".into(),
+                })?;
+            let raw_keys = keys
+                .into_iter()
+                .map(|k| handle.fetch_key(k))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|err| decode_or_rpc(&item, block.number, err.to_string()))?;
+            let mut out = Vec::with_capacity(raw_keys.len());
+            for chunk in raw_keys.chunks(CHUNK) {
+                let sets = c
+                    .rpc
+                    .state_query_storage_at(chunk.iter().map(|k| &k[..]), Some(H256(block.hash)))
+                    .await
+                    .map_err(rpc("state_queryStorageAt"))?;
+                let mut found: std::collections::HashMap<Vec<u8>, Option<Vec<u8>>> = sets
+                    .into_iter()
+                    .flat_map(|s| s.changes)
+                    .map(|(k, v)| (k.0, v.map(|b| b.0)))
+                    .collect();
+                for k in chunk {
+                    let bytes = found
+                        .remove(k)
+                        .flatten()
+                        .or_else(|| default.clone())
+                        .ok_or_else(|| ChainError::Decode {
+                            item: item.clone(),
+                            block: block.number,
+                            reason: "absent and without a default".into(),
+                        })?;
+                    let v = V::decode_as_type(&mut &bytes[..], value_ty, md.types()).map_err(
+                        |err| ChainError::Decode {
+                            item: item.clone(),
+                            block: block.number,
+                            reason: err.to_string(),
+                        },
+                    )?;
+                    out.push(v);
+                }
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    /// uid → hotkey of the subnet at a block (one paged iteration of `Keys`).
+    pub async fn neurons(
+        &self,
+        block: BlockRef,
+        netuid: NetUid,
+    ) -> Result<Vec<(Uid, AccountId)>, ChainError> {
+        let item = "SubtensorModule.Keys".to_string();
+        self.call(&item.clone(), |c| async move {
+            let at = c.api.at_block(H256(block.hash)).await.map_err(rpc(&item))?;
+            let addr = subxt::dynamic::storage::<(u16, u16), [u8; 32]>("SubtensorModule", "Keys");
+            let mut iter = at
+                .storage()
+                .iter(addr, (netuid,))
+                .await
+                .map_err(|err| decode_or_rpc(&item, block.number, err.to_string()))?;
+            let mut out = Vec::new();
+            while let Some(kv) = iter.next().await {
+                let kv = kv.map_err(|err| decode_or_rpc(&item, block.number, err.to_string()))?;
+                let dec = |reason: String| ChainError::Decode {
+                    item: item.clone(),
+                    block: block.number,
+                    reason,
+                };
+                let uid: u16 = kv
+                    .key()
+                    .map_err(|e| dec(e.to_string()))?
+                    .part(1)
+                    .ok_or_else(|| dec("no uid in key".into()))?
+                    .decode_as::<u16>()
+                    .map_err(|e| dec(e.to_string()))?
+                    .ok_or_else(|| dec("uid key part is hashed".into()))?;
+                let hotkey: [u8; 32] = kv.value().decode().map_err(|e| dec(e.to_string()))?;
+                out.push((uid, AccountId(hotkey)));
+            }
+            out.sort_by_key(|(uid, _)| *uid);
+            Ok(out)
+        })
+        .await
+    }
+
+    /// The signer's next nonce, counting its transactions in the pool.
+    pub async fn next_nonce(&self, who: AccountId) -> Result<u64, ChainError> {
+        self.call("system_accountNextIndex", |c| async move {
+            c.rpc
+                .system_account_next_index(&subxt::utils::AccountId32(who.0))
+                .await
+                .map_err(rpc("system_accountNextIndex"))
+        })
+        .await
+    }
+
+    /// Signs `call` fresh (nonce from the chain, short mortality), submits it and waits until it
+    /// is finalized. Returns the block it landed in and the names of the pallet events it
+    /// emitted (`Pallet.Event`).
+    pub async fn submit(
+        &self,
+        signer: &subxt_signer::sr25519::Keypair,
+        pallet: &str,
+        call: &str,
+        args: Vec<subxt::ext::scale_value::Value>,
+        finalize_timeout: Duration,
+    ) -> Result<Submitted, ChainError> {
+        let who = AccountId(signer.public_key().0);
+        let nonce = self.next_nonce(who).await?;
+        let conn = self.conn().await?;
+        let payload = subxt::dynamic::tx(pallet.to_string(), call.to_string(), args);
+        let what = format!("{pallet}.{call}");
+        let submitted = tokio::time::timeout(finalize_timeout, async {
+            let mut tx = conn.api.tx().await.map_err(|e| ChainError::Rpc {
+                what: what.clone(),
+                reason: e.to_string(),
+            })?;
+            let progress = tx
+                .sign_and_submit_then_watch(&payload, signer, subxt_config::params(nonce, 32))
+                .await
+                .map_err(|e| classify_submit(&e.to_string()))?;
+            let in_block = progress
+                .wait_for_finalized()
+                .await
+                .map_err(|e| classify_submit(&e.to_string()))?;
+            let block_hash = in_block.block_hash();
+            let events = in_block
+                .wait_for_success()
+                .await
+                .map_err(|e| ChainError::Dispatch(e.to_string()))?;
+            let names = events
+                .iter()
+                .filter_map(|e| e.ok())
+                .map(|e| format!("{}.{}", e.pallet_name(), e.event_name()))
+                .collect::<Vec<_>>();
+            let number = conn
+                .api
+                .at_block(block_hash)
+                .await
+                .map_err(rpc("at_block"))?
+                .block_number();
+            Ok::<_, ChainError>(Submitted {
+                block: BlockRef {
+                    number,
+                    hash: block_hash.0,
+                },
+                events: names,
+            })
+        })
+        .await
+        .map_err(|_| ChainError::Timeout {
+            what: what.clone(),
+            secs: finalize_timeout.as_secs(),
+        })?;
+        if let Err(e) = &submitted
+            && e.is_transient()
+        {
+            self.disconnect().await;
+        }
+        submitted
+    }
+}
+
+/// A finalized transaction.
+#[derive(Debug, Clone)]
+pub struct Submitted {
+    pub block: BlockRef,
+    pub events: Vec<String>,
+}
+
+async fn open(endpoint: &str) -> Result<Conn, String> {
+    let client = RpcClient::from_insecure_url(endpoint)
+        .await
+        .map_err(|e| e.to_string())?;
+    let backend = LegacyBackend::<Subtensor>::builder().build(client.clone());
+    let api = OnlineClient::from_backend_with_config(Subtensor::default(), Arc::new(backend))
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(Conn {
+        api,
+        rpc: LegacyRpcMethods::new(client),
+        endpoint: endpoint.to_string(),
+    })
+}
+
+fn rpc<E: std::fmt::Display>(what: &str) -> impl Fn(E) -> ChainError + '_ {
+    move |e| ChainError::Rpc {
+        what: what.to_string(),
+        reason: e.to_string(),
+    }
+}
+
+/// subxt reports missing items and decode failures through the same error type as transport
+/// failures; tell them apart by what they say, so a missing item is loud and not retried.
+fn decode_or_rpc(item: &str, block: u64, reason: String) -> ChainError {
+    let lower = reason.to_lowercase();
+    let transport = [
+        "rpc",
+        "connection",
+        "closed",
+        "restart",
+        "timeout",
+        "transport",
+        "backend",
+    ]
+    .iter()
+    .any(|w| lower.contains(w));
+    if transport {
+        ChainError::Rpc {
+            what: item.into(),
+            reason,
+        }
+    } else {
+        ChainError::Decode {
+            item: item.into(),
+            block,
+            reason,
+        }
+    }
+}
+
+fn classify_submit(reason: &str) -> ChainError {
+    if reason.contains("Invalid Transaction")
+        || reason.contains("Priority is too low")
+        || reason.contains("1010")
+        || reason.contains("1014")
+    {
+        ChainError::Invalid(reason.to_string())
+    } else if reason.contains("Module") || reason.contains("Dispatch") {
+        ChainError::Dispatch(reason.to_string())
+    } else {
+        ChainError::Rpc {
+            what: "submit".into(),
+            reason: reason.to_string(),
+        }
+    }
+}
