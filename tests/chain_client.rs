@@ -306,3 +306,64 @@ async fn set_weights_through_the_client() {
         }
     }
 }
+
+#[tokio::test]
+async fn commit_reveal_through_the_client() {
+    let a = DevnetArgs {
+        block_ms: 25,
+        tempo: 29,
+        rate_limit: 10,
+        commit_reveal: true,
+        ..args(None)
+    };
+    let devnet = Devnet::start(&a).await.unwrap();
+    let client = ChainClient::new(settings(&devnet.url()));
+    let signer = subxt_signer::sr25519::Keypair::from_secret_key(
+        tenure::devnet::chain::validator_secret(a.seed, 0),
+    )
+    .unwrap();
+    let head = client.finalized_head().await.unwrap();
+    let h = client.hyperparams(head, a.netuid).await.unwrap();
+    assert!(h.commit_reveal);
+    assert_eq!(
+        (h.tempo, h.rate_limit, h.commit_reveal_version),
+        (29, 10, 4)
+    );
+    let beacon = tenure::drand::TestBeacon::from_seed(a.seed).beacon;
+    let req = tenure::chain::submit::WeightsRequest {
+        netuid: a.netuid,
+        mechid: 0,
+        uids: vec![1, 5, 9],
+        weights: vec![10, 20, 40],
+        version_key: 0,
+    };
+    let pushed = client
+        .push_weights(&signer, &beacon, &req, 12.0, Duration::from_secs(20))
+        .await
+        .expect("commit accepted");
+    let tenure::chain::submit::Pushed::Committed { submitted, .. } = pushed else {
+        panic!("a commit-reveal subnet got plain weights")
+    };
+    assert!(
+        submitted
+            .events
+            .iter()
+            .any(|e| e == "SubtensorModule.TimelockedWeightsCommitted")
+    );
+    // At the reveal epoch the devnet decrypts the commit into the same weights.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let head = client.finalized_head().await.unwrap();
+        let w: Vec<(u16, u16)> = client
+            .fetch(head, "SubtensorModule", "Weights", (a.netuid, 0u16))
+            .await
+            .unwrap();
+        if !w.is_empty() {
+            assert_eq!(w, vec![(1, 16383), (5, 32767), (9, 65535)]);
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "never revealed");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    devnet.stop().await;
+}

@@ -4,6 +4,7 @@
 pub mod client;
 pub mod follow;
 pub mod schedule;
+pub mod submit;
 pub mod subxt_config;
 pub mod types;
 
