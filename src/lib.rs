@@ -19,4 +19,5 @@ pub mod telemetry;
 pub mod tiers;
 pub mod uptime;
 pub mod vesting;
+pub mod wallet;
 pub mod weights;
