@@ -41,10 +41,31 @@ pub enum Command {
     Migrate,
     /// Run a local simulated subtensor chain (WebSocket JSON-RPC on 127.0.0.1).
     Devnet(Box<crate::devnet::DevnetArgs>),
+    /// Chain commands.
+    Chain {
+        #[command(subcommand)]
+        command: ChainCommand,
+    },
     /// Configuration commands.
     Config {
         #[command(subcommand)]
         command: ConfigCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ChainCommand {
+    /// Report, item by item, whether the runtime has every storage entry, call, event and
+    /// transaction extension tenure uses, with the expected types. Exit 1 on any
+    /// incompatibility, 2 when the runtime cannot be read. Without --url or --metadata, the
+    /// configured endpoints are used.
+    Check {
+        /// A node to ask (ws:// or wss://).
+        #[arg(long, conflicts_with = "metadata")]
+        url: Option<String>,
+        /// A SCALE `RuntimeMetadataPrefixed` file (e.g. from `state_getMetadata`).
+        #[arg(long)]
+        metadata: Option<PathBuf>,
     },
 }
 
@@ -62,6 +83,18 @@ pub fn main() -> ExitCode {
         Command::Devnet(args) => {
             telemetry::init(&crate::config::LogConfig::default());
             run_async(crate::devnet::run(*args))
+        }
+        Command::Chain {
+            command: ChainCommand::Check { url, metadata },
+        } => {
+            telemetry::init(&crate::config::LogConfig::default());
+            match (url, metadata) {
+                (_, Some(file)) => chain_check_file(&file),
+                (Some(url), None) => chain_check_node(vec![url]),
+                (None, None) => with_config(&cli.config, |loaded| {
+                    chain_check_node(loaded.config.chain.endpoints.clone())
+                }),
+            }
         }
         Command::Config {
             command: ConfigCommand::Check,
@@ -134,4 +167,59 @@ async fn migrate(loaded: Loaded) -> anyhow::Result<()> {
         );
     }
     Ok(())
+}
+
+fn chain_check_report(source: &str, findings: &[crate::chain::check::Finding]) -> ExitCode {
+    println!("# tenure chain check: {source}");
+    match crate::chain::check::report(findings, &mut std::io::stdout()) {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::from(1),
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn chain_check_file(file: &std::path::Path) -> ExitCode {
+    let metadata = std::fs::read(file)
+        .map_err(|e| e.to_string())
+        .and_then(|bytes| subxt::Metadata::decode_from(&bytes[..]).map_err(|e| e.to_string()));
+    match metadata {
+        Ok(md) => chain_check_report(
+            &file.display().to_string(),
+            &crate::chain::check::check(&md),
+        ),
+        Err(e) => {
+            eprintln!("error: {}: not runtime metadata: {e}", file.display());
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn chain_check_node(endpoints: Vec<String>) -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let source = endpoints.join(", ");
+    let mut cfg = crate::config::ChainConfig::default();
+    cfg.endpoints = endpoints;
+    let client =
+        crate::chain::client::ChainClient::new(crate::chain::client::Settings::from_config(&cfg));
+    match runtime.block_on(client.check_runtime()) {
+        Ok((block, findings)) => {
+            chain_check_report(&format!("{source} at block {block}"), &findings)
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(2)
+        }
+    }
 }

@@ -445,6 +445,20 @@ impl ChainClient {
         .await
     }
 
+    /// Checks the runtime at the finalized head against everything tenure uses.
+    pub async fn check_runtime(&self) -> Result<(u64, Vec<super::check::Finding>), ChainError> {
+        let head = self.finalized_head().await?;
+        self.call("metadata", |c| async move {
+            let at = c
+                .api
+                .at_block(H256(head.hash))
+                .await
+                .map_err(rpc("at_block"))?;
+            Ok((head.number, super::check::check(&at.metadata())))
+        })
+        .await
+    }
+
     /// The signer's next nonce, counting its transactions in the pool.
     pub async fn next_nonce(&self, who: AccountId) -> Result<u64, ChainError> {
         self.call("system_accountNextIndex", |c| async move {

@@ -1,6 +1,7 @@
 //! Everything about the chain, in our own types: accounts, balances, uids and the epoch
 //! schedule, and the subxt client that talks to a node. No subxt type leaks out of this module.
 
+pub mod check;
 pub mod client;
 pub mod follow;
 pub mod schedule;
