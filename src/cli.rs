@@ -209,8 +209,10 @@ fn chain_check_node(endpoints: Vec<String>) -> ExitCode {
         }
     };
     let source = endpoints.join(", ");
-    let mut cfg = crate::config::ChainConfig::default();
-    cfg.endpoints = endpoints;
+    let cfg = crate::config::ChainConfig {
+        endpoints,
+        ..Default::default()
+    };
     let client =
         crate::chain::client::ChainClient::new(crate::chain::client::Settings::from_config(&cfg));
     match runtime.block_on(client.check_runtime()) {
