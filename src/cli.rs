@@ -127,16 +127,17 @@ fn config_error(e: &ConfigError) -> ExitCode {
     ExitCode::from(EXIT_CONFIG)
 }
 
-fn run_async<F: Future<Output = anyhow::Result<()>>>(fut: F) -> ExitCode {
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
+fn async_runtime() -> Option<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
-            return ExitCode::FAILURE;
-        }
+        .inspect_err(|e| eprintln!("error: cannot start the async runtime: {e}"))
+        .ok()
+}
+
+fn run_async<F: Future<Output = anyhow::Result<()>>>(fut: F) -> ExitCode {
+    let Some(runtime) = async_runtime() else {
+        return ExitCode::FAILURE;
     };
     match runtime.block_on(fut) {
         Ok(()) => ExitCode::SUCCESS,
@@ -198,15 +199,8 @@ fn chain_check_file(file: &std::path::Path) -> ExitCode {
 }
 
 fn chain_check_node(endpoints: Vec<String>) -> ExitCode {
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
-            return ExitCode::from(2);
-        }
+    let Some(runtime) = async_runtime() else {
+        return ExitCode::from(2);
     };
     let source = endpoints.join(", ");
     let cfg = crate::config::ChainConfig {

@@ -96,6 +96,23 @@ pub(crate) struct Conn {
     endpoint: String,
 }
 
+/// A storage key tuple (e.g. `(netuid,)`, `(hotkey, netuid)`), unhashed.
+pub trait StorageKey:
+    subxt::ext::frame_decode::storage::IntoEncodableValues
+    + subxt::ext::frame_decode::storage::IntoDecodableValues
+    + Send
+    + 'static
+{
+}
+
+impl<T> StorageKey for T where
+    T: subxt::ext::frame_decode::storage::IntoEncodableValues
+        + subxt::ext::frame_decode::storage::IntoDecodableValues
+        + Send
+        + 'static
+{
+}
+
 /// One finalized block: its number and hash.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BlockRef {
@@ -277,10 +294,7 @@ impl ChainClient {
         key: K,
     ) -> Result<V, ChainError>
     where
-        K: subxt::ext::frame_decode::storage::IntoEncodableValues
-            + subxt::ext::frame_decode::storage::IntoDecodableValues
-            + Send
-            + 'static,
+        K: StorageKey,
         V: DecodeAsType + Send + 'static,
     {
         let item = format!("{pallet}.{entry}");
@@ -335,10 +349,7 @@ impl ChainClient {
         keys: Vec<K>,
     ) -> Result<Vec<V>, ChainError>
     where
-        K: subxt::ext::frame_decode::storage::IntoEncodableValues
-            + subxt::ext::frame_decode::storage::IntoDecodableValues
-            + Send
-            + 'static,
+        K: StorageKey,
         V: DecodeAsType + Send + 'static,
     {
         const CHUNK: usize = 512;
