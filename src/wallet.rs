@@ -107,7 +107,7 @@ pub fn load_file(
         reason,
     };
     let doc: serde_json::Value = serde_json::from_slice(&json)
-        .map_err(|e| malformed(format!("not JSON ({})", e.classify_name())))?;
+        .map_err(|e| malformed(format!("not JSON ({})", json_error_kind(&e))))?;
     let keypair = if let Some(phrase) = doc.get("secretPhrase").and_then(|v| v.as_str()) {
         let mnemonic = subxt_signer::bip39::Mnemonic::parse(phrase)
             .map_err(|_| malformed("secretPhrase is not a valid mnemonic".into()))?;
@@ -141,18 +141,14 @@ pub fn load_file(
     })
 }
 
-trait ClassifyName {
-    fn classify_name(&self) -> &'static str;
-}
-
-impl ClassifyName for serde_json::Error {
-    fn classify_name(&self) -> &'static str {
-        match self.classify() {
-            serde_json::error::Category::Io => "io",
-            serde_json::error::Category::Syntax => "syntax error",
-            serde_json::error::Category::Data => "unexpected data",
-            serde_json::error::Category::Eof => "truncated",
-        }
+/// What kind of JSON error, without serde_json's message (which can quote the file's content).
+fn json_error_kind(e: &serde_json::Error) -> &'static str {
+    use serde_json::error::Category;
+    match e.classify() {
+        Category::Io => "io",
+        Category::Syntax => "syntax error",
+        Category::Data => "unexpected data",
+        Category::Eof => "truncated",
     }
 }
 
@@ -187,23 +183,20 @@ pub fn nacl_encrypt(json: &[u8], password: &str, nonce: [u8; 24]) -> Option<Vec<
     Some([NACL_PREFIX, &nonce, &ciphertext].concat())
 }
 
-#[cfg(unix)]
 fn warn_if_exposed(path: &Path) {
-    use std::os::unix::fs::PermissionsExt;
-    if let Ok(meta) = std::fs::metadata(path) {
-        let mode = meta.permissions().mode();
-        if mode & 0o077 != 0 {
-            tracing::warn!(path = %path.display(), mode = format!("{:o}", mode & 0o777), "hotkey file is readable by group or others; chmod 600 it");
-        }
+    if exposed(path) {
+        tracing::warn!(path = %path.display(), "hotkey file is readable by group or others; chmod 600 it");
     }
 }
 
-#[cfg(not(unix))]
-fn warn_if_exposed(_path: &Path) {}
-
-/// Whether a keyfile is readable by others than its owner (for `tenure chain check`).
+/// Whether a keyfile is readable by others than its owner.
 #[cfg(unix)]
 pub fn exposed(path: &Path) -> bool {
     use std::os::unix::fs::PermissionsExt;
     std::fs::metadata(path).is_ok_and(|m| m.permissions().mode() & 0o077 != 0)
+}
+
+#[cfg(not(unix))]
+pub fn exposed(_path: &Path) -> bool {
+    false
 }

@@ -16,6 +16,17 @@ fn tenure() -> Command {
     Command::new(env!("CARGO_BIN_EXE_tenure"))
 }
 
+/// Stdout of a run that must succeed (with both streams shown when it does not).
+fn succeeded(out: &std::process::Output) -> String {
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
+
 #[test]
 fn chain_check_passes_on_the_finney_metadata_file() {
     let Some(file) = finney_metadata() else {
@@ -26,12 +37,7 @@ fn chain_check_passes_on_the_finney_metadata_file() {
         .arg(&file)
         .output()
         .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let stdout = succeeded(&out);
     assert!(
         stdout.contains("ok    call SubtensorModule.commit_timelocked_weights"),
         "{stdout}"
@@ -71,12 +77,7 @@ async fn chain_check_against_a_node() {
     })
     .await
     .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let stdout = succeeded(&out);
     assert!(stdout.contains("at block"), "{stdout}");
     devnet.stop().await;
     // Nobody listening: exit 2 with the reason.

@@ -160,6 +160,13 @@ fn out_of_range_values_are_refused() {
         &[],
         "weights.exempt_uids[1]",
     );
+    // 192 hex digits that are not a point of the curve: commits would be undecryptable.
+    let msg = refused(
+        &format!("[weights.drand]\npublic_key = \"{}\"\n", "ab".repeat(96)),
+        &[],
+        "weights.drand.public_key",
+    );
+    assert!(msg.contains("G2 point"), "{msg}");
 }
 
 #[test]

@@ -10,7 +10,7 @@ use tenure::chain::schedule;
 use tenure::devnet::{Devnet, DevnetArgs};
 
 mod common;
-use common::{finney_metadata, subxt_client as client};
+use common::{At, finney_metadata, read, subxt_client as client};
 
 fn args(metadata: Option<PathBuf>) -> DevnetArgs {
     DevnetArgs {
@@ -225,21 +225,8 @@ where
         + subxt::ext::frame_decode::storage::IntoDecodableValues,
     V: subxt::ext::scale_decode::DecodeAsType,
 {
-    at.storage()
-        .fetch(
-            subxt::dynamic::storage::<K, V>("SubtensorModule", entry),
-            key,
-        )
-        .await
-        .unwrap_or_else(|e| panic!("{entry}: {e}"))
-        .decode()
-        .unwrap_or_else(|e| panic!("{entry}: {e}"))
+    read(at, "SubtensorModule", entry, key).await
 }
-
-type At = subxt::client::ClientAtBlock<
-    SubstrateConfig,
-    subxt::client::OnlineClientAtBlockImpl<SubstrateConfig>,
->;
 
 #[tokio::test]
 async fn the_ledger_is_what_the_chain_says() {

@@ -11,25 +11,18 @@ use tenure::devnet::{Devnet, DevnetArgs};
 use tenure::drand::{self, TestBeacon, WeightsPayload};
 
 mod common;
-use common::{finney_metadata, subxt_client};
+use common::{finney_metadata, read, subxt_client};
 
-type At = subxt::client::ClientAtBlock<
-    SubstrateConfig,
-    subxt::client::OnlineClientAtBlockImpl<SubstrateConfig>,
->;
-
-async fn read<K, V>(at: &At, pallet: &str, entry: &str, key: K) -> V
-where
-    K: subxt::ext::frame_decode::storage::IntoEncodableValues
-        + subxt::ext::frame_decode::storage::IntoDecodableValues,
-    V: subxt::ext::scale_decode::DecodeAsType,
-{
-    at.storage()
-        .fetch(subxt::dynamic::storage::<K, V>(pallet, entry), key)
-        .await
-        .unwrap_or_else(|e| panic!("{entry}: {e}"))
-        .decode()
-        .unwrap_or_else(|e| panic!("{entry}: {e}"))
+/// Extension parameters; the devnet's own metadata has newer runtimes' fee-extension name.
+fn params(own: bool) -> subxt::config::DefaultExtrinsicParams<SubstrateConfig> {
+    let params = subxt::config::DefaultExtrinsicParamsBuilder::<SubstrateConfig>::new().mortal(32);
+    if own {
+        params
+            .custom_extension("ChargeTransactionPaymentWrapper", 0u64)
+            .build()
+    } else {
+        params.build()
+    }
 }
 
 /// Signs, submits and waits for finalization; the extrinsic's events and its block's number.
@@ -39,14 +32,9 @@ async fn submit(
     own: bool,
     call: impl subxt::transactions::Payload,
 ) -> Result<(subxt::extrinsics::ExtrinsicEvents<SubstrateConfig>, u64), String> {
-    let mut params =
-        subxt::config::DefaultExtrinsicParamsBuilder::<SubstrateConfig>::new().mortal(32);
-    if own {
-        params = params.custom_extension("ChargeTransactionPaymentWrapper", 0u64);
-    }
     let mut tx = api.tx().await.map_err(|e| e.to_string())?;
     let in_block = tx
-        .sign_and_submit_then_watch(&call, signer, params.build())
+        .sign_and_submit_then_watch(&call, signer, params(own))
         .await
         .map_err(|e| e.to_string())?
         .wait_for_finalized()
@@ -137,11 +125,6 @@ async fn commit_reveal(metadata: Option<PathBuf>) {
     let last_round: u64 = read(&at, "Drand", "LastStoredRound", ()).await;
     assert!(last_round > 0);
     let stale = beacon.encrypt(last_round - 1, b"x").unwrap();
-    let mut params =
-        subxt::config::DefaultExtrinsicParamsBuilder::<SubstrateConfig>::new().mortal(32);
-    if own {
-        params = params.custom_extension("ChargeTransactionPaymentWrapper", 0u64);
-    }
     let bytes = api
         .tx()
         .await
@@ -149,7 +132,7 @@ async fn commit_reveal(metadata: Option<PathBuf>) {
         .create_signed(
             &commit_call(netuid, stale, last_round - 1),
             &other,
-            params.build(),
+            params(own),
         )
         .await
         .unwrap()
@@ -202,13 +185,9 @@ async fn commit_reveal(metadata: Option<PathBuf>) {
             .iter()
             .any(|e| e.is_ok_and(|e| e.event_name() == "TimelockedWeightsCommitted"))
     );
-    // A commit whose payload names another hotkey is accepted, but never revealed.
-    let forged = WeightsPayload {
-        hotkey: validator.public_key().0.to_vec(),
-        ..payload.clone()
-    };
+    // Validator 1 committing validator 0's payload: accepted, but never revealed.
     let forged = beacon
-        .encrypt(round, &subxt::ext::codec::Encode::encode(&forged))
+        .encrypt(round, &subxt::ext::codec::Encode::encode(&payload))
         .unwrap();
     submit(&api, &other, own, commit_call(netuid, forged, round))
         .await

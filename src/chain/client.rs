@@ -93,7 +93,6 @@ pub struct Counters {
 pub(crate) struct Conn {
     pub api: OnlineClient<Subtensor>,
     pub rpc: Rpc,
-    endpoint: String,
 }
 
 /// A storage key tuple (e.g. `(netuid,)`, `(hotkey, netuid)`), unhashed.
@@ -180,11 +179,6 @@ impl ChainClient {
             }
         }
         Err(last)
-    }
-
-    /// The endpoint of the live connection, if any.
-    pub async fn endpoint(&self) -> Option<String> {
-        self.conn.lock().await.as_ref().map(|c| c.endpoint.clone())
     }
 
     /// Forgets the connection (after a transport error or a stall); the next call reconnects.
@@ -297,44 +291,27 @@ impl ChainClient {
         K: StorageKey,
         V: DecodeAsType + Send + 'static,
     {
-        let item = format!("{pallet}.{entry}");
         let (p, e) = (pallet.to_string(), entry.to_string());
-        self.call(&item.clone(), |c| async move {
-            let at = c.api.at_block(H256(block.hash)).await.map_err(rpc(&item))?;
-            let value = at
-                .storage()
-                .fetch(subxt::dynamic::storage::<K, V>(p, e), key)
-                .await
-                .map_err(|err| decode_or_rpc(&item, block.number, err.to_string()))?;
-            value.decode().map_err(|err| ChainError::Decode {
-                item: item.clone(),
-                block: block.number,
-                reason: err.to_string(),
-            })
-        })
+        self.at(
+            block,
+            |at| async move { read(&at, block, &p, &e, key).await },
+        )
         .await
     }
 
-    /// Whether the runtime at `block` has a storage entry (layout detection).
-    pub async fn has_storage(
-        &self,
-        block: BlockRef,
-        pallet: &str,
-        entry: &str,
-    ) -> Result<bool, ChainError> {
-        let (p, e) = (pallet.to_string(), entry.to_string());
-        self.call("metadata", |c| async move {
+    /// Runs `f` with the client at `block`: several reads at one block share one `at_block`.
+    pub(crate) async fn at<T, F, Fut>(&self, block: BlockRef, f: F) -> Result<T, ChainError>
+    where
+        F: FnOnce(At) -> Fut,
+        Fut: Future<Output = Result<T, ChainError>>,
+    {
+        self.call("at_block", |c| async move {
             let at = c
                 .api
                 .at_block(H256(block.hash))
                 .await
                 .map_err(rpc("at_block"))?;
-            let md = at.metadata();
-            Ok(md
-                .pallet_by_name(&p)
-                .and_then(|x| x.storage())
-                .and_then(|s| s.entry_by_name(&e))
-                .is_some())
+            f(at).await
         })
         .await
     }
@@ -357,28 +334,27 @@ impl ChainClient {
         let (p, e) = (pallet.to_string(), entry.to_string());
         self.call(&item.clone(), |c| async move {
             let at = c.api.at_block(H256(block.hash)).await.map_err(rpc(&item))?;
-            let storage = at.storage();
-            let addr = subxt::dynamic::storage::<K, V>(p.clone(), e.clone());
-            let handle = storage
-                .entry(addr)
-                .map_err(|err| decode_or_rpc(&item, block.number, err.to_string()))?;
-            let default = handle.default_value().map(|v| v.into_bytes());
             let md = at.metadata();
-            let value_ty = md
-                .pallet_by_name(&p)
-                .and_then(|x| x.storage())
-                .and_then(|s| s.entry_by_name(&e))
-                .map(|x| x.value_ty())
-                .ok_or_else(|| ChainError::Decode {
-                    item: item.clone(),
-                    block: block.number,
-                    reason: "not in the runtime metadata".into(),
-                })?;
+            let value_ty = entry_value_type(&md, &p, &e).ok_or_else(|| ChainError::Decode {
+                item: item.clone(),
+                block: block.number,
+                reason: "not in the runtime metadata".into(),
+            })?;
+            let storage = at.storage();
+            let handle = storage
+                .entry(subxt::dynamic::storage::<K, V>(p, e))
+                .map_err(|err| storage_error(&item, block.number, err))?;
+            let default = handle.default_value().map(|v| v.into_bytes());
             let raw_keys = keys
                 .into_iter()
                 .map(|k| handle.fetch_key(k))
                 .collect::<Result<Vec<_>, _>>()
-                .map_err(|err| decode_or_rpc(&item, block.number, err.to_string()))?;
+                .map_err(|err| storage_error(&item, block.number, err))?;
+            let decode_error = |reason: String| ChainError::Decode {
+                item: item.clone(),
+                block: block.number,
+                reason,
+            };
             let mut out = Vec::with_capacity(raw_keys.len());
             for chunk in raw_keys.chunks(CHUNK) {
                 let sets = c
@@ -396,18 +372,9 @@ impl ChainClient {
                         .remove(k)
                         .flatten()
                         .or_else(|| default.clone())
-                        .ok_or_else(|| ChainError::Decode {
-                            item: item.clone(),
-                            block: block.number,
-                            reason: "absent and without a default".into(),
-                        })?;
-                    let v = V::decode_as_type(&mut &bytes[..], value_ty, md.types()).map_err(
-                        |err| ChainError::Decode {
-                            item: item.clone(),
-                            block: block.number,
-                            reason: err.to_string(),
-                        },
-                    )?;
+                        .ok_or_else(|| decode_error("absent and without a default".into()))?;
+                    let v = V::decode_as_type(&mut &bytes[..], value_ty, md.types())
+                        .map_err(|err| decode_error(err.to_string()))?;
                     out.push(v);
                 }
             }
@@ -422,23 +389,22 @@ impl ChainClient {
         block: BlockRef,
         netuid: NetUid,
     ) -> Result<Vec<(Uid, AccountId)>, ChainError> {
-        let item = "SubtensorModule.Keys".to_string();
-        self.call(&item.clone(), |c| async move {
-            let at = c.api.at_block(H256(block.hash)).await.map_err(rpc(&item))?;
+        let item = "SubtensorModule.Keys";
+        self.at(block, |at| async move {
             let addr = subxt::dynamic::storage::<(u16, u16), [u8; 32]>("SubtensorModule", "Keys");
             let mut iter = at
                 .storage()
                 .iter(addr, (netuid,))
                 .await
-                .map_err(|err| decode_or_rpc(&item, block.number, err.to_string()))?;
+                .map_err(|err| storage_error(item, block.number, err))?;
+            let dec = |reason: String| ChainError::Decode {
+                item: item.into(),
+                block: block.number,
+                reason,
+            };
             let mut out = Vec::new();
             while let Some(kv) = iter.next().await {
-                let kv = kv.map_err(|err| decode_or_rpc(&item, block.number, err.to_string()))?;
-                let dec = |reason: String| ChainError::Decode {
-                    item: item.clone(),
-                    block: block.number,
-                    reason,
-                };
+                let kv = kv.map_err(|err| storage_error(item, block.number, err))?;
                 let uid: u16 = kv
                     .key()
                     .map_err(|e| dec(e.to_string()))?
@@ -459,12 +425,7 @@ impl ChainClient {
     /// Checks the runtime at the finalized head against everything tenure uses.
     pub async fn check_runtime(&self) -> Result<(u64, Vec<super::check::Finding>), ChainError> {
         let head = self.finalized_head().await?;
-        self.call("metadata", |c| async move {
-            let at = c
-                .api
-                .at_block(H256(head.hash))
-                .await
-                .map_err(rpc("at_block"))?;
+        self.at(head, |at| async move {
             Ok((head.number, super::check::check(&at.metadata())))
         })
         .await
@@ -566,7 +527,6 @@ async fn open(endpoint: &str) -> Result<Conn, String> {
     Ok(Conn {
         api,
         rpc: LegacyRpcMethods::new(client),
-        endpoint: endpoint.to_string(),
     })
 }
 
@@ -577,32 +537,55 @@ fn rpc<E: std::fmt::Display>(what: &str) -> impl Fn(E) -> ChainError + '_ {
     }
 }
 
-/// subxt reports missing items and decode failures through the same error type as transport
-/// failures; tell them apart by what they say, so a missing item is loud and not retried.
-fn decode_or_rpc(item: &str, block: u64, reason: String) -> ChainError {
-    let lower = reason.to_lowercase();
-    let transport = [
-        "rpc",
-        "connection",
-        "closed",
-        "restart",
-        "timeout",
-        "transport",
-        "backend",
-    ]
-    .iter()
-    .any(|w| lower.contains(w));
-    if transport {
-        ChainError::Rpc {
-            what: item.into(),
-            reason,
+/// The client at one block.
+pub(crate) type At =
+    subxt::client::ClientAtBlock<Subtensor, subxt::client::OnlineClientAtBlockImpl<Subtensor>>;
+
+/// One storage value at `at` (the entry's default when absent).
+pub(crate) async fn read<K: StorageKey, V: DecodeAsType>(
+    at: &At,
+    block: BlockRef,
+    pallet: &str,
+    entry: &str,
+    key: K,
+) -> Result<V, ChainError> {
+    let item = format!("{pallet}.{entry}");
+    let value = at
+        .storage()
+        .fetch(subxt::dynamic::storage::<K, V>(pallet, entry), key)
+        .await
+        .map_err(|err| storage_error(&item, block.number, err))?;
+    value.decode().map_err(|err| ChainError::Decode {
+        item,
+        block: block.number,
+        reason: err.to_string(),
+    })
+}
+
+/// The value type of a storage entry, if the runtime has it.
+pub(crate) fn entry_value_type(md: &subxt::Metadata, pallet: &str, entry: &str) -> Option<u32> {
+    md.pallet_by_name(pallet)
+        .and_then(|p| p.storage())
+        .and_then(|s| s.entry_by_name(entry))
+        .map(|e| e.value_ty())
+}
+
+/// Transport failures are retried; a missing item or a key/value that does not fit the
+/// runtime's types is a loud, final `Decode` error.
+fn storage_error(item: &str, block: u64, err: subxt::error::StorageError) -> ChainError {
+    use subxt::error::StorageError as S;
+    match err {
+        S::CannotFetchValue(_) | S::CannotIterateValues(_) | S::StreamFailure(_) => {
+            ChainError::Rpc {
+                what: item.into(),
+                reason: err.to_string(),
+            }
         }
-    } else {
-        ChainError::Decode {
+        other => ChainError::Decode {
             item: item.into(),
             block,
-            reason,
-        }
+            reason: other.to_string(),
+        },
     }
 }
 

@@ -7,7 +7,7 @@ use std::time::Duration;
 use subxt::ext::codec::Encode;
 use subxt::ext::scale_value::Value;
 
-use super::client::{BlockRef, ChainClient, ChainError, Submitted};
+use super::client::{BlockRef, ChainClient, ChainError, Submitted, entry_value_type, read};
 use super::schedule;
 use super::types::{MechId, NetUid};
 use crate::drand::{self, Beacon, WeightsPayload};
@@ -45,24 +45,27 @@ pub enum Pushed {
 }
 
 impl ChainClient {
+    /// The weight hyperparameters at `block`, read at one block in one pass.
     pub async fn hyperparams(
         &self,
-        at: BlockRef,
+        block: BlockRef,
         netuid: NetUid,
     ) -> Result<Hyperparams, ChainError> {
-        let m = "SubtensorModule";
-        Ok(Hyperparams {
-            tempo: self.fetch(at, m, "Tempo", (netuid,)).await?,
-            rate_limit: self.fetch(at, m, "WeightsSetRateLimit", (netuid,)).await?,
-            version_key: self.fetch(at, m, "WeightsVersionKey", (netuid,)).await?,
-            commit_reveal: self
-                .fetch(at, m, "CommitRevealWeightsEnabled", (netuid,))
-                .await?,
-            commit_reveal_version: self.fetch(at, m, "CommitRevealWeightsVersion", ()).await?,
-            reveal_period_epochs: self.fetch(at, m, "RevealPeriodEpochs", (netuid,)).await?,
-            min_allowed_weights: self.fetch(at, m, "MinAllowedWeights", (netuid,)).await?,
-            max_weights_limit: self.fetch(at, m, "MaxWeightsLimit", (netuid,)).await?,
+        self.at(block, |at| async move {
+            let m = "SubtensorModule";
+            Ok(Hyperparams {
+                tempo: read(&at, block, m, "Tempo", (netuid,)).await?,
+                rate_limit: read(&at, block, m, "WeightsSetRateLimit", (netuid,)).await?,
+                version_key: read(&at, block, m, "WeightsVersionKey", (netuid,)).await?,
+                commit_reveal: read(&at, block, m, "CommitRevealWeightsEnabled", (netuid,)).await?,
+                commit_reveal_version: read(&at, block, m, "CommitRevealWeightsVersion", ())
+                    .await?,
+                reveal_period_epochs: read(&at, block, m, "RevealPeriodEpochs", (netuid,)).await?,
+                min_allowed_weights: read(&at, block, m, "MinAllowedWeights", (netuid,)).await?,
+                max_weights_limit: read(&at, block, m, "MaxWeightsLimit", (netuid,)).await?,
+            })
         })
+        .await
     }
 
     /// Submits `req` the way the subnet wants it, signed by `signer`, and waits for finality.
@@ -97,7 +100,21 @@ impl ChainClient {
                 .map(Pushed::Set);
         }
         let index = schedule::netuid_storage_index(req.netuid, req.mechid);
-        let now_ms: u64 = self.fetch(head, "Timestamp", "Now", ()).await?;
+        // The head's own time (not the wall clock) and the last stored drand round, if the
+        // runtime has the drand pallet.
+        let (now_ms, last_round) = self
+            .at(head, |at| async move {
+                let now_ms: u64 = read(&at, head, "Timestamp", "Now", ()).await?;
+                let has_drand =
+                    entry_value_type(&at.metadata(), "Drand", "LastStoredRound").is_some();
+                let last_round: Option<u64> = if has_drand {
+                    Some(read(&at, head, "Drand", "LastStoredRound", ()).await?)
+                } else {
+                    None
+                };
+                Ok((now_ms, last_round))
+            })
+            .await?;
         let mut reveal_round = drand::reveal_round(
             beacon,
             head.number,
@@ -108,8 +125,7 @@ impl ChainClient {
             block_time_secs,
         );
         // The pool refuses a round the chain already has a pulse for.
-        if self.has_storage(head, "Drand", "LastStoredRound").await? {
-            let last: u64 = self.fetch(head, "Drand", "LastStoredRound", ()).await?;
+        if let Some(last) = last_round {
             reveal_round = reveal_round.max(last + 1);
         }
         let payload = WeightsPayload {

@@ -461,6 +461,9 @@ pub(super) fn check(c: &Config) -> Result<(), Failure> {
             "must be the 96-byte BLS12-381 G2 public key as 192 hex digits",
         );
     }
+    if let Err(e) = crate::drand::Beacon::new(pk, w.drand.genesis_time, w.drand.period_secs) {
+        return fail("weights.drand.public_key", e.to_string());
+    }
     positive("weights.drand.period_secs", w.drand.period_secs)?;
     positive(
         "weights.penalty.mean_window_days",

@@ -1311,24 +1311,26 @@ impl Chain {
         self.set(b, "Drand", "LastStoredRound", (), &round)?;
         let current = self.epoch_index(b);
         let period = self.params.hyper.reveal_period;
-        let (due, waiting): (Vec<Commit>, Vec<Commit>) = std::mem::take(&mut self.commits)
+        // A commit is revealed in exactly the epoch `period` after its own, once its pulse is
+        // stored; an epoch gone by without the pulse expires it.
+        let (expired, rest): (Vec<Commit>, Vec<Commit>) = std::mem::take(&mut self.commits)
             .into_iter()
-            .partition(|c| {
-                c.epoch + period <= current
-                    && (c.reveal_round <= round || c.epoch + period < current)
-            });
+            .partition(|c| c.epoch + period < current);
+        let (due, waiting): (Vec<Commit>, Vec<Commit>) = rest
+            .into_iter()
+            .partition(|c| c.epoch + period == current && c.reveal_round <= round);
         self.commits = waiting;
         let mut touched = BTreeSet::new();
+        for c in &expired {
+            touched.insert((c.index, c.epoch));
+            self.ledger.record(
+                b,
+                "reveal_failed",
+                json!({ "hotkey": ss58(&c.who), "epoch": c.epoch, "reason": "expired before its drand round" }),
+            );
+        }
         for c in due {
             touched.insert((c.index, c.epoch));
-            if c.epoch + period < current || c.reveal_round > round {
-                self.ledger.record(
-                    b,
-                    "reveal_failed",
-                    json!({ "hotkey": ss58(&c.who), "epoch": c.epoch, "reason": "expired before its drand round" }),
-                );
-                continue;
-            }
             let signature = self.beacon.signature(c.reveal_round);
             let randomness: [u8; 32] = sp_crypto_hashing::sha2_256(&signature);
             self.set(

@@ -83,3 +83,24 @@ pub async fn subxt_client(url: &str) -> subxt::OnlineClient<subxt::SubstrateConf
         .await
         .expect("client")
 }
+
+/// subxt's client at one block.
+pub type At = subxt::client::ClientAtBlock<
+    subxt::SubstrateConfig,
+    subxt::client::OnlineClientAtBlockImpl<subxt::SubstrateConfig>,
+>;
+
+/// A storage value read with subxt's own client; panics naming the entry.
+pub async fn read<K, V>(at: &At, pallet: &str, entry: &str, key: K) -> V
+where
+    K: subxt::ext::frame_decode::storage::IntoEncodableValues
+        + subxt::ext::frame_decode::storage::IntoDecodableValues,
+    V: subxt::ext::scale_decode::DecodeAsType,
+{
+    at.storage()
+        .fetch(subxt::dynamic::storage::<K, V>(pallet, entry), key)
+        .await
+        .unwrap_or_else(|e| panic!("{pallet}.{entry}: {e}"))
+        .decode()
+        .unwrap_or_else(|e| panic!("{pallet}.{entry}: {e}"))
+}
