@@ -292,17 +292,14 @@ impl ChainClient {
         V: DecodeAsType + Send + 'static,
     {
         let (p, e) = (pallet.to_string(), entry.to_string());
-        self.at(
-            block,
-            |at| async move { read(&at, block, &p, &e, key).await },
-        )
-        .await
+        self.at(block, |r| async move { r.get(&p, &e, key).await })
+            .await
     }
 
-    /// Runs `f` with the client at `block`: several reads at one block share one `at_block`.
+    /// Runs `f` with a reader at `block`: several reads at one block share one `at_block`.
     pub(crate) async fn at<T, F, Fut>(&self, block: BlockRef, f: F) -> Result<T, ChainError>
     where
-        F: FnOnce(At) -> Fut,
+        F: FnOnce(Reader) -> Fut,
         Fut: Future<Output = Result<T, ChainError>>,
     {
         self.call("at_block", |c| async move {
@@ -311,7 +308,12 @@ impl ChainClient {
                 .at_block(H256(block.hash))
                 .await
                 .map_err(rpc("at_block"))?;
-            f(at).await
+            f(Reader {
+                at,
+                rpc: c.rpc,
+                block,
+            })
+            .await
         })
         .await
     }
@@ -329,58 +331,9 @@ impl ChainClient {
         K: StorageKey,
         V: DecodeAsType + Send + 'static,
     {
-        const CHUNK: usize = 512;
-        let item = format!("{pallet}.{entry}");
         let (p, e) = (pallet.to_string(), entry.to_string());
-        self.call(&item.clone(), |c| async move {
-            let at = c.api.at_block(H256(block.hash)).await.map_err(rpc(&item))?;
-            let md = at.metadata();
-            let value_ty = entry_value_type(&md, &p, &e).ok_or_else(|| ChainError::Decode {
-                item: item.clone(),
-                block: block.number,
-                reason: "not in the runtime metadata".into(),
-            })?;
-            let storage = at.storage();
-            let handle = storage
-                .entry(subxt::dynamic::storage::<K, V>(p, e))
-                .map_err(|err| storage_error(&item, block.number, err))?;
-            let default = handle.default_value().map(|v| v.into_bytes());
-            let raw_keys = keys
-                .into_iter()
-                .map(|k| handle.fetch_key(k))
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(|err| storage_error(&item, block.number, err))?;
-            let decode_error = |reason: String| ChainError::Decode {
-                item: item.clone(),
-                block: block.number,
-                reason,
-            };
-            let mut out = Vec::with_capacity(raw_keys.len());
-            for chunk in raw_keys.chunks(CHUNK) {
-                let sets = c
-                    .rpc
-                    .state_query_storage_at(chunk.iter().map(|k| &k[..]), Some(H256(block.hash)))
-                    .await
-                    .map_err(rpc("state_queryStorageAt"))?;
-                let mut found: std::collections::HashMap<Vec<u8>, Option<Vec<u8>>> = sets
-                    .into_iter()
-                    .flat_map(|s| s.changes)
-                    .map(|(k, v)| (k.0, v.map(|b| b.0)))
-                    .collect();
-                for k in chunk {
-                    let bytes = found
-                        .remove(k)
-                        .flatten()
-                        .or_else(|| default.clone())
-                        .ok_or_else(|| decode_error("absent and without a default".into()))?;
-                    let v = V::decode_as_type(&mut &bytes[..], value_ty, md.types())
-                        .map_err(|err| decode_error(err.to_string()))?;
-                    out.push(v);
-                }
-            }
-            Ok(out)
-        })
-        .await
+        self.at(block, |r| async move { r.many(&p, &e, keys).await })
+            .await
     }
 
     /// uid → hotkey of the subnet at a block (one paged iteration of `Keys`).
@@ -390,7 +343,8 @@ impl ChainClient {
         netuid: NetUid,
     ) -> Result<Vec<(Uid, AccountId)>, ChainError> {
         let item = "SubtensorModule.Keys";
-        self.at(block, |at| async move {
+        self.at(block, |r| async move {
+            let at = r.at;
             let addr = subxt::dynamic::storage::<(u16, u16), [u8; 32]>("SubtensorModule", "Keys");
             let mut iter = at
                 .storage()
@@ -425,8 +379,8 @@ impl ChainClient {
     /// Checks the runtime at the finalized head against everything tenure uses.
     pub async fn check_runtime(&self) -> Result<(u64, Vec<super::check::Finding>), ChainError> {
         let head = self.finalized_head().await?;
-        self.at(head, |at| async move {
-            Ok((head.number, super::check::check(&at.metadata())))
+        self.at(head, |r| async move {
+            Ok((head.number, super::check::check(&r.at.metadata())))
         })
         .await
     }
@@ -540,6 +494,131 @@ fn rpc<E: std::fmt::Display>(what: &str) -> impl Fn(E) -> ChainError + '_ {
 /// The client at one block.
 pub(crate) type At =
     subxt::client::ClientAtBlock<Subtensor, subxt::client::OnlineClientAtBlockImpl<Subtensor>>;
+
+/// Reads at one block, in our error type. Absent keys of a ValueQuery entry read as its
+/// default (as the runtime's `get`); `*_opt` tell absent apart (the runtime's `try_get`).
+pub(crate) struct Reader {
+    pub at: At,
+    pub rpc: Rpc,
+    pub block: BlockRef,
+}
+
+/// Keys per `state_queryStorageAt`: a 4,096-uid snapshot of one map is 8 round trips.
+const QUERY_CHUNK: usize = 512;
+
+impl Reader {
+    pub fn spec_version(&self) -> u32 {
+        self.at.spec_version()
+    }
+
+    /// Whether the runtime at this block has the storage entry.
+    pub fn has(&self, pallet: &str, entry: &str) -> bool {
+        entry_value_type(&self.at.metadata(), pallet, entry).is_some()
+    }
+
+    fn decode_error(&self, item: &str, reason: String) -> ChainError {
+        ChainError::Decode {
+            item: item.into(),
+            block: self.block.number,
+            reason,
+        }
+    }
+
+    pub async fn get<K: StorageKey, V: DecodeAsType>(
+        &self,
+        pallet: &str,
+        entry: &str,
+        key: K,
+    ) -> Result<V, ChainError> {
+        read(&self.at, self.block, pallet, entry, key).await
+    }
+
+    pub async fn many<K: StorageKey, V: DecodeAsType>(
+        &self,
+        pallet: &str,
+        entry: &str,
+        keys: Vec<K>,
+    ) -> Result<Vec<V>, ChainError> {
+        self.query(pallet, entry, keys, true)
+            .await?
+            .into_iter()
+            .map(|v| {
+                v.ok_or_else(|| {
+                    self.decode_error(
+                        &format!("{pallet}.{entry}"),
+                        "absent and without a default".into(),
+                    )
+                })
+            })
+            .collect()
+    }
+
+    pub async fn many_opt<K: StorageKey, V: DecodeAsType>(
+        &self,
+        pallet: &str,
+        entry: &str,
+        keys: Vec<K>,
+    ) -> Result<Vec<Option<V>>, ChainError> {
+        self.query(pallet, entry, keys, false).await
+    }
+
+    /// Values of `keys` in a few `state_queryStorageAt` round trips; `defaults` fills absent
+    /// keys with the entry's default.
+    async fn query<K: StorageKey, V: DecodeAsType>(
+        &self,
+        pallet: &str,
+        entry: &str,
+        keys: Vec<K>,
+        defaults: bool,
+    ) -> Result<Vec<Option<V>>, ChainError> {
+        let item = format!("{pallet}.{entry}");
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        let md = self.at.metadata();
+        let value_ty = entry_value_type(&md, pallet, entry)
+            .ok_or_else(|| self.decode_error(&item, "not in the runtime metadata".into()))?;
+        let storage = self.at.storage();
+        let handle = storage
+            .entry(subxt::dynamic::storage::<K, V>(pallet, entry))
+            .map_err(|err| storage_error(&item, self.block.number, err))?;
+        let default = if defaults {
+            handle.default_value().map(|v| v.into_bytes())
+        } else {
+            None
+        };
+        let raw_keys = keys
+            .into_iter()
+            .map(|k| handle.fetch_key(k))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|err| storage_error(&item, self.block.number, err))?;
+        let mut out = Vec::with_capacity(raw_keys.len());
+        for chunk in raw_keys.chunks(QUERY_CHUNK) {
+            let sets = self
+                .rpc
+                .state_query_storage_at(chunk.iter().map(|k| &k[..]), Some(H256(self.block.hash)))
+                .await
+                .map_err(rpc("state_queryStorageAt"))?;
+            let mut found: std::collections::HashMap<Vec<u8>, Option<Vec<u8>>> = sets
+                .into_iter()
+                .flat_map(|s| s.changes)
+                .map(|(k, v)| (k.0, v.map(|b| b.0)))
+                .collect();
+            for k in chunk {
+                let bytes = found.remove(k).flatten().or_else(|| default.clone());
+                let v = match bytes {
+                    Some(bytes) => Some(
+                        V::decode_as_type(&mut &bytes[..], value_ty, md.types())
+                            .map_err(|err| self.decode_error(&item, err.to_string()))?,
+                    ),
+                    None => None,
+                };
+                out.push(v);
+            }
+        }
+        Ok(out)
+    }
+}
 
 /// One storage value at `at` (the entry's default when absent).
 pub(crate) async fn read<K: StorageKey, V: DecodeAsType>(

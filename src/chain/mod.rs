@@ -3,8 +3,11 @@
 
 pub mod check;
 pub mod client;
+pub mod events;
 pub mod follow;
 pub mod schedule;
+pub mod share_pool;
+pub mod state;
 pub mod submit;
 pub mod subxt_config;
 pub mod types;

@@ -7,7 +7,7 @@ use std::time::Duration;
 use subxt::ext::codec::Encode;
 use subxt::ext::scale_value::Value;
 
-use super::client::{BlockRef, ChainClient, ChainError, Submitted, entry_value_type, read};
+use super::client::{BlockRef, ChainClient, ChainError, Submitted};
 use super::schedule;
 use super::types::{MechId, NetUid};
 use crate::drand::{self, Beacon, WeightsPayload};
@@ -51,18 +51,17 @@ impl ChainClient {
         block: BlockRef,
         netuid: NetUid,
     ) -> Result<Hyperparams, ChainError> {
-        self.at(block, |at| async move {
+        self.at(block, |r| async move {
             let m = "SubtensorModule";
             Ok(Hyperparams {
-                tempo: read(&at, block, m, "Tempo", (netuid,)).await?,
-                rate_limit: read(&at, block, m, "WeightsSetRateLimit", (netuid,)).await?,
-                version_key: read(&at, block, m, "WeightsVersionKey", (netuid,)).await?,
-                commit_reveal: read(&at, block, m, "CommitRevealWeightsEnabled", (netuid,)).await?,
-                commit_reveal_version: read(&at, block, m, "CommitRevealWeightsVersion", ())
-                    .await?,
-                reveal_period_epochs: read(&at, block, m, "RevealPeriodEpochs", (netuid,)).await?,
-                min_allowed_weights: read(&at, block, m, "MinAllowedWeights", (netuid,)).await?,
-                max_weights_limit: read(&at, block, m, "MaxWeightsLimit", (netuid,)).await?,
+                tempo: r.get(m, "Tempo", (netuid,)).await?,
+                rate_limit: r.get(m, "WeightsSetRateLimit", (netuid,)).await?,
+                version_key: r.get(m, "WeightsVersionKey", (netuid,)).await?,
+                commit_reveal: r.get(m, "CommitRevealWeightsEnabled", (netuid,)).await?,
+                commit_reveal_version: r.get(m, "CommitRevealWeightsVersion", ()).await?,
+                reveal_period_epochs: r.get(m, "RevealPeriodEpochs", (netuid,)).await?,
+                min_allowed_weights: r.get(m, "MinAllowedWeights", (netuid,)).await?,
+                max_weights_limit: r.get(m, "MaxWeightsLimit", (netuid,)).await?,
             })
         })
         .await
@@ -103,12 +102,11 @@ impl ChainClient {
         // The head's own time (not the wall clock) and the last stored drand round, if the
         // runtime has the drand pallet.
         let (now_ms, last_round) = self
-            .at(head, |at| async move {
-                let now_ms: u64 = read(&at, head, "Timestamp", "Now", ()).await?;
-                let has_drand =
-                    entry_value_type(&at.metadata(), "Drand", "LastStoredRound").is_some();
+            .at(head, |r| async move {
+                let now_ms: u64 = r.get("Timestamp", "Now", ()).await?;
+                let has_drand = r.has("Drand", "LastStoredRound");
                 let last_round: Option<u64> = if has_drand {
-                    Some(read(&at, head, "Drand", "LastStoredRound", ()).await?)
+                    Some(r.get("Drand", "LastStoredRound", ()).await?)
                 } else {
                     None
                 };

@@ -22,6 +22,7 @@ use super::pools::{Account, Pool};
 use super::scenario::{Action, Scenario};
 use super::storage::{Encoder, StorageError, VersionedStorage};
 use crate::chain::schedule;
+use crate::chain::share_pool::{Layout, SafeFloat};
 use crate::chain::types::RAO_PER_UNIT;
 use crate::chain::{NetUid, Rao};
 use crate::drand::{self, TestBeacon, WeightsPayload};
@@ -149,6 +150,15 @@ fn acct(a: &Account) -> Value {
     Value::unnamed_composite([Value::from_bytes(a)])
 }
 
+/// A whole number of shares as the runtime's `SafeFloat`.
+fn safe_float(n: u64) -> Value {
+    let f = SafeFloat::from(n);
+    Value::named_composite([
+        ("mantissa", Value::u128(f.mantissa)),
+        ("exponent", Value::i128(i128::from(f.exponent))),
+    ])
+}
+
 fn uint(v: impl Into<u128>) -> Value {
     Value::u128(v.into())
 }
@@ -203,6 +213,8 @@ pub struct Chain {
     commits: Vec<Commit>,
     /// Axons to open (true) or close (false) since the producer last looked.
     pub axon_changes: Vec<(u16, bool)>,
+    /// The share-pool layout of the current runtime (v2 once `AlphaV2` exists).
+    pub layout: Layout,
 }
 
 type Result<T> = std::result::Result<T, StorageError>;
@@ -250,6 +262,7 @@ impl Chain {
             axon_changes: Vec::new(),
             beacon,
             commits: Vec::new(),
+            layout: Layout::V1,
         };
         chain.genesis()?;
         Ok(chain)
@@ -273,6 +286,16 @@ impl Chain {
         let bytes = metadata_bytes.unwrap_or(current.metadata_bytes);
         let metadata = subxt::Metadata::decode_from(&bytes[..]).map_err(|e| e.to_string())?;
         self.encoder = Encoder { metadata };
+        if self.encoder.has("SubtensorModule", "AlphaV2") && self.layout == Layout::V1 {
+            // The runtime's arithmetic changes with the layout: balances may move by a RAO
+            // without any stake event, and the ledger must say so.
+            self.layout = Layout::V2;
+            self.touched.extend(
+                self.pools
+                    .iter()
+                    .flat_map(|(h, p)| p.shares.keys().map(|c| (*c, *h))),
+            );
+        }
         let spec_version = current.spec_version + 1;
         self.runtimes.push(Runtime {
             from: self.best() + 1,
@@ -294,7 +317,9 @@ impl Chain {
 
     /// Alpha `coldkey` holds on `hotkey` now.
     pub fn alpha(&self, coldkey: &Account, hotkey: &Account) -> Rao {
-        self.pools.get(hotkey).map_or(0, |p| p.alpha_of(coldkey))
+        self.pools
+            .get(hotkey)
+            .map_or(0, |p| p.alpha_of(coldkey, self.layout))
     }
 
     fn set(
@@ -498,34 +523,46 @@ impl Chain {
         self.set(b, "SubtensorModule", "OwnedHotkeys", (coldkey,), &owned)
     }
 
-    /// Writes a pool's storage and ledgers every staker whose alpha changed.
+    /// Writes a pool's storage and ledgers every staker whose alpha changed. In the v2 layout
+    /// shares are written as `SafeFloat` and the v1 entries removed, as the runtime migrates
+    /// lazily on write.
     fn write_pool(&mut self, b: u64, hotkey: Account, touched: &[Account]) -> Result<()> {
-        let netuid = self.params.netuid;
+        let (netuid, m) = (self.params.netuid, "SubtensorModule");
         let pool = self.pools.get(&hotkey).cloned().unwrap_or_default();
         self.set(
             b,
-            "SubtensorModule",
+            m,
             "TotalHotkeyAlpha",
             (hotkey, netuid),
             &pool.total_alpha,
         )?;
-        self.set(
-            b,
-            "SubtensorModule",
-            "TotalHotkeyShares",
-            (hotkey, netuid),
-            &(u128::from(pool.total_shares) << 64),
-        )?;
+        match self.layout {
+            Layout::V1 => self.set(
+                b,
+                m,
+                "TotalHotkeyShares",
+                (hotkey, netuid),
+                &(u128::from(pool.total_shares) << 64),
+            )?,
+            Layout::V2 => {
+                self.remove(b, m, "TotalHotkeyShares", (hotkey, netuid))?;
+                let total = safe_float(pool.total_shares);
+                self.set(b, m, "TotalHotkeySharesV2", (hotkey, netuid), &total)?;
+            }
+        }
         for c in touched {
-            match pool.shares.get(c) {
-                Some(s) => self.set(
-                    b,
-                    "SubtensorModule",
-                    "Alpha",
-                    (hotkey, *c, netuid),
-                    &(u128::from(*s) << 64),
-                )?,
-                None => self.remove(b, "SubtensorModule", "Alpha", (hotkey, *c, netuid))?,
+            let key = (hotkey, *c, netuid);
+            match (pool.shares.get(c), self.layout) {
+                (Some(s), Layout::V1) => self.set(b, m, "Alpha", key, &(u128::from(*s) << 64))?,
+                (Some(s), Layout::V2) => {
+                    self.remove(b, m, "Alpha", key)?;
+                    self.set(b, m, "AlphaV2", key, &safe_float(*s))?;
+                }
+                (None, Layout::V1) => self.remove(b, m, "Alpha", key)?,
+                (None, Layout::V2) => {
+                    self.remove(b, m, "Alpha", key)?;
+                    self.remove(b, m, "AlphaV2", key)?;
+                }
             }
             let hotkeys = self.staking.entry(*c).or_default();
             if pool.shares.contains_key(c) {
@@ -579,7 +616,7 @@ impl Chain {
             .pools
             .entry(hotkey)
             .or_default()
-            .remove(&coldkey, alpha);
+            .remove(&coldkey, alpha, self.layout);
         self.write_pool(b, hotkey, &[coldkey])?;
         Ok(removed)
     }

@@ -32,6 +32,12 @@ pub struct FixedU128 {
 }
 #[derive(TypeInfo)]
 pub struct BoundedVec(Vec<u8>);
+/// `share_pool::SafeFloat` of newer runtimes (v2 share maps).
+#[derive(TypeInfo)]
+pub struct SafeFloat {
+    mantissa: u128,
+    exponent: i64,
+}
 
 /// `pallet_drand::types::Pulse`.
 #[derive(TypeInfo)]
@@ -625,7 +631,7 @@ pub fn build() -> Vec<u8> {
 }
 
 /// The metadata after a runtime upgrade to the dynamic-tempo layout of newer runtimes: as
-/// [`build`], plus `LastEpochBlock`.
+/// [`build`], plus `LastEpochBlock` and the v2 share maps (`AlphaV2`, `TotalHotkeySharesV2`).
 pub fn build_upgraded() -> Vec<u8> {
     build_layout(true)
 }
@@ -650,6 +656,18 @@ fn build_layout(dynamic_tempo: bool) -> Vec<u8> {
             "LastEpochBlock",
             &[StorageHasher::Identity],
             0u64.encode(),
+        ));
+        use StorageHasher::{Blake2_128Concat as B, Identity as I};
+        let zero = (0u128, 0i64).encode();
+        entries.push(map::<(AccountId32, u16), SafeFloat>(
+            "TotalHotkeySharesV2",
+            &[B, I],
+            zero.clone(),
+        ));
+        entries.push(map::<(AccountId32, AccountId32, u16), SafeFloat>(
+            "AlphaV2",
+            &[B, B, I],
+            zero,
         ));
     }
     let drand = pallet(

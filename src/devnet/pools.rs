@@ -1,11 +1,13 @@
 //! Share pools, as the chain keeps stake: per hotkey a total of alpha and a total of shares, and
-//! per (hotkey, coldkey) a number of shares. A coldkey holds
-//! `floor(total_alpha · shares / total_shares)` alpha. The devnet keeps whole shares, which are
-//! valid `U64F64` values (`shares << 64`), so that formula is exact for any reader.
+//! per (hotkey, coldkey) a number of shares. The devnet mints whole shares, stored as `U64F64`
+//! (`shares << 64`) or, in the v2 layout, as the same integer in `SafeFloat`; what a coldkey
+//! holds is computed with the runtime's own arithmetic for the layout
+//! ([`crate::chain::share_pool`]), so the devnet pays out what the chain would.
 
 use std::collections::BTreeMap;
 
 use crate::chain::Rao;
+use crate::chain::share_pool::{self, Layout, Shares};
 
 pub type Account = [u8; 32];
 
@@ -18,13 +20,15 @@ pub struct Pool {
 
 impl Pool {
     /// Alpha `coldkey` holds in this pool.
-    pub fn alpha_of(&self, coldkey: &Account) -> Rao {
+    pub fn alpha_of(&self, coldkey: &Account, layout: Layout) -> Rao {
         let share = self.shares.get(coldkey).copied().unwrap_or(0);
-        if self.total_shares == 0 {
-            return 0;
-        }
-        // u64 · u64 fits in u128; the quotient is at most total_alpha.
-        (u128::from(self.total_alpha) * u128::from(share) / u128::from(self.total_shares)) as Rao
+        let fixed = |n: u64| Shares::Fixed(u128::from(n) << 64);
+        share_pool::value(
+            layout,
+            self.total_alpha,
+            fixed(share),
+            fixed(self.total_shares),
+        )
     }
 
     /// `coldkey` adds `alpha` to the pool, buying shares at the pool's price.
@@ -41,8 +45,8 @@ impl Pool {
     }
 
     /// `coldkey` takes out `alpha` (at most what it holds); returns the alpha actually removed.
-    pub fn remove(&mut self, coldkey: &Account, alpha: Rao) -> Rao {
-        let held = self.alpha_of(coldkey);
+    pub fn remove(&mut self, coldkey: &Account, alpha: Rao, layout: Layout) -> Rao {
+        let held = self.alpha_of(coldkey, layout);
         let alpha = alpha.min(held);
         if alpha == 0 {
             return 0;
@@ -84,27 +88,29 @@ impl Pool {
 mod tests {
     use super::*;
 
+    const L: Layout = Layout::V2;
+
     #[test]
     fn add_remove_and_credit_keep_holdings_exact() {
         let (a, b) = ([1; 32], [2; 32]);
         let mut p = Pool::default();
         p.add(a, 1_000);
         p.add(b, 500);
-        assert_eq!((p.alpha_of(&a), p.alpha_of(&b)), (1_000, 500));
+        assert_eq!((p.alpha_of(&a, L), p.alpha_of(&b, L)), (1_000, 500));
         p.credit_all(300); // +20% for everyone
-        assert_eq!((p.alpha_of(&a), p.alpha_of(&b)), (1_200, 600));
-        assert_eq!(p.remove(&a, 200), 200);
+        assert_eq!((p.alpha_of(&a, L), p.alpha_of(&b, L)), (1_200, 600));
+        assert_eq!(p.remove(&a, 200, L), 200);
         // Burnt shares are rounded up: the seller may lose a RAO to rounding, never gain one.
         assert!(
-            (999..=1_000).contains(&p.alpha_of(&a)),
+            (999..=1_000).contains(&p.alpha_of(&a, L)),
             "{}",
-            p.alpha_of(&a)
+            p.alpha_of(&a, L)
         );
-        assert_eq!(p.remove(&b, 10_000), 600);
-        assert_eq!(p.alpha_of(&b), 0);
+        assert_eq!(p.remove(&b, 10_000, L), 600);
+        assert_eq!(p.alpha_of(&b, L), 0);
         assert!(!p.shares.contains_key(&b));
         assert_eq!(p.total_alpha, 1_000);
-        assert!(p.alpha_of(&a) <= p.total_alpha);
+        assert!(p.alpha_of(&a, L) <= p.total_alpha);
     }
 
     #[test]
@@ -114,9 +120,9 @@ mod tests {
         p.add(a, 7);
         p.credit_all(3);
         p.add(b, 11);
-        let before = p.alpha_of(&a) + p.alpha_of(&b);
-        p.remove(&a, 5);
-        assert!(p.alpha_of(&a) + p.alpha_of(&b) + 5 <= before);
-        assert!(p.alpha_of(&a) + p.alpha_of(&b) <= p.total_alpha);
+        let before = p.alpha_of(&a, L) + p.alpha_of(&b, L);
+        p.remove(&a, 5, L);
+        assert!(p.alpha_of(&a, L) + p.alpha_of(&b, L) + 5 <= before);
+        assert!(p.alpha_of(&a, L) + p.alpha_of(&b, L) <= p.total_alpha);
     }
 }

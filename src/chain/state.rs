@@ -1,0 +1,324 @@
+//! Subnet state at a given block, in our own types: the block itself (header, runtime version,
+//! timestamp, decoded events, whether the epoch ran), neurons, owners, held stake and axons.
+//! Every read of many keys is batched (`state_queryStorageAt` in chunks), so a 4,096-uid
+//! snapshot costs a handful of round trips.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use subxt::ext::scale_value::Composite;
+use subxt::utils::H256;
+
+use super::client::{BlockRef, ChainClient, ChainError, Reader};
+use super::events::ChainEvent;
+use super::schedule;
+use super::share_pool::{self, Layout, SafeFloat, Shares};
+use super::types::{AccountId, NetUid, Rao, Uid};
+
+const M: &str = "SubtensorModule";
+
+/// What one finalized block says, independent of anything tenure already knows.
+#[derive(Debug, Clone)]
+pub struct BlockData {
+    pub number: u64,
+    pub hash: [u8; 32],
+    pub parent_hash: [u8; 32],
+    pub spec_version: u32,
+    /// `Timestamp.Now`, ms since the Unix epoch.
+    pub timestamp_ms: u64,
+    pub events: Vec<ChainEvent>,
+    /// Present when the subnet's epoch ran in this block (`LastMechansimStepBlock == number`).
+    pub epoch: Option<Epoch>,
+}
+
+/// The subnet at an epoch block.
+#[derive(Debug, Clone)]
+pub struct Epoch {
+    pub tempo: u16,
+    /// `SubnetEpochIndex` where the runtime has it, else the legacy formula.
+    pub index: u64,
+    /// `Emission[netuid]`: alpha emitted to each uid in this epoch, by uid.
+    pub emissions: Vec<Rao>,
+    pub neurons: Vec<Neuron>,
+}
+
+/// A uid slot and its holder.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Neuron {
+    pub uid: Uid,
+    pub hotkey: AccountId,
+    pub registered_at: u64,
+    pub validator_permit: bool,
+}
+
+/// Alpha a coldkey holds on a hotkey in the subnet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Holding {
+    pub coldkey: AccountId,
+    pub hotkey: AccountId,
+    pub alpha: Rao,
+}
+
+/// A served axon (`Axons[(netuid, hotkey)]`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Axon {
+    pub ip: std::net::IpAddr,
+    pub port: u16,
+    pub block: u64,
+}
+
+type RawAxon = (u64, u32, u128, u16, u8, u8, u8, u8);
+
+impl ChainClient {
+    /// Header, runtime version, timestamp, events and — at an epoch block — the epoch's data.
+    pub async fn block_data(
+        &self,
+        block: BlockRef,
+        netuid: NetUid,
+    ) -> Result<BlockData, ChainError> {
+        let header = self
+            .call("chain_getHeader", |c| async move {
+                c.rpc
+                    .chain_get_header(Some(H256(block.hash)))
+                    .await
+                    .map_err(|e| ChainError::Rpc {
+                        what: "chain_getHeader".into(),
+                        reason: e.to_string(),
+                    })?
+                    .ok_or(ChainError::UnknownBlock(block.number))
+            })
+            .await?;
+        let parent_hash = header.parent_hash.0;
+        self.at(block, |r| async move {
+            let timestamp_ms: u64 = r.get("Timestamp", "Now", ()).await?;
+            let events = events(&r).await?;
+            let last_step: u64 = r.get(M, "LastMechansimStepBlock", (netuid,)).await?;
+            let epoch = if last_step == block.number {
+                Some(epoch(&r, netuid).await?)
+            } else {
+                None
+            };
+            Ok(BlockData {
+                number: block.number,
+                hash: block.hash,
+                parent_hash,
+                spec_version: r.spec_version(),
+                timestamp_ms,
+                events,
+                epoch,
+            })
+        })
+        .await
+    }
+
+    /// Every uid of the subnet with its hotkey, registration block and validator permit.
+    pub async fn neuron_snapshot(
+        &self,
+        block: BlockRef,
+        netuid: NetUid,
+    ) -> Result<Vec<Neuron>, ChainError> {
+        self.at(block, |r| async move { neurons(&r, netuid).await })
+            .await
+    }
+
+    /// `Owner(hotkey)` of each hotkey, in order.
+    pub async fn owners(
+        &self,
+        block: BlockRef,
+        hotkeys: Vec<AccountId>,
+    ) -> Result<Vec<AccountId>, ChainError> {
+        self.at(block, |r| async move {
+            let keys = hotkeys.iter().map(|h| (h.0,)).collect();
+            let owners: Vec<[u8; 32]> = r.many(M, "Owner", keys).await?;
+            Ok(owners.into_iter().map(AccountId).collect())
+        })
+        .await
+    }
+
+    /// What each of `coldkeys` holds in the subnet on every hotkey it stakes to
+    /// (`StakingHotkeys`), plus the pairs in `also` (hotkeys a coldkey held before and may
+    /// have left). Pairs holding nothing are included, as 0.
+    pub async fn holdings(
+        &self,
+        block: BlockRef,
+        netuid: NetUid,
+        coldkeys: Vec<AccountId>,
+        also: Vec<(AccountId, AccountId)>,
+    ) -> Result<Vec<Holding>, ChainError> {
+        self.at(block, |r| async move {
+            let keys = coldkeys.iter().map(|c| (c.0,)).collect();
+            let staking: Vec<Vec<[u8; 32]>> = r.many(M, "StakingHotkeys", keys).await?;
+            let mut pairs: BTreeSet<(AccountId, AccountId)> = also.into_iter().collect();
+            for (c, hotkeys) in coldkeys.iter().zip(staking) {
+                pairs.extend(hotkeys.into_iter().map(|h| (*c, AccountId(h))));
+            }
+            let pairs: Vec<_> = pairs.into_iter().collect();
+            let alphas = alpha(&r, netuid, &pairs).await?;
+            Ok(pairs
+                .into_iter()
+                .zip(alphas)
+                .map(|((coldkey, hotkey), alpha)| Holding {
+                    coldkey,
+                    hotkey,
+                    alpha,
+                })
+                .collect())
+        })
+        .await
+    }
+
+    /// The axons served by `hotkeys` (None: never served).
+    pub async fn axons(
+        &self,
+        block: BlockRef,
+        netuid: NetUid,
+        hotkeys: Vec<AccountId>,
+    ) -> Result<Vec<Option<Axon>>, ChainError> {
+        self.at(block, |r| async move {
+            let keys = hotkeys.iter().map(|h| (netuid, h.0)).collect();
+            let raw: Vec<Option<RawAxon>> = r.many_opt(M, "Axons", keys).await?;
+            Ok(raw.into_iter().map(|a| a.map(axon)).collect())
+        })
+        .await
+    }
+}
+
+fn axon((block, _version, ip, port, ip_type, ..): RawAxon) -> Axon {
+    let ip = if ip_type == 6 {
+        std::net::IpAddr::V6(std::net::Ipv6Addr::from(ip))
+    } else {
+        std::net::IpAddr::V4(std::net::Ipv4Addr::from(ip as u32))
+    };
+    Axon { ip, port, block }
+}
+
+async fn events(r: &Reader) -> Result<Vec<ChainEvent>, ChainError> {
+    let block = r.block.number;
+    let decode = |reason: String| ChainError::Decode {
+        item: "System.Events".into(),
+        block,
+        reason,
+    };
+    let events = r.at.events().fetch().await.map_err(|e| ChainError::Rpc {
+        what: "System.Events".into(),
+        reason: e.to_string(),
+    })?;
+    let mut out = Vec::new();
+    for ev in events.iter() {
+        let ev = ev.map_err(|e| decode(e.to_string()))?;
+        let fields: Composite<()> = ev
+            .decode_fields_unchecked_as()
+            .map_err(|e| decode(e.to_string()))?;
+        out.push(ChainEvent::decode(
+            ev.pallet_name(),
+            ev.event_name(),
+            fields,
+            block,
+        )?);
+    }
+    Ok(out)
+}
+
+async fn epoch(r: &Reader, netuid: NetUid) -> Result<Epoch, ChainError> {
+    let tempo: u16 = r.get(M, "Tempo", (netuid,)).await?;
+    let index = if r.has(M, "SubnetEpochIndex") {
+        r.get(M, "SubnetEpochIndex", (netuid,)).await?
+    } else {
+        schedule::epoch_index(r.block.number, netuid, tempo)
+    };
+    let emissions: Vec<u64> = r.get(M, "Emission", (netuid,)).await?;
+    Ok(Epoch {
+        tempo,
+        index,
+        emissions,
+        neurons: neurons(r, netuid).await?,
+    })
+}
+
+async fn neurons(r: &Reader, netuid: NetUid) -> Result<Vec<Neuron>, ChainError> {
+    let n: u16 = r.get(M, "SubnetworkN", (netuid,)).await?;
+    let uids: Vec<Uid> = (0..n).collect();
+    let hotkeys: Vec<[u8; 32]> = r
+        .many(M, "Keys", uids.iter().map(|u| (netuid, *u)).collect())
+        .await?;
+    let registered: Vec<u64> = r
+        .many(
+            M,
+            "BlockAtRegistration",
+            uids.iter().map(|u| (netuid, *u)).collect(),
+        )
+        .await?;
+    let permits: Vec<bool> = r.get(M, "ValidatorPermit", (netuid,)).await?;
+    Ok(uids
+        .into_iter()
+        .zip(hotkeys)
+        .zip(registered)
+        .map(|((uid, hotkey), registered_at)| Neuron {
+            uid,
+            hotkey: AccountId(hotkey),
+            registered_at,
+            validator_permit: permits.get(usize::from(uid)).copied().unwrap_or(false),
+        })
+        .collect())
+}
+
+/// The share-pool layout of the runtime at this block.
+fn layout(r: &Reader) -> Layout {
+    if r.has(M, "AlphaV2") {
+        Layout::V2
+    } else {
+        Layout::V1
+    }
+}
+
+/// Alpha of each (coldkey, hotkey) pair, as the runtime computes it: v1 entries first, then v2
+/// (the runtime migrates lazily, so both can exist at once).
+async fn alpha(
+    r: &Reader,
+    netuid: NetUid,
+    pairs: &[(AccountId, AccountId)],
+) -> Result<Vec<Rao>, ChainError> {
+    let layout = layout(r);
+    let hotkeys: Vec<AccountId> = pairs
+        .iter()
+        .map(|(_, h)| *h)
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let hk_keys = || hotkeys.iter().map(|h| (h.0, netuid)).collect::<Vec<_>>();
+    let shared: Vec<u64> = r.many(M, "TotalHotkeyAlpha", hk_keys()).await?;
+    let pair_keys = || {
+        pairs
+            .iter()
+            .map(|(c, h)| (h.0, c.0, netuid))
+            .collect::<Vec<_>>()
+    };
+    let denom_v1: Vec<Option<u128>> = r.many_opt(M, "TotalHotkeyShares", hk_keys()).await?;
+    let share_v1: Vec<Option<u128>> = r.many_opt(M, "Alpha", pair_keys()).await?;
+    type Floats = Vec<Option<(u128, i64)>>;
+    let (denom_v2, share_v2): (Floats, Floats) = if layout == Layout::V2 {
+        (
+            r.many_opt(M, "TotalHotkeySharesV2", hk_keys()).await?,
+            r.many_opt(M, "AlphaV2", pair_keys()).await?,
+        )
+    } else {
+        (vec![None; hotkeys.len()], vec![None; pairs.len()])
+    };
+    let pick = |v1: Option<u128>, v2: Option<(u128, i64)>| match (v1, v2) {
+        (Some(bits), _) => Shares::Fixed(bits),
+        (None, Some((mantissa, exponent))) => Shares::Float(SafeFloat { mantissa, exponent }),
+        (None, None) => Shares::Fixed(0),
+    };
+    let pools: BTreeMap<AccountId, (u64, Shares)> = hotkeys
+        .iter()
+        .enumerate()
+        .map(|(i, h)| (*h, (shared[i], pick(denom_v1[i], denom_v2[i]))))
+        .collect();
+    Ok(pairs
+        .iter()
+        .enumerate()
+        .map(|(i, (_, h))| {
+            let (shared, denom) = pools[h];
+            share_pool::value(layout, shared, pick(share_v1[i], share_v2[i]), denom)
+        })
+        .collect())
+}
