@@ -88,6 +88,25 @@ pub async fn run(loaded: Loaded) -> anyhow::Result<()> {
             )
         });
     }
+    {
+        let client = Arc::new(crate::chain::client::ChainClient::new(
+            crate::chain::client::Settings::from_config(&cfg.chain),
+        ));
+        let settings = crate::ingest::Settings::from_config(cfg);
+        let (pool, metrics, health, stop) = (
+            pool.clone(),
+            metrics.clone(),
+            health.clone(),
+            cancel.clone(),
+        );
+        health.fail(crate::ingest::CHECK_INGEST, "no block ingested yet");
+        tasks.spawn(async move {
+            (
+                "ingest",
+                crate::ingest::run(client, pool, settings, metrics, health, stop).await,
+            )
+        });
+    }
     tracing::info!(netuid = cfg.chain.netuid, config = %loaded.file.display(), "tenure running");
 
     tokio::select! {

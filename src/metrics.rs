@@ -8,6 +8,7 @@ use prometheus_client::encoding::text::encode;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -35,6 +36,17 @@ pub struct Metrics {
     pub ready_check: Family<CheckLabels, Gauge>,
     pub database_up: Gauge,
     pub http_requests: Family<RouteLabels, Counter>,
+    /// Last block written by ingestion.
+    pub ingest_cursor: Gauge,
+    /// Finalized head minus the block being planned.
+    pub ingest_behind: Gauge,
+    pub ingest_block_seconds: Histogram,
+    pub ingest_rows: Counter,
+    pub ingest_errors: Counter,
+    pub chain_head: Gauge,
+    pub chain_reconnects: Gauge,
+    pub chain_stalls: Gauge,
+    pub chain_rpc_errors: Gauge,
 }
 
 impl Metrics {
@@ -81,8 +93,53 @@ impl Metrics {
             "HTTP requests served, by route and status",
             http_requests.clone(),
         );
+        let gauge = |registry: &mut Registry, name: &str, help: &str| {
+            let g = Gauge::default();
+            registry.register(name, help, g.clone());
+            g
+        };
+        let counter = |registry: &mut Registry, name: &str, help: &str| {
+            let c = Counter::default();
+            registry.register(name, help, c.clone());
+            c
+        };
+        let ingest_cursor = gauge(&mut registry, "ingest_cursor_block", "Last block ingested");
+        let ingest_behind = gauge(
+            &mut registry,
+            "ingest_behind_blocks",
+            "Finalized blocks not yet ingested",
+        );
+        let ingest_block_seconds = Histogram::new(exponential_buckets(0.001, 2.0, 14));
+        registry.register(
+            "ingest_block_seconds",
+            "Time from planning a block to its commit",
+            ingest_block_seconds.clone(),
+        );
+        let ingest_rows = counter(&mut registry, "ingest_rows", "Rows written by ingestion");
+        let ingest_errors = counter(
+            &mut registry,
+            "ingest_errors",
+            "Ingestion pipeline failures (each followed by a resume from the cursor)",
+        );
+        let chain_head = gauge(&mut registry, "chain_finalized_head", "Finalized head seen");
+        let chain_reconnects = gauge(&mut registry, "chain_reconnects", "Chain reconnections");
+        let chain_stalls = gauge(
+            &mut registry,
+            "chain_stalls",
+            "Finalized streams rebuilt after the stall timeout",
+        );
+        let chain_rpc_errors = gauge(&mut registry, "chain_rpc_errors", "Failed chain calls");
         Metrics {
             registry,
+            ingest_cursor,
+            ingest_behind,
+            ingest_block_seconds,
+            ingest_rows,
+            ingest_errors,
+            chain_head,
+            chain_reconnects,
+            chain_stalls,
+            chain_rpc_errors,
             build_info,
             start_time_seconds,
             ready_check,

@@ -94,11 +94,19 @@ fn write_config(dir: &Path, body: &str) -> std::path::PathBuf {
 
 #[sqlx::test(migrations = false)]
 async fn runs_migrates_serves_and_exits_zero_on_sigterm(pool: PgPool) {
+    let devnet = tenure::devnet::Devnet::start(&tenure::devnet::DevnetArgs {
+        port: 0,
+        block_ms: 50,
+        ..tenure::devnet::DevnetArgs::default()
+    })
+    .await
+    .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let config = write_config(
         dir.path(),
         &format!(
-            "[database]\nurl = {:?}\n[http]\nlisten = \"127.0.0.1:0\"\n[log]\nformat = \"json\"\n[daemon]\nshutdown_deadline_secs = 5\n",
+            "[chain]\nendpoints = [{:?}]\n[database]\nurl = {:?}\n[http]\nlisten = \"127.0.0.1:0\"\n[log]\nformat = \"json\"\n[daemon]\nshutdown_deadline_secs = 5\n",
+            devnet.url(),
             common::url_of(&pool)
         ),
     );
@@ -113,12 +121,22 @@ async fn runs_migrates_serves_and_exits_zero_on_sigterm(pool: PgPool) {
 
     let (status, body) = common::http_get(addr, "/livez").await;
     assert_eq!(status, 200, "{body}");
-    let (status, body) = common::http_get(addr, "/readyz").await;
-    assert_eq!(status, 200, "{body}");
-    assert!(body.contains("\"startup\":{\"ok\":true}"), "{body}");
+    // Ready once the schema is up and blocks are being ingested from the devnet.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let (status, body) = common::http_get(addr, "/readyz").await;
+        if status == 200 {
+            assert!(body.contains("\"startup\":{\"ok\":true}"), "{body}");
+            assert!(body.contains("\"ingest\":{\"ok\":true}"), "{body}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "not ready within 30 s: {body}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     let (status, body) = common::http_get(addr, "/metrics").await;
     assert_eq!(status, 200);
     assert!(body.contains("tenure_build_info"), "{body}");
+    assert!(body.contains("tenure_ingest_cursor_block"), "{body}");
 
     let sent = Instant::now();
     daemon.sigterm();
@@ -130,6 +148,7 @@ async fn runs_migrates_serves_and_exits_zero_on_sigterm(pool: PgPool) {
     );
     assert!(sent.elapsed() < Duration::from_secs(5));
     daemon.wait_for("shutdown complete", Duration::from_secs(1));
+    devnet.stop().await;
 }
 
 #[test]

@@ -125,6 +125,10 @@ pub struct DevnetArgs {
     /// daemon can sign as that validator.
     #[arg(long)]
     pub wallet_path: Option<PathBuf>,
+    /// Stop producing after this block (0 = never) and finalize everything up to it, so runs
+    /// against the same seed and scenario end in the same state.
+    #[arg(long, default_value_t = 0)]
+    pub halt_at: u64,
     /// Write the ground truth (emissions, stake changes, registrations, ownership changes,
     /// weights, axon transitions) to this file as JSON lines.
     #[arg(long)]
@@ -309,6 +313,7 @@ struct Faults {
     upgrade_at: u64,
     /// The upgrade changes the metadata (own metadata) or only the version (a served file).
     upgrade_metadata: bool,
+    halt_at: u64,
 }
 
 impl Faults {
@@ -321,6 +326,7 @@ impl Faults {
             stall_blocks: a.stall_blocks,
             upgrade_at: a.upgrade_at,
             upgrade_metadata: own_metadata,
+            halt_at: a.halt_at,
         }
     }
 
@@ -346,6 +352,23 @@ async fn produce(
     tick.tick().await;
     loop {
         tick.tick().await;
+        if faults.halt_at > 0 && node.chain().best() >= faults.halt_at {
+            let (finalized, head) = {
+                let mut chain = node.chain();
+                let before = chain.finalized;
+                chain.finalized = chain.best();
+                let headers: Vec<_> = ((before + 1)..=chain.finalized)
+                    .map(|n| chain.blocks[n as usize].header.clone())
+                    .collect();
+                (headers, chain.finalized)
+            };
+            node.notify_finalized(head);
+            for h in finalized {
+                let _ = node.finalized_heads.send(h);
+            }
+            tracing::info!(block = head, "devnet halted: no more blocks");
+            return;
+        }
         let produced = {
             let mut chain = node.chain();
             if faults.upgrade_at > 0 && chain.best() + 1 == faults.upgrade_at {

@@ -1,0 +1,474 @@
+//! What one finalized block changes, computed against what tenure knows so far (its in-memory
+//! state, loaded from the database at start). The result is a [`BlockWrite`]: plain rows that
+//! [`super::store`] writes in one transaction. The state is advanced as if the write succeeds;
+//! when a write fails the whole pipeline restarts from the database.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::chain::client::{BlockRef, ChainClient, ChainError};
+use crate::chain::events::ChainEvent;
+use crate::chain::state::{BlockData, Holding, Neuron};
+use crate::chain::{AccountId, NetUid, Rao, Uid};
+use crate::config::StakeScope;
+
+/// A uid's current miner as tenure knows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Live {
+    pub hotkey: AccountId,
+    pub registered_at: u64,
+    pub permit: bool,
+}
+
+/// Everything the planner needs to know about the past, reloadable from the database.
+#[derive(Debug, Clone, Default)]
+pub struct State {
+    /// The last block written: (number, hash).
+    pub cursor: Option<(u64, [u8; 32])>,
+    pub miners: BTreeMap<Uid, Live>,
+    /// Owner of every hotkey tenure follows (open `hotkey_owners` rows).
+    pub owners: BTreeMap<AccountId, AccountId>,
+    /// Coldkeys that ever owned a miner: their stake is followed.
+    pub tracked: BTreeSet<AccountId>,
+    /// Last known alpha per (coldkey, hotkey) of tracked coldkeys; zero pairs are dropped.
+    pub holdings: BTreeMap<(AccountId, AccountId), Rao>,
+}
+
+/// A block's rows.
+#[derive(Debug, Clone, Default)]
+pub struct BlockWrite {
+    pub number: u64,
+    pub hash: [u8; 32],
+    pub parent_hash: [u8; 32],
+    pub timestamp_ms: u64,
+    pub spec_version: u32,
+    /// (epoch index, tempo) when the epoch ran in this block.
+    pub epoch: Option<(u64, u16)>,
+    /// The first block of this database's history (a snapshot, not a diff).
+    pub snapshot: bool,
+    pub deregistered: Vec<Uid>,
+    /// (uid, hotkey, registered at block).
+    pub registered: Vec<(Uid, AccountId, u64)>,
+    /// (uid, coldkey, old hotkey, new hotkey).
+    pub hotkey_swaps: Vec<(Uid, AccountId, AccountId, AccountId)>,
+    /// (old coldkey, new coldkey): the new one takes over the old one's books.
+    pub coldkey_swaps: Vec<(AccountId, AccountId)>,
+    /// Hotkeys whose owner row closes without a successor (swapped away).
+    pub owners_closed: Vec<AccountId>,
+    /// hotkey → (coldkey, reason); at most one per hotkey and block.
+    pub owner_changes: BTreeMap<AccountId, (AccountId, &'static str)>,
+    pub permits: Vec<(Uid, bool)>,
+    pub stake: Vec<Holding>,
+    pub emissions: Vec<Emission>,
+    pub books: Vec<BookDelta>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Emission {
+    pub uid: Uid,
+    pub hotkey: AccountId,
+    pub coldkey: AccountId,
+    pub amount: Rao,
+    pub permit: bool,
+}
+
+/// One book's inputs for the block: emissions credited (amount, uid), held stake before and
+/// after.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BookDelta {
+    pub coldkey: AccountId,
+    /// `None` for `stake_scope = "coldkey"`.
+    pub hotkey: Option<AccountId>,
+    pub emissions: Vec<(Rao, Uid)>,
+    pub prev: Rao,
+    pub now: Rao,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PlanError {
+    #[error(transparent)]
+    Chain(#[from] ChainError),
+    #[error(
+        "block {number} does not follow the last ingested block {cursor} (parent hash differs): the node serves another chain"
+    )]
+    NotAChild { number: u64, cursor: u64 },
+}
+
+pub struct Planner {
+    pub netuid: NetUid,
+    pub scope: StakeScope,
+    pub exempt: BTreeSet<Uid>,
+}
+
+impl Planner {
+    fn book_key(&self, coldkey: AccountId, hotkey: AccountId) -> (AccountId, Option<AccountId>) {
+        match self.scope {
+            StakeScope::Coldkey => (coldkey, None),
+            StakeScope::Hotkey => (coldkey, Some(hotkey)),
+        }
+    }
+
+    /// The first block of a database: every neuron, owner and holding as it is, held stake
+    /// becoming manual tranches (what happened before is unknown).
+    pub async fn snapshot(
+        &self,
+        client: &ChainClient,
+        state: &mut State,
+        data: &BlockData,
+    ) -> Result<BlockWrite, PlanError> {
+        let block = BlockRef {
+            number: data.number,
+            hash: data.hash,
+        };
+        let mut w = header(data);
+        w.snapshot = true;
+        let neurons = client.neuron_snapshot(block, self.netuid).await?;
+        for n in &neurons {
+            self.register(state, &mut w, n, n.registered_at);
+            if n.validator_permit {
+                w.permits.push((n.uid, true));
+                if let Some(l) = state.miners.get_mut(&n.uid) {
+                    l.permit = true;
+                }
+            }
+        }
+        self.refresh_owners(client, block, state, &mut w, "snapshot")
+            .await?;
+        let dirty = state.tracked.clone();
+        self.restake(client, block, state, &mut w, dirty, BTreeMap::new())
+            .await?;
+        state.cursor = Some((data.number, data.hash));
+        Ok(w)
+    }
+
+    /// A block after the cursor.
+    pub async fn block(
+        &self,
+        client: &ChainClient,
+        state: &mut State,
+        data: &BlockData,
+    ) -> Result<BlockWrite, PlanError> {
+        if let Some((n, hash)) = state.cursor
+            && (data.number != n + 1 || data.parent_hash != hash)
+        {
+            return Err(PlanError::NotAChild {
+                number: data.number,
+                cursor: n,
+            });
+        }
+        let block = BlockRef {
+            number: data.number,
+            hash: data.hash,
+        };
+        let mut w = header(data);
+        let ours = self.netuid;
+        let mut dirty: BTreeSet<AccountId> = BTreeSet::new();
+        let mut dirty_hotkeys: BTreeSet<AccountId> = BTreeSet::new();
+        // Coldkey swaps: new → old, so the new coldkey's book starts from the old one's stake.
+        let mut merged: BTreeMap<AccountId, AccountId> = BTreeMap::new();
+        for ev in &data.events {
+            match ev {
+                ChainEvent::NeuronRegistered {
+                    netuid,
+                    uid,
+                    hotkey,
+                } if *netuid == ours => {
+                    let n = Neuron {
+                        uid: *uid,
+                        hotkey: *hotkey,
+                        registered_at: data.number,
+                        validator_permit: false,
+                    };
+                    self.register(state, &mut w, &n, data.number);
+                }
+                ChainEvent::HotkeySwapped {
+                    coldkey,
+                    old_hotkey,
+                    new_hotkey,
+                } => {
+                    let uid = state
+                        .miners
+                        .iter()
+                        .find(|(_, l)| l.hotkey == *old_hotkey)
+                        .map(|(u, _)| *u);
+                    if let Some(uid) = uid {
+                        if let Some(l) = state.miners.get_mut(&uid) {
+                            l.hotkey = *new_hotkey;
+                        }
+                        w.hotkey_swaps
+                            .push((uid, *coldkey, *old_hotkey, *new_hotkey));
+                        state.owners.remove(old_hotkey);
+                        w.owners_closed.push(*old_hotkey);
+                        w.owner_changes.remove(old_hotkey);
+                        state.owners.insert(*new_hotkey, *coldkey);
+                        w.owner_changes
+                            .insert(*new_hotkey, (*coldkey, "hotkey_swap"));
+                    }
+                    dirty_hotkeys.extend([*old_hotkey, *new_hotkey]);
+                    dirty.insert(*coldkey);
+                }
+                ChainEvent::ColdkeySwapped {
+                    old_coldkey,
+                    new_coldkey,
+                } if state.tracked.contains(old_coldkey) => {
+                    let owned: Vec<AccountId> = state
+                        .owners
+                        .iter()
+                        .filter(|(_, c)| *c == old_coldkey)
+                        .map(|(h, _)| *h)
+                        .collect();
+                    for h in owned {
+                        state.owners.insert(h, *new_coldkey);
+                        w.owner_changes.insert(h, (*new_coldkey, "coldkey_swap"));
+                    }
+                    state.tracked.insert(*new_coldkey);
+                    w.coldkey_swaps.push((*old_coldkey, *new_coldkey));
+                    merged.insert(*new_coldkey, *old_coldkey);
+                    dirty.extend([*old_coldkey, *new_coldkey]);
+                }
+                other => {
+                    let (coldkeys, hotkeys) = stake_touch(other, ours);
+                    dirty.extend(coldkeys);
+                    dirty_hotkeys.extend(hotkeys);
+                }
+            }
+        }
+        let epoch = data.epoch.as_ref();
+        if let Some(e) = epoch {
+            w.epoch = Some((e.index, e.tempo));
+            // The snapshot corrects anything the events did not say (e.g. bulk registrations).
+            for n in &e.neurons {
+                if state.miners.get(&n.uid).map(|l| l.hotkey) != Some(n.hotkey) {
+                    self.register(state, &mut w, n, n.registered_at);
+                }
+                if let Some(l) = state.miners.get_mut(&n.uid)
+                    && l.permit != n.validator_permit
+                {
+                    l.permit = n.validator_permit;
+                    w.permits.push((n.uid, n.validator_permit));
+                }
+            }
+        }
+        // Owner changes need no event: every live hotkey's owner is re-read each block.
+        self.refresh_owners(client, block, state, &mut w, "owner_change")
+            .await?;
+        for (h, (c, _)) in &w.owner_changes {
+            dirty.insert(*c);
+            dirty_hotkeys.insert(*h);
+        }
+        if let Some(e) = epoch {
+            for (uid, amount) in e.emissions.iter().enumerate() {
+                let Ok(uid) = Uid::try_from(uid) else { break };
+                let Some(l) = state.miners.get(&uid) else {
+                    continue;
+                };
+                let Some(coldkey) = state.owners.get(&l.hotkey) else {
+                    continue;
+                };
+                w.emissions.push(Emission {
+                    uid,
+                    hotkey: l.hotkey,
+                    coldkey: *coldkey,
+                    amount: *amount,
+                    permit: l.permit,
+                });
+            }
+            // Emission distribution moves stake without events.
+            dirty.extend(state.tracked.iter().copied());
+        }
+        for (c, h) in state.holdings.keys() {
+            if dirty_hotkeys.contains(h) {
+                dirty.insert(*c);
+            }
+        }
+        dirty.retain(|c| state.tracked.contains(c));
+        self.restake(client, block, state, &mut w, dirty, merged)
+            .await?;
+        state.cursor = Some((data.number, data.hash));
+        Ok(w)
+    }
+
+    /// A uid given to `n.hotkey`: the previous miner (if any) is deregistered.
+    fn register(&self, state: &mut State, w: &mut BlockWrite, n: &Neuron, registered_at: u64) {
+        if state.miners.remove(&n.uid).is_some() {
+            w.deregistered.push(n.uid);
+        }
+        w.registered.retain(|(u, ..)| *u != n.uid);
+        w.registered.push((n.uid, n.hotkey, registered_at));
+        state.miners.insert(
+            n.uid,
+            Live {
+                hotkey: n.hotkey,
+                registered_at,
+                permit: false,
+            },
+        );
+    }
+
+    /// Reads the owner of every live hotkey; new owners become tracked.
+    async fn refresh_owners(
+        &self,
+        client: &ChainClient,
+        block: BlockRef,
+        state: &mut State,
+        w: &mut BlockWrite,
+        reason: &'static str,
+    ) -> Result<(), PlanError> {
+        let hotkeys: Vec<AccountId> = state.miners.values().map(|l| l.hotkey).collect();
+        if hotkeys.is_empty() {
+            return Ok(());
+        }
+        let owners = client.owners(block, hotkeys.clone()).await?;
+        let fresh: BTreeSet<AccountId> = w.registered.iter().map(|(_, h, _)| *h).collect();
+        for (h, c) in hotkeys.into_iter().zip(owners) {
+            if state.owners.get(&h) == Some(&c) {
+                continue;
+            }
+            let why = if reason == "owner_change" && fresh.contains(&h) {
+                "registration"
+            } else {
+                reason
+            };
+            state.owners.insert(h, c);
+            let why = w.owner_changes.get(&h).map_or(why, |(_, r)| *r);
+            w.owner_changes.insert(h, (c, why));
+            state.tracked.insert(c);
+        }
+        Ok(())
+    }
+
+    /// Re-reads the holdings of `dirty` coldkeys, records changed pairs and the books' deltas.
+    async fn restake(
+        &self,
+        client: &ChainClient,
+        block: BlockRef,
+        state: &mut State,
+        w: &mut BlockWrite,
+        dirty: BTreeSet<AccountId>,
+        merged: BTreeMap<AccountId, AccountId>,
+    ) -> Result<(), PlanError> {
+        type Key = (AccountId, Option<AccountId>);
+        let mut prev: BTreeMap<Key, Rao> = BTreeMap::new();
+        let mut now: BTreeMap<Key, Rao> = BTreeMap::new();
+        let mut emitted: BTreeMap<Key, Vec<(Rao, Uid)>> = BTreeMap::new();
+        for e in &w.emissions {
+            if e.amount > 0 && !e.permit && !self.exempt.contains(&e.uid) {
+                emitted
+                    .entry(self.book_key(e.coldkey, e.hotkey))
+                    .or_default()
+                    .push((e.amount, e.uid));
+            }
+        }
+        if !dirty.is_empty() {
+            let known: Vec<(AccountId, AccountId)> = state
+                .holdings
+                .keys()
+                .filter(|(c, _)| dirty.contains(c))
+                .copied()
+                .collect();
+            let read = client
+                .holdings(block, self.netuid, dirty.iter().copied().collect(), known)
+                .await?;
+            for h in read {
+                let pair = (h.coldkey, h.hotkey);
+                let old = state.holdings.get(&pair).copied().unwrap_or(0);
+                *prev.entry(self.book_key(h.coldkey, h.hotkey)).or_default() += old;
+                *now.entry(self.book_key(h.coldkey, h.hotkey)).or_default() += h.alpha;
+                if h.alpha != old {
+                    w.stake.push(h);
+                }
+                if h.alpha == 0 {
+                    state.holdings.remove(&pair);
+                } else {
+                    state.holdings.insert(pair, h.alpha);
+                }
+            }
+        }
+        // Coldkey swaps: the old coldkey's books (and their previous stake) become the new one's.
+        for (new, old) in &merged {
+            let moved: Vec<Key> = prev.keys().filter(|(c, _)| c == old).copied().collect();
+            for k in moved {
+                let amount = prev.remove(&k).unwrap_or(0);
+                *prev.entry((*new, k.1)).or_default() += amount;
+                now.entry(k).or_default();
+            }
+        }
+        let keys: BTreeSet<Key> = prev
+            .keys()
+            .chain(now.keys())
+            .chain(emitted.keys())
+            .copied()
+            .collect();
+        for k in keys {
+            let (p, n) = (
+                prev.get(&k).copied().unwrap_or(0),
+                now.get(&k).copied().unwrap_or(0),
+            );
+            let e = emitted.remove(&k).unwrap_or_default();
+            if p != n || !e.is_empty() {
+                w.books.push(BookDelta {
+                    coldkey: k.0,
+                    hotkey: k.1,
+                    emissions: e,
+                    prev: p,
+                    now: n,
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+fn header(data: &BlockData) -> BlockWrite {
+    BlockWrite {
+        number: data.number,
+        hash: data.hash,
+        parent_hash: data.parent_hash,
+        timestamp_ms: data.timestamp_ms,
+        spec_version: data.spec_version,
+        ..BlockWrite::default()
+    }
+}
+
+/// Coldkeys and hotkeys whose alpha in subnet `ours` a stake event may have changed.
+fn stake_touch(ev: &ChainEvent, ours: NetUid) -> (Vec<AccountId>, Vec<AccountId>) {
+    use ChainEvent as E;
+    match ev {
+        E::StakeAdded {
+            coldkey,
+            hotkey,
+            netuid,
+            ..
+        }
+        | E::StakeRemoved {
+            coldkey,
+            hotkey,
+            netuid,
+            ..
+        } if *netuid == ours => (vec![*coldkey], vec![*hotkey]),
+        E::StakeMoved {
+            coldkey,
+            from_hotkey,
+            from_netuid,
+            to_hotkey,
+            to_netuid,
+        } if *from_netuid == ours || *to_netuid == ours => {
+            (vec![*coldkey], vec![*from_hotkey, *to_hotkey])
+        }
+        E::StakeTransferred {
+            from_coldkey,
+            to_coldkey,
+            hotkey,
+            from_netuid,
+            to_netuid,
+        } if *from_netuid == ours || *to_netuid == ours => {
+            (vec![*from_coldkey, *to_coldkey], vec![*hotkey])
+        }
+        E::StakeSwapped {
+            coldkey,
+            hotkey,
+            from_netuid,
+            to_netuid,
+        } if *from_netuid == ours || *to_netuid == ours => (vec![*coldkey], vec![*hotkey]),
+        _ => (vec![], vec![]),
+    }
+}

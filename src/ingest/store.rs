@@ -1,0 +1,575 @@
+//! The ingest's database side: loading what tenure knows (the planner's state) and writing one
+//! block's rows, the tranche-book updates and the cursor in a single transaction. Rows go in
+//! batches (`UNNEST`), so an epoch block of 4,096 miners is a few statements, not thousands.
+
+use std::collections::BTreeMap;
+
+use sqlx::{PgPool, Postgres, Row, Transaction};
+
+use super::plan::{BlockWrite, Live, State};
+use crate::chain::{AccountId, NetUid, Rao, Uid};
+use crate::config::StakeScope;
+use crate::vesting::book::{Book, Tranche, TrancheKind};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database: {0}")]
+    Db(#[from] sqlx::Error),
+    #[error("the database holds an account that is not SS58: {0}")]
+    BadAccount(String),
+    #[error("block {number} does not follow the database's cursor {cursor}")]
+    Gap { number: u64, cursor: u64 },
+}
+
+/// What a write did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Written {
+    Rows(u64),
+    /// The block was already in the database (re-processing changes nothing).
+    AlreadyIngested,
+}
+
+fn acct(s: &str) -> Result<AccountId, StoreError> {
+    s.parse().map_err(|_| StoreError::BadAccount(s.into()))
+}
+
+fn ss58(a: &AccountId) -> String {
+    a.to_ss58()
+}
+
+fn i64_of(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+fn scope_name(scope: StakeScope) -> &'static str {
+    match scope {
+        StakeScope::Coldkey => "coldkey",
+        StakeScope::Hotkey => "hotkey",
+    }
+}
+
+/// The planner's state as the database has it.
+pub async fn load(pool: &PgPool, netuid: NetUid) -> Result<State, StoreError> {
+    let n = i32::from(netuid);
+    let mut state = State::default();
+    if let Some(row) =
+        sqlx::query("SELECT block_number, block_hash FROM ingest_cursor WHERE netuid = $1")
+            .bind(n)
+            .fetch_optional(pool)
+            .await?
+    {
+        let hash: Vec<u8> = row.get(1);
+        let mut h = [0u8; 32];
+        h.copy_from_slice(&hash[..32.min(hash.len())]);
+        state.cursor = Some((row.get::<i64, _>(0) as u64, h));
+    }
+    let miners = sqlx::query(
+        "SELECT m.uid, m.hotkey, m.registered_at_block,
+                COALESCE((SELECT permitted FROM validator_permits p WHERE p.miner_id = m.id
+                          ORDER BY block DESC LIMIT 1), FALSE)
+           FROM miners m WHERE m.netuid = $1 AND m.deregistered_at_block IS NULL",
+    )
+    .bind(n)
+    .fetch_all(pool)
+    .await?;
+    for r in miners {
+        state.miners.insert(
+            r.get::<i32, _>(0) as Uid,
+            Live {
+                hotkey: acct(r.get(1))?,
+                registered_at: r.get::<i64, _>(2) as u64,
+                permit: r.get(3),
+            },
+        );
+    }
+    for r in
+        sqlx::query("SELECT hotkey, coldkey, to_block IS NULL FROM hotkey_owners WHERE netuid = $1")
+            .bind(n)
+            .fetch_all(pool)
+            .await?
+    {
+        let (h, c) = (acct(r.get(0))?, acct(r.get(1))?);
+        state.tracked.insert(c);
+        if r.get::<bool, _>(2) {
+            state.owners.insert(h, c);
+        }
+    }
+    for r in sqlx::query(
+        "SELECT DISTINCT ON (coldkey, hotkey) coldkey, hotkey, alpha_rao FROM stake_changes
+          WHERE netuid = $1 ORDER BY coldkey, hotkey, block DESC",
+    )
+    .bind(n)
+    .fetch_all(pool)
+    .await?
+    {
+        let alpha = r.get::<i64, _>(2) as Rao;
+        if alpha > 0 {
+            state
+                .holdings
+                .insert((acct(r.get(0))?, acct(r.get(1))?), alpha);
+        }
+    }
+    Ok(state)
+}
+
+/// Writes one block in one transaction; a block at or below the cursor is left alone.
+pub async fn write(
+    pool: &PgPool,
+    netuid: NetUid,
+    scope: StakeScope,
+    w: &BlockWrite,
+) -> Result<Written, StoreError> {
+    let mut tx = pool.begin().await?;
+    let n = i32::from(netuid);
+    let b = i64_of(w.number);
+    let cursor: Option<i64> =
+        sqlx::query_scalar("SELECT block_number FROM ingest_cursor WHERE netuid = $1 FOR UPDATE")
+            .bind(n)
+            .fetch_optional(&mut *tx)
+            .await?;
+    match cursor {
+        Some(c) if c >= b => return Ok(Written::AlreadyIngested),
+        Some(c) if c + 1 != b => {
+            return Err(StoreError::Gap {
+                number: w.number,
+                cursor: c as u64,
+            });
+        }
+        None if !w.snapshot => {
+            return Err(StoreError::Gap {
+                number: w.number,
+                cursor: 0,
+            });
+        }
+        _ => {}
+    }
+    let mut rows: u64 = 0;
+    let (epoch_index, tempo) = w.epoch.unzip();
+    sqlx::query(
+        "INSERT INTO blocks (netuid, number, hash, parent_hash, timestamp_ms, spec_version, epoch_ran)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(n)
+    .bind(b)
+    .bind(&w.hash[..])
+    .bind(&w.parent_hash[..])
+    .bind(i64_of(w.timestamp_ms))
+    .bind(i64::from(w.spec_version))
+    .bind(w.epoch.is_some())
+    .execute(&mut *tx)
+    .await?;
+    rows += 1;
+    if let (Some(index), Some(tempo)) = (epoch_index, tempo) {
+        sqlx::query(
+            "INSERT INTO epochs (netuid, block, epoch_index, tempo) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(n)
+        .bind(b)
+        .bind(i64_of(index))
+        .bind(i32::from(tempo))
+        .execute(&mut *tx)
+        .await?;
+        rows += 1;
+    }
+    rows += miners(&mut tx, n, b, w).await?;
+    rows += owners(&mut tx, n, b, w).await?;
+    rows += stake_and_emissions(&mut tx, n, b, w).await?;
+    rows += books(&mut tx, n, b, scope, w).await?;
+    sqlx::query(
+        "INSERT INTO ingest_cursor (netuid, block_number, block_hash, first_block)
+         VALUES ($1, $2, $3, $2)
+         ON CONFLICT (netuid) DO UPDATE SET block_number = $2, block_hash = $3, updated_at = now()",
+    )
+    .bind(n)
+    .bind(b)
+    .bind(&w.hash[..])
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query("UPDATE blocks SET rows_written = $3 WHERE netuid = $1 AND number = $2")
+        .bind(n)
+        .bind(b)
+        .bind(i32::try_from(rows).unwrap_or(i32::MAX))
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(Written::Rows(rows))
+}
+
+type Tx<'a> = Transaction<'a, Postgres>;
+
+async fn miners(tx: &mut Tx<'_>, n: i32, b: i64, w: &BlockWrite) -> Result<u64, StoreError> {
+    let mut rows = 0;
+    if !w.deregistered.is_empty() {
+        let uids: Vec<i32> = w.deregistered.iter().map(|u| i32::from(*u)).collect();
+        rows += sqlx::query(
+            "UPDATE miners SET deregistered_at_block = $2
+              WHERE netuid = $1 AND uid = ANY($3) AND deregistered_at_block IS NULL",
+        )
+        .bind(n)
+        .bind(b)
+        .bind(&uids)
+        .execute(&mut **tx)
+        .await?
+        .rows_affected();
+    }
+    if !w.registered.is_empty() {
+        let uids: Vec<i32> = w.registered.iter().map(|r| i32::from(r.0)).collect();
+        let hotkeys: Vec<String> = w.registered.iter().map(|r| ss58(&r.1)).collect();
+        let at: Vec<i64> = w.registered.iter().map(|r| i64_of(r.2)).collect();
+        rows += sqlx::query(
+            "INSERT INTO miners (netuid, uid, hotkey, registered_at_block, first_seen_block)
+             SELECT $1, u, h, r, $2 FROM UNNEST($3::int[], $4::text[], $5::bigint[]) AS t(u, h, r)",
+        )
+        .bind(n)
+        .bind(b)
+        .bind(&uids)
+        .bind(&hotkeys)
+        .bind(&at)
+        .execute(&mut **tx)
+        .await?
+        .rows_affected();
+    }
+    for (uid, coldkey, old, new) in &w.hotkey_swaps {
+        sqlx::query(
+            "UPDATE miners SET hotkey = $3
+              WHERE netuid = $1 AND uid = $2 AND deregistered_at_block IS NULL",
+        )
+        .bind(n)
+        .bind(i32::from(*uid))
+        .bind(ss58(new))
+        .execute(&mut **tx)
+        .await?;
+        rows += sqlx::query(
+            "INSERT INTO hotkey_swaps (netuid, block, coldkey, old_hotkey, new_hotkey)
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(n)
+        .bind(b)
+        .bind(ss58(coldkey))
+        .bind(ss58(old))
+        .bind(ss58(new))
+        .execute(&mut **tx)
+        .await?
+        .rows_affected();
+    }
+    if !w.permits.is_empty() {
+        let uids: Vec<i32> = w.permits.iter().map(|p| i32::from(p.0)).collect();
+        let permitted: Vec<bool> = w.permits.iter().map(|p| p.1).collect();
+        rows += sqlx::query(
+            "INSERT INTO validator_permits (netuid, miner_id, block, permitted)
+             SELECT $1, m.id, $2, t.p FROM UNNEST($3::int[], $4::bool[]) AS t(u, p)
+               JOIN miners m ON m.netuid = $1 AND m.uid = t.u AND m.deregistered_at_block IS NULL",
+        )
+        .bind(n)
+        .bind(b)
+        .bind(&uids)
+        .bind(&permitted)
+        .execute(&mut **tx)
+        .await?
+        .rows_affected();
+    }
+    Ok(rows)
+}
+
+async fn owners(tx: &mut Tx<'_>, n: i32, b: i64, w: &BlockWrite) -> Result<u64, StoreError> {
+    let mut rows = 0;
+    for (old, new) in &w.coldkey_swaps {
+        rows += sqlx::query(
+            "INSERT INTO coldkey_swaps (netuid, block, old_coldkey, new_coldkey) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(n)
+        .bind(b)
+        .bind(ss58(old))
+        .bind(ss58(new))
+        .execute(&mut **tx)
+        .await?
+        .rows_affected();
+        // Same person: the whole book moves.
+        sqlx::query("UPDATE vesting_tranches SET coldkey = $3 WHERE netuid = $1 AND coldkey = $2")
+            .bind(n)
+            .bind(ss58(old))
+            .bind(ss58(new))
+            .execute(&mut **tx)
+            .await?;
+    }
+    let closing: Vec<String> = w
+        .owners_closed
+        .iter()
+        .chain(w.owner_changes.keys())
+        .map(ss58)
+        .collect();
+    if !closing.is_empty() {
+        sqlx::query(
+            "UPDATE hotkey_owners SET to_block = $2
+              WHERE netuid = $1 AND hotkey = ANY($3) AND to_block IS NULL",
+        )
+        .bind(n)
+        .bind(b)
+        .bind(&closing)
+        .execute(&mut **tx)
+        .await?;
+    }
+    if !w.owner_changes.is_empty() {
+        let hotkeys: Vec<String> = w.owner_changes.keys().map(ss58).collect();
+        let coldkeys: Vec<String> = w.owner_changes.values().map(|(c, _)| ss58(c)).collect();
+        let reasons: Vec<&str> = w.owner_changes.values().map(|(_, r)| *r).collect();
+        // A hotkey that changed owner in the same block it got its previous one keeps one row.
+        rows += sqlx::query(
+            "INSERT INTO hotkey_owners (netuid, hotkey, coldkey, from_block, reason)
+             SELECT $1, h, c, $2, r FROM UNNEST($3::text[], $4::text[], $5::text[]) AS t(h, c, r)
+             ON CONFLICT (netuid, hotkey, from_block)
+             DO UPDATE SET coldkey = EXCLUDED.coldkey, to_block = NULL",
+        )
+        .bind(n)
+        .bind(b)
+        .bind(&hotkeys)
+        .bind(&coldkeys)
+        .bind(&reasons)
+        .execute(&mut **tx)
+        .await?
+        .rows_affected();
+    }
+    Ok(rows)
+}
+
+async fn stake_and_emissions(
+    tx: &mut Tx<'_>,
+    n: i32,
+    b: i64,
+    w: &BlockWrite,
+) -> Result<u64, StoreError> {
+    let mut rows = 0;
+    if !w.stake.is_empty() {
+        let c: Vec<String> = w.stake.iter().map(|h| ss58(&h.coldkey)).collect();
+        let h: Vec<String> = w.stake.iter().map(|h| ss58(&h.hotkey)).collect();
+        let a: Vec<i64> = w.stake.iter().map(|h| i64_of(h.alpha)).collect();
+        rows += sqlx::query(
+            "INSERT INTO stake_changes (netuid, coldkey, hotkey, block, alpha_rao)
+             SELECT $1, c, h, $2, a FROM UNNEST($3::text[], $4::text[], $5::bigint[]) AS t(c, h, a)",
+        )
+        .bind(n)
+        .bind(b)
+        .bind(&c)
+        .bind(&h)
+        .bind(&a)
+        .execute(&mut **tx)
+        .await?
+        .rows_affected();
+    }
+    if !w.emissions.is_empty() {
+        let e = &w.emissions;
+        let uids: Vec<i32> = e.iter().map(|x| i32::from(x.uid)).collect();
+        let hk: Vec<String> = e.iter().map(|x| ss58(&x.hotkey)).collect();
+        let ck: Vec<String> = e.iter().map(|x| ss58(&x.coldkey)).collect();
+        let amt: Vec<i64> = e.iter().map(|x| i64_of(x.amount)).collect();
+        let permit: Vec<bool> = e.iter().map(|x| x.permit).collect();
+        rows += sqlx::query(
+            "INSERT INTO emissions (netuid, epoch_block, uid, miner_id, hotkey, coldkey, amount_rao, validator_permit)
+             SELECT $1, $2, t.u, m.id, t.h, t.c, t.a, t.p
+               FROM UNNEST($3::int[], $4::text[], $5::text[], $6::bigint[], $7::bool[]) AS t(u, h, c, a, p)
+               JOIN miners m ON m.netuid = $1 AND m.uid = t.u AND m.deregistered_at_block IS NULL",
+        )
+        .bind(n)
+        .bind(b)
+        .bind(&uids)
+        .bind(&hk)
+        .bind(&ck)
+        .bind(&amt)
+        .bind(&permit)
+        .execute(&mut **tx)
+        .await?
+        .rows_affected();
+    }
+    Ok(rows)
+}
+
+/// Applies the block's book deltas: open tranches are loaded for the touched books, the FILO
+/// arithmetic of [`Book::apply`] runs in memory, and the changes go back in three statements.
+async fn books(
+    tx: &mut Tx<'_>,
+    n: i32,
+    b: i64,
+    scope: StakeScope,
+    w: &BlockWrite,
+) -> Result<u64, StoreError> {
+    if w.books.is_empty() {
+        return Ok(0);
+    }
+    let scope = scope_name(scope);
+    let book_of =
+        |c: &AccountId, h: &Option<AccountId>| (ss58(c), h.as_ref().map(ss58).unwrap_or_default());
+    let keys: Vec<(String, String)> = w
+        .books
+        .iter()
+        .map(|d| book_of(&d.coldkey, &d.hotkey))
+        .collect();
+    let cs: Vec<String> = keys.iter().map(|k| k.0.clone()).collect();
+    let hs: Vec<String> = keys.iter().map(|k| k.1.clone()).collect();
+    // Open tranches of the touched books, oldest first.
+    let mut open: BTreeMap<(String, String), Vec<(i64, Tranche)>> = BTreeMap::new();
+    for r in sqlx::query(
+        "SELECT t.id, t.coldkey, t.hotkey, t.kind, t.block, t.initial_rao, t.remaining_rao
+           FROM vesting_tranches t
+           JOIN UNNEST($3::text[], $4::text[]) AS k(c, h) ON t.coldkey = k.c AND t.hotkey = k.h
+          WHERE t.netuid = $1 AND t.scope = $2 AND t.remaining_rao > 0
+          ORDER BY t.block, t.id",
+    )
+    .bind(n)
+    .bind(scope)
+    .bind(&cs)
+    .bind(&hs)
+    .fetch_all(&mut **tx)
+    .await?
+    {
+        let kind = if r.get::<&str, _>(3) == "emission" {
+            TrancheKind::Emission
+        } else {
+            TrancheKind::Manual
+        };
+        open.entry((r.get(1), r.get(2))).or_default().push((
+            r.get(0),
+            Tranche {
+                kind,
+                block: r.get::<i64, _>(4) as u64,
+                initial: r.get::<i64, _>(5) as Rao,
+                remaining: r.get::<i64, _>(6) as Rao,
+            },
+        ));
+    }
+    let miner_ids: BTreeMap<i32, i64> = if w.books.iter().any(|d| !d.emissions.is_empty()) {
+        sqlx::query(
+            "SELECT uid, id FROM miners WHERE netuid = $1 AND deregistered_at_block IS NULL",
+        )
+        .bind(n)
+        .fetch_all(&mut **tx)
+        .await?
+        .into_iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect()
+    } else {
+        BTreeMap::new()
+    };
+    // (id, remaining) of changed existing tranches; new tranches; (tranche id, amount) outflows.
+    let mut updates: Vec<(i64, i64)> = Vec::new();
+    struct New {
+        coldkey: String,
+        hotkey: String,
+        kind: &'static str,
+        initial: i64,
+        remaining: i64,
+        miner_id: Option<i64>,
+        slot: usize,
+    }
+    let mut created: Vec<New> = Vec::new();
+    // Outflows: (Ok(existing id) | Err(index into created), amount).
+    let mut outflows: Vec<(Result<i64, usize>, i64)> = Vec::new();
+    for (d, key) in w.books.iter().zip(&keys) {
+        let existing = open.remove(key).unwrap_or_default();
+        let ids: Vec<i64> = existing.iter().map(|(id, _)| *id).collect();
+        let mut book = Book::new(existing.into_iter().map(|(_, t)| t).collect());
+        let before = book.tranches.len();
+        let amounts: Vec<Rao> = d.emissions.iter().map(|(a, _)| *a).collect();
+        let applied = book.apply(w.number, &amounts, d.prev, d.now);
+        if applied.unbacked > 0 {
+            tracing::warn!(
+                coldkey = %d.coldkey, block = w.number, unbacked_rao = applied.unbacked,
+                "outflow larger than the book: stake left that tenure never saw arrive"
+            );
+        }
+        let mut slot_of = BTreeMap::new();
+        for (i, t) in book.tranches.iter().enumerate().skip(before) {
+            // Emission tranches are created first, in the order of `d.emissions`.
+            let (kind, miner_id) = match t.kind {
+                TrancheKind::Emission => {
+                    let uid = d.emissions.get(i - before).map(|(_, u)| i32::from(*u));
+                    ("emission", uid.and_then(|u| miner_ids.get(&u).copied()))
+                }
+                TrancheKind::Manual => ("manual", None),
+            };
+            slot_of.insert(i, created.len());
+            created.push(New {
+                coldkey: key.0.clone(),
+                hotkey: key.1.clone(),
+                kind,
+                initial: i64_of(t.initial),
+                remaining: i64_of(t.remaining),
+                miner_id,
+                slot: created.len(),
+            });
+        }
+        for (i, amount) in &applied.consumed {
+            let target = match ids.get(*i) {
+                Some(id) => {
+                    updates.push((*id, i64_of(book.tranches[*i].remaining)));
+                    Ok(*id)
+                }
+                None => Err(slot_of[i]),
+            };
+            outflows.push((target, i64_of(*amount)));
+        }
+    }
+    let mut rows = 0;
+    // Ids are drawn first so that outflows from tranches created in this block can name them.
+    let new_ids: Vec<i64> = if created.is_empty() {
+        Vec::new()
+    } else {
+        sqlx::query_scalar(
+            "SELECT nextval(pg_get_serial_sequence('vesting_tranches', 'id')) FROM generate_series(1, $1)",
+        )
+        .bind(created.len() as i64)
+        .fetch_all(&mut **tx)
+        .await?
+    };
+    if !created.is_empty() {
+        rows += sqlx::query(
+            "INSERT INTO vesting_tranches (id, netuid, scope, coldkey, hotkey, kind, block, initial_rao, remaining_rao, miner_id)
+             SELECT i, $1, $2, c, h, k, $3, a, r, m
+               FROM UNNEST($4::bigint[], $5::text[], $6::text[], $7::text[], $8::bigint[], $9::bigint[], $10::bigint[])
+                 AS t(i, c, h, k, a, r, m)",
+        )
+        .bind(n)
+        .bind(scope)
+        .bind(b)
+        .bind(created.iter().map(|c| new_ids[c.slot]).collect::<Vec<_>>())
+        .bind(created.iter().map(|c| c.coldkey.clone()).collect::<Vec<_>>())
+        .bind(created.iter().map(|c| c.hotkey.clone()).collect::<Vec<_>>())
+        .bind(created.iter().map(|c| c.kind).collect::<Vec<_>>())
+        .bind(created.iter().map(|c| c.initial).collect::<Vec<_>>())
+        .bind(created.iter().map(|c| c.remaining).collect::<Vec<_>>())
+        .bind(created.iter().map(|c| c.miner_id).collect::<Vec<_>>())
+        .execute(&mut **tx)
+        .await?
+        .rows_affected();
+    }
+    if !updates.is_empty() {
+        rows += sqlx::query(
+            "UPDATE vesting_tranches v SET remaining_rao = t.r
+               FROM UNNEST($1::bigint[], $2::bigint[]) AS t(i, r) WHERE v.id = t.i",
+        )
+        .bind(updates.iter().map(|u| u.0).collect::<Vec<_>>())
+        .bind(updates.iter().map(|u| u.1).collect::<Vec<_>>())
+        .execute(&mut **tx)
+        .await?
+        .rows_affected();
+    }
+    if !outflows.is_empty() {
+        let ids: Vec<i64> = outflows
+            .iter()
+            .map(|(t, _)| match t {
+                Ok(id) => *id,
+                Err(slot) => new_ids[*slot],
+            })
+            .collect();
+        rows += sqlx::query(
+            "INSERT INTO tranche_outflows (tranche_id, block, amount_rao)
+             SELECT i, $1, a FROM UNNEST($2::bigint[], $3::bigint[]) AS t(i, a)",
+        )
+        .bind(b)
+        .bind(&ids)
+        .bind(outflows.iter().map(|o| o.1).collect::<Vec<_>>())
+        .execute(&mut **tx)
+        .await?
+        .rows_affected();
+    }
+    Ok(rows)
+}
