@@ -1,11 +1,20 @@
 #!/usr/bin/env bash
 # One command from a fresh checkout to a running daemon: starts the local PostgreSQL
-# (installing it when missing), builds tenure, and runs it with config/tenure.dev.toml.
-# Stop with Ctrl-C. Extra arguments are passed to `tenure run`.
+# (installing it when missing), builds tenure, starts the local devnet on 127.0.0.1:9944
+# (unless TENURE__CHAIN__ENDPOINTS names a real node) and runs the daemon against both with
+# config/tenure.dev.toml. Stop with Ctrl-C. Extra arguments are passed to `tenure run`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 eval "$(scripts/dev-db.sh)"
 export TENURE__DATABASE__URL="$DATABASE_URL"
 cargo build --bin tenure
+if [[ -z "${TENURE__CHAIN__ENDPOINTS:-}" ]]; then
+  # A subnet of 64 miners with some stake activity, one block a second, an epoch every 100.
+  target/debug/tenure devnet --port 9944 --block-ms 1000 --activity 10 \
+    --ledger /tmp/tenure-devnet-ledger.jsonl &
+  devnet=$!
+  trap 'kill "$devnet" 2>/dev/null || true' EXIT
+  echo "devnet: ws://127.0.0.1:9944 (ground truth in /tmp/tenure-devnet-ledger.jsonl)" >&2
+fi
 echo "tenure: http://127.0.0.1:9477/readyz  http://127.0.0.1:9477/metrics" >&2
-exec target/debug/tenure --config config/tenure.dev.toml run "$@"
+target/debug/tenure --config config/tenure.dev.toml run "$@"

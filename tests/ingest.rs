@@ -1,6 +1,7 @@
 //! End to end: the real `tenure run` binary ingests a devnet chain with scripted behaviour
 //! (emissions, buys, partial and full sells, moves, a re-registration, an owner change, a
-//! coldkey swap, a hotkey swap) over more than five epochs; the database is compared with an
+//! coldkey swap, a hotkey swap) over more than five epochs, with a runtime upgrade to the v2
+//! share-pool layout in the middle; the database is compared with an
 //! independent computation from the devnet's ledger. Then the same chain is ingested again
 //! while the daemon is SIGKILLed at ten random moments, and both databases must be equal.
 
@@ -50,6 +51,8 @@ async fn devnet(dir: &Path) -> (Devnet, PathBuf) {
         tempo: 9,
         activity: 25,
         halt_at: HALT,
+        // A runtime upgrade to the v2 share layout mid-run: balances may move by a RAO.
+        upgrade_at: 40,
         scenario: Some(scenario),
         ledger: Some(ledger.clone()),
         ..DevnetArgs::default()

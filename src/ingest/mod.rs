@@ -139,6 +139,8 @@ async fn run_once(
                 .await?;
             let w = planner.snapshot(client, &mut state, &data).await?;
             store::write(pool, s.netuid, s.scope, &w).await?;
+            health.pass(CHECK_INGEST);
+            metrics.ingest_cursor.set(start as i64);
             tracing::info!(
                 block = start,
                 miners = state.miners.len(),

@@ -24,6 +24,8 @@ pub struct Live {
 pub struct State {
     /// The last block written: (number, hash).
     pub cursor: Option<(u64, [u8; 32])>,
+    /// The runtime version of that block: a change may change the share-pool arithmetic.
+    pub spec_version: Option<u32>,
     pub miners: BTreeMap<Uid, Live>,
     /// Owner of every hotkey tenure follows (open `hotkey_owners` rows).
     pub owners: BTreeMap<AccountId, AccountId>,
@@ -137,6 +139,7 @@ impl Planner {
         self.restake(client, block, state, &mut w, dirty, BTreeMap::new())
             .await?;
         state.cursor = Some((data.number, data.hash));
+        state.spec_version = Some(data.spec_version);
         Ok(w)
     }
 
@@ -280,6 +283,17 @@ impl Planner {
                 dirty.insert(*c);
             }
         }
+        // A runtime upgrade can change the share-pool arithmetic (v1 → v2) and with it every
+        // balance by a RAO, without any stake event.
+        if state.spec_version.is_some_and(|v| v != data.spec_version) {
+            tracing::info!(
+                block = data.number,
+                spec_version = data.spec_version,
+                "runtime upgraded: re-reading all tracked stake"
+            );
+            dirty.extend(state.tracked.iter().copied());
+        }
+        state.spec_version = Some(data.spec_version);
         dirty.retain(|c| state.tracked.contains(c));
         self.restake(client, block, state, &mut w, dirty, merged)
             .await?;

@@ -62,6 +62,13 @@ pub async fn load(pool: &PgPool, netuid: NetUid) -> Result<State, StoreError> {
         let mut h = [0u8; 32];
         h.copy_from_slice(&hash[..32.min(hash.len())]);
         state.cursor = Some((row.get::<i64, _>(0) as u64, h));
+        state.spec_version = sqlx::query_scalar::<_, i32>(
+            "SELECT spec_version FROM blocks WHERE netuid = $1 ORDER BY number DESC LIMIT 1",
+        )
+        .bind(n)
+        .fetch_optional(pool)
+        .await?
+        .map(|v| v as u32);
     }
     let miners = sqlx::query(
         "SELECT m.uid, m.hotkey, m.registered_at_block,
