@@ -410,30 +410,40 @@ async fn books(
         .iter()
         .map(|d| book_of(&d.coldkey, &d.hotkey))
         .collect();
-    let cs: Vec<String> = keys.iter().map(|k| k.0.clone()).collect();
-    let hs: Vec<String> = keys.iter().map(|k| k.1.clone()).collect();
+    // By coldkey, then narrowed to the touched books here.
+    let wanted: std::collections::BTreeSet<&(String, String)> = keys.iter().collect();
+    let cs: Vec<String> = keys
+        .iter()
+        .map(|k| k.0.clone())
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
     // Open tranches of the touched books, oldest first.
     let mut open: BTreeMap<(String, String), Vec<(i64, Tranche)>> = BTreeMap::new();
     for r in sqlx::query(
-        "SELECT t.id, t.coldkey, t.hotkey, t.kind, t.block, t.initial_rao, t.remaining_rao
-           FROM vesting_tranches t
-           JOIN UNNEST($3::text[], $4::text[]) AS k(c, h) ON t.coldkey = k.c AND t.hotkey = k.h
-          WHERE t.netuid = $1 AND t.scope = $2 AND t.remaining_rao > 0
-          ORDER BY t.block, t.id",
+        "SELECT id, coldkey, hotkey, kind, block, initial_rao, remaining_rao
+           FROM vesting_tranches
+          WHERE netuid = $1 AND scope = $2 AND ($4 OR coldkey = ANY($3)) AND remaining_rao > 0
+          ORDER BY block, id",
     )
     .bind(n)
     .bind(scope)
     .bind(&cs)
-    .bind(&hs)
+    // Many books (an epoch block): one scan of the open tranches beats thousands of index probes.
+    .bind(cs.len() > 256)
     .fetch_all(&mut **tx)
     .await?
     {
+        let key: (String, String) = (r.get(1), r.get(2));
+        if !wanted.contains(&key) {
+            continue;
+        }
         let kind = if r.get::<&str, _>(3) == "emission" {
             TrancheKind::Emission
         } else {
             TrancheKind::Manual
         };
-        open.entry((r.get(1), r.get(2))).or_default().push((
+        open.entry(key).or_default().push((
             r.get(0),
             Tranche {
                 kind,
