@@ -30,7 +30,8 @@ type TaskResult = anyhow::Result<()>;
 pub async fn run(loaded: Loaded) -> anyhow::Result<()> {
     let cfg = &loaded.config;
     let cancel = CancellationToken::new();
-    let metrics = Arc::new(Metrics::new(cfg.chain.netuid));
+    let chain_counters = Arc::new(crate::chain::client::Counters::default());
+    let metrics = Arc::new(Metrics::with_chain(cfg.chain.netuid, &chain_counters));
     let health = Arc::new(Health::new(metrics.clone()));
     health.fail(CHECK_STARTUP, "connecting to the database");
     let pool = db::lazy_pool(&cfg.database)?;
@@ -89,8 +90,9 @@ pub async fn run(loaded: Loaded) -> anyhow::Result<()> {
         });
     }
     {
-        let client = Arc::new(crate::chain::client::ChainClient::new(
+        let client = Arc::new(crate::chain::client::ChainClient::with_counters(
             crate::chain::client::Settings::from_config(&cfg.chain),
+            chain_counters.clone(),
         ));
         let settings = crate::ingest::Settings::from_config(cfg);
         let (pool, metrics, health, stop) = (

@@ -47,10 +47,17 @@ pub struct Metrics {
     pub chain_reconnects: Gauge,
     pub chain_stalls: Gauge,
     pub chain_rpc_errors: Gauge,
+    /// Age of the last ingested block by its chain timestamp (≈ head age when caught up).
+    pub ingest_block_age_seconds: Gauge<f64, AtomicU64>,
 }
 
 impl Metrics {
     pub fn new(netuid: u16) -> Self {
+        Self::with_chain(netuid, &crate::chain::client::Counters::default())
+    }
+
+    /// Metrics that include the chain client's call latencies from `chain`.
+    pub fn with_chain(netuid: u16, chain: &crate::chain::client::Counters) -> Self {
         let mut registry = Registry::with_prefix("tenure");
         let build_info = Family::<BuildLabels, Gauge>::default();
         registry.register(
@@ -129,6 +136,17 @@ impl Metrics {
             "Finalized streams rebuilt after the stall timeout",
         );
         let chain_rpc_errors = gauge(&mut registry, "chain_rpc_errors", "Failed chain calls");
+        registry.register(
+            "chain_rpc_seconds",
+            "Duration of chain calls",
+            chain.rpc_seconds.clone(),
+        );
+        let ingest_block_age_seconds = Gauge::<f64, AtomicU64>::default();
+        registry.register(
+            "ingest_block_age_seconds",
+            "Age of the last ingested block by its chain timestamp",
+            ingest_block_age_seconds.clone(),
+        );
         Metrics {
             registry,
             ingest_cursor,
@@ -140,6 +158,7 @@ impl Metrics {
             chain_reconnects,
             chain_stalls,
             chain_rpc_errors,
+            ingest_block_age_seconds,
             build_info,
             start_time_seconds,
             ready_check,

@@ -257,3 +257,41 @@ async fn reads_equal_the_ledger_on_finney_metadata() {
     };
     check_against_ledger(Some(finney), 0).await;
 }
+
+#[tokio::test]
+async fn axons_and_permits_read_as_served() {
+    let devnet = Devnet::start(&DevnetArgs {
+        port: 0,
+        block_ms: 10,
+        netuid: 2,
+        miners: 6,
+        validators: 2,
+        axons: true,
+        ..DevnetArgs::default()
+    })
+    .await
+    .unwrap();
+    while devnet.node.chain().finalized < 3 {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let c = client(&devnet.url());
+    let head = c.block_hash(3).await.unwrap();
+    let neurons = c.neuron_snapshot(head, 2).await.unwrap();
+    let permits: Vec<bool> = neurons.iter().map(|n| n.validator_permit).collect();
+    assert_eq!(
+        permits,
+        [true, true, false, false, false, false, false, false]
+    );
+    let mut hotkeys: Vec<AccountId> = neurons.iter().map(|n| n.hotkey).collect();
+    hotkeys.push(AccountId([9; 32])); // never served
+    let axons = c.axons(head, 2, hotkeys).await.unwrap();
+    assert_eq!(axons.last(), Some(&None));
+    let chain = devnet.node.chain();
+    for (uid, axon) in axons[..8].iter().enumerate() {
+        let axon = axon.expect("every uid serves an axon");
+        assert_eq!(axon.ip, std::net::IpAddr::from([127, 0, 0, 1]));
+        assert_eq!(axon.port, chain.params.axons[uid].0);
+    }
+    drop(chain);
+    devnet.stop().await;
+}

@@ -136,7 +136,14 @@ async fn runs_migrates_serves_and_exits_zero_on_sigterm(pool: PgPool) {
     let (status, body) = common::http_get(addr, "/metrics").await;
     assert_eq!(status, 200);
     assert!(body.contains("tenure_build_info"), "{body}");
-    assert!(body.contains("tenure_ingest_cursor_block"), "{body}");
+    for series in [
+        "tenure_ingest_cursor_block",
+        "tenure_ingest_block_seconds_count",
+        "tenure_chain_rpc_seconds_count",
+        "tenure_ingest_block_age_seconds",
+    ] {
+        assert!(body.contains(series), "{series} missing: {body}");
+    }
 
     let sent = Instant::now();
     daemon.sigterm();

@@ -81,12 +81,28 @@ impl Settings {
 }
 
 /// Counters an operator watches (exported as metrics by the daemon).
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Counters {
     pub connects: AtomicU64,
     pub reconnects: AtomicU64,
     pub stalls: AtomicU64,
     pub rpc_errors: AtomicU64,
+    /// Duration of every chain call, successful or not.
+    pub rpc_seconds: prometheus_client::metrics::histogram::Histogram,
+}
+
+impl Default for Counters {
+    fn default() -> Self {
+        Counters {
+            connects: AtomicU64::default(),
+            reconnects: AtomicU64::default(),
+            stalls: AtomicU64::default(),
+            rpc_errors: AtomicU64::default(),
+            rpc_seconds: prometheus_client::metrics::histogram::Histogram::new(
+                prometheus_client::metrics::histogram::exponential_buckets(0.0005, 2.0, 16),
+            ),
+        }
+    }
 }
 
 #[derive(Clone)]
@@ -129,11 +145,16 @@ pub struct ChainClient {
 
 impl ChainClient {
     pub fn new(settings: Settings) -> Self {
+        Self::with_counters(settings, Arc::default())
+    }
+
+    /// A client reporting into `counters` (shared with the daemon's metrics).
+    pub fn with_counters(settings: Settings, counters: Arc<Counters>) -> Self {
         ChainClient {
             settings,
             conn: Mutex::new(None),
             next_endpoint: Default::default(),
-            counters: Arc::default(),
+            counters,
         }
     }
 
@@ -194,6 +215,7 @@ impl ChainClient {
     {
         let conn = self.conn().await?;
         let secs = self.settings.rpc_timeout.as_secs();
+        let started = std::time::Instant::now();
         let out = match tokio::time::timeout(self.settings.rpc_timeout, f(conn)).await {
             Ok(r) => r,
             Err(_) => Err(ChainError::Timeout {
@@ -201,6 +223,9 @@ impl ChainClient {
                 secs,
             }),
         };
+        self.counters
+            .rpc_seconds
+            .observe(started.elapsed().as_secs_f64());
         if let Err(e) = &out
             && e.is_transient()
         {

@@ -208,6 +208,12 @@ async fn run_once(
             let data = data?;
             let started = Instant::now();
             let w = planner.block(client, &mut state, &data).await?;
+            let now_ms = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_millis() as u64);
+            metrics
+                .ingest_block_age_seconds
+                .set(now_ms.saturating_sub(data.timestamp_ms) as f64 / 1000.0);
             if writes_tx.send((w, started)).await.is_err() {
                 return Err(IngestError::WriterGone);
             }
