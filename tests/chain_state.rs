@@ -286,12 +286,18 @@ async fn axons_and_permits_read_as_served() {
     hotkeys.push(AccountId([9; 32])); // never served
     let axons = c.axons(head, 2, hotkeys).await.unwrap();
     assert_eq!(axons.last(), Some(&None));
-    let chain = devnet.node.chain();
+    let ports: Vec<u16> = devnet
+        .node
+        .chain()
+        .params
+        .axons
+        .iter()
+        .map(|a| a.0)
+        .collect();
     for (uid, axon) in axons[..8].iter().enumerate() {
         let axon = axon.expect("every uid serves an axon");
         assert_eq!(axon.ip, std::net::IpAddr::from([127, 0, 0, 1]));
-        assert_eq!(axon.port, chain.params.axons[uid].0);
+        assert_eq!(axon.port, ports[uid]);
     }
-    drop(chain);
     devnet.stop().await;
 }
