@@ -168,8 +168,9 @@ async fn a_runtime_upgrade_changes_spec_version_and_layout() {
     };
     assert!(!has(&before.metadata()));
     assert!(has(&after.metadata()));
-    // An epoch after the upgrade records LastEpochBlock (tempo 4, netuid 2: blocks 2 mod 5).
-    let epoch = (13..=30u64).find(|b| (b + 3) % 5 == 0).unwrap();
+    // After the upgrade epochs run `tempo` (4) blocks apart and record LastEpochBlock: the
+    // last legacy epoch was 7 ((b + 3) % 5 == 0), so 12 runs (12 - 7 >= 4), then 16, 20.
+    let epoch = 20u64;
     let at = api.at_block(epoch).await.unwrap();
     let last_epoch: u64 = at
         .storage()

@@ -110,6 +110,37 @@ impl ChainClient {
         .await
     }
 
+    /// The next block after `block` in which the subnet's epoch is planned to run: on
+    /// dynamic-tempo runtimes `LastEpochBlock + tempo`, or an earlier owner-triggered
+    /// `PendingEpochAt`; the legacy formula otherwise. `None` for tempo 0. A plan for
+    /// submissions only: whether an epoch ran is read from `LastMechansimStepBlock`.
+    pub async fn next_epoch(
+        &self,
+        block: BlockRef,
+        netuid: NetUid,
+    ) -> Result<Option<u64>, ChainError> {
+        self.at(block, |r| async move {
+            let tempo: u16 = r.get(M, "Tempo", (netuid,)).await?;
+            if tempo == 0 {
+                return Ok(None);
+            }
+            if !r.has(M, "LastEpochBlock") {
+                return Ok(schedule::next_epoch_block(block.number, netuid, tempo));
+            }
+            let last: u64 = r.get(M, "LastEpochBlock", (netuid,)).await?;
+            let mut next = last + u64::from(tempo);
+            if r.has(M, "PendingEpochAt") {
+                let pending: u64 = r.get(M, "PendingEpochAt", (netuid,)).await?;
+                if pending > 0 {
+                    next = next.min(pending);
+                }
+            }
+            // Overdue (deferred by the chain): it runs as soon as it can.
+            Ok(Some(next.max(block.number + 1)))
+        })
+        .await
+    }
+
     /// Every uid of the subnet with its hotkey, registration block and validator permit.
     pub async fn neuron_snapshot(
         &self,

@@ -215,6 +215,9 @@ pub struct Chain {
     pub axon_changes: Vec<(u16, bool)>,
     /// The share-pool layout of the current runtime (v2 once `AlphaV2` exists).
     pub layout: Layout,
+    /// Dynamic tempo (once `LastEpochBlock` exists): (last epoch block, epoch index). Epochs
+    /// then run `tempo` blocks apart, as on newer runtimes, instead of `tempo + 1`.
+    pub dynamic: Option<(u64, u64)>,
 }
 
 type Result<T> = std::result::Result<T, StorageError>;
@@ -263,6 +266,7 @@ impl Chain {
             beacon,
             commits: Vec::new(),
             layout: Layout::V1,
+            dynamic: None,
         };
         chain.genesis()?;
         Ok(chain)
@@ -295,6 +299,15 @@ impl Chain {
                     .iter()
                     .flat_map(|(h, p)| p.shares.keys().map(|c| (*c, *h))),
             );
+        }
+        if self.encoder.has("SubtensorModule", "LastEpochBlock") && self.dynamic.is_none() {
+            // As the runtime's migration does: the legacy schedule's last epoch continues.
+            let (netuid, tempo) = (self.params.netuid, self.params.tempo);
+            let last = (0..=self.best())
+                .rev()
+                .find(|b| schedule::epoch_runs_at(*b, netuid, tempo))
+                .unwrap_or(0);
+            self.dynamic = Some((last, schedule::epoch_index(last, netuid, tempo)));
         }
         let spec_version = current.spec_version + 1;
         self.runtimes.push(Runtime {
@@ -643,7 +656,20 @@ impl Chain {
         if self.params.hyper.commit_reveal {
             self.drand_and_reveals(b)?;
         }
-        if schedule::epoch_runs_at(b, self.params.netuid, self.params.tempo) {
+        let tempo = self.params.tempo;
+        let runs = match self.dynamic {
+            Some((last, _)) => tempo != 0 && b - last >= u64::from(tempo),
+            None => schedule::epoch_runs_at(b, self.params.netuid, tempo),
+        };
+        if let Some((last, index)) = self.dynamic
+            && self.runtime().from == b
+        {
+            // The upgrade block: the migration writes where the schedule stands.
+            let netuid = self.params.netuid;
+            self.set(b, "SubtensorModule", "LastEpochBlock", (netuid,), &last)?;
+            self.set(b, "SubtensorModule", "SubnetEpochIndex", (netuid,), &index)?;
+        }
+        if runs {
             self.epoch(b)?;
         }
         self.update_axons(b);
@@ -699,9 +725,17 @@ impl Chain {
             (netuid,),
             &b,
         )?;
-        // Runtimes with dynamic tempo also record the epoch slot they consumed.
-        if self.encoder.has("SubtensorModule", "LastEpochBlock") {
+        // Runtimes with dynamic tempo also record the epoch slot they consumed and count epochs.
+        if let Some((_, index)) = self.dynamic {
+            self.dynamic = Some((b, index + 1));
             self.set(b, "SubtensorModule", "LastEpochBlock", (netuid,), &b)?;
+            self.set(
+                b,
+                "SubtensorModule",
+                "SubnetEpochIndex",
+                (netuid,),
+                &(index + 1),
+            )?;
         }
         self.push_event(Value::unnamed_variant(
             "SubtensorModule",

@@ -631,7 +631,8 @@ pub fn build() -> Vec<u8> {
 }
 
 /// The metadata after a runtime upgrade to the dynamic-tempo layout of newer runtimes: as
-/// [`build`], plus `LastEpochBlock` and the v2 share maps (`AlphaV2`, `TotalHotkeySharesV2`).
+/// [`build`], plus the dynamic-tempo items (`LastEpochBlock`, `PendingEpochAt`,
+/// `SubnetEpochIndex`) and the v2 share maps (`AlphaV2`, `TotalHotkeySharesV2`).
 pub fn build_upgraded() -> Vec<u8> {
     build_layout(true)
 }
@@ -658,6 +659,8 @@ fn build_layout(dynamic_tempo: bool) -> Vec<u8> {
             0u64.encode(),
         ));
         use StorageHasher::{Blake2_128Concat as B, Identity as I};
+        entries.push(map::<u16, u64>("PendingEpochAt", &[I], 0u64.encode()));
+        entries.push(map::<u16, u64>("SubnetEpochIndex", &[I], 0u64.encode()));
         let zero = (0u128, 0i64).encode();
         entries.push(map::<(AccountId32, u16), SafeFloat>(
             "TotalHotkeySharesV2",

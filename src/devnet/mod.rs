@@ -98,7 +98,8 @@ pub struct DevnetArgs {
     #[arg(long, default_value_t = 10)]
     pub stall_blocks: u64,
     /// Fault: a runtime upgrade at this block: spec_version + 1 and, with the devnet's own
-    /// metadata, the dynamic-tempo layout (`LastEpochBlock` appears).
+    /// metadata, the newer layout: dynamic tempo (`LastEpochBlock`, `SubnetEpochIndex`; epochs
+    /// `tempo` blocks apart from then on) and v2 share maps (`AlphaV2`).
     #[arg(long, default_value_t = 0)]
     pub upgrade_at: u64,
     /// Serve every uid's axon as a real TCP listener on 127.0.0.1 (written to `Axons`), opened
