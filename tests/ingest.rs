@@ -66,11 +66,15 @@ async fn devnet(dir: &Path) -> (Devnet, PathBuf) {
 }
 
 fn config(dir: &Path, name: &str, chain: &str, db: &str) -> PathBuf {
+    config_with(dir, name, chain, db, "")
+}
+
+fn config_with(dir: &Path, name: &str, chain: &str, db: &str, extra: &str) -> PathBuf {
     let path = dir.join(format!("{name}.toml"));
     std::fs::write(
         &path,
         format!(
-            "[chain]\nendpoints = [{chain:?}]\nnetuid = 1\nreconnect_initial_delay_ms = 50\nreconnect_max_delay_secs = 1\n\
+            "{extra}\n[chain]\nendpoints = [{chain:?}]\nnetuid = 1\nreconnect_initial_delay_ms = 50\nreconnect_max_delay_secs = 1\n\
              [database]\nurl = {db:?}\n[http]\nenabled = false\n[log]\nformat = \"json\"\nlevel = \"warn\"\n\
              [ingest]\nstart_block = 0\n"
         ),
@@ -133,8 +137,11 @@ fn u(v: &Json) -> u64 {
     v.as_u64().unwrap()
 }
 
-/// (coldkey, kind, block, initial, remaining) of every tranche, computed from the ledger alone.
-fn tranches_from_ledger(lines: &[Json]) -> BTreeSet<(String, String, u64, u64, u64)> {
+type TrancheRow = (String, String, String, u64, u64, u64);
+
+/// (coldkey, hotkey or "", kind, block, initial, remaining) of every tranche, computed from the
+/// ledger alone; `hotkey_scope` keeps one book per (coldkey, hotkey) instead of per coldkey.
+fn tranches_from_ledger(lines: &[Json], hotkey_scope: bool) -> BTreeSet<TrancheRow> {
     #[derive(Clone)]
     struct T {
         kind: &'static str,
@@ -142,53 +149,75 @@ fn tranches_from_ledger(lines: &[Json]) -> BTreeSet<(String, String, u64, u64, u
         initial: u64,
         remaining: u64,
     }
-    let mut books: BTreeMap<String, Vec<T>> = BTreeMap::new();
+    // A book is (coldkey, hotkey) with hotkey "" in the coldkey scope.
+    let book_of = |c: &str, h: &str| {
+        (
+            c.to_string(),
+            if hotkey_scope {
+                h.to_string()
+            } else {
+                String::new()
+            },
+        )
+    };
+    let mut books: BTreeMap<(String, String), Vec<T>> = BTreeMap::new();
     let mut held: BTreeMap<(String, String), u64> = BTreeMap::new();
     let mut by_block: BTreeMap<u64, Vec<&Json>> = BTreeMap::new();
     for l in lines {
         by_block.entry(u(&l["block"])).or_default().push(l);
     }
     for (b, ls) in by_block {
-        let total = |held: &BTreeMap<(String, String), u64>, c: &str| -> u64 {
+        let total = |held: &BTreeMap<(String, String), u64>, k: &(String, String)| -> u64 {
             held.iter()
-                .filter(|((k, _), _)| k == c)
+                .filter(|((c, h), _)| book_of(c, h) == *k)
                 .map(|(_, a)| a)
                 .sum()
         };
-        let mut touched: BTreeSet<String> = BTreeSet::new();
-        let mut prev: BTreeMap<String, u64> = BTreeMap::new();
+        let mut touched: BTreeSet<(String, String)> = BTreeSet::new();
+        let mut prev: BTreeMap<(String, String), u64> = BTreeMap::new();
         for l in ls.iter().filter(|l| l["kind"] == "stake") {
-            let c = s(&l["coldkey"]);
-            prev.entry(c.clone()).or_insert_with(|| total(&held, &c));
-            touched.insert(c);
+            let k = book_of(&s(&l["coldkey"]), &s(&l["hotkey"]));
+            prev.entry(k.clone()).or_insert_with(|| total(&held, &k));
+            touched.insert(k);
         }
         for l in ls.iter().filter(|l| l["kind"] == "coldkey_swapped") {
             let (from, to) = (s(&l["from"]), s(&l["to"]));
-            let book = books.remove(&from).unwrap_or_default();
-            books.entry(to.clone()).or_default().extend(book);
-            let p = prev.remove(&from).unwrap_or_else(|| total(&held, &from));
-            *prev.entry(to.clone()).or_insert_with(|| total(&held, &to)) += p;
-            prev.insert(from.clone(), 0);
-            touched.insert(to);
+            let keys: Vec<(String, String)> = books
+                .keys()
+                .chain(prev.keys())
+                .filter(|(c, _)| *c == from)
+                .cloned()
+                .collect::<BTreeSet<_>>()
+                .into_iter()
+                .collect();
+            for k in keys {
+                let moved = (to.clone(), k.1.clone());
+                let book = books.remove(&k).unwrap_or_default();
+                books.entry(moved.clone()).or_default().extend(book);
+                let p = prev.remove(&k).unwrap_or_else(|| total(&held, &k));
+                *prev
+                    .entry(moved.clone())
+                    .or_insert_with(|| total(&held, &moved)) += p;
+                prev.insert(k, 0);
+                touched.insert(moved);
+            }
         }
         for l in ls.iter().filter(|l| l["kind"] == "stake") {
             held.insert((s(&l["coldkey"]), s(&l["hotkey"])), u(&l["alpha"]));
         }
-        let mut emitted: BTreeMap<String, Vec<u64>> = BTreeMap::new();
+        let mut emitted: BTreeMap<(String, String), Vec<u64>> = BTreeMap::new();
         for l in ls.iter().filter(|l| l["kind"] == "emission") {
             if u(&l["uid"]) >= VALIDATORS && u(&l["amount"]) > 0 {
-                emitted
-                    .entry(s(&l["coldkey"]))
-                    .or_default()
-                    .push(u(&l["amount"]));
-                touched.insert(s(&l["coldkey"]));
+                let k = book_of(&s(&l["coldkey"]), &s(&l["hotkey"]));
+                emitted.entry(k.clone()).or_default().push(u(&l["amount"]));
+                touched.insert(k);
             }
         }
-        for c in touched {
-            let p = prev.get(&c).copied().unwrap_or_else(|| total(&held, &c));
-            let now = total(&held, &c);
-            let e = emitted.remove(&c).unwrap_or_default();
-            let book = books.entry(c).or_default();
+        for k in touched {
+            let p = prev.get(&k).copied().unwrap_or_else(|| total(&held, &k));
+            let now = total(&held, &k);
+            let e = emitted.remove(&k).unwrap_or_default();
+            let book = books.entry(k).or_default();
             for a in &e {
                 book.push(T {
                     kind: "emission",
@@ -217,10 +246,11 @@ fn tranches_from_ledger(lines: &[Json]) -> BTreeSet<(String, String, u64, u64, u
     }
     books
         .into_iter()
-        .flat_map(|(c, ts)| {
+        .flat_map(|((c, h), ts)| {
             ts.into_iter().map(move |t| {
                 (
                     c.clone(),
+                    h.clone(),
                     t.kind.to_string(),
                     t.block,
                     t.initial,
@@ -231,9 +261,9 @@ fn tranches_from_ledger(lines: &[Json]) -> BTreeSet<(String, String, u64, u64, u
         .collect()
 }
 
-async fn db_tranches(pool: &PgPool) -> BTreeSet<(String, String, u64, u64, u64)> {
+async fn db_tranches(pool: &PgPool) -> BTreeSet<TrancheRow> {
     sqlx::query(
-        "SELECT coldkey, kind, block, initial_rao, remaining_rao FROM vesting_tranches WHERE netuid = 1",
+        "SELECT coldkey, hotkey, kind, block, initial_rao, remaining_rao FROM vesting_tranches WHERE netuid = 1",
     )
     .fetch_all(pool)
     .await
@@ -243,9 +273,10 @@ async fn db_tranches(pool: &PgPool) -> BTreeSet<(String, String, u64, u64, u64)>
         (
             r.get(0),
             r.get(1),
-            r.get::<i64, _>(2) as u64,
+            r.get(2),
             r.get::<i64, _>(3) as u64,
             r.get::<i64, _>(4) as u64,
+            r.get::<i64, _>(5) as u64,
         )
     })
     .collect()
@@ -359,11 +390,11 @@ async fn ingests_a_scripted_chain_exactly_and_survives_sigkill(pool: PgPool) {
     assert_eq!(got, want);
 
     // The tranche book, exact in RAO.
-    let want = tranches_from_ledger(&lines);
+    let want = tranches_from_ledger(&lines, false);
     let got = db_tranches(&pool).await;
     assert_eq!(got, want);
     assert!(
-        got.iter().any(|t| t.1 == "emission" && t.4 < t.3),
+        got.iter().any(|t| t.2 == "emission" && t.5 < t.4),
         "a partly sold emission tranche"
     );
 
@@ -442,5 +473,38 @@ async fn ingests_a_scripted_chain_exactly_and_survives_sigkill(pool: PgPool) {
     for (a, b) in reference.iter().zip(&after_kills) {
         assert_eq!(a, b);
     }
+    devnet.stop().await;
+}
+
+#[sqlx::test(migrations = false)]
+async fn hotkey_scope_keeps_one_book_per_coldkey_and_hotkey(pool: PgPool) {
+    let dir = tempfile::tempdir().unwrap();
+    let (devnet, ledger_path) = devnet(dir.path()).await;
+    let lines = ledger(&ledger_path);
+    let cfg = config_with(
+        dir.path(),
+        "h",
+        &devnet.url(),
+        &common::url_of(&pool),
+        "[vesting]\nstake_scope = \"hotkey\"",
+    );
+    let daemon = spawn(&cfg);
+    wait_for_cursor(&pool, HALT, Duration::from_secs(120)).await;
+    stop(daemon);
+    let want = tranches_from_ledger(&lines, true);
+    let got = db_tranches(&pool).await;
+    assert!(
+        got.iter().all(|t| !t.1.is_empty()),
+        "hotkey-scope books name their hotkey"
+    );
+    assert_eq!(got, want);
+    // The move between miners (block 12) shows as its own book on the destination hotkey.
+    let books: BTreeSet<(String, String)> =
+        got.iter().map(|t| (t.0.clone(), t.1.clone())).collect();
+    let coldkeys: BTreeSet<&String> = books.iter().map(|b| &b.0).collect();
+    assert!(
+        books.len() > coldkeys.len(),
+        "some coldkey holds on two hotkeys"
+    );
     devnet.stop().await;
 }
