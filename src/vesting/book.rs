@@ -5,6 +5,7 @@
 use serde::Serialize;
 
 use crate::chain::Rao;
+use crate::vesting::multiplier::Holding;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -96,6 +97,31 @@ impl Book {
     pub fn held(&self) -> Rao {
         self.tranches.iter().map(|t| t.remaining).sum()
     }
+
+    /// Holding metrics at block `now` over the emission tranches of the last `window_blocks`
+    /// (SPEC.md §3): the fraction still held (`None` without any emission in the window) and the
+    /// age, in days of `blocks_per_day`, of the oldest one still holding anything. Manual
+    /// tranches never count: buying cannot raise the fraction.
+    pub fn holding(&self, now: u64, window_blocks: u64, blocks_per_day: u64) -> Holding {
+        let since = now.saturating_sub(window_blocks);
+        let earned: Vec<&Tranche> = self
+            .tranches
+            .iter()
+            .filter(|t| t.kind == TrancheKind::Emission && t.block >= since && t.block <= now)
+            .collect();
+        let initial: u128 = earned.iter().map(|t| u128::from(t.initial)).sum();
+        let remaining: u128 = earned.iter().map(|t| u128::from(t.remaining)).sum();
+        let fraction = (initial > 0).then(|| remaining as f64 / initial as f64);
+        let days = earned
+            .iter()
+            .filter(|t| t.remaining > 0)
+            .map(|t| t.block)
+            .min()
+            .map_or(0.0, |oldest| {
+                (now - oldest) as f64 / blocks_per_day.max(1) as f64
+            });
+        Holding { fraction, days }
+    }
 }
 
 #[cfg(test)]
@@ -141,6 +167,54 @@ mod tests {
         let a = b.apply(11, &[], 500, 0);
         assert_eq!(b.held(), 0);
         assert_eq!(a.unbacked, 400);
+    }
+
+    const DAY: u64 = 7_200;
+
+    #[test]
+    fn selling_half_halves_the_fraction_and_keeps_the_days() {
+        let mut b = Book::default();
+        b.apply(0, &[1_000], 0, 1_000);
+        b.apply(10 * DAY, &[1_000], 1_000, 2_000);
+        let before = b.holding(20 * DAY, 90 * DAY, DAY);
+        assert_eq!(before.fraction, Some(1.0));
+        assert_eq!(before.days, 20.0);
+        b.apply(20 * DAY, &[], 2_000, 1_000);
+        let after = b.holding(20 * DAY, 90 * DAY, DAY);
+        assert_eq!(after.fraction, Some(0.5));
+        // FILO: the newer tranche went first; the oldest still holds, so the age is unchanged.
+        assert_eq!(after.days, 20.0);
+    }
+
+    #[test]
+    fn selling_all_leaves_nothing_and_zero_days() {
+        let mut b = Book::default();
+        b.apply(DAY, &[500], 0, 500);
+        b.apply(2 * DAY, &[], 500, 0);
+        let h = b.holding(3 * DAY, 90 * DAY, DAY);
+        assert_eq!(h.fraction, Some(0.0));
+        assert_eq!(h.days, 0.0);
+    }
+
+    #[test]
+    fn manual_buys_never_raise_the_fraction() {
+        let mut b = Book::default();
+        b.apply(DAY, &[1_000], 0, 1_000);
+        b.apply(2 * DAY, &[], 1_000, 400);
+        let sold = b.holding(3 * DAY, 90 * DAY, DAY).fraction;
+        b.apply(3 * DAY, &[], 400, 5_400);
+        assert_eq!(b.holding(3 * DAY, 90 * DAY, DAY).fraction, sold);
+        assert_eq!(sold, Some(0.4));
+    }
+
+    #[test]
+    fn emissions_outside_the_window_are_no_history() {
+        let mut b = Book::default();
+        b.apply(0, &[1_000], 0, 1_000);
+        b.apply(5, &[], 1_000, 5_000);
+        assert_eq!(b.holding(100 * DAY, 90 * DAY, DAY).fraction, None);
+        assert_eq!(b.holding(100 * DAY, 90 * DAY, DAY).days, 0.0);
+        assert_eq!(b.holding(90 * DAY, 90 * DAY, DAY).fraction, Some(1.0));
     }
 
     #[test]
