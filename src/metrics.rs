@@ -177,3 +177,15 @@ impl Metrics {
         out
     }
 }
+
+impl Metrics {
+    /// Mirrors the chain client's counters.
+    pub fn observe_chain(&self, c: &crate::chain::client::Counters) {
+        self.chain_reconnects
+            .set(c.reconnects.load(std::sync::atomic::Ordering::Relaxed) as i64);
+        self.chain_stalls
+            .set(c.stalls.load(std::sync::atomic::Ordering::Relaxed) as i64);
+        self.chain_rpc_errors
+            .set(c.rpc_errors.load(std::sync::atomic::Ordering::Relaxed) as i64);
+    }
+}

@@ -19,7 +19,6 @@ pub mod store;
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
@@ -244,16 +243,4 @@ fn tokio_stream_of<T: Send + 'static>(
     mut rx: mpsc::Receiver<T>,
 ) -> impl futures::Stream<Item = T> + Send {
     futures::stream::poll_fn(move |cx| rx.poll_recv(cx))
-}
-
-/// Counters mirrored from the chain client.
-impl Metrics {
-    pub fn observe_chain(&self, c: &crate::chain::client::Counters) {
-        self.chain_reconnects
-            .set(c.reconnects.load(Ordering::Relaxed) as i64);
-        self.chain_stalls
-            .set(c.stalls.load(Ordering::Relaxed) as i64);
-        self.chain_rpc_errors
-            .set(c.rpc_errors.load(Ordering::Relaxed) as i64);
-    }
 }

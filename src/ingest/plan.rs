@@ -337,13 +337,13 @@ impl Planner {
             if state.owners.get(&h) == Some(&c) {
                 continue;
             }
-            let why = if reason == "owner_change" && fresh.contains(&h) {
-                "registration"
-            } else {
-                reason
+            // A reason set by an event this block (a swap) wins.
+            let why = match w.owner_changes.get(&h) {
+                Some((_, r)) => *r,
+                None if reason == "owner_change" && fresh.contains(&h) => "registration",
+                None => reason,
             };
             state.owners.insert(h, c);
-            let why = w.owner_changes.get(&h).map_or(why, |(_, r)| *r);
             w.owner_changes.insert(h, (c, why));
             state.tracked.insert(c);
         }
@@ -403,7 +403,6 @@ impl Planner {
             for k in moved {
                 let amount = prev.remove(&k).unwrap_or(0);
                 *prev.entry((*new, k.1)).or_default() += amount;
-                now.entry(k).or_default();
             }
         }
         let keys: BTreeSet<Key> = prev
