@@ -70,18 +70,16 @@ async fn main() -> anyhow::Result<()> {
     let (pool, _) = fresh_db(&admin, &base, "tenure_bench_a").await?;
     let metrics = Arc::new(tenure::metrics::Metrics::new(NETUID));
     let health = Arc::new(tenure::health::Health::new(metrics.clone()));
-    let settings = ingest::Settings {
-        netuid: NETUID,
-        scope: StakeScope::Coldkey,
-        exempt: Default::default(),
-        start_block: Some(0),
-        pipeline_depth: 8,
-    };
+    let mut cfg = tenure::config::Config::default();
+    cfg.chain.netuid = NETUID;
+    cfg.ingest.start_block = Some(0);
+    cfg.ingest.pipeline_depth = 8;
+    let settings = ingest::Settings::from_config(&cfg);
     let cancel = CancellationToken::new();
     let task = tokio::spawn(ingest::run(
         client(&devnet.url()),
         pool.clone(),
-        settings,
+        settings.clone(),
         metrics,
         health,
         cancel.clone(),
@@ -124,13 +122,14 @@ async fn main() -> anyhow::Result<()> {
     let w = planner
         .snapshot(&c, &mut state, &c.block_data(b0, NETUID).await?)
         .await?;
-    store::write(&pool, NETUID, StakeScope::Coldkey, &w).await?;
+    let mut window = tenure::vesting::window::Window::new();
+    store::write(&pool, &settings, &mut window, &w).await?;
     let mut epoch_ms = Vec::new();
     for n in 1..=blocks {
         let data = c.block_data(c.block_hash(n).await?, NETUID).await?;
         let w = planner.block(&c, &mut state, &data).await?;
         let t = Instant::now();
-        store::write(&pool, NETUID, StakeScope::Coldkey, &w).await?;
+        store::write(&pool, &settings, &mut window, &w).await?;
         if w.epoch.is_some() {
             epoch_ms.push(t.elapsed().as_secs_f64() * 1000.0);
         }

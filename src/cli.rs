@@ -51,6 +51,53 @@ pub enum Command {
         #[command(subcommand)]
         command: ConfigCommand,
     },
+    /// Vesting: the mode in force, the tiers, the multipliers and their history.
+    Vesting {
+        #[command(subcommand)]
+        command: VestingCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum VestingCommand {
+    /// The mode in force, the tiers, and how many miners sit in each tier at the last epoch.
+    Status {
+        /// Print JSON (what GET /v1/vesting returns).
+        #[arg(long)]
+        json: bool,
+    },
+    /// Apply vesting multipliers to weights from the next epoch.
+    On(ModeChange),
+    /// Stop computing vesting from the next epoch (weights get 1.0).
+    Off(ModeChange),
+    /// Compute, record and explain vesting from the next epoch without changing weights.
+    Shadow(ModeChange),
+    /// The multiplier the configured tiers give a holding fraction and age, or the whole grid.
+    Simulate {
+        /// Fraction of the window's emissions still held (0..=1).
+        #[arg(long, required_unless_present = "table", requires = "days")]
+        fraction: Option<f64>,
+        /// Age in days of the oldest emission still held.
+        #[arg(long, required_unless_present = "table", requires = "fraction")]
+        days: Option<f64>,
+        /// Print the multiplier at every (amount tier, duration tier) instead.
+        #[arg(long, conflicts_with_all = ["fraction", "days"])]
+        table: bool,
+    },
+    /// One miner's vesting, epoch by epoch (newest first).
+    History {
+        /// A uid (its current registration) or a hotkey (all its registrations).
+        miner: String,
+        #[arg(long, default_value_t = 20)]
+        limit: i64,
+    },
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ModeChange {
+    /// Why (kept in the audit log).
+    #[arg(long)]
+    reason: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -106,6 +153,18 @@ pub fn main() -> ExitCode {
             );
             ExitCode::SUCCESS
         }),
+        Command::Vesting { command } => match command {
+            VestingCommand::Simulate {
+                fraction,
+                days,
+                table,
+            } => with_config(&cli.config, |loaded| {
+                crate::vesting::report::simulate(&loaded.config.vesting, fraction, days, table)
+            }),
+            command => with_config(&cli.config, |loaded| {
+                run_async(vesting_command(loaded, command))
+            }),
+        },
         Command::Migrate => with_config(&cli.config, |loaded| run_async(migrate(loaded))),
         Command::Run => with_config(&cli.config, |loaded| run_async(daemon::run(loaded))),
     }
@@ -147,6 +206,78 @@ fn run_async<F: Future<Output = anyhow::Result<()>>>(fut: F) -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Who changes a setting from the command line, for the audit log.
+fn cli_actor() -> String {
+    let user = std::env::var("SUDO_USER")
+        .or_else(|_| std::env::var("USER"))
+        .unwrap_or_else(|_| "unknown".into());
+    format!("cli:{user}")
+}
+
+/// A pool on the configured database with the schema up to date.
+async fn database(loaded: &Loaded) -> anyhow::Result<sqlx::PgPool> {
+    let cfg = &loaded.config.database;
+    let pool = db::lazy_pool(cfg)?;
+    db::wait_until_reachable(&pool, cfg, &tokio_util::sync::CancellationToken::new()).await?;
+    db::migrate(&pool).await?;
+    Ok(pool)
+}
+
+async fn vesting_command(loaded: Loaded, command: VestingCommand) -> anyhow::Result<()> {
+    use crate::config::Mode;
+    use crate::vesting::{report, store};
+    let pool = database(&loaded).await?;
+    let (netuid, cfg) = (loaded.config.chain.netuid, &loaded.config.vesting);
+    let change = |mode: Mode, c: ModeChange| (mode, c.reason);
+    let (mode, reason) = match command {
+        VestingCommand::Status { json } => {
+            let status = store::status(&pool, netuid, cfg).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&status)?);
+            } else {
+                print!("{}", report::status(&status));
+            }
+            return Ok(());
+        }
+        VestingCommand::History { miner, limit } => {
+            let sel = store::MinerSel::parse(&miner);
+            match store::history(&pool, netuid, &sel, None, limit.clamp(1, 10_000)).await? {
+                Some(rows) => print!("{}", report::history(&miner, &rows)),
+                None => anyhow::bail!("no miner {miner} on netuid {netuid}"),
+            }
+            return Ok(());
+        }
+        VestingCommand::Simulate { .. } => return Ok(()),
+        VestingCommand::On(c) => change(Mode::On, c),
+        VestingCommand::Off(c) => change(Mode::Off, c),
+        VestingCommand::Shadow(c) => change(Mode::Shadow, c),
+    };
+    let done = crate::settings::set_mode(
+        &pool,
+        netuid,
+        crate::settings::VESTING_MODE,
+        cfg.mode,
+        mode,
+        &cli_actor(),
+        reason.as_deref(),
+    )
+    .await?;
+    let name = |m| store::mode_name(m);
+    if done.changed {
+        println!(
+            "vesting mode {} -> {} on netuid {netuid}; applies from the next epoch",
+            name(done.old),
+            name(done.new)
+        );
+    } else {
+        println!(
+            "vesting mode already {} on netuid {netuid}; nothing changed",
+            name(done.new)
+        );
+    }
+    Ok(())
 }
 
 async fn migrate(loaded: Loaded) -> anyhow::Result<()> {

@@ -236,6 +236,33 @@ pub struct HttpConfig {
     pub api_token_file: String,
 }
 
+impl HttpConfig {
+    /// The write endpoints' token: `api_token`, or the contents of `api_token_file` (trimmed).
+    /// `None` when neither is set (writes are refused).
+    pub fn token(&self) -> Result<Option<Secret>, String> {
+        if !self.api_token.is_empty() {
+            return Ok(Some(self.api_token.clone()));
+        }
+        if self.api_token_file.is_empty() {
+            return Ok(None);
+        }
+        let text = std::fs::read_to_string(&self.api_token_file).map_err(|e| {
+            format!(
+                "http.api_token_file = {}: cannot read it: {e}",
+                self.api_token_file
+            )
+        })?;
+        let token = text.trim();
+        if token.len() < 16 {
+            return Err(format!(
+                "http.api_token_file = {}: the token must be at least 16 characters long",
+                self.api_token_file
+            ));
+        }
+        Ok(Some(Secret::new(token)))
+    }
+}
+
 impl Default for HttpConfig {
     fn default() -> Self {
         HttpConfig {

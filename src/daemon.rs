@@ -35,6 +35,7 @@ pub async fn run(loaded: Loaded) -> anyhow::Result<()> {
     let health = Arc::new(Health::new(metrics.clone()));
     health.fail(CHECK_STARTUP, "connecting to the database");
     let pool = db::lazy_pool(&cfg.database)?;
+    let token = cfg.http.token().map_err(|e| anyhow!(e))?;
 
     let mut tasks: JoinSet<(&'static str, TaskResult)> = JoinSet::new();
     // One signal listener for the whole run, so a signal between two phases is not lost.
@@ -52,6 +53,7 @@ pub async fn run(loaded: Loaded) -> anyhow::Result<()> {
             pool: pool.clone(),
             metrics: metrics.clone(),
             health: health.clone(),
+            api: Arc::new(api::ApiConfig::from_config(cfg, token)),
         });
         let stop = cancel.clone();
         tasks.spawn(async move {

@@ -15,6 +15,7 @@ pub mod drand;
 pub mod health;
 pub mod ingest;
 pub mod metrics;
+pub mod settings;
 pub mod telemetry;
 pub mod tiers;
 pub mod uptime;

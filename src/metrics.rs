@@ -28,6 +28,11 @@ pub struct RouteLabels {
     pub status: String,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ModeLabels {
+    pub mode: String,
+}
+
 pub struct Metrics {
     registry: Registry,
     pub build_info: Family<BuildLabels, Gauge>,
@@ -49,6 +54,14 @@ pub struct Metrics {
     pub chain_rpc_errors: Gauge,
     /// Age of the last ingested block by its chain timestamp (≈ head age when caught up).
     pub ingest_block_age_seconds: Gauge<f64, AtomicU64>,
+    /// Epoch block of the last vesting computation.
+    pub vesting_epoch_block: Gauge,
+    /// 1 for the vesting mode in force at the last epoch.
+    pub vesting_mode: Family<ModeLabels, Gauge>,
+    pub vesting_seconds: Histogram,
+    pub vesting_miners: Gauge,
+    pub vesting_boosted: Gauge,
+    pub vesting_window_tranches: Gauge,
 }
 
 impl Metrics {
@@ -147,8 +160,46 @@ impl Metrics {
             "Age of the last ingested block by its chain timestamp",
             ingest_block_age_seconds.clone(),
         );
+        let vesting_epoch_block = gauge(
+            &mut registry,
+            "vesting_epoch_block",
+            "Epoch block of the last vesting computation",
+        );
+        let vesting_mode = Family::<ModeLabels, Gauge>::default();
+        registry.register(
+            "vesting_mode",
+            "Vesting mode in force at the last epoch (1 for the mode in force)",
+            vesting_mode.clone(),
+        );
+        let vesting_seconds = Histogram::new(exponential_buckets(0.001, 2.0, 14));
+        registry.register(
+            "vesting_seconds",
+            "Time to compute and record an epoch's vesting multipliers",
+            vesting_seconds.clone(),
+        );
+        let vesting_miners = gauge(
+            &mut registry,
+            "vesting_miners",
+            "Miners given a vesting multiplier at the last epoch",
+        );
+        let vesting_boosted = gauge(
+            &mut registry,
+            "vesting_boosted_miners",
+            "Miners whose vesting multiplier was above 1 at the last epoch",
+        );
+        let vesting_window_tranches = gauge(
+            &mut registry,
+            "vesting_window_tranches",
+            "Emission tranches inside the lookback window, held in memory",
+        );
         Metrics {
             registry,
+            vesting_epoch_block,
+            vesting_mode,
+            vesting_seconds,
+            vesting_miners,
+            vesting_boosted,
+            vesting_window_tranches,
             ingest_cursor,
             ingest_behind,
             ingest_block_seconds,

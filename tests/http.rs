@@ -17,6 +17,10 @@ async fn serve(pool: PgPool) -> (std::net::SocketAddr, Arc<Health>) {
         pool,
         metrics,
         health: health.clone(),
+        api: Arc::new(api::ApiConfig {
+            netuid: 7,
+            ..Default::default()
+        }),
     });
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();

@@ -29,9 +29,12 @@ use tokio_util::sync::CancellationToken;
 use crate::chain::NetUid;
 use crate::chain::client::{BlockRef, ChainClient, ChainError};
 use crate::chain::follow::follow;
-use crate::config::{Config, StakeScope};
+use crate::config::{Config, Mode, StakeScope};
 use crate::health::Health;
-use crate::metrics::Metrics;
+use crate::metrics::{Metrics, ModeLabels};
+use crate::vesting::epoch::Params;
+use crate::vesting::store::{EpochSettings, Recorded, load_window, mode_name};
+use crate::vesting::window::Window;
 use plan::{PlanError, Planner};
 use store::{StoreError, Written};
 
@@ -45,6 +48,8 @@ pub struct Settings {
     pub exempt: BTreeSet<u16>,
     pub start_block: Option<u64>,
     pub pipeline_depth: usize,
+    /// The vesting engine, run in the transaction of every epoch block.
+    pub vesting: EpochSettings,
 }
 
 impl Settings {
@@ -55,6 +60,12 @@ impl Settings {
             exempt: c.weights.exempt_uids.iter().copied().collect(),
             start_block: c.ingest.start_block,
             pipeline_depth: c.ingest.pipeline_depth.max(1),
+            vesting: EpochSettings {
+                netuid: c.chain.netuid,
+                cfg: c.vesting.clone(),
+                block_time_secs: c.chain.block_time_secs,
+                exempt: c.weights.exempt_uids.iter().copied().collect(),
+            },
         }
     }
 }
@@ -120,6 +131,23 @@ async fn run_once(
         exempt: s.exempt.clone(),
     };
     let mut state = store::load(pool, s.netuid).await?;
+    let mut window = match state.cursor {
+        Some((cursor, _)) => {
+            let since = Params::new(&s.vesting.cfg, s.vesting.block_time_secs, cursor).since();
+            let started = Instant::now();
+            let window = load_window(pool, s.netuid, s.scope, since)
+                .await
+                .map_err(StoreError::from)?;
+            tracing::info!(
+                tranches = window.len(),
+                since,
+                ms = started.elapsed().as_millis() as u64,
+                "vesting window loaded"
+            );
+            window
+        }
+        None => Window::new(),
+    };
     let from = match state.cursor {
         Some((n, _)) => n + 1,
         None => {
@@ -137,7 +165,7 @@ async fn run_once(
                 .retry(cancel, || client.block_data(block, s.netuid))
                 .await?;
             let w = planner.snapshot(client, &mut state, &data).await?;
-            store::write(pool, s.netuid, s.scope, &w).await?;
+            store::write(pool, s, &mut window, &w).await?;
             health.pass(CHECK_INGEST);
             metrics.ingest_cursor.set(start as i64);
             tracing::info!(
@@ -158,21 +186,19 @@ async fn run_once(
 
     let (writes_tx, mut writes_rx) = mpsc::channel::<(plan::BlockWrite, Instant)>(s.pipeline_depth);
     let writer = {
-        let (pool, metrics, health, netuid, scope) = (
-            pool.clone(),
-            metrics.clone(),
-            health.clone(),
-            s.netuid,
-            s.scope,
-        );
+        let (pool, metrics, health, settings) =
+            (pool.clone(), metrics.clone(), health.clone(), s.clone());
         tokio::spawn(async move {
             while let Some((w, started)) = writes_rx.recv().await {
-                match store::write(&pool, netuid, scope, &w).await? {
-                    Written::Rows(rows) => {
+                match store::write(&pool, &settings, &mut window, &w).await? {
+                    Written::Rows(rows, vesting) => {
                         metrics.ingest_rows.inc_by(rows);
                         metrics
                             .ingest_block_seconds
                             .observe(started.elapsed().as_secs_f64());
+                        if let Some(v) = vesting {
+                            observe_vesting(&metrics, w.number, &v, window.len());
+                        }
                     }
                     Written::AlreadyIngested => {
                         tracing::debug!(block = w.number, "block already ingested");
@@ -236,6 +262,30 @@ async fn run_once(
     outcome?;
     written?;
     Ok(())
+}
+
+fn observe_vesting(metrics: &Metrics, block: u64, v: &Recorded, tranches: usize) {
+    metrics.vesting_epoch_block.set(block as i64);
+    metrics.vesting_seconds.observe(v.seconds);
+    metrics.vesting_miners.set(v.miners as i64);
+    metrics.vesting_boosted.set(v.boosted as i64);
+    metrics.vesting_window_tranches.set(tranches as i64);
+    for mode in [Mode::On, Mode::Shadow, Mode::Off] {
+        metrics
+            .vesting_mode
+            .get_or_create(&ModeLabels {
+                mode: mode_name(mode).to_string(),
+            })
+            .set(i64::from(mode == v.mode));
+    }
+    tracing::info!(
+        epoch_block = block,
+        mode = mode_name(v.mode),
+        miners = v.miners,
+        boosted = v.boosted,
+        ms = (v.seconds * 1000.0).round() as u64,
+        "vesting recorded"
+    );
 }
 
 /// A receiver as a stream (what `tokio-stream`'s wrapper does, without the dependency).

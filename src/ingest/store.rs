@@ -6,10 +6,13 @@ use std::collections::BTreeMap;
 
 use sqlx::{PgPool, Postgres, Row, Transaction};
 
+use super::Settings;
 use super::plan::{BlockWrite, Live, State};
 use crate::chain::{AccountId, NetUid, Rao, Uid};
 use crate::config::StakeScope;
 use crate::vesting::book::{Book, Tranche, TrancheKind};
+use crate::vesting::store::{Recorded, record_epoch, scope_name};
+use crate::vesting::window::{Entry, Window};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -19,12 +22,15 @@ pub enum StoreError {
     BadAccount(String),
     #[error("block {number} does not follow the database's cursor {cursor}")]
     Gap { number: u64, cursor: u64 },
+    #[error("vesting: {0}")]
+    Vesting(#[from] crate::vesting::store::StoreError),
 }
 
 /// What a write did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Written {
-    Rows(u64),
+    /// Rows written, and the vesting computed when the epoch ran in the block.
+    Rows(u64, Option<Recorded>),
     /// The block was already in the database (re-processing changes nothing).
     AlreadyIngested,
 }
@@ -39,13 +45,6 @@ fn ss58(a: &AccountId) -> String {
 
 fn i64_of(n: u64) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
-}
-
-fn scope_name(scope: StakeScope) -> &'static str {
-    match scope {
-        StakeScope::Coldkey => "coldkey",
-        StakeScope::Hotkey => "hotkey",
-    }
 }
 
 /// The planner's state as the database has it.
@@ -119,13 +118,17 @@ pub async fn load(pool: &PgPool, netuid: NetUid) -> Result<State, StoreError> {
     Ok(state)
 }
 
-/// Writes one block in one transaction; a block at or below the cursor is left alone.
+/// Writes one block in one transaction; a block at or below the cursor is left alone. At an
+/// epoch block the vesting of every miner is computed and recorded in the same transaction.
+/// `window` receives the block's changes: after a failed write it must be reloaded (as the
+/// ingest does with all its state).
 pub async fn write(
     pool: &PgPool,
-    netuid: NetUid,
-    scope: StakeScope,
+    s: &Settings,
+    window: &mut Window,
     w: &BlockWrite,
 ) -> Result<Written, StoreError> {
+    let (netuid, scope) = (s.netuid, s.scope);
     let mut tx = pool.begin().await?;
     let n = i32::from(netuid);
     let b = i64_of(w.number);
@@ -179,9 +182,17 @@ pub async fn write(
         rows += 1;
     }
     rows += miners(&mut tx, n, b, w).await?;
-    rows += owners(&mut tx, n, b, w).await?;
+    rows += owners(&mut tx, n, b, w, window).await?;
     rows += stake_and_emissions(&mut tx, n, b, w).await?;
-    rows += books(&mut tx, n, b, scope, w).await?;
+    rows += books(&mut tx, n, b, scope, w, window).await?;
+    let vesting = match w.epoch {
+        Some(_) => {
+            let recorded = record_epoch(&mut tx, &s.vesting, w.number, window).await?;
+            rows += recorded.miners as u64 + 1;
+            Some(recorded)
+        }
+        None => None,
+    };
     sqlx::query(
         "INSERT INTO ingest_cursor (netuid, block_number, block_hash, first_block)
          VALUES ($1, $2, $3, $2)
@@ -199,7 +210,7 @@ pub async fn write(
         .execute(&mut *tx)
         .await?;
     tx.commit().await?;
-    Ok(Written::Rows(rows))
+    Ok(Written::Rows(rows, vesting))
 }
 
 type Tx<'a> = Transaction<'a, Postgres>;
@@ -278,7 +289,13 @@ async fn miners(tx: &mut Tx<'_>, n: i32, b: i64, w: &BlockWrite) -> Result<u64, 
     Ok(rows)
 }
 
-async fn owners(tx: &mut Tx<'_>, n: i32, b: i64, w: &BlockWrite) -> Result<u64, StoreError> {
+async fn owners(
+    tx: &mut Tx<'_>,
+    n: i32,
+    b: i64,
+    w: &BlockWrite,
+    window: &mut Window,
+) -> Result<u64, StoreError> {
     let mut rows = 0;
     for (old, new) in &w.coldkey_swaps {
         rows += sqlx::query(
@@ -298,6 +315,7 @@ async fn owners(tx: &mut Tx<'_>, n: i32, b: i64, w: &BlockWrite) -> Result<u64, 
             .bind(ss58(new))
             .execute(&mut **tx)
             .await?;
+        window.move_coldkey(&ss58(old), &ss58(new));
     }
     let closing: Vec<String> = w
         .owners_closed
@@ -398,6 +416,7 @@ async fn books(
     b: i64,
     scope: StakeScope,
     w: &BlockWrite,
+    window: &mut Window,
 ) -> Result<u64, StoreError> {
     if w.books.is_empty() {
         return Ok(0);
@@ -410,30 +429,45 @@ async fn books(
         .iter()
         .map(|d| book_of(&d.coldkey, &d.hotkey))
         .collect();
-    // By coldkey, then narrowed to the touched books here.
-    let wanted: std::collections::BTreeSet<&(String, String)> = keys.iter().collect();
-    let cs: Vec<String> = keys
+    // Only an outflow reads existing tranches: books that only receive (every book at an epoch
+    // block, typically) append without loading months of history.
+    let wanted: std::collections::BTreeSet<&(String, String)> = w
+        .books
+        .iter()
+        .zip(&keys)
+        .filter(|(d, _)| {
+            let credited: i128 = d.emissions.iter().map(|(a, _)| i128::from(*a)).sum();
+            i128::from(d.now) - i128::from(d.prev) - credited < 0
+        })
+        .map(|(_, k)| k)
+        .collect();
+    // By coldkey, then narrowed to the books with an outflow here.
+    let cs: Vec<String> = wanted
         .iter()
         .map(|k| k.0.clone())
         .collect::<std::collections::BTreeSet<_>>()
         .into_iter()
         .collect();
-    // Open tranches of the touched books, oldest first.
+    // Open tranches of the books with an outflow, oldest first.
     let mut open: BTreeMap<(String, String), Vec<(i64, Tranche)>> = BTreeMap::new();
-    for r in sqlx::query(
-        "SELECT id, coldkey, hotkey, kind, block, initial_rao, remaining_rao
+    let rows = if cs.is_empty() {
+        Vec::new()
+    } else {
+        sqlx::query(
+            "SELECT id, coldkey, hotkey, kind, block, initial_rao, remaining_rao
            FROM vesting_tranches
           WHERE netuid = $1 AND scope = $2 AND ($4 OR coldkey = ANY($3)) AND remaining_rao > 0
           ORDER BY block, id",
-    )
-    .bind(n)
-    .bind(scope)
-    .bind(&cs)
-    // Many books (an epoch block): one scan of the open tranches beats thousands of index probes.
-    .bind(cs.len() > 256)
-    .fetch_all(&mut **tx)
-    .await?
-    {
+        )
+        .bind(n)
+        .bind(scope)
+        .bind(&cs)
+        // Many books (an epoch block): one scan of the open tranches beats thousands of index probes.
+        .bind(cs.len() > 256)
+        .fetch_all(&mut **tx)
+        .await?
+    };
+    for r in rows {
         let key: (String, String) = (r.get(1), r.get(2));
         if !wanted.contains(&key) {
             continue;
@@ -468,6 +502,8 @@ async fn books(
     };
     // (id, remaining) of changed existing tranches; new tranches; (tranche id, amount) outflows.
     let mut updates: Vec<(i64, i64)> = Vec::new();
+    // The window's copy of the same changes: (book, id, remaining) of consumed tranches.
+    let mut window_updates: Vec<((String, String), i64, Rao)> = Vec::new();
     struct New {
         coldkey: String,
         hotkey: String,
@@ -518,6 +554,7 @@ async fn books(
             let target = match ids.get(*i) {
                 Some(id) => {
                     updates.push((*id, i64_of(book.tranches[*i].remaining)));
+                    window_updates.push((key.clone(), *id, book.tranches[*i].remaining));
                     Ok(*id)
                 }
                 None => Err(slot_of[i]),
@@ -587,6 +624,20 @@ async fn books(
         .execute(&mut **tx)
         .await?
         .rows_affected();
+    }
+    for c in created.iter().filter(|c| c.kind == "emission") {
+        window.insert(
+            (c.coldkey.clone(), c.hotkey.clone()),
+            Entry {
+                id: new_ids[c.slot],
+                block: w.number,
+                initial: c.initial as Rao,
+                remaining: c.remaining as Rao,
+            },
+        );
+    }
+    for (key, id, remaining) in &window_updates {
+        window.set_remaining(key, *id, *remaining);
     }
     Ok(rows)
 }

@@ -4,7 +4,11 @@
 //! pipeline feed them from the database.
 
 pub mod book;
+pub mod epoch;
 pub mod multiplier;
+pub mod report;
+pub mod store;
+pub mod window;
 
 pub use book::{Book, Tranche, TrancheKind};
 pub use multiplier::{Holding, Outcome, multiplier};

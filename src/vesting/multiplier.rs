@@ -207,4 +207,98 @@ mod tests {
             }
         }
     }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        fn combine() -> impl Strategy<Value = VestingCombine> {
+            prop_oneof![
+                Just(VestingCombine::Bettensor),
+                Just(VestingCombine::Product),
+                Just(VestingCombine::Continuous),
+            ]
+        }
+
+        /// Valid tiers: strictly increasing thresholds within `[0, hi]`, multipliers ≥ 1 and
+        /// non-decreasing (what the configuration validation accepts).
+        fn tiers(hi: f64) -> impl Strategy<Value = Vec<MultiplierTier>> {
+            prop::collection::vec((0.0..hi, 1.0f64..3.0), 0..5).prop_map(|mut t| {
+                t.sort_by(|a, b| a.0.total_cmp(&b.0));
+                t.dedup_by(|a, b| a.0 == b.0);
+                let mut m = 1.0f64;
+                t.into_iter()
+                    .map(|(min, mult)| {
+                        m = m.max(mult);
+                        MultiplierTier { min, multiplier: m }
+                    })
+                    .collect()
+            })
+        }
+
+        fn config() -> impl Strategy<Value = VestingConfig> {
+            (
+                tiers(1.0),
+                tiers(365.0),
+                1.0f64..4.0,
+                combine(),
+                0.05f64..1.0,
+                1.0f64..365.0,
+            )
+                .prop_map(|(a, d, max, combine, ft, dt)| VestingConfig {
+                    amount_tiers: a,
+                    duration_tiers: d,
+                    max_multiplier: max,
+                    combine,
+                    continuous_fraction_target: ft,
+                    continuous_days_target: dt,
+                    ..VestingConfig::default()
+                })
+        }
+
+        fn m(cfg: &VestingConfig, fraction: f64, days: f64) -> f64 {
+            multiplier(
+                cfg,
+                Holding {
+                    fraction: Some(fraction),
+                    days,
+                },
+            )
+            .multiplier
+        }
+
+        proptest! {
+            #[test]
+            fn bounded(cfg in config(), f in -0.5f64..1.5, d in -10.0f64..1000.0) {
+                let x = m(&cfg, f, d);
+                prop_assert!(x >= 1.0 && x <= cfg.max_multiplier, "{x} outside [1, {}]", cfg.max_multiplier);
+            }
+
+            #[test]
+            fn monotone_in_fraction(cfg in config(), f in 0.0f64..1.0, df in 0.0f64..1.0, d in 0.0f64..400.0) {
+                let g = (f + df).min(1.0);
+                prop_assert!(m(&cfg, g, d) >= m(&cfg, f, d));
+            }
+
+            #[test]
+            fn monotone_in_days(cfg in config(), f in 0.0f64..1.0, d in 0.0f64..400.0, dd in 0.0f64..400.0) {
+                prop_assert!(m(&cfg, f, d + dd) >= m(&cfg, f, d));
+            }
+
+            /// The top tiers of any configuration reach the cap under `bettensor` (no hard-coded
+            /// scale as in the original).
+            #[test]
+            fn top_tiers_reach_the_cap(cfg in config()) {
+                let cfg = VestingConfig { combine: VestingCombine::Bettensor, ..cfg };
+                let top_a = cfg.amount_tiers.last().map_or(1.0, |t| t.multiplier);
+                let top_d = cfg.duration_tiers.last().map_or(1.0, |t| t.multiplier);
+                let x = m(&cfg, 1.0, 1000.0);
+                if top_a > 1.0 || top_d > 1.0 {
+                    prop_assert!((x - cfg.max_multiplier).abs() < 1e-9, "{x}");
+                } else {
+                    prop_assert_eq!(x, 1.0);
+                }
+            }
+        }
+    }
 }

@@ -1,0 +1,441 @@
+//! Vesting's database side: loading the lookback window, recording an epoch's multipliers
+//! (inside the ingest transaction of the epoch's block, so they are exactly as of that block and
+//! written once), and the read-only views the CLI and the API show.
+
+use std::collections::BTreeSet;
+use std::time::Instant;
+
+use serde::Serialize;
+use sqlx::{PgConnection, PgPool, Row};
+
+use crate::chain::{NetUid, Rao};
+use crate::config::{Mode, StakeScope, VestingConfig};
+use crate::settings::{self, ModeSetting, SettingsError};
+use crate::vesting::epoch::{self, MinerRef, MinerVesting, Params};
+use crate::vesting::window::{Entry, Window};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database: {0}")]
+    Db(#[from] sqlx::Error),
+    #[error(transparent)]
+    Settings(#[from] SettingsError),
+}
+
+pub fn scope_name(scope: StakeScope) -> &'static str {
+    match scope {
+        StakeScope::Coldkey => "coldkey",
+        StakeScope::Hotkey => "hotkey",
+    }
+}
+
+pub fn mode_name(mode: Mode) -> &'static str {
+    match mode {
+        Mode::On => "on",
+        Mode::Shadow => "shadow",
+        Mode::Off => "off",
+    }
+}
+
+fn mode_of(s: &str) -> Mode {
+    match s {
+        "on" => Mode::On,
+        "shadow" => Mode::Shadow,
+        _ => Mode::Off,
+    }
+}
+
+fn i64_of(n: u128) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+/// The emission tranches of `scope` created at or after `since`.
+pub async fn load_window(
+    pool: &PgPool,
+    netuid: NetUid,
+    scope: StakeScope,
+    since: u64,
+) -> Result<Window, StoreError> {
+    let mut window = Window::new();
+    let rows = sqlx::query(
+        "SELECT coldkey, hotkey, id, block, initial_rao, remaining_rao FROM vesting_tranches
+          WHERE netuid = $1 AND scope = $2 AND kind = 'emission' AND block >= $3
+          ORDER BY id",
+    )
+    .bind(i32::from(netuid))
+    .bind(scope_name(scope))
+    .bind(i64::try_from(since).unwrap_or(i64::MAX))
+    .fetch_all(pool)
+    .await?;
+    for r in rows {
+        window.insert(
+            (r.get(0), r.get(1)),
+            Entry {
+                id: r.get(2),
+                block: r.get::<i64, _>(3) as u64,
+                initial: r.get::<i64, _>(4) as Rao,
+                remaining: r.get::<i64, _>(5) as Rao,
+            },
+        );
+    }
+    Ok(window)
+}
+
+/// What the engine needs from the configuration.
+#[derive(Debug, Clone)]
+pub struct EpochSettings {
+    pub netuid: NetUid,
+    pub cfg: VestingConfig,
+    pub block_time_secs: u64,
+    pub exempt: BTreeSet<u16>,
+}
+
+/// What an epoch's computation did.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Recorded {
+    pub mode: Mode,
+    pub miners: usize,
+    pub boosted: usize,
+    pub seconds: f64,
+}
+
+/// Computes and records the vesting of every registered miner at the epoch block `block`, in
+/// the caller's transaction, after the block's own rows. Mode `off` records only the epoch row.
+pub async fn record_epoch(
+    tx: &mut PgConnection,
+    s: &EpochSettings,
+    block: u64,
+    window: &mut Window,
+) -> Result<Recorded, StoreError> {
+    let started = Instant::now();
+    let n = i32::from(s.netuid);
+    let b = i64::try_from(block).unwrap_or(i64::MAX);
+    let mode = settings::mode(&mut *tx, s.netuid, settings::VESTING_MODE, s.cfg.mode)
+        .await?
+        .mode;
+    let p = Params::new(&s.cfg, s.block_time_secs, block);
+    window.prune(p.since());
+    let mut out: Vec<MinerVesting> = Vec::new();
+    if mode != Mode::Off {
+        let miners: Vec<MinerRef> = sqlx::query(
+            "SELECT m.id, m.uid, m.hotkey, o.coldkey,
+                    COALESCE((SELECT permitted FROM validator_permits p WHERE p.miner_id = m.id
+                              ORDER BY block DESC LIMIT 1), FALSE)
+               FROM miners m
+               LEFT JOIN hotkey_owners o
+                 ON o.netuid = m.netuid AND o.hotkey = m.hotkey AND o.to_block IS NULL
+              WHERE m.netuid = $1 AND m.deregistered_at_block IS NULL
+              ORDER BY m.uid",
+        )
+        .bind(n)
+        .fetch_all(&mut *tx)
+        .await?
+        .into_iter()
+        .map(|r| {
+            let uid = r.get::<i32, _>(1) as u16;
+            MinerRef {
+                miner_id: r.get(0),
+                uid,
+                hotkey: r.get(2),
+                coldkey: r.get(3),
+                validator: r.get(4),
+                exempt: s.exempt.contains(&uid),
+            }
+        })
+        .collect();
+        out = epoch::compute(&s.cfg, &p, &miners, window);
+        insert(tx, n, b, mode, &out).await?;
+    }
+    let boosted = out.iter().filter(|m| m.outcome.multiplier > 1.0).count();
+    let seconds = started.elapsed().as_secs_f64();
+    sqlx::query(
+        "INSERT INTO vesting_epochs (netuid, epoch_block, mode, miners, boosted, params, compute_ms)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(n)
+    .bind(b)
+    .bind(mode_name(mode))
+    .bind(out.len() as i32)
+    .bind(boosted as i32)
+    .bind(serde_json::to_value(&s.cfg).unwrap_or_default())
+    .bind(seconds * 1000.0)
+    .execute(&mut *tx)
+    .await?;
+    Ok(Recorded {
+        mode,
+        miners: out.len(),
+        boosted,
+        seconds,
+    })
+}
+
+async fn insert(
+    tx: &mut PgConnection,
+    n: i32,
+    b: i64,
+    mode: Mode,
+    out: &[MinerVesting],
+) -> Result<(), StoreError> {
+    if out.is_empty() {
+        return Ok(());
+    }
+    let col = |f: fn(&MinerVesting) -> f64| out.iter().map(f).collect::<Vec<f64>>();
+    sqlx::query(
+        "INSERT INTO vesting_multipliers
+           (netuid, epoch_block, mode, miner_id, uid, hotkey, coldkey, earned_rao, remaining_rao,
+            holding_fraction, holding_days, amount_tier, duration_tier, multiplier, reason)
+         SELECT $1, $2, $3, * FROM UNNEST($4::bigint[], $5::int[], $6::text[], $7::text[],
+                $8::bigint[], $9::bigint[], $10::float8[], $11::float8[], $12::float8[],
+                $13::float8[], $14::float8[], $15::text[])",
+    )
+    .bind(n)
+    .bind(b)
+    .bind(mode_name(mode))
+    .bind(out.iter().map(|m| m.miner_id).collect::<Vec<_>>())
+    .bind(out.iter().map(|m| i32::from(m.uid)).collect::<Vec<_>>())
+    .bind(out.iter().map(|m| m.hotkey.as_str()).collect::<Vec<_>>())
+    .bind(out.iter().map(|m| m.coldkey.as_str()).collect::<Vec<_>>())
+    .bind(out.iter().map(|m| i64_of(m.earned_rao)).collect::<Vec<_>>())
+    .bind(
+        out.iter()
+            .map(|m| i64_of(m.remaining_rao))
+            .collect::<Vec<_>>(),
+    )
+    .bind(
+        out.iter()
+            .map(|m| m.holding.fraction)
+            .collect::<Vec<Option<f64>>>(),
+    )
+    .bind(col(|m| m.holding.days))
+    .bind(col(|m| m.outcome.amount_tier))
+    .bind(col(|m| m.outcome.duration_tier))
+    .bind(col(|m| m.outcome.multiplier))
+    .bind(
+        out.iter()
+            .map(|m| m.outcome.reason.as_str())
+            .collect::<Vec<_>>(),
+    )
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
+}
+
+/// A miner's vesting at one epoch, as recorded.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Record {
+    pub epoch_block: u64,
+    pub mode: Mode,
+    pub uid: u16,
+    pub hotkey: String,
+    pub coldkey: String,
+    pub earned_rao: u64,
+    pub remaining_rao: u64,
+    pub holding_fraction: Option<f64>,
+    pub holding_days: f64,
+    pub amount_tier: f64,
+    pub duration_tier: f64,
+    pub multiplier: f64,
+    /// The factor weights get from it (1.0 unless the mode was `on`).
+    pub applied: f64,
+    pub reason: String,
+}
+
+const RECORD_COLUMNS: &str = "epoch_block, mode, uid, hotkey, coldkey, earned_rao, remaining_rao,
+    holding_fraction, holding_days, amount_tier, duration_tier, multiplier, reason";
+
+fn record(r: &sqlx::postgres::PgRow) -> Record {
+    let mode = mode_of(r.get(1));
+    let multiplier: f64 = r.get(11);
+    Record {
+        epoch_block: r.get::<i64, _>(0) as u64,
+        mode,
+        uid: r.get::<i32, _>(2) as u16,
+        hotkey: r.get(3),
+        coldkey: r.get(4),
+        earned_rao: r.get::<i64, _>(5) as u64,
+        remaining_rao: r.get::<i64, _>(6) as u64,
+        holding_fraction: r.get(7),
+        holding_days: r.get(8),
+        amount_tier: r.get(9),
+        duration_tier: r.get(10),
+        multiplier,
+        applied: epoch::applied(mode, multiplier),
+        reason: r.get(12),
+    }
+}
+
+/// Which miner: a uid (its current registration) or a hotkey (every registration of it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MinerSel {
+    Uid(u16),
+    Hotkey(String),
+}
+
+impl MinerSel {
+    pub fn parse(s: &str) -> MinerSel {
+        match s.parse::<u16>() {
+            Ok(uid) => MinerSel::Uid(uid),
+            Err(_) => MinerSel::Hotkey(s.to_string()),
+        }
+    }
+}
+
+/// Vesting history of one miner, newest epoch first; `None` when no such miner is known.
+pub async fn history(
+    pool: &PgPool,
+    netuid: NetUid,
+    miner: &MinerSel,
+    before: Option<u64>,
+    limit: i64,
+) -> Result<Option<Vec<Record>>, StoreError> {
+    let n = i32::from(netuid);
+    let ids: Vec<i64> = match miner {
+        MinerSel::Uid(uid) => {
+            sqlx::query_scalar(
+                "SELECT id FROM miners WHERE netuid = $1 AND uid = $2 AND deregistered_at_block IS NULL",
+            )
+            .bind(n)
+            .bind(i32::from(*uid))
+            .fetch_all(pool)
+            .await?
+        }
+        MinerSel::Hotkey(h) => {
+            sqlx::query_scalar("SELECT id FROM miners WHERE netuid = $1 AND hotkey = $2")
+                .bind(n)
+                .bind(h)
+                .fetch_all(pool)
+                .await?
+        }
+    };
+    if ids.is_empty() {
+        return Ok(None);
+    }
+    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {RECORD_COLUMNS} FROM vesting_multipliers
+          WHERE netuid = $1 AND miner_id = ANY($2) AND epoch_block < $3
+          ORDER BY epoch_block DESC LIMIT $4"
+    )))
+    .bind(n)
+    .bind(&ids)
+    .bind(before.map_or(i64::MAX, |b| i64::try_from(b).unwrap_or(i64::MAX)))
+    .bind(limit)
+    .fetch_all(pool)
+    .await?;
+    Ok(Some(rows.iter().map(record).collect()))
+}
+
+/// Every miner's vesting at the latest recorded epoch (or at `epoch_block`), by uid.
+pub async fn at_epoch(
+    pool: &PgPool,
+    netuid: NetUid,
+    epoch_block: Option<u64>,
+) -> Result<Option<(EpochRow, Vec<Record>)>, StoreError> {
+    let Some(epoch) = epoch_row(pool, netuid, epoch_block).await? else {
+        return Ok(None);
+    };
+    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {RECORD_COLUMNS} FROM vesting_multipliers
+          WHERE netuid = $1 AND epoch_block = $2 ORDER BY uid"
+    )))
+    .bind(i32::from(netuid))
+    .bind(epoch.epoch_block as i64)
+    .fetch_all(pool)
+    .await?;
+    Ok(Some((epoch, rows.iter().map(record).collect())))
+}
+
+/// An epoch as the engine recorded it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct EpochRow {
+    pub epoch_block: u64,
+    pub mode: Mode,
+    pub miners: u32,
+    pub boosted: u32,
+    pub compute_ms: f64,
+    pub params: serde_json::Value,
+}
+
+async fn epoch_row(
+    pool: &PgPool,
+    netuid: NetUid,
+    epoch_block: Option<u64>,
+) -> Result<Option<EpochRow>, StoreError> {
+    let row = sqlx::query(
+        "SELECT epoch_block, mode, miners, boosted, compute_ms, params FROM vesting_epochs
+          WHERE netuid = $1 AND ($2::bigint IS NULL OR epoch_block = $2)
+          ORDER BY epoch_block DESC LIMIT 1",
+    )
+    .bind(i32::from(netuid))
+    .bind(epoch_block.map(|b| b as i64))
+    .fetch_optional(pool)
+    .await?;
+    Ok(row.map(|r| EpochRow {
+        epoch_block: r.get::<i64, _>(0) as u64,
+        mode: mode_of(r.get(1)),
+        miners: r.get::<i32, _>(2) as u32,
+        boosted: r.get::<i32, _>(3) as u32,
+        compute_ms: r.get(4),
+        params: r.get(5),
+    }))
+}
+
+/// How many miners sit in each (amount tier, duration tier) cell at an epoch.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Cell {
+    pub amount_tier: f64,
+    pub duration_tier: f64,
+    pub multiplier: f64,
+    pub miners: u32,
+}
+
+/// What `tenure vesting status` and `GET /v1/vesting` show.
+#[derive(Debug, Clone, Serialize)]
+pub struct Status {
+    pub netuid: NetUid,
+    /// The mode in force now, applied from the next epoch.
+    pub mode: ModeSetting,
+    pub config: VestingConfig,
+    pub last_epoch: Option<EpochRow>,
+    /// Miners per tier cell at the last epoch; validators and exempt uids are counted in the
+    /// 1.0 cell with everyone below the first tiers.
+    pub distribution: Vec<Cell>,
+    pub recent_changes: Vec<settings::AuditEntry>,
+}
+
+pub async fn status(
+    pool: &PgPool,
+    netuid: NetUid,
+    cfg: &VestingConfig,
+) -> Result<Status, StoreError> {
+    let mode = settings::mode(pool, netuid, settings::VESTING_MODE, cfg.mode).await?;
+    let last_epoch = epoch_row(pool, netuid, None).await?;
+    let mut distribution = Vec::new();
+    if let Some(e) = &last_epoch {
+        for r in sqlx::query(
+            "SELECT amount_tier, duration_tier, multiplier, count(*)::int FROM vesting_multipliers
+              WHERE netuid = $1 AND epoch_block = $2
+              GROUP BY 1, 2, 3 ORDER BY 3, 1, 2",
+        )
+        .bind(i32::from(netuid))
+        .bind(e.epoch_block as i64)
+        .fetch_all(pool)
+        .await?
+        {
+            distribution.push(Cell {
+                amount_tier: r.get(0),
+                duration_tier: r.get(1),
+                multiplier: r.get(2),
+                miners: r.get::<i32, _>(3) as u32,
+            });
+        }
+    }
+    let recent_changes = settings::audit(pool, netuid, settings::VESTING_MODE, 5).await?;
+    Ok(Status {
+        netuid,
+        mode,
+        config: cfg.clone(),
+        last_epoch,
+        distribution,
+        recent_changes,
+    })
+}
