@@ -83,3 +83,30 @@ async fn readyz_reports_an_unreachable_database() {
     let (_, metrics) = common::http_get(addr, "/metrics").await;
     assert!(metrics.contains("tenure_database_up 0"), "{metrics}");
 }
+
+#[sqlx::test]
+async fn writes_are_refused_without_a_configured_token(pool: PgPool) {
+    let (addr, _) = serve(pool.clone()).await;
+    let (status, body) = common::http_request(
+        addr,
+        "PUT",
+        "/v1/vesting/mode",
+        &[("Authorization", "Bearer anything-at-all-1234")],
+        Some(r#"{"mode": "off"}"#),
+    )
+    .await;
+    assert_eq!(status, 403, "{body}");
+    assert!(body.contains("http.api_token"), "{body}");
+    let stored: i64 = sqlx::query_scalar("SELECT count(*) FROM settings")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(stored, 0);
+    // Reads need no token; nothing computed yet is a clear 404.
+    let (status, body) = common::http_get(addr, "/v1/vesting").await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("\"source\":\"config\""), "{body}");
+    let (status, body) = common::http_get(addr, "/v1/vesting/miners").await;
+    assert_eq!(status, 404, "{body}");
+    assert!(body.contains("no epoch computed yet"), "{body}");
+}

@@ -7,7 +7,7 @@
 
 mod common;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -142,109 +142,7 @@ type TrancheRow = (String, String, String, u64, u64, u64);
 /// (coldkey, hotkey or "", kind, block, initial, remaining) of every tranche, computed from the
 /// ledger alone; `hotkey_scope` keeps one book per (coldkey, hotkey) instead of per coldkey.
 fn tranches_from_ledger(lines: &[Json], hotkey_scope: bool) -> BTreeSet<TrancheRow> {
-    #[derive(Clone)]
-    struct T {
-        kind: &'static str,
-        block: u64,
-        initial: u64,
-        remaining: u64,
-    }
-    // A book is (coldkey, hotkey) with hotkey "" in the coldkey scope.
-    let book_of = |c: &str, h: &str| {
-        (
-            c.to_string(),
-            if hotkey_scope {
-                h.to_string()
-            } else {
-                String::new()
-            },
-        )
-    };
-    let mut books: BTreeMap<(String, String), Vec<T>> = BTreeMap::new();
-    let mut held: BTreeMap<(String, String), u64> = BTreeMap::new();
-    let mut by_block: BTreeMap<u64, Vec<&Json>> = BTreeMap::new();
-    for l in lines {
-        by_block.entry(u(&l["block"])).or_default().push(l);
-    }
-    for (b, ls) in by_block {
-        let total = |held: &BTreeMap<(String, String), u64>, k: &(String, String)| -> u64 {
-            held.iter()
-                .filter(|((c, h), _)| book_of(c, h) == *k)
-                .map(|(_, a)| a)
-                .sum()
-        };
-        let mut touched: BTreeSet<(String, String)> = BTreeSet::new();
-        let mut prev: BTreeMap<(String, String), u64> = BTreeMap::new();
-        for l in ls.iter().filter(|l| l["kind"] == "stake") {
-            let k = book_of(&s(&l["coldkey"]), &s(&l["hotkey"]));
-            prev.entry(k.clone()).or_insert_with(|| total(&held, &k));
-            touched.insert(k);
-        }
-        for l in ls.iter().filter(|l| l["kind"] == "coldkey_swapped") {
-            let (from, to) = (s(&l["from"]), s(&l["to"]));
-            let keys: Vec<(String, String)> = books
-                .keys()
-                .chain(prev.keys())
-                .filter(|(c, _)| *c == from)
-                .cloned()
-                .collect::<BTreeSet<_>>()
-                .into_iter()
-                .collect();
-            for k in keys {
-                let moved = (to.clone(), k.1.clone());
-                let book = books.remove(&k).unwrap_or_default();
-                books.entry(moved.clone()).or_default().extend(book);
-                let p = prev.remove(&k).unwrap_or_else(|| total(&held, &k));
-                *prev
-                    .entry(moved.clone())
-                    .or_insert_with(|| total(&held, &moved)) += p;
-                prev.insert(k, 0);
-                touched.insert(moved);
-            }
-        }
-        for l in ls.iter().filter(|l| l["kind"] == "stake") {
-            held.insert((s(&l["coldkey"]), s(&l["hotkey"])), u(&l["alpha"]));
-        }
-        let mut emitted: BTreeMap<(String, String), Vec<u64>> = BTreeMap::new();
-        for l in ls.iter().filter(|l| l["kind"] == "emission") {
-            if u(&l["uid"]) >= VALIDATORS && u(&l["amount"]) > 0 {
-                let k = book_of(&s(&l["coldkey"]), &s(&l["hotkey"]));
-                emitted.entry(k.clone()).or_default().push(u(&l["amount"]));
-                touched.insert(k);
-            }
-        }
-        for k in touched {
-            let p = prev.get(&k).copied().unwrap_or_else(|| total(&held, &k));
-            let now = total(&held, &k);
-            let e = emitted.remove(&k).unwrap_or_default();
-            let book = books.entry(k).or_default();
-            for a in &e {
-                book.push(T {
-                    kind: "emission",
-                    block: b,
-                    initial: *a,
-                    remaining: *a,
-                });
-            }
-            let r = now as i128 - p as i128 - e.iter().map(|a| *a as i128).sum::<i128>();
-            if r > 0 {
-                book.push(T {
-                    kind: "manual",
-                    block: b,
-                    initial: r as u64,
-                    remaining: r as u64,
-                });
-            } else if r < 0 {
-                let mut left = (-r) as u64;
-                for t in book.iter_mut().rev() {
-                    let take = t.remaining.min(left);
-                    t.remaining -= take;
-                    left -= take;
-                }
-            }
-        }
-    }
-    books
+    common::ledger::replay(lines, hotkey_scope, VALIDATORS, |_, _| {})
         .into_iter()
         .flat_map(|((c, h), ts)| {
             ts.into_iter().map(move |t| {
@@ -297,6 +195,8 @@ async fn dump(pool: &PgPool) -> Vec<String> {
         "SELECT epoch_block, uid, hotkey, coldkey, amount_rao, validator_permit FROM emissions ORDER BY 1, 2",
         "SELECT t.coldkey, t.kind, t.block, t.initial_rao, t.remaining_rao, m.hotkey FROM vesting_tranches t LEFT JOIN miners m ON m.id = t.miner_id ORDER BY 1, 3, 2, 4, 5",
         "SELECT t.coldkey, t.block, t.initial_rao, o.block, o.amount_rao FROM tranche_outflows o JOIN vesting_tranches t ON t.id = o.tranche_id ORDER BY 1, 2, 3, 4, 5",
+        "SELECT epoch_block, mode, uid, hotkey, coldkey, earned_rao, remaining_rao, holding_fraction, holding_days, amount_tier, duration_tier, multiplier, reason FROM vesting_multipliers ORDER BY 1, 3",
+        "SELECT epoch_block, mode, miners, boosted, params FROM vesting_epochs ORDER BY 1",
     ];
     let mut out = Vec::new();
     for q in queries {
@@ -424,6 +324,18 @@ async fn ingests_a_scripted_chain_exactly_and_survives_sigkill(pool: PgPool) {
     .await
     .unwrap();
     assert_eq!(deregistered, 1);
+    // Every epoch gave every miner a vesting multiplier (mode on by default).
+    let (epochs, vested): (i64, i64) = sqlx::query_as(
+        "SELECT (SELECT count(*) FROM epochs), (SELECT count(*) FROM vesting_multipliers)",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert!(epochs >= 6, "{epochs} epochs");
+    assert!(
+        vested >= epochs * 8,
+        "{vested} vesting rows for {epochs} epochs"
+    );
     let reference = dump(&pool).await;
     eprintln!("reference: {} rows", reference.len());
 

@@ -82,13 +82,13 @@ pub fn status(s: &Status) -> String {
     if !s.recent_changes.is_empty() {
         let _ = writeln!(out, "recent mode changes:");
         for c in &s.recent_changes {
-            let old = c.old.as_ref().map_or("-".into(), |v| v.to_string());
+            let show = |v: &serde_json::Value| v.as_str().map_or(v.to_string(), String::from);
             let _ = writeln!(
                 out,
                 "  {} {} -> {} by {}{}",
                 c.at.to_rfc3339(),
-                old,
-                c.new,
+                c.old.as_ref().map_or("-".into(), show),
+                show(&c.new),
                 c.actor,
                 c.reason
                     .as_ref()

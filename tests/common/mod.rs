@@ -2,6 +2,8 @@
 //! that `scripts/test.sh` (and CI) starts; `#[sqlx::test]` gives each test its own database.
 #![allow(dead_code)]
 
+pub mod ledger;
+
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -30,9 +32,30 @@ pub fn url_of(pool: &PgPool) -> String {
 
 /// A minimal HTTP/1.1 GET over a real TCP connection: (status, body).
 pub async fn http_get(addr: SocketAddr, path: &str) -> (u16, String) {
+    http_request(addr, "GET", path, &[], None).await
+}
+
+/// A minimal HTTP/1.1 request with extra headers and an optional JSON body: (status, body).
+pub async fn http_request(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Option<&str>,
+) -> (u16, String) {
     let fut = async {
         let mut s = TcpStream::connect(addr).await.expect("connect");
-        let req = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+        let mut req = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
+        for (k, v) in headers {
+            req.push_str(&format!("{k}: {v}\r\n"));
+        }
+        match body {
+            Some(b) => req.push_str(&format!(
+                "Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{b}",
+                b.len()
+            )),
+            None => req.push_str("\r\n"),
+        }
         s.write_all(req.as_bytes()).await.expect("write");
         let mut buf = Vec::new();
         s.read_to_end(&mut buf).await.expect("read");
