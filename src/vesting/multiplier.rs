@@ -75,9 +75,13 @@ pub fn multiplier(cfg: &VestingConfig, holding: Holding) -> Outcome {
         duration_tier: b,
         multiplier: m,
         reason: format!(
-            "holds {:.2}% of its emissions (amount tier {a}), oldest held emission {days:.2} days old (duration tier {b}), {:?} combine{clamp_note}",
+            "holds {:.2}% of its emissions (amount tier {a}), oldest held emission {days:.2} days old (duration tier {b}), {} combine{clamp_note}",
             fraction * 100.0,
-            cfg.combine
+            match cfg.combine {
+                VestingCombine::Bettensor => "bettensor",
+                VestingCombine::Product => "product",
+                VestingCombine::Continuous => "continuous",
+            }
         ),
     }
 }

@@ -20,10 +20,19 @@ fn tiers(t: &[MultiplierTier], unit: &str) -> String {
 }
 
 fn config_lines(out: &mut String, cfg: &VestingConfig) {
+    // The names the configuration file uses.
+    let name = |v: serde_json::Result<serde_json::Value>| {
+        v.ok()
+            .and_then(|v| v.as_str().map(String::from))
+            .unwrap_or_default()
+    };
     let _ = writeln!(
         out,
-        "scope {:?}, lookback {} days, combine {:?}, max multiplier {}",
-        cfg.stake_scope, cfg.lookback_days, cfg.combine, cfg.max_multiplier
+        "scope {}, lookback {} days, combine {}, max multiplier {}",
+        name(serde_json::to_value(cfg.stake_scope)),
+        cfg.lookback_days,
+        name(serde_json::to_value(cfg.combine)),
+        cfg.max_multiplier
     );
     let _ = writeln!(out, "amount tiers:   {}", tiers(&cfg.amount_tiers, ""));
     let _ = writeln!(

@@ -106,30 +106,35 @@ impl Window {
     }
 
     /// Forgets the tranches created before `since`: they can never re-enter the window.
+    /// Entries are in id order, which is block order, so only each book's head is looked at.
     pub fn prune(&mut self, since: u64) {
         self.books.retain(|_, entries| {
-            entries.retain(|e| e.block >= since);
+            let old = entries.partition_point(|e| e.block < since);
+            if old > 0 {
+                entries.drain(..old);
+            }
             !entries.is_empty()
         });
     }
 
     /// The window sums of one book over `[since, now]`.
     pub fn sums(&self, key: &BookKey, since: u64, now: u64) -> Sums {
-        let mut s = Sums::default();
-        for e in self
-            .books
-            .get(key)
-            .into_iter()
-            .flatten()
-            .filter(|e| e.block >= since && e.block <= now)
-        {
-            s.earned += u128::from(e.initial);
-            s.remaining += u128::from(e.remaining);
-            if e.remaining > 0 && s.oldest_held.is_none_or(|b| e.block < b) {
-                s.oldest_held = Some(e.block);
-            }
+        let Some(entries) = self.books.get(key) else {
+            return Sums::default();
+        };
+        let from = entries.partition_point(|e| e.block < since);
+        let to = entries.partition_point(|e| e.block <= now);
+        let inside = &entries[from..to.max(from)];
+        // One pass: at 4,096 books × 90 days this is memory-bound.
+        let (earned, remaining) = inside.iter().fold((0u128, 0u128), |(a, r), e| {
+            (a + u128::from(e.initial), r + u128::from(e.remaining))
+        });
+        Sums {
+            earned,
+            remaining,
+            // Block order: the first one holding anything is the oldest.
+            oldest_held: inside.iter().find(|e| e.remaining > 0).map(|e| e.block),
         }
-        s
     }
 }
 
