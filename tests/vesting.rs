@@ -68,7 +68,7 @@ fn free_port() -> u16 {
         .port()
 }
 
-fn write_config(dir: &Path, chain: &str, db: &str, port: u16) -> PathBuf {
+fn write_config(dir: &Path, chain: &str, db: &str, port: u16, vesting: &str) -> PathBuf {
     let path = dir.join("tenure.toml");
     std::fs::write(
         &path,
@@ -78,7 +78,7 @@ fn write_config(dir: &Path, chain: &str, db: &str, port: u16) -> PathBuf {
              [http]\nlisten = \"127.0.0.1:{port}\"\napi_token = {TOKEN:?}\n\
              [log]\nformat = \"json\"\nlevel = \"warn\"\n\
              [ingest]\nstart_block = 0\n\
-             [vesting]\nlookback_days = 5\nduration_tiers = [{{ min = 1.0, multiplier = 1.1 }}, {{ min = 2.0, multiplier = 1.2 }}, {{ min = 4.0, multiplier = 1.3 }}]\n",
+             [vesting]\nlookback_days = 5\nduration_tiers = [{{ min = 1.0, multiplier = 1.1 }}, {{ min = 2.0, multiplier = 1.2 }}, {{ min = 4.0, multiplier = 1.3 }}]\n{vesting}",
             86_400 / BLOCKS_PER_DAY
         ),
     )
@@ -163,10 +163,10 @@ async fn stored_mode(pool: &PgPool) -> Option<String> {
 /// Per epoch block and book: (earned, remaining, holding) from the ledger alone.
 type Expected = BTreeMap<u64, BTreeMap<(String, String), (u64, u64, Holding)>>;
 
-fn expected(lines: &[Json], epochs: &[u64]) -> (Expected, usize) {
+fn expected(lines: &[Json], epochs: &[u64], hotkey_scope: bool) -> (Expected, usize) {
     let mut out: Expected = BTreeMap::new();
     let mut aged_out = 0;
-    common::ledger::replay(lines, false, VALIDATORS, |b, books| {
+    common::ledger::replay(lines, hotkey_scope, VALIDATORS, |b, books| {
         if !epochs.contains(&b) {
             return;
         }
@@ -193,15 +193,13 @@ fn expected(lines: &[Json], epochs: &[u64]) -> (Expected, usize) {
     (out, aged_out)
 }
 
-#[sqlx::test(migrations = false)]
-async fn multipliers_match_the_ledger_and_modes_switch_at_run_time(pool: PgPool) {
-    let dir = tempfile::tempdir().unwrap();
-    let scenario = dir.path().join("scenario.jsonl");
+async fn start_devnet(dir: &Path, block_ms: u64) -> (Devnet, PathBuf) {
+    let scenario = dir.join("scenario.jsonl");
     std::fs::write(&scenario, SCENARIO).unwrap();
-    let ledger = dir.path().join("ledger.jsonl");
+    let ledger = dir.join("ledger.jsonl");
     let devnet = Devnet::start(&DevnetArgs {
         port: 0,
-        block_ms: 40,
+        block_ms,
         finality_lag: 2,
         seed: 5,
         netuid: 1,
@@ -216,9 +214,16 @@ async fn multipliers_match_the_ledger_and_modes_switch_at_run_time(pool: PgPool)
     })
     .await
     .unwrap();
+    (devnet, ledger)
+}
+
+#[sqlx::test(migrations = false)]
+async fn multipliers_match_the_ledger_and_modes_switch_at_run_time(pool: PgPool) {
+    let dir = tempfile::tempdir().unwrap();
+    let (devnet, ledger) = start_devnet(dir.path(), 40).await;
     let port = free_port();
     let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
-    let config = write_config(dir.path(), &devnet.url(), &common::url_of(&pool), port);
+    let config = write_config(dir.path(), &devnet.url(), &common::url_of(&pool), port, "");
     let daemon = spawn(&config);
     let mut switches = Vec::new();
 
@@ -325,6 +330,31 @@ async fn multipliers_match_the_ledger_and_modes_switch_at_run_time(pool: PgPool)
     );
     assert!(metrics.contains("tenure_vesting_miners 10"), "{metrics}");
 
+    // Shadow epochs recorded multipliers, but what weights get from them is 1.0.
+    let shadow_epoch: i64 =
+        sqlx::query_scalar("SELECT min(epoch_block) FROM vesting_epochs WHERE mode = 'shadow'")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    let (status, body) = common::http_get(
+        addr,
+        &format!("/v1/vesting/miners?epoch_block={shadow_epoch}"),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let miners = serde_json::from_str::<Json>(&body).unwrap()["miners"].clone();
+    let miners = miners.as_array().unwrap();
+    assert!(
+        miners
+            .iter()
+            .any(|m| m["multiplier"].as_f64().unwrap() > 1.0)
+    );
+    assert!(
+        miners
+            .iter()
+            .all(|m| m["applied"] == 1.0 && m["mode"] == "shadow")
+    );
+
     let _ = Command::new("kill")
         .args(["-TERM", &daemon.id().to_string()])
         .status();
@@ -399,21 +429,43 @@ async fn multipliers_match_the_ledger_and_modes_switch_at_run_time(pool: PgPool)
         ]
     );
 
-    // Every recorded multiplier equals the ledger's: same window sums, same holding, same
-    // multiplier under the configured tiers.
-    let lines = common::ledger::read(&ledger);
-    let epoch_blocks: Vec<u64> = epochs.iter().map(|e| e.0).collect();
-    let (want, aged_out) = expected(&lines, &epoch_blocks);
+    let counts = compare_with_ledger(&pool, &ledger, false, last).await;
+    assert!(
+        counts.iter().all(|c| *c > 0),
+        "partial, reset, capped, top days: {counts:?}"
+    );
+}
+
+/// Every recorded multiplier equals the ledger's: same window sums, same holding, same
+/// multiplier under the configured tiers. Returns how many rows were partial holdings, reset
+/// ages, at the cap, and at the top duration tier.
+async fn compare_with_ledger(
+    pool: &PgPool,
+    ledger: &Path,
+    hotkey_scope: bool,
+    last: u64,
+) -> [usize; 4] {
+    let lines = common::ledger::read(ledger);
+    let epoch_blocks: Vec<u64> =
+        sqlx::query_scalar::<_, i64>("SELECT epoch_block FROM vesting_epochs ORDER BY 1")
+            .fetch_all(pool)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|b| b as u64)
+            .collect();
+    let (want, aged_out) = expected(&lines, &epoch_blocks, hotkey_scope);
     assert!(aged_out > 0, "no emission ever left the window");
     let cfg = vesting_cfg();
     let rows = sqlx::query(
         "SELECT epoch_block, uid, coldkey, earned_rao, remaining_rao, holding_fraction, holding_days,
-                multiplier, reason FROM vesting_multipliers WHERE epoch_block <= $1 ORDER BY 1, 2",
+                multiplier, reason, hotkey FROM vesting_multipliers WHERE epoch_block <= $1 ORDER BY 1, 2",
     )
     .bind(last as i64)
-    .fetch_all(&pool)
+    .fetch_all(pool)
     .await
     .unwrap();
+    assert!(rows.len() > 50, "{} rows", rows.len());
     let (mut partial, mut reset, mut capped, mut top_days) = (0, 0, 0, 0);
     for r in &rows {
         let block = r.get::<i64, _>(0) as u64;
@@ -423,23 +475,22 @@ async fn multipliers_match_the_ledger_and_modes_switch_at_run_time(pool: PgPool)
         let days: f64 = r.get(6);
         let m: f64 = r.get(7);
         let reason: String = r.get(8);
+        let hotkey: String = r.get(9);
         let what = format!("epoch {block} uid {uid}: {reason}");
         if uid < VALIDATORS {
             assert_eq!(m, 1.0, "{what}");
             assert!(reason.contains("validator"), "{what}");
             continue;
         }
-        let (earned, remaining, holding) = want[&block]
-            .get(&(coldkey.clone(), String::new()))
-            .copied()
-            .unwrap_or((
-                0,
-                0,
-                Holding {
-                    fraction: None,
-                    days: 0.0,
-                },
-            ));
+        let book = (coldkey, if hotkey_scope { hotkey } else { String::new() });
+        let (earned, remaining, holding) = want[&block].get(&book).copied().unwrap_or((
+            0,
+            0,
+            Holding {
+                fraction: None,
+                days: 0.0,
+            },
+        ));
         assert_eq!(r.get::<i64, _>(3) as u64, earned, "{what}");
         assert_eq!(r.get::<i64, _>(4) as u64, remaining, "{what}");
         assert_eq!(fraction, holding.fraction, "{what}");
@@ -453,8 +504,34 @@ async fn multipliers_match_the_ledger_and_modes_switch_at_run_time(pool: PgPool)
         capped += usize::from(m == cfg.max_multiplier);
         top_days += usize::from(days >= 4.0);
     }
+    [partial, reset, capped, top_days]
+}
+
+/// `stake_scope = "hotkey"`: one book per (coldkey, hotkey); the same comparison.
+#[sqlx::test(migrations = false)]
+async fn hotkey_scope_multipliers_match_the_ledger(pool: PgPool) {
+    let dir = tempfile::tempdir().unwrap();
+    let (devnet, ledger) = start_devnet(dir.path(), 1).await;
+    while devnet.node.chain().finalized < LAST {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let config = write_config(
+        dir.path(),
+        &devnet.url(),
+        &common::url_of(&pool),
+        free_port(),
+        "stake_scope = \"hotkey\"\n",
+    );
+    let mut daemon = spawn(&config);
+    wait_for(&pool, LAST).await;
+    let _ = Command::new("kill")
+        .args(["-TERM", &daemon.id().to_string()])
+        .status();
+    let _ = daemon.wait();
+    devnet.stop().await;
+    let [partial, _, capped, top_days] = compare_with_ledger(&pool, &ledger, true, LAST).await;
     assert!(
-        partial > 0 && reset > 0 && capped > 0 && top_days > 0,
-        "partial {partial}, reset {reset}, capped {capped}, top days {top_days}"
+        partial > 0 && capped > 0 && top_days > 0,
+        "partial {partial}, capped {capped}, top days {top_days}"
     );
 }
