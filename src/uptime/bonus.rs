@@ -1,0 +1,1060 @@
+//! Every bonus family of the uptime strategy (SPEC.md §5) and their combination, over one
+//! miner's [`History`]. Each bonus comes back with the metric that earned it and why, so that a
+//! weight can be explained. Tiers are half-open (`metric >= min`).
+
+use chrono::{Datelike, NaiveDate, Timelike, Weekday};
+use serde::{Deserialize, Serialize};
+
+use crate::config::{UptimeCombine, UptimeConfig};
+use crate::tiers;
+use crate::uptime::history::{History, Period, between, ratio, slope, std_dev};
+
+/// One-time achievements.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Milestone {
+    /// `milestones.hours_streak` consecutive hours, each at or above the hours threshold.
+    HoursStreak,
+    /// A consistency run of `milestones.days_streak` days.
+    DaysStreak,
+    /// 30 consecutive days at 1.0.
+    PerfectMonth,
+    /// 7 consecutive days at 1.0.
+    PerfectWeek,
+}
+
+impl Milestone {
+    pub const ALL: [Milestone; 4] = [
+        Milestone::HoursStreak,
+        Milestone::DaysStreak,
+        Milestone::PerfectMonth,
+        Milestone::PerfectWeek,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Milestone::HoursStreak => "hours_streak",
+            Milestone::DaysStreak => "days_streak",
+            Milestone::PerfectMonth => "perfect_month",
+            Milestone::PerfectWeek => "perfect_week",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Milestone> {
+        Milestone::ALL.into_iter().find(|m| m.name() == s)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Family {
+    Reliability,
+    Consistency,
+    Longevity,
+    /// Part of the reliability factor.
+    Recovery,
+    /// Part of the reliability factor.
+    Stability,
+    Time,
+    Milestone,
+    Contribution,
+    Trend,
+}
+
+/// One bonus line: its family, its name within the family, the bonus (0 when not earned), the
+/// metric it was decided on and why.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Bonus {
+    pub family: Family,
+    pub name: &'static str,
+    pub bonus: f64,
+    pub metric: Option<f64>,
+    pub why: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Outcome {
+    pub current_uptime: Option<f64>,
+    pub historical_uptime: Option<f64>,
+    pub bonuses: Vec<Bonus>,
+    /// `1 + recovery + stability`.
+    pub reliability_factor: f64,
+    /// Before the clamp.
+    pub raw: f64,
+    pub multiplier: f64,
+    /// Milestones reached for the first time at this epoch (to be stored as achievements).
+    pub new_milestones: Vec<Milestone>,
+}
+
+impl Outcome {
+    /// Σ bonus of one family.
+    pub fn family(&self, f: Family) -> f64 {
+        self.bonuses
+            .iter()
+            .filter(|b| b.family == f)
+            .map(|b| b.bonus)
+            .sum()
+    }
+}
+
+fn line(family: Family, name: &'static str, bonus: f64, metric: Option<f64>, why: String) -> Bonus {
+    Bonus {
+        family,
+        name,
+        bonus,
+        metric,
+        why,
+    }
+}
+
+/// Consecutive known periods, newest first from `last`, for which `ok` holds.
+fn run(p: &[Period], last: i64, ok: impl Fn(&Period) -> bool) -> usize {
+    p.iter()
+        .rev()
+        .filter(|x| x.index <= last)
+        .take_while(|x| ok(x))
+        .count()
+}
+
+/// The consistency run: days at or above `threshold`, newest first from `last`; a day below is
+/// forgiven (not counted, not breaking) when fewer than `protection` days were forgiven in the
+/// 30 days after it. Returns (run length, forgiven days).
+fn consistency_run(days: &[Period], last: i64, threshold: f64, protection: u32) -> (usize, usize) {
+    let mut length = 0;
+    let mut forgiven: Vec<i64> = Vec::new();
+    for d in days.iter().rev().filter(|d| d.index <= last) {
+        if d.uptime() >= threshold {
+            length += 1;
+            continue;
+        }
+        let recent = forgiven.iter().filter(|&&f| f < d.index + 30).count();
+        if recent < protection as usize {
+            forgiven.push(d.index);
+            continue;
+        }
+        break;
+    }
+    (length, forgiven.len())
+}
+
+/// The last downtime episode (consecutive known hours with any down round) that ended within
+/// the window: `Some(hours)` once the miner is up again after it, `None` without an episode;
+/// `Err(hours)` while it is still going on.
+fn last_episode(hours: &[Period], last_hour: i64, window_hours: i64) -> Option<Result<u32, u32>> {
+    let mut newest_up = false;
+    let mut length = 0u32;
+    for h in hours.iter().rev().filter(|h| h.index <= last_hour) {
+        let down = h.up < h.rounds;
+        if length == 0 {
+            if h.index <= last_hour - window_hours {
+                return None;
+            }
+            if down {
+                length = 1;
+            } else {
+                newest_up = true;
+            }
+        } else if down {
+            length += 1;
+        } else {
+            break;
+        }
+    }
+    match (length, newest_up) {
+        (0, _) => None,
+        (n, true) => Some(Ok(n)),
+        (n, false) => Some(Err(n)),
+    }
+}
+
+fn weekday_of(s: &str) -> Option<Weekday> {
+    s.parse::<Weekday>().ok()
+}
+
+fn pct(x: f64) -> String {
+    format!("{:.2}%", x * 100.0)
+}
+
+/// Every bonus of one miner, the reliability factor and the multiplier under `cfg`.
+pub fn evaluate(cfg: &UptimeConfig, h: &History) -> Outcome {
+    let mut b: Vec<Bonus> = Vec::new();
+    let current = h.current.filter(|c| c.is_finite());
+
+    // Reliability, on current_uptime.
+    b.push(match current {
+        Some(c) => {
+            let bonus = tiers::bonus(&cfg.reliability.tiers, c);
+            line(
+                Family::Reliability,
+                "reliability",
+                bonus,
+                Some(c),
+                format!("current uptime {}", pct(c)),
+            )
+        }
+        None => line(
+            Family::Reliability,
+            "reliability",
+            0.0,
+            None,
+            "no round in the current window".into(),
+        ),
+    });
+
+    // Consistency, with streak protection.
+    let (cons_run, forgiven) = consistency_run(
+        &h.days,
+        h.last_day,
+        cfg.consistency.threshold,
+        cfg.reliability_factor.streak_protection_days,
+    );
+    b.push(line(
+        Family::Consistency,
+        "consistency",
+        tiers::bonus(&cfg.consistency.tiers, cons_run as f64),
+        Some(cons_run as f64),
+        format!(
+            "{cons_run} consecutive known days at or above {} ({forgiven} forgiven by streak protection)",
+            pct(cfg.consistency.threshold)
+        ),
+    ));
+
+    // Longevity: a day below the floor resets.
+    let long_run = run(&h.days, h.last_day, |d| d.uptime() >= cfg.longevity.floor);
+    b.push(line(
+        Family::Longevity,
+        "longevity",
+        tiers::bonus(&cfg.longevity.tiers, long_run as f64),
+        Some(long_run as f64),
+        format!(
+            "{long_run} consecutive known days at or above {} since registration or the last day below",
+            pct(cfg.longevity.floor)
+        ),
+    ));
+
+    // Reliability factor: recovery and stability.
+    let rf = &cfg.reliability_factor;
+    let window_hours = i64::from(rf.recovery_window_days) * 24;
+    b.push(match last_episode(&h.hours, h.last_hour, window_hours) {
+        Some(Ok(n)) => {
+            let quick = n < rf.recovery_max_hours;
+            line(
+                Family::Recovery,
+                "recovery",
+                if quick { rf.recovery_bonus } else { 0.0 },
+                Some(f64::from(n)),
+                format!(
+                    "last downtime in {} days lasted {n} h ({} {} h)",
+                    rf.recovery_window_days,
+                    if quick { "under" } else { "not under" },
+                    rf.recovery_max_hours
+                ),
+            )
+        }
+        Some(Err(n)) => line(
+            Family::Recovery,
+            "recovery",
+            0.0,
+            Some(f64::from(n)),
+            format!("down for the last {n} known hours: not recovered"),
+        ),
+        None => line(
+            Family::Recovery,
+            "recovery",
+            0.0,
+            None,
+            format!(
+                "no downtime in {} days: nothing to recover from",
+                rf.recovery_window_days
+            ),
+        ),
+    });
+    let known: Vec<f64> = h
+        .days
+        .iter()
+        .filter(|d| d.index <= h.last_day)
+        .rev()
+        .take(rf.stability_window_days as usize)
+        .map(Period::uptime)
+        .collect();
+    b.push(match std_dev(&known) {
+        Some(sd) if known.len() >= rf.stability_min_known_days as usize => {
+            let stable = sd <= rf.stability_max_stddev;
+            line(
+                Family::Stability,
+                "stability",
+                if stable { rf.stability_bonus } else { 0.0 },
+                Some(sd),
+                format!(
+                    "std-dev of daily uptime over {} known days {sd:.4} ({} {})",
+                    known.len(),
+                    if stable { "<=" } else { ">" },
+                    rf.stability_max_stddev
+                ),
+            )
+        }
+        _ => line(
+            Family::Stability,
+            "stability",
+            0.0,
+            None,
+            format!(
+                "{} known days, {} needed",
+                known.len(),
+                rf.stability_min_known_days
+            ),
+        ),
+    });
+
+    // Time-based windows over the last `time.window_days` of hours.
+    let t = &cfg.time;
+    let recent = between(
+        &h.hours,
+        h.last_hour - i64::from(t.window_days) * 24 + 1,
+        h.last_hour,
+    );
+    let mut window = |name: &'static str, bonus: f64, what: &str, sel: &dyn Fn(&Period) -> bool| {
+        let r = ratio(recent.iter().filter(|p| sel(p)));
+        let earned = r.is_some_and(|r| r >= t.threshold);
+        b.push(line(
+            Family::Time,
+            name,
+            if earned { bonus } else { 0.0 },
+            r,
+            match r {
+                Some(r) => format!(
+                    "uptime {} during {what} in the last {} days",
+                    pct(r),
+                    t.window_days
+                ),
+                None => format!(
+                    "no known hour during {what} in the last {} days",
+                    t.window_days
+                ),
+            },
+        ));
+    };
+    if !t.peak_hours_utc.is_empty() {
+        let peak = |p: &Period| t.peak_hours_utc.contains(&(p.start.hour() as u8));
+        window("peak_hours", t.peak_bonus, "peak hours", &peak);
+        window("off_peak", t.off_peak_bonus, "off-peak hours", &|p| {
+            !peak(p)
+        });
+    }
+    window("weekend", t.weekend_bonus, "weekends", &|p| {
+        matches!(p.start.weekday(), Weekday::Sat | Weekday::Sun)
+    });
+    let holidays: Vec<NaiveDate> = t
+        .holidays
+        .iter()
+        .filter_map(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
+        .collect();
+    if !holidays.is_empty() {
+        window("holidays", t.holiday_bonus, "holidays", &|p| {
+            holidays.contains(&p.start.date_naive())
+        });
+    }
+    if !t.maintenance_windows.is_empty() {
+        window(
+            "maintenance",
+            t.maintenance_bonus,
+            "maintenance windows",
+            &|p| {
+                t.maintenance_windows.iter().any(|w| {
+                    weekday_of(&w.weekday) == Some(p.start.weekday())
+                        && (u32::from(w.start_hour)..u32::from(w.end_hour))
+                            .contains(&p.start.hour())
+                })
+            },
+        );
+    }
+    // All week: every one of the 7 weekdays has known hours and is at or above the threshold.
+    let per_day: Vec<Option<f64>> = (0..7)
+        .map(|d| {
+            ratio(
+                recent
+                    .iter()
+                    .filter(|p| p.start.weekday().num_days_from_monday() == d),
+            )
+        })
+        .collect();
+    let worst = per_day
+        .iter()
+        .map(|r| r.unwrap_or(-1.0))
+        .fold(f64::INFINITY, f64::min);
+    let all_week = per_day.iter().all(|r| r.is_some_and(|r| r >= t.threshold));
+    b.push(line(
+        Family::Time,
+        "all_week",
+        if all_week { t.all_week_bonus } else { 0.0 },
+        (worst >= 0.0).then_some(worst),
+        if worst >= 0.0 {
+            format!(
+                "worst weekday of the last {} days at {}",
+                t.window_days,
+                pct(worst)
+            )
+        } else {
+            format!(
+                "not every weekday is known in the last {} days",
+                t.window_days
+            )
+        },
+    ));
+
+    // Milestones: reached now and never awarded before ⇒ new; bonuses of achievements still
+    // being applied.
+    let m = &cfg.milestones;
+    let hours_run = run(&h.hours, h.last_hour, |p| {
+        p.uptime() >= m.hours_streak_threshold
+    });
+    let perfect = run(&h.days, h.last_day, |d| d.up >= d.rounds);
+    let reached = [
+        (
+            Milestone::HoursStreak,
+            hours_run >= m.hours_streak as usize,
+            m.hours_streak_bonus,
+            hours_run,
+        ),
+        (
+            Milestone::DaysStreak,
+            cons_run >= m.days_streak as usize,
+            m.days_streak_bonus,
+            cons_run,
+        ),
+        (
+            Milestone::PerfectMonth,
+            perfect >= 30,
+            m.perfect_month_bonus,
+            perfect,
+        ),
+        (
+            Milestone::PerfectWeek,
+            perfect >= 7,
+            m.perfect_week_bonus,
+            perfect,
+        ),
+    ];
+    let mut new_milestones = Vec::new();
+    for (milestone, hit, bonus, metric) in reached {
+        let earlier = h.achievements.iter().find(|a| a.milestone == milestone);
+        let (applied, why) = match earlier {
+            Some(a) if a.epochs_remaining > 0 => (
+                a.bonus,
+                format!(
+                    "awarded earlier; applies {} more epoch(s)",
+                    a.epochs_remaining
+                ),
+            ),
+            Some(_) => (0.0, "awarded earlier; already applied".to_string()),
+            None if hit && m.bonus_epochs > 0 => {
+                new_milestones.push(milestone);
+                (bonus, "reached now: awarded once".to_string())
+            }
+            None if hit => {
+                new_milestones.push(milestone);
+                (0.0, "reached now (milestones.bonus_epochs = 0)".to_string())
+            }
+            None => (0.0, "not reached".to_string()),
+        };
+        b.push(line(
+            Family::Milestone,
+            milestone.name(),
+            applied,
+            Some(metric as f64),
+            why,
+        ));
+    }
+
+    // Network contribution.
+    let c = &cfg.contribution;
+    let early = h.registered_days > f64::from(c.early_adopter_days);
+    b.push(line(
+        Family::Contribution,
+        "early_adopter",
+        if early { c.early_adopter_bonus } else { 0.0 },
+        Some(h.registered_days),
+        format!(
+            "registered {:.1} days ({} than {})",
+            h.registered_days,
+            if early { "more" } else { "not more" },
+            c.early_adopter_days
+        ),
+    ));
+    let window_start = h.last_day - i64::from(c.supporter_window_days) + 1;
+    if h.registered_day <= window_start {
+        let span = between(&h.days, window_start, h.last_day);
+        let up_days = span.iter().filter(|d| d.up > 0).count();
+        // Days without any round are tenure's outage, never the miner's: excused.
+        let unknown = c.supporter_window_days as usize - span.len();
+        let supported = up_days + unknown >= c.supporter_min_days as usize;
+        b.push(line(
+            Family::Contribution,
+            "network_supporter",
+            if supported { c.supporter_bonus } else { 0.0 },
+            Some(up_days as f64),
+            format!(
+                "up on {up_days} of the last {} days ({unknown} unknown, excused); {} needed",
+                c.supporter_window_days, c.supporter_min_days
+            ),
+        ));
+    } else {
+        b.push(line(
+            Family::Contribution,
+            "network_supporter",
+            0.0,
+            None,
+            format!("registered less than {} days ago", c.supporter_window_days),
+        ));
+    }
+    let active = h
+        .grants
+        .iter()
+        .filter(|g| !g.revoked && h.now.is_none_or(|now| g.expires_at > now))
+        .max_by(|a, b| a.bonus.total_cmp(&b.bonus));
+    b.push(match active {
+        Some(g) => line(
+            Family::Contribution,
+            "community_contributor",
+            g.bonus.max(0.0),
+            None,
+            format!(
+                "operator grant until {}: {}",
+                g.expires_at.to_rfc3339(),
+                g.reason
+            ),
+        ),
+        None => line(
+            Family::Contribution,
+            "community_contributor",
+            0.0,
+            None,
+            "no active grant".into(),
+        ),
+    });
+
+    // Trend.
+    let tr = &cfg.trend;
+    let points: Vec<(f64, f64)> = between(
+        &h.days,
+        h.last_day - i64::from(tr.window_days) + 1,
+        h.last_day,
+    )
+    .iter()
+    .map(|d| (d.index as f64, d.uptime()))
+    .collect();
+    let s = slope(&points);
+    let improving =
+        s.is_some_and(|s| s > tr.min_slope) && current.is_some_and(|c| c >= tr.min_current_uptime);
+    b.push(line(
+        Family::Trend,
+        "trend",
+        if improving { tr.bonus } else { 0.0 },
+        s,
+        match s {
+            Some(s) => format!(
+                "daily uptime slope {s:+.4}/day over {} known days (needs > {} with current uptime >= {})",
+                points.len(),
+                tr.min_slope,
+                pct(tr.min_current_uptime)
+            ),
+            None => format!("{} known days: no trend", points.len()),
+        },
+    ));
+
+    let out = Outcome {
+        current_uptime: current,
+        historical_uptime: h.historical.filter(|x| x.is_finite()),
+        bonuses: b,
+        reliability_factor: 1.0,
+        raw: 1.0,
+        multiplier: 1.0,
+        new_milestones,
+    };
+    combine(cfg, out)
+}
+
+fn combine(cfg: &UptimeConfig, mut o: Outcome) -> Outcome {
+    let f = |x: Family| o.family(x);
+    let factor = 1.0 + f(Family::Recovery) + f(Family::Stability);
+    let raw = match cfg.combine {
+        UptimeCombine::Multiplicative => {
+            (1.0 + f(Family::Reliability))
+                * (1.0 + f(Family::Consistency))
+                * (1.0 + f(Family::Longevity))
+                * factor
+                * (1.0
+                    + f(Family::Time)
+                    + f(Family::Milestone)
+                    + f(Family::Contribution)
+                    + f(Family::Trend))
+        }
+        UptimeCombine::Additive => 1.0 + o.bonuses.iter().map(|b| b.bonus).sum::<f64>(),
+    };
+    o.reliability_factor = factor;
+    o.raw = raw;
+    o.multiplier = if raw.is_finite() {
+        raw.clamp(1.0, cfg.max_multiplier)
+    } else {
+        1.0
+    };
+    o
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::MaintenanceWindow;
+    use crate::uptime::history::{Achievement, Grant};
+    use chrono::{DateTime, Duration, TimeZone, Utc};
+
+    /// Day 0 starts on Monday 2026-01-05 00:00 UTC.
+    fn t0() -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 1, 5, 0, 0, 0).unwrap()
+    }
+
+    fn period(index: i64, start: DateTime<Utc>, uptime: f64) -> Period {
+        Period {
+            index,
+            start,
+            rounds: 10_000,
+            up: (uptime * 10_000.0).round() as u32,
+        }
+    }
+
+    /// Days from uptimes (`None` = unknown), the last one being the last complete day.
+    fn days(u: &[Option<f64>]) -> History {
+        let days: Vec<Period> = u
+            .iter()
+            .enumerate()
+            .filter_map(|(i, x)| x.map(|x| period(i as i64, t0() + Duration::days(i as i64), x)))
+            .collect();
+        History {
+            current: Some(1.0),
+            last_day: u.len() as i64 - 1,
+            last_hour: u.len() as i64 * 24 - 1,
+            days,
+            now: Some(t0() + Duration::days(u.len() as i64)),
+            ..History::default()
+        }
+    }
+
+    fn hours(u: &[Option<f64>]) -> History {
+        let hours: Vec<Period> = u
+            .iter()
+            .enumerate()
+            .filter_map(|(i, x)| x.map(|x| period(i as i64, t0() + Duration::hours(i as i64), x)))
+            .collect();
+        History {
+            current: Some(1.0),
+            last_hour: u.len() as i64 - 1,
+            last_day: u.len() as i64 / 24 - 1,
+            hours,
+            now: Some(t0() + Duration::hours(u.len() as i64)),
+            ..History::default()
+        }
+    }
+
+    fn get(o: &Outcome, name: &str) -> f64 {
+        o.bonuses
+            .iter()
+            .find(|b| b.name == name)
+            .map_or(f64::NAN, |b| b.bonus)
+    }
+
+    fn bonus_of(cfg: &UptimeConfig, h: &History, name: &str) -> f64 {
+        get(&evaluate(cfg, h), name)
+    }
+
+    fn ok(n: usize) -> Vec<Option<f64>> {
+        vec![Some(1.0); n]
+    }
+
+    #[test]
+    fn reliability_tier_edges() {
+        let cfg = UptimeConfig::default();
+        for (c, want) in [
+            (Some(1.0), 0.25),
+            (Some(0.9999), 0.20),
+            (Some(0.95), 0.20),
+            (Some(0.9499), 0.15),
+            (Some(0.90), 0.15),
+            (Some(0.85), 0.10),
+            (Some(0.8499), 0.05),
+            (Some(0.75), 0.05),
+            (Some(0.7499), 0.0),
+            (None, 0.0),
+        ] {
+            let h = History {
+                current: c,
+                ..History::default()
+            };
+            assert_eq!(bonus_of(&cfg, &h, "reliability"), want, "{c:?}");
+        }
+    }
+
+    #[test]
+    fn consistency_tier_edges_threshold_and_unknown_days() {
+        let mut cfg = UptimeConfig::default();
+        cfg.reliability_factor.streak_protection_days = 0;
+        for (n, want) in [
+            (2, 0.0),
+            (3, 0.02),
+            (6, 0.02),
+            (7, 0.05),
+            (13, 0.05),
+            (14, 0.10),
+            (29, 0.10),
+            (30, 0.15),
+        ] {
+            let mut u = vec![Some(0.5)];
+            u.extend(ok(n));
+            assert_eq!(bonus_of(&cfg, &days(&u), "consistency"), want, "{n} days");
+        }
+        // The threshold is half-open: 0.95 counts, 0.9499 breaks.
+        assert_eq!(bonus_of(&cfg, &days(&[Some(0.95); 3]), "consistency"), 0.02);
+        let broken = [Some(0.95), Some(0.9499), Some(0.95), Some(0.95)];
+        assert_eq!(bonus_of(&cfg, &days(&broken), "consistency"), 0.0);
+        // Unknown days (tenure down) neither break nor extend the run.
+        let gap = [Some(1.0), None, None, Some(1.0), Some(1.0)];
+        let o = evaluate(&cfg, &days(&gap));
+        assert_eq!(get(&o, "consistency"), 0.02);
+        assert_eq!(o.bonuses[1].metric, Some(3.0));
+        let gap = [Some(1.0), None, Some(1.0)];
+        assert_eq!(bonus_of(&cfg, &days(&gap), "consistency"), 0.0);
+    }
+
+    #[test]
+    fn streak_protection_forgives_one_day_per_thirty() {
+        let cfg = UptimeConfig::default(); // one day per 30
+        let mut u = ok(10);
+        u.push(Some(0.5));
+        u.extend(ok(10));
+        let o = evaluate(&cfg, &days(&u));
+        assert_eq!(o.bonuses[1].metric, Some(20.0));
+        assert_eq!(get(&o, "consistency"), 0.10);
+        // A second bad day within 30 days of the first ends the run there.
+        let mut u = ok(5);
+        u.push(Some(0.5));
+        u.extend(ok(10));
+        u.push(Some(0.5));
+        u.extend(ok(4));
+        assert_eq!(evaluate(&cfg, &days(&u)).bonuses[1].metric, Some(14.0));
+        // Thirty days apart, both are forgiven.
+        let mut u = ok(5);
+        u.push(Some(0.5));
+        u.extend(ok(29));
+        u.push(Some(0.5));
+        u.extend(ok(4));
+        assert_eq!(evaluate(&cfg, &days(&u)).bonuses[1].metric, Some(38.0));
+        // Longevity has no protection: a day below the floor resets it.
+        let mut u = ok(20);
+        u.push(Some(0.49));
+        u.extend(ok(14));
+        assert_eq!(bonus_of(&cfg, &days(&u), "longevity"), 0.05);
+    }
+
+    #[test]
+    fn longevity_tier_edges_and_floor() {
+        let cfg = UptimeConfig::default();
+        for (n, want) in [
+            (13, 0.0),
+            (14, 0.05),
+            (30, 0.10),
+            (89, 0.10),
+            (90, 0.20),
+            (180, 0.30),
+        ] {
+            assert_eq!(
+                bonus_of(&cfg, &days(&vec![Some(0.5); n]), "longevity"),
+                want,
+                "{n}"
+            );
+        }
+        let mut u = vec![Some(0.4999)];
+        u.extend(vec![Some(0.6); 13]);
+        assert_eq!(bonus_of(&cfg, &days(&u), "longevity"), 0.0);
+    }
+
+    #[test]
+    fn recovery_needs_a_short_finished_episode_within_the_window() {
+        let cfg = UptimeConfig::default();
+        let episode = |down: usize, after: usize, before: usize| {
+            let mut u = ok(before);
+            u.extend(vec![Some(0.0); down]);
+            u.extend(ok(after));
+            hours(&u)
+        };
+        assert_eq!(bonus_of(&cfg, &episode(23, 5, 48), "recovery"), 0.03);
+        assert_eq!(bonus_of(&cfg, &episode(24, 5, 48), "recovery"), 0.0);
+        // Still down: not recovered.
+        assert_eq!(bonus_of(&cfg, &episode(3, 0, 48), "recovery"), 0.0);
+        // No downtime at all: nothing to recover from.
+        assert_eq!(bonus_of(&cfg, &hours(&ok(200)), "recovery"), 0.0);
+        // An episode that ended more than 7 days ago does not count.
+        assert_eq!(bonus_of(&cfg, &episode(2, 7 * 24, 10), "recovery"), 0.0);
+        assert_eq!(
+            bonus_of(&cfg, &episode(2, 7 * 24 - 1, 10), "recovery"),
+            0.03
+        );
+        // Unknown hours inside an episode neither lengthen nor split it.
+        let mut u = ok(10);
+        u.extend(vec![Some(0.0); 12]);
+        u.extend(vec![None; 30]);
+        u.extend(vec![Some(0.5); 11]);
+        u.extend(ok(3));
+        let o = evaluate(&cfg, &hours(&u));
+        assert_eq!(get(&o, "recovery"), 0.03);
+        assert_eq!(
+            o.bonuses
+                .iter()
+                .find(|b| b.name == "recovery")
+                .unwrap()
+                .metric,
+            Some(23.0)
+        );
+    }
+
+    #[test]
+    fn stability_needs_enough_known_days_and_a_small_spread() {
+        let cfg = UptimeConfig::default();
+        let steady: Vec<Option<f64>> = (0..7)
+            .map(|i| Some(if i % 2 == 0 { 0.98 } else { 1.0 }))
+            .collect();
+        assert_eq!(bonus_of(&cfg, &days(&steady), "stability"), 0.05); // sd ≈ 0.0099
+        assert_eq!(bonus_of(&cfg, &days(&steady[..6]), "stability"), 0.0);
+        let spread: Vec<Option<f64>> = (0..7)
+            .map(|i| Some(if i % 2 == 0 { 0.94 } else { 1.0 }))
+            .collect();
+        assert_eq!(bonus_of(&cfg, &days(&spread), "stability"), 0.0);
+        // Unknown days are skipped, not counted as zero.
+        let mut gappy = steady.clone();
+        gappy.insert(3, None);
+        assert_eq!(bonus_of(&cfg, &days(&gappy), "stability"), 0.05);
+    }
+
+    #[test]
+    fn time_windows() {
+        let mut cfg = UptimeConfig::default();
+        // 14 days of hours, Monday 00:00 on; down 02:00-03:00 UTC every day.
+        let u: Vec<Option<f64>> = (0..14 * 24)
+            .map(|i| Some(if i % 24 == 2 { 0.0 } else { 1.0 }))
+            .collect();
+        let h = hours(&u);
+        // Nothing configured: no peak, holiday or maintenance line; weekends and all-week fail
+        // (every day has a down hour: 23/24 < 0.99).
+        let o = evaluate(&cfg, &h);
+        assert!(
+            o.bonuses
+                .iter()
+                .all(|b| b.name != "peak_hours" && b.name != "holidays")
+        );
+        assert_eq!(get(&o, "weekend"), 0.0);
+        assert_eq!(get(&o, "all_week"), 0.0);
+        cfg.time.peak_hours_utc = vec![12, 13, 14];
+        cfg.time.holidays = vec!["2026-01-17".into()]; // the second Saturday
+        cfg.time.maintenance_windows = vec![MaintenanceWindow {
+            weekday: "sun".into(),
+            start_hour: 3,
+            end_hour: 6,
+        }];
+        let o = evaluate(&cfg, &h);
+        assert_eq!(get(&o, "peak_hours"), 0.10);
+        assert_eq!(get(&o, "off_peak"), 0.0);
+        assert_eq!(get(&o, "holidays"), 0.0);
+        assert_eq!(get(&o, "maintenance"), 0.10);
+        // Always up: every window earns.
+        let o = evaluate(&cfg, &hours(&ok(14 * 24)));
+        for name in [
+            "peak_hours",
+            "off_peak",
+            "weekend",
+            "all_week",
+            "holidays",
+            "maintenance",
+        ] {
+            assert!(get(&o, name) > 0.0, "{name}");
+        }
+        assert!((o.family(Family::Time) - (0.10 + 0.05 + 0.05 + 0.08 + 0.15 + 0.10)).abs() < 1e-12);
+        // A holiday outside the last 7 days does not count; a weekday missing breaks all-week.
+        cfg.time.holidays = vec!["2026-01-06".into()];
+        let mut u = ok(14 * 24);
+        for x in u.iter_mut().skip(8 * 24).take(24) {
+            *x = None;
+        }
+        let o = evaluate(&cfg, &hours(&u));
+        assert_eq!(get(&o, "holidays"), 0.0);
+        assert_eq!(get(&o, "all_week"), 0.0);
+    }
+
+    #[test]
+    fn milestones_are_awarded_once() {
+        let cfg = UptimeConfig::default();
+        let mut h = days(&ok(7));
+        let o = evaluate(&cfg, &h);
+        assert_eq!(o.new_milestones, vec![Milestone::PerfectWeek]);
+        assert_eq!(get(&o, "perfect_week"), 0.15);
+        assert_eq!(get(&o, "perfect_month"), 0.0);
+        // Stored, with one epoch left: applied, not new.
+        h.achievements = vec![Achievement {
+            milestone: Milestone::PerfectWeek,
+            bonus: 0.15,
+            epochs_remaining: 1,
+        }];
+        let o = evaluate(&cfg, &h);
+        assert!(o.new_milestones.is_empty());
+        assert_eq!(get(&o, "perfect_week"), 0.15);
+        // Used up: never again, whatever the miner does.
+        h.achievements[0].epochs_remaining = 0;
+        let o = evaluate(&cfg, &days(&ok(40)));
+        assert_eq!(
+            o.new_milestones,
+            vec![Milestone::PerfectMonth, Milestone::PerfectWeek]
+        );
+        let mut h = days(&ok(40));
+        h.achievements = vec![Achievement {
+            milestone: Milestone::PerfectWeek,
+            bonus: 0.15,
+            epochs_remaining: 0,
+        }];
+        let o = evaluate(&cfg, &h);
+        assert_eq!(o.new_milestones, vec![Milestone::PerfectMonth]);
+        assert_eq!(get(&o, "perfect_week"), 0.0);
+        // 1,000 hours each at or above 0.99; 999 is not enough.
+        let o = evaluate(&cfg, &hours(&vec![Some(0.99); 1000]));
+        assert!(o.new_milestones.contains(&Milestone::HoursStreak));
+        let o = evaluate(&cfg, &hours(&vec![Some(0.99); 999]));
+        assert!(!o.new_milestones.contains(&Milestone::HoursStreak));
+        // 100 days of the consistency run.
+        assert!(
+            evaluate(&cfg, &days(&vec![Some(0.96); 100]))
+                .new_milestones
+                .contains(&Milestone::DaysStreak)
+        );
+        assert!(
+            !evaluate(&cfg, &days(&vec![Some(0.96); 99]))
+                .new_milestones
+                .contains(&Milestone::DaysStreak)
+        );
+    }
+
+    #[test]
+    fn contribution_and_grants() {
+        let cfg = UptimeConfig::default();
+        let mut h = days(&ok(90));
+        h.registered_days = 180.0;
+        assert_eq!(bonus_of(&cfg, &h, "early_adopter"), 0.0);
+        h.registered_days = 180.01;
+        assert_eq!(bonus_of(&cfg, &h, "early_adopter"), 0.20);
+        assert_eq!(bonus_of(&cfg, &h, "network_supporter"), 0.15);
+        // 84 up days of 90 is not enough; 84 up days and one unknown day is.
+        let mut u = ok(84);
+        u.extend(vec![Some(0.0); 6]);
+        assert_eq!(bonus_of(&cfg, &days(&u), "network_supporter"), 0.0);
+        u[0] = None; // 83 up, 6 down, 1 unknown
+        assert_eq!(bonus_of(&cfg, &days(&u), "network_supporter"), 0.0);
+        let mut u = ok(84);
+        u.extend(vec![Some(0.0); 5]);
+        u.push(None);
+        assert_eq!(bonus_of(&cfg, &days(&u), "network_supporter"), 0.15);
+        // Registered inside the window: not yet.
+        let mut h = days(&ok(90));
+        h.registered_day = 1;
+        assert_eq!(bonus_of(&cfg, &h, "network_supporter"), 0.0);
+        // Grants: active, expired, revoked.
+        let now = h.now.unwrap();
+        let grant = |expires: DateTime<Utc>, revoked| Grant {
+            bonus: 0.1,
+            reason: "wrote the miner docs".into(),
+            expires_at: expires,
+            revoked,
+        };
+        h.grants = vec![grant(now + Duration::hours(1), false)];
+        assert_eq!(bonus_of(&cfg, &h, "community_contributor"), 0.10);
+        h.grants = vec![grant(now, false), grant(now + Duration::days(3), true)];
+        assert_eq!(bonus_of(&cfg, &h, "community_contributor"), 0.0);
+    }
+
+    #[test]
+    fn trend_needs_a_rising_slope_and_a_good_current_uptime() {
+        let cfg = UptimeConfig::default();
+        let rising: Vec<Option<f64>> = (0..14).map(|i| Some(0.85 + 0.01 * f64::from(i))).collect();
+        let mut h = days(&rising);
+        h.current = Some(0.95);
+        assert_eq!(bonus_of(&cfg, &h, "trend"), 0.05);
+        h.current = Some(0.8999);
+        assert_eq!(bonus_of(&cfg, &h, "trend"), 0.0);
+        let flat: Vec<Option<f64>> = (0..14).map(|i| Some(0.9 + 0.004 * f64::from(i))).collect();
+        let mut h = days(&flat);
+        h.current = Some(0.95);
+        assert_eq!(bonus_of(&cfg, &h, "trend"), 0.0);
+    }
+
+    #[test]
+    fn combinations_and_the_cap() {
+        let mut cfg = UptimeConfig::default();
+        // 20 perfect days: reliability 0.25, consistency 0.10, longevity 0.05, stability 0.05,
+        // weekend and all-week 0.13 (hours), perfect week (new) 0.15.
+        let mut h = days(&ok(20));
+        h.hours = hours(&ok(20 * 24)).hours;
+        let o = evaluate(&cfg, &h);
+        let time = o.family(Family::Time);
+        assert!((time - 0.13).abs() < 1e-12, "{time}");
+        let want = 1.25 * 1.10 * 1.05 * 1.05 * (1.0 + 0.13 + 0.15);
+        assert!((o.raw - want).abs() < 1e-12, "{} vs {want}", o.raw);
+        assert_eq!(o.multiplier, cfg.max_multiplier.min(want));
+        cfg.combine = UptimeCombine::Additive;
+        let o = evaluate(&cfg, &h);
+        let want = 1.0 + 0.25 + 0.10 + 0.05 + 0.05 + 0.13 + 0.15;
+        assert!((o.raw - want).abs() < 1e-12);
+        assert!((o.multiplier - want).abs() < 1e-12);
+        cfg.max_multiplier = 1.5;
+        assert_eq!(evaluate(&cfg, &h).multiplier, 1.5);
+        // Nothing known: exactly 1.
+        let o = evaluate(&cfg, &History::default());
+        assert_eq!(o.multiplier, 1.0);
+    }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            /// Whatever the history, the multiplier is finite, within [1, max], and every bonus
+            /// is non-negative.
+            #[test]
+            fn bounded(
+                d in prop::collection::vec(prop::option::of(0.0f64..=1.0), 0..120),
+                hr in prop::collection::vec(prop::option::of(0.0f64..=1.0), 0..400),
+                current in prop::option::of(0.0f64..=1.0),
+                additive in any::<bool>(),
+                max in 1.0f64..4.0,
+            ) {
+                let mut cfg = UptimeConfig { max_multiplier: max, ..UptimeConfig::default() };
+                if additive {
+                    cfg.combine = UptimeCombine::Additive;
+                }
+                cfg.time.peak_hours_utc = vec![8, 9, 10];
+                let mut h = days(&d);
+                h.hours = hours(&hr).hours;
+                h.last_hour = h.last_hour.max(hr.len() as i64 - 1);
+                h.current = current;
+                let o = evaluate(&cfg, &h);
+                prop_assert!(o.multiplier.is_finite() && o.multiplier >= 1.0 && o.multiplier <= max);
+                prop_assert!(o.bonuses.iter().all(|b| b.bonus >= 0.0 && b.bonus.is_finite()));
+            }
+
+            /// A better current uptime never lowers the multiplier.
+            #[test]
+            fn monotone_in_current_uptime(a in 0.0f64..=1.0, b in 0.0f64..=1.0) {
+                let cfg = UptimeConfig::default();
+                let (lo, hi) = if a <= b { (a, b) } else { (b, a) };
+                let mut h = days(&vec![Some(0.97); 20]);
+                h.current = Some(lo);
+                let m_lo = evaluate(&cfg, &h).multiplier;
+                h.current = Some(hi);
+                prop_assert!(evaluate(&cfg, &h).multiplier >= m_lo);
+            }
+        }
+    }
+}

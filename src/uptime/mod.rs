@@ -1,0 +1,11 @@
+//! Uptime: observations from axon probes and the validator's API, hourly and daily rollups, and
+//! the bonus families of the uptime strategy (SPEC.md §4–5). Tier lookups use [`crate::tiers`].
+//!
+//! `history` is what the rollups say about one miner; `bonus` turns it into every bonus family
+//! and the multiplier, with the metric and the reason behind each. Both are pure.
+
+pub mod bonus;
+pub mod history;
+
+pub use bonus::{Bonus, Family, Milestone, Outcome, evaluate};
+pub use history::{Achievement, Grant, History, Period};
