@@ -6,6 +6,7 @@
 
 pub mod bonus;
 pub mod history;
+pub mod store;
 
 pub use bonus::{Bonus, Family, Milestone, Outcome, evaluate};
 pub use history::{Achievement, Grant, History, Period};

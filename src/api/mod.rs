@@ -5,24 +5,25 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::rejection::JsonRejection;
-use axum::extract::{MatchedPath, Path, Query, Request, State};
+mod uptime;
+mod vesting;
+
+use axum::extract::{MatchedPath, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, put};
+use axum::routing::{get, post, put};
 use axum::{Json, Router};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use sha2::{Digest, Sha256};
 use sqlx::PgPool;
 
 use crate::chain::NetUid;
-use crate::config::{Mode, Secret, VestingConfig};
+use crate::config::{Secret, UptimeConfig, VestingConfig};
 use crate::db;
 use crate::health::{CheckState, Health};
 use crate::metrics::{Metrics, RouteLabels};
 use crate::settings;
-use crate::vesting::store as vesting;
 
 #[derive(Clone)]
 pub struct AppState {
@@ -36,7 +37,9 @@ pub struct AppState {
 #[derive(Debug, Clone, Default)]
 pub struct ApiConfig {
     pub netuid: NetUid,
+    pub block_time_secs: u64,
     pub vesting: VestingConfig,
+    pub uptime: UptimeConfig,
     /// Bearer token of the write endpoints; `None` refuses every write.
     pub token: Option<Secret>,
 }
@@ -45,7 +48,9 @@ impl ApiConfig {
     pub fn from_config(c: &crate::config::Config, token: Option<Secret>) -> Self {
         ApiConfig {
             netuid: c.chain.netuid,
+            block_time_secs: c.chain.block_time_secs,
             vesting: c.vesting.clone(),
+            uptime: c.uptime.clone(),
             token,
         }
     }
@@ -59,6 +64,17 @@ impl ApiError {
     fn bad_request(reason: impl Into<String>) -> Self {
         ApiError(StatusCode::BAD_REQUEST, reason.into())
     }
+
+    fn unavailable(e: impl std::fmt::Display) -> Self {
+        tracing::warn!(error = %e, "api: database error");
+        ApiError(StatusCode::SERVICE_UNAVAILABLE, format!("database: {e}"))
+    }
+}
+
+impl From<sqlx::Error> for ApiError {
+    fn from(e: sqlx::Error) -> Self {
+        ApiError::unavailable(e)
+    }
 }
 
 impl IntoResponse for ApiError {
@@ -71,16 +87,15 @@ impl IntoResponse for ApiError {
     }
 }
 
-impl From<vesting::StoreError> for ApiError {
-    fn from(e: vesting::StoreError) -> Self {
-        tracing::warn!(error = %e, "api: database error");
-        ApiError(StatusCode::SERVICE_UNAVAILABLE, e.to_string())
+impl From<crate::vesting::store::StoreError> for ApiError {
+    fn from(e: crate::vesting::store::StoreError) -> Self {
+        ApiError::unavailable(e)
     }
 }
 
 impl From<settings::SettingsError> for ApiError {
     fn from(e: settings::SettingsError) -> Self {
-        vesting::StoreError::from(e).into()
+        ApiError::unavailable(e)
     }
 }
 
@@ -94,10 +109,11 @@ pub fn router(state: AppState) -> Router {
         .route("/livez", get(livez))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
-        .route("/v1/vesting", get(vesting_status))
-        .route("/v1/vesting/mode", put(set_vesting_mode))
-        .route("/v1/vesting/miners", get(vesting_epoch))
-        .route("/v1/vesting/miners/{miner}", get(vesting_history))
+        .route("/v1/vesting", get(vesting::status))
+        .route("/v1/vesting/mode", put(vesting::set_mode))
+        .route("/v1/vesting/miners", get(vesting::epoch))
+        .route("/v1/vesting/miners/{miner}", get(vesting::history))
+        .route("/v1/uptime", post(uptime::observe))
         .layer(middleware::from_fn_with_state(
             state.clone(),
             count_requests,
@@ -206,125 +222,4 @@ fn authorize(api: &ApiConfig, headers: &HeaderMap) -> Result<(), ApiError> {
         return Err(ApiError(StatusCode::UNAUTHORIZED, "invalid token".into()));
     }
     Ok(())
-}
-
-async fn vesting_status(State(state): State<AppState>) -> ApiResult<vesting::Status> {
-    let api = &state.api;
-    Ok(Json(
-        vesting::status(&state.pool, api.netuid, &api.vesting).await?,
-    ))
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ModeRequest {
-    mode: Mode,
-    #[serde(default)]
-    reason: Option<String>,
-    /// Who asks, for the audit log (recorded as `api:<actor>`).
-    #[serde(default)]
-    actor: Option<String>,
-}
-
-async fn set_vesting_mode(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    body: Result<Json<ModeRequest>, JsonRejection>,
-) -> ApiResult<settings::Change> {
-    authorize(&state.api, &headers)?;
-    let Json(req) = body.map_err(|e| ApiError::bad_request(e.body_text()))?;
-    let actor = match req.actor.as_deref().map(str::trim) {
-        Some(a) if a.len() > 64 || a.chars().any(char::is_control) => {
-            return Err(ApiError::bad_request(
-                "actor: at most 64 printable characters",
-            ));
-        }
-        Some(a) if !a.is_empty() => format!("api:{a}"),
-        _ => "api".to_string(),
-    };
-    if req.reason.as_ref().is_some_and(|r| r.len() > 1_000) {
-        return Err(ApiError::bad_request("reason: at most 1000 characters"));
-    }
-    let change = settings::set_mode(
-        &state.pool,
-        state.api.netuid,
-        settings::VESTING_MODE,
-        state.api.vesting.mode,
-        req.mode,
-        &actor,
-        req.reason.as_deref(),
-    )
-    .await?;
-    if change.changed {
-        tracing::info!(
-            old = vesting::mode_name(change.old),
-            new = vesting::mode_name(change.new),
-            %actor,
-            "vesting mode changed; applies from the next epoch"
-        );
-    }
-    Ok(Json(change))
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct EpochQuery {
-    epoch_block: Option<u64>,
-}
-
-#[derive(Serialize)]
-struct EpochVesting {
-    epoch: vesting::EpochRow,
-    miners: Vec<vesting::Record>,
-}
-
-async fn vesting_epoch(
-    State(state): State<AppState>,
-    query: Result<Query<EpochQuery>, axum::extract::rejection::QueryRejection>,
-) -> ApiResult<EpochVesting> {
-    let Query(q) = query.map_err(|e| ApiError::bad_request(e.body_text()))?;
-    match vesting::at_epoch(&state.pool, state.api.netuid, q.epoch_block).await? {
-        Some((epoch, miners)) => Ok(Json(EpochVesting { epoch, miners })),
-        None => Err(ApiError(
-            StatusCode::NOT_FOUND,
-            match q.epoch_block {
-                Some(b) => format!("no vesting recorded at epoch block {b}"),
-                None => "no epoch computed yet".into(),
-            },
-        )),
-    }
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct HistoryQuery {
-    limit: Option<i64>,
-    /// Only epochs before this block (paging).
-    before: Option<u64>,
-}
-
-#[derive(Serialize)]
-struct History {
-    miner: String,
-    history: Vec<vesting::Record>,
-}
-
-async fn vesting_history(
-    State(state): State<AppState>,
-    Path(miner): Path<String>,
-    query: Result<Query<HistoryQuery>, axum::extract::rejection::QueryRejection>,
-) -> ApiResult<History> {
-    let Query(q) = query.map_err(|e| ApiError::bad_request(e.body_text()))?;
-    let limit = q.limit.unwrap_or(100);
-    if !(1..=10_000).contains(&limit) {
-        return Err(ApiError::bad_request("limit: between 1 and 10000"));
-    }
-    let sel = vesting::MinerSel::parse(&miner);
-    match vesting::history(&state.pool, state.api.netuid, &sel, q.before, limit).await? {
-        Some(history) => Ok(Json(History { miner, history })),
-        None => Err(ApiError(
-            StatusCode::NOT_FOUND,
-            format!("no miner {miner} on netuid {}", state.api.netuid),
-        )),
-    }
 }

@@ -1,0 +1,224 @@
+//! Uptime's database side: a round (one probe cycle or one accepted API batch) is written with
+//! one sample per registered miner and folded into the hourly and daily rollups in the same
+//! transaction, so rollups never disagree with the rounds they count.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use sqlx::{PgConnection, PgPool, Row};
+
+use crate::chain::NetUid;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Source {
+    Probe,
+    Api,
+}
+
+impl Source {
+    pub fn name(self) -> &'static str {
+        match self {
+            Source::Probe => "probe",
+            Source::Api => "api",
+        }
+    }
+}
+
+/// Chain hours and days: numbered by block, so that they mean the same after any outage.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Periods {
+    pub blocks_per_hour: u64,
+    pub blocks_per_day: u64,
+}
+
+impl Periods {
+    pub fn new(block_time_secs: u64) -> Self {
+        let bt = block_time_secs.max(1);
+        Periods {
+            blocks_per_hour: (3_600 / bt).max(1),
+            blocks_per_day: (86_400 / bt).max(1),
+        }
+    }
+
+    pub fn hour(&self, block: u64) -> i64 {
+        (block / self.blocks_per_hour) as i64
+    }
+
+    pub fn day(&self, block: u64) -> i64 {
+        (block / self.blocks_per_day) as i64
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Round {
+    pub source: Source,
+    pub block: u64,
+    pub observed_at: DateTime<Utc>,
+    pub duration_ms: Option<u32>,
+}
+
+/// One miner in one round. `reported = false`: the miner was not in the round (counted down).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Sample {
+    pub miner_id: i64,
+    pub up: bool,
+    pub reported: bool,
+    pub latency_ms: Option<u32>,
+    pub compute_score: Option<f64>,
+    pub error: Option<String>,
+}
+
+/// A miner registered at a block.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Registered {
+    pub miner_id: i64,
+    pub uid: u16,
+    pub hotkey: String,
+}
+
+/// Miners registered at `block` (registered at or before it, not deregistered by then).
+pub async fn registered_at(
+    db: &mut PgConnection,
+    netuid: NetUid,
+    block: u64,
+) -> Result<Vec<Registered>, sqlx::Error> {
+    let rows = sqlx::query(
+        "SELECT id, uid, hotkey FROM miners
+          WHERE netuid = $1 AND first_seen_block <= $2
+            AND (deregistered_at_block IS NULL OR deregistered_at_block > $2)
+          ORDER BY uid",
+    )
+    .bind(i32::from(netuid))
+    .bind(block as i64)
+    .fetch_all(&mut *db)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| Registered {
+            miner_id: r.get(0),
+            uid: r.get::<i32, _>(1) as u16,
+            hotkey: r.get(2),
+        })
+        .collect())
+}
+
+/// Writes a round, its samples and the rollups in the caller's transaction; returns its id.
+pub async fn record_round(
+    tx: &mut PgConnection,
+    netuid: NetUid,
+    periods: Periods,
+    round: &Round,
+    samples: &[Sample],
+) -> Result<i64, sqlx::Error> {
+    let n = i32::from(netuid);
+    let up = samples.iter().filter(|s| s.up).count() as i32;
+    let id: i64 = sqlx::query_scalar(
+        "INSERT INTO uptime_rounds (netuid, source, block, observed_at, miners, up, duration_ms)
+         VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+    )
+    .bind(n)
+    .bind(round.source.name())
+    .bind(round.block as i64)
+    .bind(round.observed_at)
+    .bind(samples.len() as i32)
+    .bind(up)
+    .bind(round.duration_ms.map(|d| d as i32))
+    .fetch_one(&mut *tx)
+    .await?;
+    if samples.is_empty() {
+        return Ok(id);
+    }
+    let ids: Vec<i64> = samples.iter().map(|s| s.miner_id).collect();
+    let ups: Vec<bool> = samples.iter().map(|s| s.up).collect();
+    sqlx::query(
+        "INSERT INTO uptime_samples (round_id, miner_id, up, reported, latency_ms, compute_score, error)
+         SELECT $1, * FROM UNNEST($2::bigint[], $3::bool[], $4::bool[], $5::int[], $6::float8[], $7::text[])",
+    )
+    .bind(id)
+    .bind(&ids)
+    .bind(&ups)
+    .bind(samples.iter().map(|s| s.reported).collect::<Vec<_>>())
+    .bind(
+        samples
+            .iter()
+            .map(|s| s.latency_ms.map(|l| l.min(i32::MAX as u32) as i32))
+            .collect::<Vec<_>>(),
+    )
+    .bind(samples.iter().map(|s| s.compute_score).collect::<Vec<_>>())
+    .bind(samples.iter().map(|s| s.error.clone()).collect::<Vec<_>>())
+    .execute(&mut *tx)
+    .await?;
+    for (table, column, period) in [
+        ("uptime_hourly", "hour", periods.hour(round.block)),
+        ("uptime_daily", "day", periods.day(round.block)),
+    ] {
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "INSERT INTO {table} (netuid, miner_id, {column}, started_at, rounds, up)
+             SELECT $1, m, $2, $3, 1, u::int FROM UNNEST($4::bigint[], $5::bool[]) AS t(m, u)
+             ON CONFLICT (miner_id, {column})
+             DO UPDATE SET rounds = {table}.rounds + 1, up = {table}.up + EXCLUDED.up"
+        )))
+        .bind(n)
+        .bind(period)
+        .bind(round.observed_at)
+        .bind(&ids)
+        .bind(&ups)
+        .execute(&mut *tx)
+        .await?;
+    }
+    Ok(id)
+}
+
+/// The ingest cursor and its block's timestamp: where "now" is on chain.
+pub async fn chain_now(
+    pool: &PgPool,
+    netuid: NetUid,
+) -> Result<Option<(u64, DateTime<Utc>)>, sqlx::Error> {
+    let row = sqlx::query(
+        "SELECT c.block_number, b.timestamp_ms FROM ingest_cursor c
+           JOIN blocks b ON b.netuid = c.netuid AND b.number = c.block_number
+          WHERE c.netuid = $1",
+    )
+    .bind(i32::from(netuid))
+    .fetch_optional(pool)
+    .await?;
+    Ok(row.map(|r| {
+        let ms: i64 = r.get(1);
+        (
+            r.get::<i64, _>(0) as u64,
+            DateTime::from_timestamp_millis(ms).unwrap_or_default(),
+        )
+    }))
+}
+
+/// The latest ingested block at or before `at` (by chain timestamp).
+pub async fn block_at(
+    pool: &PgPool,
+    netuid: NetUid,
+    at: DateTime<Utc>,
+) -> Result<Option<u64>, sqlx::Error> {
+    let b: Option<i64> = sqlx::query_scalar(
+        "SELECT number FROM blocks WHERE netuid = $1 AND timestamp_ms <= $2
+          ORDER BY number DESC LIMIT 1",
+    )
+    .bind(i32::from(netuid))
+    .bind(at.timestamp_millis())
+    .fetch_optional(pool)
+    .await?;
+    Ok(b.map(|b| b as u64))
+}
+
+/// A block's chain timestamp, when it was ingested.
+pub async fn time_of(
+    pool: &PgPool,
+    netuid: NetUid,
+    block: u64,
+) -> Result<Option<DateTime<Utc>>, sqlx::Error> {
+    let ms: Option<i64> =
+        sqlx::query_scalar("SELECT timestamp_ms FROM blocks WHERE netuid = $1 AND number = $2")
+            .bind(i32::from(netuid))
+            .bind(block as i64)
+            .fetch_optional(pool)
+            .await?;
+    Ok(ms.and_then(DateTime::from_timestamp_millis))
+}
