@@ -97,19 +97,39 @@ pub async fn run(loaded: Loaded) -> anyhow::Result<()> {
             chain_counters.clone(),
         ));
         let settings = crate::ingest::Settings::from_config(cfg);
-        let (pool, metrics, health, stop) = (
+        health.fail(crate::ingest::CHECK_INGEST, "no block ingested yet");
+        let (c, p, m, h, stop) = (
+            client.clone(),
             pool.clone(),
             metrics.clone(),
             health.clone(),
             cancel.clone(),
         );
-        health.fail(crate::ingest::CHECK_INGEST, "no block ingested yet");
         tasks.spawn(async move {
             (
                 "ingest",
-                crate::ingest::run(client, pool, settings, metrics, health, stop).await,
+                crate::ingest::run(c, p, settings, m, h, stop).await,
             )
         });
+        if cfg
+            .uptime
+            .sources
+            .contains(&crate::config::UptimeSource::Probe)
+        {
+            let settings = crate::uptime::probe::Settings::from_config(cfg);
+            let (pool, metrics, health, stop) = (
+                pool.clone(),
+                metrics.clone(),
+                health.clone(),
+                cancel.clone(),
+            );
+            tasks.spawn(async move {
+                (
+                    "uptime-probe",
+                    crate::uptime::probe::run(client, pool, settings, metrics, health, stop).await,
+                )
+            });
+        }
     }
     tracing::info!(netuid = cfg.chain.netuid, config = %loaded.file.display(), "tenure running");
 

@@ -33,6 +33,11 @@ pub struct ModeLabels {
     pub mode: String,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct SourceLabels {
+    pub source: String,
+}
+
 pub struct Metrics {
     registry: Registry,
     pub build_info: Family<BuildLabels, Gauge>,
@@ -62,6 +67,13 @@ pub struct Metrics {
     pub vesting_miners: Gauge,
     pub vesting_boosted: Gauge,
     pub vesting_window_tranches: Gauge,
+    /// Uptime rounds recorded, by source.
+    pub uptime_rounds: Family<SourceLabels, Counter>,
+    pub uptime_round_seconds: Histogram,
+    /// Miners up in the last probe round.
+    pub uptime_miners_up: Gauge,
+    /// Probe rounds skipped by an error.
+    pub uptime_errors: Counter,
 }
 
 impl Metrics {
@@ -192,8 +204,41 @@ impl Metrics {
             "vesting_window_tranches",
             "Emission tranches inside the lookback window, held in memory",
         );
+        let uptime_rounds = Family::<SourceLabels, Counter>::default();
+        registry.register(
+            "uptime_rounds",
+            "Uptime rounds recorded, by source",
+            uptime_rounds.clone(),
+        );
+        for source in ["probe", "api"] {
+            uptime_rounds
+                .get_or_create(&SourceLabels {
+                    source: source.into(),
+                })
+                .inc_by(0);
+        }
+        let uptime_round_seconds = Histogram::new(exponential_buckets(0.01, 2.0, 14));
+        registry.register(
+            "uptime_round_seconds",
+            "Duration of a probe round (probes and the database write)",
+            uptime_round_seconds.clone(),
+        );
+        let uptime_miners_up = gauge(
+            &mut registry,
+            "uptime_miners_up",
+            "Miners up in the last probe round",
+        );
+        let uptime_errors = counter(
+            &mut registry,
+            "uptime_errors",
+            "Probe rounds skipped by an error",
+        );
         Metrics {
             registry,
+            uptime_rounds,
+            uptime_round_seconds,
+            uptime_miners_up,
+            uptime_errors,
             vesting_epoch_block,
             vesting_mode,
             vesting_seconds,

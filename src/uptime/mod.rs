@@ -6,6 +6,7 @@
 
 pub mod bonus;
 pub mod history;
+pub mod probe;
 pub mod store;
 
 pub use bonus::{Bonus, Family, Milestone, Outcome, evaluate};

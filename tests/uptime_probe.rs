@@ -1,0 +1,181 @@
+//! End to end: the real `tenure run` binary probes the devnet's miners over real TCP — always up,
+//! flapping every 100 blocks, down the first two hours of each day, dead, recovering after six
+//! hours — every 10 blocks, and each sample must match the axon's state in the devnet's ledger
+//! at that round's block; the rollups must count exactly the rounds and samples written.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use sqlx::PgPool;
+use tenure::devnet::{Devnet, DevnetArgs};
+
+const BIN: &str = env!("CARGO_BIN_EXE_tenure");
+const LAST: u64 = 700;
+
+/// The axon state of each uid at each transition block, from the ledger.
+fn transitions(ledger: &Path) -> BTreeMap<u64, Vec<(u64, bool)>> {
+    let mut out: BTreeMap<u64, Vec<(u64, bool)>> = BTreeMap::new();
+    for l in common::ledger::read(ledger) {
+        if l["kind"] == "axon" {
+            out.entry(l["uid"].as_u64().unwrap())
+                .or_default()
+                .push((l["block"].as_u64().unwrap(), l["up"].as_bool().unwrap()));
+        }
+    }
+    out
+}
+
+fn state(t: &[(u64, bool)], block: u64) -> bool {
+    t.iter()
+        .filter(|(b, _)| *b <= block)
+        .last()
+        .is_some_and(|(_, up)| *up)
+}
+
+#[sqlx::test(migrations = false)]
+async fn probes_follow_the_axon_profiles(pool: PgPool) {
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = dir.path().join("ledger.jsonl");
+    let devnet = Devnet::start(&DevnetArgs {
+        port: 0,
+        block_ms: 15,
+        finality_lag: 2,
+        netuid: 2,
+        miners: 5,
+        validators: 1,
+        axons: true,
+        halt_at: LAST + 20,
+        ledger: Some(ledger.clone()),
+        ..DevnetArgs::default()
+    })
+    .await
+    .unwrap();
+    let config = dir.path().join("tenure.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[chain]\nendpoints = [{:?}]\nnetuid = 2\nreconnect_initial_delay_ms = 50\nreconnect_max_delay_secs = 1\n\
+             [database]\nurl = {:?}\n[http]\nenabled = false\n[log]\nformat = \"json\"\nlevel = \"warn\"\n\
+             [ingest]\nstart_block = 0\n\
+             [uptime]\nsources = [\"probe\"]\nprobe_interval_blocks = 10\n[uptime.probe]\ntimeout_ms = 500\n",
+            devnet.url(),
+            common::url_of(&pool)
+        ),
+    )
+    .unwrap();
+    let mut daemon = Command::new(BIN)
+        .args(["--config", config.to_str().unwrap(), "run"])
+        .env_remove("RUST_LOG")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(90);
+    loop {
+        let last: Option<i64> = sqlx::query_scalar("SELECT max(block) FROM uptime_rounds")
+            .fetch_one(&pool)
+            .await
+            .ok()
+            .flatten();
+        if last.is_some_and(|b| b as u64 >= LAST - 10) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no probe round near block {LAST}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let _ = Command::new("kill")
+        .args(["-TERM", &daemon.id().to_string()])
+        .status();
+    let _ = daemon.wait();
+    devnet.stop().await;
+
+    let t = transitions(&ledger);
+    assert_eq!(t.len(), 6, "{t:?}");
+    let rounds: Vec<(i64, i64, i32, i32)> = sqlx::query_as(
+        "SELECT id, block, miners, up FROM uptime_rounds WHERE source = 'probe' ORDER BY block",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    assert!(rounds.len() >= 40, "{} rounds", rounds.len());
+    // Never two rounds in one interval.
+    for w in rounds.windows(2) {
+        assert!(
+            w[1].1 / 10 > w[0].1 / 10,
+            "rounds at {} and {}",
+            w[0].1,
+            w[1].1
+        );
+    }
+    let samples: Vec<(i64, i64, i32, bool, Option<i32>, Option<String>)> = sqlx::query_as(
+        "SELECT r.block, s.round_id, m.uid, s.up, s.latency_ms, s.error FROM uptime_samples s
+           JOIN uptime_rounds r ON r.id = s.round_id JOIN miners m ON m.id = s.miner_id
+          ORDER BY r.block, m.uid",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    assert_eq!(samples.len(), rounds.len() * 6);
+    let (mut checked, mut up_count, mut total) = (0, BTreeMap::new(), BTreeMap::new());
+    for (block, _, uid, up, latency, error) in &samples {
+        let (block, uid) = (*block as u64, *uid as u64);
+        *total.entry(uid).or_insert(0) += 1;
+        *up_count.entry(uid).or_insert(0) += usize::from(*up);
+        assert_eq!(
+            up.then_some(()),
+            error.is_none().then_some(()),
+            "uid {uid} at {block}"
+        );
+        assert!(latency.is_some());
+        // The probe runs a few blocks after the round's block: skip rounds near a transition.
+        let tr = &t[&uid];
+        if state(tr, block) != state(tr, block + 25) {
+            continue;
+        }
+        assert_eq!(*up, state(tr, block), "uid {uid} at block {block}");
+        checked += 1;
+    }
+    assert!(
+        checked > samples.len() * 3 / 4,
+        "{checked} of {}",
+        samples.len()
+    );
+    // Uptime over the run follows the profiles: up > flapping > down 2 h a day > dead = recovering.
+    let ratio = |uid: u64| up_count[&uid] as f64 / total[&uid] as f64;
+    assert_eq!(ratio(0), 1.0);
+    assert_eq!(ratio(1), 1.0);
+    assert!(ratio(2) > 0.3 && ratio(2) < 0.7, "flapping {}", ratio(2));
+    assert!(ratio(3) > 0.0 && ratio(3) < ratio(2), "down2h {}", ratio(3));
+    assert_eq!((ratio(4), ratio(5)), (0.0, 0.0));
+    // The rollups count exactly the rounds and samples (300 blocks an hour at 12 s).
+    let hourly: Vec<(i32, i64, i32, i32)> = sqlx::query_as(
+        "SELECT m.uid, h.hour, h.rounds, h.up FROM uptime_hourly h JOIN miners m ON m.id = h.miner_id ORDER BY 1, 2",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    let mut want: BTreeMap<(i32, i64), (i32, i32)> = BTreeMap::new();
+    for (block, _, uid, up, _, _) in &samples {
+        let e = want.entry((*uid, block / 300)).or_insert((0, 0));
+        e.0 += 1;
+        e.1 += i32::from(*up);
+    }
+    let got: BTreeMap<(i32, i64), (i32, i32)> = hourly
+        .into_iter()
+        .map(|(u, h, r, up)| ((u, h), (r, up)))
+        .collect();
+    assert_eq!(got, want);
+    let daily: i64 = sqlx::query_scalar("SELECT sum(rounds) FROM uptime_daily")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(daily as usize, samples.len());
+}
