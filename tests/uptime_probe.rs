@@ -16,6 +16,9 @@ use tenure::devnet::{Devnet, DevnetArgs};
 const BIN: &str = env!("CARGO_BIN_EXE_tenure");
 const LAST: u64 = 700;
 
+/// (round block, round id, uid, up, latency, error)
+type SampleRow = (i64, i64, i32, bool, Option<i32>, Option<String>);
+
 /// The axon state of each uid at each transition block, from the ledger.
 fn transitions(ledger: &Path) -> BTreeMap<u64, Vec<(u64, bool)>> {
     let mut out: BTreeMap<u64, Vec<(u64, bool)>> = BTreeMap::new();
@@ -31,8 +34,8 @@ fn transitions(ledger: &Path) -> BTreeMap<u64, Vec<(u64, bool)>> {
 
 fn state(t: &[(u64, bool)], block: u64) -> bool {
     t.iter()
-        .filter(|(b, _)| *b <= block)
-        .last()
+        .rev()
+        .find(|(b, _)| *b <= block)
         .is_some_and(|(_, up)| *up)
 }
 
@@ -115,7 +118,7 @@ async fn probes_follow_the_axon_profiles(pool: PgPool) {
             w[1].1
         );
     }
-    let samples: Vec<(i64, i64, i32, bool, Option<i32>, Option<String>)> = sqlx::query_as(
+    let samples: Vec<SampleRow> = sqlx::query_as(
         "SELECT r.block, s.round_id, m.uid, s.up, s.latency_ms, s.error FROM uptime_samples s
            JOIN uptime_rounds r ON r.id = s.round_id JOIN miners m ON m.id = s.miner_id
           ORDER BY r.block, m.uid",
