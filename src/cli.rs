@@ -56,6 +56,43 @@ pub enum Command {
         #[command(subcommand)]
         command: VestingCommand,
     },
+    /// Uptime: the mode in force, rounds, grants.
+    Uptime {
+        #[command(subcommand)]
+        command: UptimeCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UptimeCommand {
+    /// The mode in force, the sources and the latest round of each.
+    Status,
+    /// Apply uptime multipliers to weights from the next epoch.
+    On(ModeChange),
+    /// Stop computing uptime bonuses from the next epoch (weights get 1.0).
+    Off(ModeChange),
+    /// Compute, record and explain uptime bonuses without changing weights.
+    Shadow(ModeChange),
+    /// Grant a miner the community-contributor bonus until an expiry.
+    Grant {
+        hotkey: String,
+        /// Why (shown in the miner's explanation).
+        #[arg(long)]
+        reason: String,
+        /// Days until it expires.
+        #[arg(long)]
+        days: u32,
+        /// Defaults to uptime.contribution.grant_bonus.
+        #[arg(long)]
+        bonus: Option<f64>,
+    },
+    /// Revoke a grant by its id (see `tenure uptime grants`).
+    Revoke { id: i64 },
+    /// Active grants (`--all`: revoked and expired ones too).
+    Grants {
+        #[arg(long)]
+        all: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -165,6 +202,9 @@ pub fn main() -> ExitCode {
                 run_async(vesting_command(loaded, command))
             }),
         },
+        Command::Uptime { command } => with_config(&cli.config, |loaded| {
+            run_async(uptime_command(loaded, command))
+        }),
         Command::Migrate => with_config(&cli.config, |loaded| run_async(migrate(loaded))),
         Command::Run => with_config(&cli.config, |loaded| run_async(daemon::run(loaded))),
     }
@@ -254,30 +294,151 @@ async fn vesting_command(loaded: Loaded, command: VestingCommand) -> anyhow::Res
         VestingCommand::Off(c) => change(Mode::Off, c),
         VestingCommand::Shadow(c) => change(Mode::Shadow, c),
     };
+    change_mode(&pool, netuid, "vesting", cfg.mode, mode, reason).await
+}
+
+async fn change_mode(
+    pool: &sqlx::PgPool,
+    netuid: u16,
+    family: &str,
+    default: crate::config::Mode,
+    mode: crate::config::Mode,
+    reason: Option<String>,
+) -> anyhow::Result<()> {
+    let key = format!("{family}.mode");
     let done = crate::settings::set_mode(
-        &pool,
+        pool,
         netuid,
-        crate::settings::VESTING_MODE,
-        cfg.mode,
+        &key,
+        default,
         mode,
         &cli_actor(),
         reason.as_deref(),
     )
     .await?;
-    let name = |m| store::mode_name(m);
+    let name = crate::vesting::store::mode_name;
     if done.changed {
         println!(
-            "vesting mode {} -> {} on netuid {netuid}; applies from the next epoch",
+            "{family} mode {} -> {} on netuid {netuid}; applies from the next epoch",
             name(done.old),
             name(done.new)
         );
     } else {
         println!(
-            "vesting mode already {} on netuid {netuid}; nothing changed",
+            "{family} mode already {} on netuid {netuid}; nothing changed",
             name(done.new)
         );
     }
     Ok(())
+}
+
+async fn uptime_command(loaded: Loaded, command: UptimeCommand) -> anyhow::Result<()> {
+    use crate::config::Mode;
+    use crate::uptime::grants;
+    let pool = database(&loaded).await?;
+    let (netuid, cfg) = (loaded.config.chain.netuid, &loaded.config.uptime);
+    match command {
+        UptimeCommand::On(c) => {
+            change_mode(&pool, netuid, "uptime", cfg.mode, Mode::On, c.reason).await
+        }
+        UptimeCommand::Off(c) => {
+            change_mode(&pool, netuid, "uptime", cfg.mode, Mode::Off, c.reason).await
+        }
+        UptimeCommand::Shadow(c) => {
+            change_mode(&pool, netuid, "uptime", cfg.mode, Mode::Shadow, c.reason).await
+        }
+        UptimeCommand::Status => {
+            let mode = crate::settings::mode(&pool, netuid, crate::settings::UPTIME_MODE, cfg.mode)
+                .await?;
+            println!(
+                "uptime on netuid {netuid}: mode {} ({}), sources {:?}, a probe round every {} blocks",
+                crate::vesting::store::mode_name(mode.mode),
+                match &mode.source {
+                    crate::settings::Source::Config => "from the configuration file".to_string(),
+                    crate::settings::Source::Database {
+                        updated_by,
+                        updated_at,
+                    } => format!("set by {updated_by} at {}", updated_at.to_rfc3339()),
+                },
+                cfg.sources,
+                cfg.probe_interval_blocks
+            );
+            let last: Vec<(String, i64, i32, i32, chrono::DateTime<chrono::Utc>)> = sqlx::query_as(
+                "SELECT DISTINCT ON (source) source, block, miners, up, observed_at FROM uptime_rounds
+                  WHERE netuid = $1 ORDER BY source, block DESC",
+            )
+            .bind(i32::from(netuid))
+            .fetch_all(&pool)
+            .await?;
+            if last.is_empty() {
+                println!("no round recorded yet");
+            }
+            for (source, block, miners, up, at) in last {
+                println!(
+                    "last {source} round: block {block} at {}: {up} of {miners} miners up",
+                    at.to_rfc3339()
+                );
+            }
+            Ok(())
+        }
+        UptimeCommand::Grant {
+            hotkey,
+            reason,
+            days,
+            bonus,
+        } => {
+            anyhow::ensure!(days > 0, "--days must be at least 1");
+            let expires = chrono::Utc::now() + chrono::Duration::days(i64::from(days));
+            let bonus = bonus.unwrap_or(cfg.contribution.grant_bonus);
+            let id = grants::grant(
+                &pool,
+                netuid,
+                &hotkey,
+                bonus,
+                &reason,
+                &cli_actor(),
+                expires,
+            )
+            .await?;
+            println!(
+                "grant {id}: {hotkey} +{bonus} until {} ({reason})",
+                expires.to_rfc3339()
+            );
+            Ok(())
+        }
+        UptimeCommand::Revoke { id } => {
+            anyhow::ensure!(
+                grants::revoke(&pool, netuid, id, &cli_actor()).await?,
+                "no active grant {id} on netuid {netuid}"
+            );
+            println!("grant {id} revoked");
+            Ok(())
+        }
+        UptimeCommand::Grants { all } => {
+            let rows = grants::list(&pool, netuid, !all).await?;
+            if rows.is_empty() {
+                println!("no {}grant", if all { "" } else { "active " });
+            }
+            let now = chrono::Utc::now();
+            for g in rows {
+                println!(
+                    "{:>5} {} +{} until {} by {} ({}){}",
+                    g.id,
+                    g.hotkey,
+                    g.bonus,
+                    g.expires_at.to_rfc3339(),
+                    g.granted_by,
+                    g.reason,
+                    match (&g.revoked_by, g.active(now)) {
+                        (Some(by), _) => format!(" revoked by {by}"),
+                        (None, false) => " expired".to_string(),
+                        (None, true) => String::new(),
+                    }
+                );
+            }
+            Ok(())
+        }
+    }
 }
 
 async fn migrate(loaded: Loaded) -> anyhow::Result<()> {

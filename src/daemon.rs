@@ -111,6 +111,21 @@ pub async fn run(loaded: Loaded) -> anyhow::Result<()> {
                 crate::ingest::run(c, p, settings, m, h, stop).await,
             )
         });
+        {
+            let (pool, stop, u) = (pool.clone(), cancel.clone(), &cfg.uptime);
+            let periods = crate::uptime::store::Periods::new(cfg.chain.block_time_secs);
+            let (netuid, raw, rollup) = (
+                cfg.chain.netuid,
+                u.raw_retention_days,
+                u.rollup_retention_days,
+            );
+            tasks.spawn(async move {
+                (
+                    "uptime-retention",
+                    crate::uptime::store::retention(pool, netuid, periods, raw, rollup, stop).await,
+                )
+            });
+        }
         if cfg
             .uptime
             .sources

@@ -11,6 +11,7 @@ use crate::chain::NetUid;
 use crate::config::Mode;
 
 pub const VESTING_MODE: &str = "vesting.mode";
+pub const UPTIME_MODE: &str = "uptime.mode";
 
 /// Where a setting's value comes from.
 #[derive(Debug, Clone, PartialEq, Serialize)]

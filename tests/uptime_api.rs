@@ -269,3 +269,173 @@ async fn bad_batches_get_a_reason_and_store_nothing(pool: PgPool) {
     assert!(answer.contains("uptime.sources"), "{answer}");
     assert_eq!(counts(&pool).await, (0, 0, 0, 0));
 }
+
+#[sqlx::test]
+async fn grants_and_the_uptime_mode(pool: PgPool) {
+    seed(&pool).await;
+    let addr = serve(pool.clone(), vec![UptimeSource::Api], 10).await;
+    let auth = format!("Bearer {TOKEN}");
+    let with_token = [("Authorization", auth.as_str())];
+    let send =
+        |method: &'static str, path: &'static str, body: Option<&'static str>, token: bool| {
+            let headers: Vec<(&str, &str)> = if token { with_token.to_vec() } else { vec![] };
+            async move { common::http_request(addr, method, path, &headers, body).await }
+        };
+    let grants = || async {
+        sqlx::query_scalar::<_, i64>("SELECT count(*) FROM grants")
+            .fetch_one(&pool)
+            .await
+            .unwrap()
+    };
+    for (body, token, status, reason) in [
+        (
+            r#"{"hotkey": "hk1", "reason": "docs", "days": 30}"#,
+            false,
+            401,
+            "Bearer",
+        ),
+        (
+            r#"{"hotkey": "nobody", "reason": "docs", "days": 30}"#,
+            true,
+            422,
+            "never been a miner",
+        ),
+        (
+            r#"{"hotkey": "hk1", "reason": "docs", "days": 30, "bonus": 1.5}"#,
+            true,
+            400,
+            "between 0 and 1",
+        ),
+        (
+            r#"{"hotkey": "hk1", "reason": "  ", "days": 30}"#,
+            true,
+            400,
+            "reason",
+        ),
+        (
+            r#"{"hotkey": "hk1", "reason": "docs"}"#,
+            true,
+            400,
+            "exactly one of days",
+        ),
+        (
+            r#"{"hotkey": "hk1", "reason": "docs", "expires_at": "2020-01-01T00:00:00Z"}"#,
+            true,
+            400,
+            "not in the future",
+        ),
+    ] {
+        let (got, answer) = send("POST", "/v1/uptime/grants", Some(body), token).await;
+        assert_eq!(got, status, "{body} -> {answer}");
+        assert!(answer.contains(reason), "{answer}");
+        assert_eq!(grants().await, 0);
+    }
+    let (got, answer) = send(
+        "POST",
+        "/v1/uptime/grants",
+        Some(r#"{"hotkey": "hk1", "reason": "wrote the miner guide", "days": 30, "actor": "ops"}"#),
+        true,
+    )
+    .await;
+    assert_eq!(got, 201, "{answer}");
+    assert!(answer.contains("\"bonus\":0.1"), "{answer}");
+    let (_, listed) = send("GET", "/v1/uptime/grants", None, false).await;
+    assert!(
+        listed.contains("wrote the miner guide") && listed.contains("api:ops"),
+        "{listed}"
+    );
+    assert_eq!(
+        send("DELETE", "/v1/uptime/grants/1", None, false).await.0,
+        401
+    );
+    assert_eq!(
+        send("DELETE", "/v1/uptime/grants/1", None, true).await.0,
+        200
+    );
+    assert_eq!(
+        send("DELETE", "/v1/uptime/grants/1", None, true).await.0,
+        404
+    );
+    assert_eq!(send("GET", "/v1/uptime/grants", None, false).await.1, "[]");
+    let (_, all) = send("GET", "/v1/uptime/grants?all=true", None, false).await;
+    assert!(all.contains("\"revoked_by\":\"api\""), "{all}");
+
+    // The uptime mode, like vesting's: stored, audited, shown.
+    let (got, answer) = send(
+        "PUT",
+        "/v1/uptime/mode",
+        Some(r#"{"mode": "shadow"}"#),
+        true,
+    )
+    .await;
+    assert_eq!(got, 200, "{answer}");
+    assert!(
+        answer.contains("\"old\":\"on\",\"new\":\"shadow\",\"changed\":true"),
+        "{answer}"
+    );
+    let (_, status) = send("GET", "/v1/uptime", None, false).await;
+    assert!(
+        status.contains("\"mode\":\"shadow\"") && status.contains("\"source\":\"database\""),
+        "{status}"
+    );
+    let audited: String =
+        sqlx::query_scalar("SELECT actor FROM settings_audit WHERE key = 'uptime.mode'")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!(audited, "api");
+}
+
+#[sqlx::test]
+async fn retention_keeps_rows_per_miner_per_day_bounded(pool: PgPool) {
+    use tenure::uptime::store::{self, Periods, Round, Sample, Source};
+    seed(&pool).await;
+    let periods = Periods::new(12);
+    // A round every 25 blocks for 5 days, three miners.
+    for block in (0..5 * 7_200u64).step_by(25) {
+        let mut tx = pool.begin().await.unwrap();
+        let samples: Vec<Sample> = (1..=3)
+            .map(|id| Sample {
+                miner_id: id,
+                up: (block / 25 + id as u64) % 3 != 0,
+                reported: true,
+                latency_ms: Some(3),
+                compute_score: None,
+                error: None,
+            })
+            .collect();
+        let round = Round {
+            source: Source::Probe,
+            block,
+            observed_at: chrono::DateTime::from_timestamp(block as i64 * 12, 0).unwrap(),
+            duration_ms: Some(1),
+        };
+        store::record_round(&mut tx, 3, periods, &round, &samples)
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+    }
+    assert_eq!(counts(&pool).await, (1_440, 4_320, 3 * 120, 3 * 5));
+    // Raw: the last day; rollups: the last 2 days (counted back from block 36,000, day 5).
+    let pruned = store::prune(&pool, 3, periods, 36_000, 1, 2).await.unwrap();
+    assert_eq!(
+        (pruned.rounds, pruned.hourly, pruned.daily),
+        (1_152, 3 * 72, 3 * 3)
+    );
+    assert_eq!(counts(&pool).await, (288, 864, 3 * 48, 3 * 2));
+    // Rollups still equal the samples they summarize (daily sums over the kept days).
+    let (rounds, up): (i64, i64) = sqlx::query_as(
+        "SELECT sum(rounds)::bigint, sum(up)::bigint FROM uptime_daily WHERE day = 4",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    let (s_rounds, s_up): (i64, i64) = sqlx::query_as(
+        "SELECT count(*), count(*) FILTER (WHERE s.up) FROM uptime_samples s
+           JOIN uptime_rounds r ON r.id = s.round_id WHERE r.block / 7200 = 4",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!((rounds, up), (s_rounds, s_up));
+}

@@ -113,7 +113,13 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/vesting/mode", put(vesting::set_mode))
         .route("/v1/vesting/miners", get(vesting::epoch))
         .route("/v1/vesting/miners/{miner}", get(vesting::history))
-        .route("/v1/uptime", post(uptime::observe))
+        .route("/v1/uptime", post(uptime::observe).get(uptime::status))
+        .route("/v1/uptime/mode", put(uptime::set_mode))
+        .route("/v1/uptime/grants", get(uptime::grants).post(uptime::grant))
+        .route(
+            "/v1/uptime/grants/{id}",
+            axum::routing::delete(uptime::revoke),
+        )
         .layer(middleware::from_fn_with_state(
             state.clone(),
             count_requests,

@@ -220,3 +220,160 @@ pub(super) async fn observe(
         unreported: samples.len() - obs.len(),
     }))
 }
+
+pub(super) async fn set_mode(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Json<super::vesting::ModeRequest>, JsonRejection>,
+) -> ApiResult<crate::settings::Change> {
+    let default = state.api.uptime.mode;
+    super::vesting::change_mode(
+        &state,
+        &headers,
+        body,
+        crate::settings::UPTIME_MODE,
+        default,
+    )
+    .await
+}
+
+/// `GET /v1/uptime`: the mode in force, the sources, and the latest round of each source.
+pub(super) async fn status(State(state): State<AppState>) -> ApiResult<serde_json::Value> {
+    let api = &state.api;
+    let mode = crate::settings::mode(
+        &state.pool,
+        api.netuid,
+        crate::settings::UPTIME_MODE,
+        api.uptime.mode,
+    )
+    .await?;
+    let last: Vec<(String, i64, i32, i32, DateTime<Utc>)> = sqlx::query_as(
+        "SELECT DISTINCT ON (source) source, block, miners, up, observed_at FROM uptime_rounds
+          WHERE netuid = $1 ORDER BY source, block DESC",
+    )
+    .bind(i32::from(api.netuid))
+    .fetch_all(&state.pool)
+    .await?;
+    Ok(Json(serde_json::json!({
+        "netuid": api.netuid,
+        "mode": mode,
+        "sources": api.uptime.sources,
+        "probe_interval_blocks": api.uptime.probe_interval_blocks,
+        "last_rounds": last.iter().map(|(source, block, miners, up, at)| serde_json::json!({
+            "source": source, "block": block, "miners": miners, "up": up, "observed_at": at,
+        })).collect::<Vec<_>>(),
+    })))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct GrantRequest {
+    hotkey: String,
+    reason: String,
+    /// Defaults to `uptime.contribution.grant_bonus`.
+    #[serde(default)]
+    bonus: Option<f64>,
+    /// Expiry as a number of days from now, or an RFC 3339 time.
+    #[serde(default)]
+    days: Option<u32>,
+    #[serde(default)]
+    expires_at: Option<DateTime<Utc>>,
+    #[serde(default)]
+    actor: Option<String>,
+}
+
+fn grant_error(e: crate::uptime::grants::GrantError) -> ApiError {
+    use crate::uptime::grants::GrantError;
+    match e {
+        GrantError::Db(e) => ApiError::unavailable(e),
+        GrantError::UnknownHotkey(_) => unprocessable(e.to_string()),
+        GrantError::Invalid(reason) => ApiError::bad_request(reason),
+    }
+}
+
+pub(super) async fn grant(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Json<GrantRequest>, JsonRejection>,
+) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
+    authorize(&state.api, &headers)?;
+    let Json(req) = body.map_err(|e| ApiError::bad_request(e.body_text()))?;
+    let expires_at = match (req.days, req.expires_at) {
+        (Some(d), None) if d > 0 => Utc::now() + Duration::days(i64::from(d)),
+        (None, Some(t)) => t,
+        _ => {
+            return Err(ApiError::bad_request(
+                "give exactly one of days (> 0) and expires_at",
+            ));
+        }
+    };
+    let by = match req.actor.as_deref().map(str::trim) {
+        Some(a) if !a.is_empty() && a.len() <= 64 && !a.chars().any(char::is_control) => {
+            format!("api:{a}")
+        }
+        Some(a) if !a.is_empty() => {
+            return Err(ApiError::bad_request(
+                "actor: at most 64 printable characters",
+            ));
+        }
+        _ => "api".into(),
+    };
+    let bonus = req
+        .bonus
+        .unwrap_or(state.api.uptime.contribution.grant_bonus);
+    let id = crate::uptime::grants::grant(
+        &state.pool,
+        state.api.netuid,
+        &req.hotkey,
+        bonus,
+        &req.reason,
+        &by,
+        expires_at,
+    )
+    .await
+    .map_err(grant_error)?;
+    Ok((
+        StatusCode::CREATED,
+        Json(
+            serde_json::json!({ "id": id, "hotkey": req.hotkey, "bonus": bonus, "expires_at": expires_at }),
+        ),
+    ))
+}
+
+pub(super) async fn revoke(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    axum::extract::Path(id): axum::extract::Path<i64>,
+) -> ApiResult<serde_json::Value> {
+    authorize(&state.api, &headers)?;
+    if crate::uptime::grants::revoke(&state.pool, state.api.netuid, id, "api")
+        .await
+        .map_err(grant_error)?
+    {
+        Ok(Json(serde_json::json!({ "id": id, "revoked": true })))
+    } else {
+        Err(ApiError(
+            StatusCode::NOT_FOUND,
+            format!("no active grant {id}"),
+        ))
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct GrantsQuery {
+    #[serde(default)]
+    all: bool,
+}
+
+pub(super) async fn grants(
+    State(state): State<AppState>,
+    query: Result<axum::extract::Query<GrantsQuery>, axum::extract::rejection::QueryRejection>,
+) -> ApiResult<Vec<crate::uptime::grants::GrantRow>> {
+    let axum::extract::Query(q) = query.map_err(|e| ApiError::bad_request(e.body_text()))?;
+    Ok(Json(
+        crate::uptime::grants::list(&state.pool, state.api.netuid, !q.all)
+            .await
+            .map_err(grant_error)?,
+    ))
+}

@@ -35,7 +35,19 @@ pub(super) async fn set_mode(
     headers: HeaderMap,
     body: Result<Json<ModeRequest>, JsonRejection>,
 ) -> ApiResult<settings::Change> {
-    authorize(&state.api, &headers)?;
+    let default = state.api.vesting.mode;
+    change_mode(&state, &headers, body, settings::VESTING_MODE, default).await
+}
+
+/// `PUT /v1/<family>/mode`: authorized, checked, stored with an audit row.
+pub(super) async fn change_mode(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: Result<Json<ModeRequest>, JsonRejection>,
+    key: &str,
+    default: Mode,
+) -> ApiResult<settings::Change> {
+    authorize(&state.api, headers)?;
     let Json(req) = body.map_err(|e| ApiError::bad_request(e.body_text()))?;
     let actor = match req.actor.as_deref().map(str::trim) {
         Some(a) if a.len() > 64 || a.chars().any(char::is_control) => {
@@ -52,8 +64,8 @@ pub(super) async fn set_mode(
     let change = settings::set_mode(
         &state.pool,
         state.api.netuid,
-        settings::VESTING_MODE,
-        state.api.vesting.mode,
+        key,
+        default,
         req.mode,
         &actor,
         req.reason.as_deref(),
@@ -61,10 +73,11 @@ pub(super) async fn set_mode(
     .await?;
     if change.changed {
         tracing::info!(
+            setting = key,
             old = vesting::mode_name(change.old),
             new = vesting::mode_name(change.new),
             %actor,
-            "vesting mode changed; applies from the next epoch"
+            "mode changed; applies from the next epoch"
         );
     }
     Ok(Json(change))

@@ -222,3 +222,87 @@ pub async fn time_of(
             .await?;
     Ok(ms.and_then(DateTime::from_timestamp_millis))
 }
+
+/// What a retention pass deleted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Pruned {
+    pub rounds: u64,
+    pub hourly: u64,
+    pub daily: u64,
+}
+
+/// Deletes raw rounds (and their samples) older than `raw_days` and rollups older than
+/// `rollup_days`, counted back from chain block `head`: the rows kept per miner per day stay
+/// bounded whatever the probe rate.
+pub async fn prune(
+    pool: &PgPool,
+    netuid: NetUid,
+    periods: Periods,
+    head: u64,
+    raw_days: u32,
+    rollup_days: u32,
+) -> Result<Pruned, sqlx::Error> {
+    let n = i32::from(netuid);
+    let raw_from = head.saturating_sub(u64::from(raw_days) * periods.blocks_per_day);
+    let rounds = sqlx::query("DELETE FROM uptime_rounds WHERE netuid = $1 AND block < $2")
+        .bind(n)
+        .bind(raw_from as i64)
+        .execute(pool)
+        .await?
+        .rows_affected();
+    let day = periods.day(head) - i64::from(rollup_days);
+    let hour = periods.hour(head) - i64::from(rollup_days) * 24;
+    let hourly = sqlx::query("DELETE FROM uptime_hourly WHERE netuid = $1 AND hour < $2")
+        .bind(n)
+        .bind(hour)
+        .execute(pool)
+        .await?
+        .rows_affected();
+    let daily = sqlx::query("DELETE FROM uptime_daily WHERE netuid = $1 AND day < $2")
+        .bind(n)
+        .bind(day)
+        .execute(pool)
+        .await?
+        .rows_affected();
+    Ok(Pruned {
+        rounds,
+        hourly,
+        daily,
+    })
+}
+
+/// Runs [`prune`] every hour until cancelled (and once a minute after start).
+pub async fn retention(
+    pool: PgPool,
+    netuid: NetUid,
+    periods: Periods,
+    raw_days: u32,
+    rollup_days: u32,
+    cancel: tokio_util::sync::CancellationToken,
+) -> anyhow::Result<()> {
+    let mut wait = std::time::Duration::from_secs(60);
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(wait) => {}
+            _ = cancel.cancelled() => return Ok(()),
+        }
+        wait = std::time::Duration::from_secs(3_600);
+        let head = match chain_now(&pool, netuid).await {
+            Ok(Some((head, _))) => head,
+            Ok(None) => continue,
+            Err(e) => {
+                tracing::warn!(error = %e, "uptime retention: cannot read the head");
+                continue;
+            }
+        };
+        match prune(&pool, netuid, periods, head, raw_days, rollup_days).await {
+            Ok(p) => tracing::info!(
+                rounds = p.rounds,
+                hourly = p.hourly,
+                daily = p.daily,
+                "uptime retention pass"
+            ),
+            Err(e) => tracing::warn!(error = %e, "uptime retention pass failed"),
+        }
+    }
+}
