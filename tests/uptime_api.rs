@@ -397,7 +397,7 @@ async fn retention_keeps_rows_per_miner_per_day_bounded(pool: PgPool) {
         let samples: Vec<Sample> = (1..=3)
             .map(|id| Sample {
                 miner_id: id,
-                up: (block / 25 + id as u64) % 3 != 0,
+                up: !(block / 25 + id as u64).is_multiple_of(3),
                 reported: true,
                 latency_ms: Some(3),
                 compute_score: None,
