@@ -49,7 +49,7 @@ fn main() {
             };
             let mut d = Vec::new();
             for x in 0..days {
-                if rng.next() % 50 != 0 {
+                if !rng.next().is_multiple_of(50) {
                     d.push(period(x, t0 + Duration::days(x), 288, &mut rng));
                 }
             }
