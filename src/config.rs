@@ -246,16 +246,12 @@ impl HttpConfig {
         if self.api_token_file.is_empty() {
             return Ok(None);
         }
-        let text = std::fs::read_to_string(&self.api_token_file).map_err(|e| {
-            format!(
-                "http.api_token_file = {}: cannot read it: {e}",
-                self.api_token_file
-            )
-        })?;
+        let text = std::fs::read_to_string(&self.api_token_file)
+            .map_err(|e| format!("{}: cannot read it: {e}", self.api_token_file))?;
         let token = text.trim();
         if token.len() < 16 {
             return Err(format!(
-                "http.api_token_file = {}: the token must be at least 16 characters long",
+                "{}: the token must be at least 16 characters long",
                 self.api_token_file
             ));
         }

@@ -35,7 +35,10 @@ pub async fn run(loaded: Loaded) -> anyhow::Result<()> {
     let health = Arc::new(Health::new(metrics.clone()));
     health.fail(CHECK_STARTUP, "connecting to the database");
     let pool = db::lazy_pool(&cfg.database)?;
-    let token = cfg.http.token().map_err(|e| anyhow!(e))?;
+    let token = cfg
+        .http
+        .token()
+        .map_err(|e| anyhow!("http.api_token_file: {e}"))?;
 
     let mut tasks: JoinSet<(&'static str, TaskResult)> = JoinSet::new();
     // One signal listener for the whole run, so a signal between two phases is not lost.

@@ -290,3 +290,25 @@ fn api_token_from_a_file() {
         "http.api_token_file",
     );
 }
+
+#[test]
+fn an_unreadable_or_short_token_file_is_a_config_error() {
+    let msg = refused(
+        "[http]\napi_token_file = \"/nonexistent/tenure-token\"\n",
+        &[],
+        "http.api_token_file",
+    );
+    assert!(msg.contains("/nonexistent/tenure-token"), "{msg}");
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("token");
+    std::fs::write(&file, "short\n").unwrap();
+    let text = format!("[http]\napi_token_file = {:?}\n", file.to_str().unwrap());
+    let msg = refused(&text, &[], "http.api_token_file");
+    assert!(msg.contains("16 characters"), "{msg}");
+    std::fs::write(&file, "a-long-enough-token-0123\n").unwrap();
+    let cfg = parse(&text).unwrap();
+    assert_eq!(
+        cfg.http.token().unwrap().map(|t| t.expose().to_string()),
+        Some("a-long-enough-token-0123".to_string())
+    );
+}

@@ -212,6 +212,12 @@ pub(super) fn check(c: &Config) -> Result<(), Failure> {
     if !c.http.api_token.is_empty() && c.http.api_token.expose().len() < 16 {
         return fail("http.api_token", "must be at least 16 characters long");
     }
+    // A token file that cannot be read is a configuration error (exit 78), not a crash later.
+    if !c.http.api_token_file.is_empty()
+        && let Err(e) = c.http.token()
+    {
+        return fail("http.api_token_file", e);
+    }
 
     // log
     if tracing_subscriber::EnvFilter::try_new(&c.log.level).is_err() {

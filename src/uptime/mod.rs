@@ -5,6 +5,7 @@
 //! and the multiplier, with the metric and the reason behind each. Both are pure.
 
 pub mod bonus;
+pub mod cache;
 pub mod grants;
 pub mod history;
 pub mod probe;
