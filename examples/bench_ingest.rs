@@ -122,14 +122,17 @@ async fn main() -> anyhow::Result<()> {
     let w = planner
         .snapshot(&c, &mut state, &c.block_data(b0, NETUID).await?)
         .await?;
-    let mut window = tenure::vesting::window::Window::new();
-    store::write(&pool, &settings, &mut window, &w).await?;
+    let mut mem = store::Memory {
+        window: tenure::vesting::window::Window::new(),
+        uptime: tenure::uptime::epoch::Tracker::new(&settings.uptime),
+    };
+    store::write(&pool, &settings, &mut mem, &w).await?;
     let mut epoch_ms = Vec::new();
     for n in 1..=blocks {
         let data = c.block_data(c.block_hash(n).await?, NETUID).await?;
         let w = planner.block(&c, &mut state, &data).await?;
         let t = Instant::now();
-        store::write(&pool, &settings, &mut window, &w).await?;
+        store::write(&pool, &settings, &mut mem, &w).await?;
         if w.epoch.is_some() {
             epoch_ms.push(t.elapsed().as_secs_f64() * 1000.0);
         }

@@ -69,6 +69,8 @@ fn config(dir: &Path, name: &str, chain: &str, db: &str) -> PathBuf {
     config_with(dir, name, chain, db, "")
 }
 
+/// Probes are off (`uptime.sources = ["api"]`): their rounds depend on wall-clock timing, and
+/// both databases of the kill test must be equal.
 fn config_with(dir: &Path, name: &str, chain: &str, db: &str, extra: &str) -> PathBuf {
     let path = dir.join(format!("{name}.toml"));
     std::fs::write(
@@ -76,7 +78,7 @@ fn config_with(dir: &Path, name: &str, chain: &str, db: &str, extra: &str) -> Pa
         format!(
             "{extra}\n[chain]\nendpoints = [{chain:?}]\nnetuid = 1\nreconnect_initial_delay_ms = 50\nreconnect_max_delay_secs = 1\n\
              [database]\nurl = {db:?}\n[http]\nenabled = false\n[log]\nformat = \"json\"\nlevel = \"warn\"\n\
-             [ingest]\nstart_block = 0\n"
+             [ingest]\nstart_block = 0\n[uptime]\nsources = [\"api\"]\n"
         ),
     )
     .unwrap();
@@ -197,6 +199,8 @@ async fn dump(pool: &PgPool) -> Vec<String> {
         "SELECT t.coldkey, t.block, t.initial_rao, o.block, o.amount_rao FROM tranche_outflows o JOIN vesting_tranches t ON t.id = o.tranche_id ORDER BY 1, 2, 3, 4, 5",
         "SELECT epoch_block, mode, uid, hotkey, coldkey, earned_rao, remaining_rao, holding_fraction, holding_days, amount_tier, duration_tier, multiplier, reason FROM vesting_multipliers ORDER BY 1, 3",
         "SELECT epoch_block, mode, miners, boosted, params FROM vesting_epochs ORDER BY 1",
+        "SELECT epoch_block, mode, uid, hotkey, current_uptime, historical_uptime, bonuses, multiplier FROM uptime_multipliers ORDER BY 1, 3",
+        "SELECT epoch_block, mode, miners, boosted, params FROM uptime_epochs ORDER BY 1",
     ];
     let mut out = Vec::new();
     for q in queries {

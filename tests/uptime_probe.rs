@@ -51,6 +51,7 @@ async fn probes_follow_the_axon_profiles(pool: PgPool) {
         miners: 5,
         validators: 1,
         axons: true,
+        tempo: 99,
         halt_at: LAST + 20,
         ledger: Some(ledger.clone()),
         ..DevnetArgs::default()
@@ -176,6 +177,48 @@ async fn probes_follow_the_axon_profiles(pool: PgPool) {
         .map(|(u, h, r, up)| ((u, h), (r, up)))
         .collect();
     assert_eq!(got, want);
+    // The last epoch's uptime: the ranking by current uptime follows the profiles, and so does
+    // the reliability bonus (1.0 ⇒ +25 %, flapping and below ⇒ nothing); the validator gets 1.0.
+    let last_epoch: i64 = sqlx::query_scalar("SELECT max(epoch_block) FROM uptime_multipliers")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert!(last_epoch >= 500, "last epoch {last_epoch}");
+    let board: Vec<(i32, Option<f64>, f64, serde_json::Value)> = sqlx::query_as(
+        "SELECT uid, current_uptime, multiplier, bonuses FROM uptime_multipliers
+          WHERE epoch_block = $1 ORDER BY current_uptime DESC NULLS LAST, uid",
+    )
+    .bind(last_epoch)
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    let uids: Vec<i32> = board.iter().map(|r| r.0).collect();
+    assert_eq!(&uids[..3], &[0, 1, 2], "{board:?}");
+    assert_eq!(board[0].2, 1.0);
+    assert!(board[0].3["reason"].as_str().unwrap().contains("validator"));
+    let reliability = |row: &(i32, Option<f64>, f64, serde_json::Value)| {
+        row.3["bonuses"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|b| b["name"] == "reliability")
+            .unwrap()["bonus"]
+            .as_f64()
+            .unwrap()
+    };
+    assert_eq!(board[1].1, Some(1.0));
+    assert_eq!(reliability(&board[1]), 0.25);
+    assert!(board[1].2 >= 1.25, "{:?}", board[1]);
+    let flapping = board[2].1.unwrap();
+    assert!(flapping > 0.3 && flapping < 0.75, "{flapping}");
+    assert_eq!(reliability(&board[2]), 0.0);
+    for row in &board[3..] {
+        assert!(row.1.unwrap() < flapping, "{row:?}");
+        assert_eq!(reliability(row), 0.0);
+    }
+    let dead = board.iter().find(|r| r.0 == 4).unwrap();
+    assert_eq!((dead.1, dead.2), (Some(0.0), 1.0));
+
     let daily: i64 = sqlx::query_scalar("SELECT sum(rounds) FROM uptime_daily")
         .fetch_one(&pool)
         .await

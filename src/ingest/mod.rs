@@ -50,6 +50,8 @@ pub struct Settings {
     pub pipeline_depth: usize,
     /// The vesting engine, run in the transaction of every epoch block.
     pub vesting: EpochSettings,
+    /// The uptime engine, likewise.
+    pub uptime: crate::uptime::epoch::EpochSettings,
 }
 
 impl Settings {
@@ -64,6 +66,12 @@ impl Settings {
                 netuid: c.chain.netuid,
                 cfg: c.vesting.clone(),
                 block_time_secs: c.chain.block_time_secs,
+                exempt: c.weights.exempt_uids.iter().copied().collect(),
+            },
+            uptime: crate::uptime::epoch::EpochSettings {
+                netuid: c.chain.netuid,
+                cfg: c.uptime.clone(),
+                periods: crate::uptime::store::Periods::new(c.chain.block_time_secs),
                 exempt: c.weights.exempt_uids.iter().copied().collect(),
             },
         }
@@ -131,7 +139,7 @@ async fn run_once(
         exempt: s.exempt.clone(),
     };
     let mut state = store::load(pool, s.netuid).await?;
-    let mut window = match state.cursor {
+    let window = match state.cursor {
         Some((cursor, _)) => {
             let since = Params::new(&s.vesting.cfg, s.vesting.block_time_secs, cursor).since();
             let started = Instant::now();
@@ -148,6 +156,13 @@ async fn run_once(
         }
         None => Window::new(),
     };
+    let uptime = match state.cursor {
+        Some((cursor, _)) => crate::uptime::epoch::load(pool, &s.uptime, cursor)
+            .await
+            .map_err(StoreError::from)?,
+        None => crate::uptime::epoch::Tracker::new(&s.uptime),
+    };
+    let mut mem = store::Memory { window, uptime };
     let from = match state.cursor {
         Some((n, _)) => n + 1,
         None => {
@@ -165,7 +180,7 @@ async fn run_once(
                 .retry(cancel, || client.block_data(block, s.netuid))
                 .await?;
             let w = planner.snapshot(client, &mut state, &data).await?;
-            store::write(pool, s, &mut window, &w).await?;
+            store::write(pool, s, &mut mem, &w).await?;
             health.pass(CHECK_INGEST);
             metrics.ingest_cursor.set(start as i64);
             tracing::info!(
@@ -190,14 +205,23 @@ async fn run_once(
             (pool.clone(), metrics.clone(), health.clone(), s.clone());
         tokio::spawn(async move {
             while let Some((w, started)) = writes_rx.recv().await {
-                match store::write(&pool, &settings, &mut window, &w).await? {
-                    Written::Rows(rows, vesting) => {
+                match store::write(&pool, &settings, &mut mem, &w).await? {
+                    Written::Rows(rows, epoch) => {
                         metrics.ingest_rows.inc_by(rows);
                         metrics
                             .ingest_block_seconds
                             .observe(started.elapsed().as_secs_f64());
-                        if let Some(v) = vesting {
-                            observe_vesting(&metrics, w.number, &v, window.len());
+                        if let Some((v, u)) = epoch {
+                            observe_vesting(&metrics, w.number, &v, mem.window.len());
+                            tracing::info!(
+                                epoch_block = w.number,
+                                mode = crate::vesting::store::mode_name(u.mode),
+                                miners = u.miners,
+                                boosted = u.boosted,
+                                new_achievements = u.new_achievements,
+                                ms = (u.seconds * 1000.0).round() as u64,
+                                "uptime recorded"
+                            );
                         }
                     }
                     Written::AlreadyIngested => {

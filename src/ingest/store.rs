@@ -24,13 +24,25 @@ pub enum StoreError {
     Gap { number: u64, cursor: u64 },
     #[error("vesting: {0}")]
     Vesting(#[from] crate::vesting::store::StoreError),
+    #[error("uptime: {0}")]
+    Uptime(#[from] crate::uptime::epoch::EpochError),
+}
+
+/// What the writer keeps in memory between blocks (reloaded with everything else after a
+/// failed write).
+#[derive(Debug, Clone)]
+pub struct Memory {
+    /// The vesting window's emission tranches.
+    pub window: Window,
+    /// The uptime rollups the bonus rules read.
+    pub uptime: crate::uptime::epoch::Tracker,
 }
 
 /// What a write did.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Written {
-    /// Rows written, and the vesting computed when the epoch ran in the block.
-    Rows(u64, Option<Recorded>),
+    /// Rows written, and the vesting and uptime computed when the epoch ran in the block.
+    Rows(u64, Option<(Recorded, crate::uptime::epoch::Recorded)>),
     /// The block was already in the database (re-processing changes nothing).
     AlreadyIngested,
 }
@@ -125,9 +137,10 @@ pub async fn load(pool: &PgPool, netuid: NetUid) -> Result<State, StoreError> {
 pub async fn write(
     pool: &PgPool,
     s: &Settings,
-    window: &mut Window,
+    mem: &mut Memory,
     w: &BlockWrite,
 ) -> Result<Written, StoreError> {
+    let window = &mut mem.window;
     let (netuid, scope) = (s.netuid, s.scope);
     let mut tx = pool.begin().await?;
     let n = i32::from(netuid);
@@ -185,11 +198,21 @@ pub async fn write(
     rows += owners(&mut tx, n, b, w, window).await?;
     rows += stake_and_emissions(&mut tx, n, b, w).await?;
     rows += books(&mut tx, n, b, scope, w, window).await?;
-    let vesting = match w.epoch {
+    let epoch = match w.epoch {
         Some(_) => {
-            let recorded = record_epoch(&mut tx, &s.vesting, w.number, window).await?;
-            rows += recorded.miners as u64 + 1;
-            Some(recorded)
+            let vesting = record_epoch(&mut tx, &s.vesting, w.number, window).await?;
+            let now =
+                chrono::DateTime::from_timestamp_millis(i64_of(w.timestamp_ms)).unwrap_or_default();
+            let uptime = crate::uptime::epoch::record_epoch(
+                &mut tx,
+                &s.uptime,
+                w.number,
+                now,
+                &mut mem.uptime,
+            )
+            .await?;
+            rows += (vesting.miners + uptime.miners) as u64 + 2;
+            Some((vesting, uptime))
         }
         None => None,
     };
@@ -210,7 +233,7 @@ pub async fn write(
         .execute(&mut *tx)
         .await?;
     tx.commit().await?;
-    Ok(Written::Rows(rows, vesting))
+    Ok(Written::Rows(rows, epoch))
 }
 
 type Tx<'a> = Transaction<'a, Postgres>;

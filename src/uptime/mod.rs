@@ -6,6 +6,7 @@
 
 pub mod bonus;
 pub mod cache;
+pub mod epoch;
 pub mod grants;
 pub mod history;
 pub mod probe;

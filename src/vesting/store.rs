@@ -147,7 +147,7 @@ pub async fn record_epoch(
 /// Registered miners with their owner and validator permit. Three single-table scans joined
 /// here: a join plan chosen before the planner has statistics on freshly filled tables can
 /// turn quadratic (seconds at 4,096 miners).
-async fn live_miners(
+pub async fn live_miners(
     tx: &mut PgConnection,
     n: i32,
     exempt: &BTreeSet<u16>,

@@ -1,0 +1,363 @@
+//! One epoch's uptime for every miner, inside the epoch block's ingest transaction (like vesting):
+//! the rollup cache is refreshed with the rows rounds can have changed since, every miner's
+//! [`History`] is assembled from it, [`evaluate`]d, and recorded with every bonus, its metric and
+//! reason; milestones reached for the first time become achievements (never awarded twice).
+
+use std::collections::{BTreeSet, HashMap};
+use std::time::Instant;
+
+use chrono::{DateTime, Utc};
+use sqlx::{PgConnection, PgPool, Row};
+
+use crate::chain::NetUid;
+use crate::config::{Mode, UptimeConfig};
+use crate::settings;
+use crate::uptime::bonus::{Milestone, evaluate};
+use crate::uptime::cache::{Cache, Horizon};
+use crate::uptime::history::{Achievement, Grant, History, Period};
+use crate::uptime::store::Periods;
+use crate::vesting::store::{live_miners, mode_name};
+
+#[derive(Debug, thiserror::Error)]
+pub enum EpochError {
+    #[error("database: {0}")]
+    Db(#[from] sqlx::Error),
+    #[error(transparent)]
+    Settings(#[from] settings::SettingsError),
+    #[error(transparent)]
+    Vesting(#[from] crate::vesting::store::StoreError),
+}
+
+#[derive(Debug, Clone)]
+pub struct EpochSettings {
+    pub netuid: NetUid,
+    pub cfg: UptimeConfig,
+    pub periods: Periods,
+    pub exempt: BTreeSet<u16>,
+}
+
+/// The rollup cache and how far back it reaches, held by the ingest writer.
+#[derive(Debug, Clone)]
+pub struct Tracker {
+    pub cache: Cache,
+    horizon: Horizon,
+}
+
+/// Hours back from the epoch that a round may still change: the API accepts observations up to
+/// `current_window_blocks` old.
+fn refresh_hours(s: &EpochSettings) -> i64 {
+    (s.cfg.current_window_blocks / s.periods.blocks_per_hour) as i64 + 2
+}
+
+async fn read_rollups(
+    db: &mut PgConnection,
+    s: &EpochSettings,
+    cache: &mut Cache,
+    from_day: i64,
+    from_hour: i64,
+) -> Result<usize, sqlx::Error> {
+    let n = i32::from(s.netuid);
+    let mut rows = 0;
+    for (table, col, from) in [
+        ("uptime_daily", "day", from_day),
+        ("uptime_hourly", "hour", from_hour),
+    ] {
+        let found: Vec<(i64, i64, DateTime<Utc>, i32, i32)> =
+            sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                "SELECT miner_id, {col}, started_at, rounds, up FROM {table}
+                  WHERE netuid = $1 AND {col} >= $2 ORDER BY miner_id, {col}"
+            )))
+            .bind(n)
+            .bind(from)
+            .fetch_all(&mut *db)
+            .await?;
+        rows += found.len();
+        for (miner, index, start, rounds, up) in found {
+            let p = Period {
+                index,
+                start,
+                rounds: rounds.max(0) as u32,
+                up: up.max(0) as u32,
+            };
+            if col == "day" {
+                cache.upsert_day(miner, p);
+            } else {
+                cache.upsert_hour(miner, p);
+            }
+        }
+    }
+    Ok(rows)
+}
+
+/// The cache as the database has it, for an ingest resuming after `block`.
+pub async fn load(pool: &PgPool, s: &EpochSettings, block: u64) -> Result<Tracker, EpochError> {
+    let horizon = Horizon::of(&s.cfg, s.periods.blocks_per_hour);
+    let mut cache = Cache::new();
+    let mut conn = pool.acquire().await?;
+    read_rollups(
+        &mut conn,
+        s,
+        &mut cache,
+        s.periods.day(block) - horizon.days,
+        s.periods.hour(block) - horizon.hours,
+    )
+    .await?;
+    Ok(Tracker { cache, horizon })
+}
+
+impl Tracker {
+    pub fn new(s: &EpochSettings) -> Self {
+        Tracker {
+            cache: Cache::new(),
+            horizon: Horizon::of(&s.cfg, s.periods.blocks_per_hour),
+        }
+    }
+}
+
+/// What an epoch's computation did.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Recorded {
+    pub mode: Mode,
+    pub miners: usize,
+    pub boosted: usize,
+    pub new_achievements: usize,
+    pub seconds: f64,
+}
+
+/// Computes and records the uptime of every registered miner at the epoch block `block`
+/// (chain time `now`), in the caller's transaction. Mode `off` records only the epoch row.
+pub async fn record_epoch(
+    tx: &mut PgConnection,
+    s: &EpochSettings,
+    block: u64,
+    now: DateTime<Utc>,
+    t: &mut Tracker,
+) -> Result<Recorded, EpochError> {
+    let started = Instant::now();
+    let n = i32::from(s.netuid);
+    let mode = settings::mode(&mut *tx, s.netuid, settings::UPTIME_MODE, s.cfg.mode)
+        .await?
+        .mode;
+    let (day, hour) = (s.periods.day(block), s.periods.hour(block));
+    let mut recorded = Recorded {
+        mode,
+        miners: 0,
+        boosted: 0,
+        new_achievements: 0,
+        seconds: 0.0,
+    };
+    if mode != Mode::Off {
+        read_rollups(&mut *tx, s, &mut t.cache, day - 2, hour - refresh_hours(s)).await?;
+        t.cache.prune(t.horizon, day, hour);
+        let miners = live_miners(&mut *tx, n, &s.exempt).await?;
+        let ids: Vec<i64> = miners.iter().map(|m| m.miner_id).collect();
+        let registered: HashMap<i64, u64> = sqlx::query_as::<_, (i64, i64)>(
+            "SELECT id, registered_at_block FROM miners WHERE id = ANY($1)",
+        )
+        .bind(&ids)
+        .fetch_all(&mut *tx)
+        .await?
+        .into_iter()
+        .map(|(id, b)| (id, b.max(0) as u64))
+        .collect();
+        let mut achievements: HashMap<i64, Vec<Achievement>> = HashMap::new();
+        for r in sqlx::query(
+            "SELECT miner_id, milestone, bonus, epochs_remaining FROM achievements
+              WHERE netuid = $1 AND miner_id = ANY($2)",
+        )
+        .bind(n)
+        .bind(&ids)
+        .fetch_all(&mut *tx)
+        .await?
+        {
+            if let Some(m) = Milestone::parse(r.get(1)) {
+                achievements.entry(r.get(0)).or_default().push(Achievement {
+                    milestone: m,
+                    bonus: r.get(2),
+                    epochs_remaining: r.get::<i32, _>(3).max(0) as u32,
+                });
+            }
+        }
+        let mut grants: HashMap<String, Vec<Grant>> = HashMap::new();
+        for r in sqlx::query(
+            "SELECT hotkey, bonus, reason, expires_at FROM grants
+              WHERE netuid = $1 AND revoked_at IS NULL AND expires_at > $2",
+        )
+        .bind(n)
+        .bind(now)
+        .fetch_all(&mut *tx)
+        .await?
+        {
+            grants.entry(r.get(0)).or_default().push(Grant {
+                bonus: r.get(1),
+                reason: r.get(2),
+                expires_at: r.get(3),
+                revoked: false,
+            });
+        }
+        let current_hours = (s.cfg.current_window_blocks / s.periods.blocks_per_hour).max(1) as i64;
+        let historical_hours =
+            (s.cfg.historical_window_blocks / s.periods.blocks_per_hour).max(1) as i64;
+        let mut rows = Rows::default();
+        let mut new_achievements: Vec<(i64, Milestone, f64)> = Vec::new();
+        for m in &miners {
+            let id = m.miner_id;
+            let current = t.cache.uptime(id, hour, current_hours);
+            let historical = t.cache.uptime(id, hour, historical_hours);
+            let (multiplier, detail) = if m.exempt || m.validator {
+                let why = if m.exempt {
+                    "exempt uid (weights.exempt_uids): 1.0"
+                } else {
+                    "validator permit: uptime bonuses do not apply, 1.0"
+                };
+                (1.0, serde_json::json!({ "reason": why }))
+            } else {
+                let reg = registered.get(&id).copied().unwrap_or(block);
+                let h = History {
+                    current,
+                    historical,
+                    days: t.cache.days(id, day - 1).to_vec(),
+                    hours: t.cache.hours(id, hour - 1).to_vec(),
+                    last_day: day - 1,
+                    last_hour: hour - 1,
+                    registered_days: block.saturating_sub(reg) as f64
+                        / s.periods.blocks_per_day as f64,
+                    registered_day: s.periods.day(reg),
+                    achievements: achievements.remove(&id).unwrap_or_default(),
+                    grants: grants.remove(&m.hotkey).unwrap_or_default(),
+                    now: Some(now),
+                };
+                let o = evaluate(&s.cfg, &h);
+                for ms in &o.new_milestones {
+                    let bonus = o
+                        .bonuses
+                        .iter()
+                        .find(|b| b.name == ms.name())
+                        .map_or(0.0, |b| b.bonus);
+                    new_achievements.push((id, *ms, bonus));
+                }
+                (
+                    o.multiplier,
+                    serde_json::json!({
+                        "bonuses": o.bonuses,
+                        "reliability_factor": o.reliability_factor,
+                        "raw": o.raw,
+                        "new_milestones": o.new_milestones,
+                    }),
+                )
+            };
+            rows.push(
+                id, m.uid, &m.hotkey, current, historical, detail, multiplier,
+            );
+        }
+        recorded.miners = rows.ids.len();
+        recorded.boosted = rows.multiplier.iter().filter(|m| **m > 1.0).count();
+        recorded.new_achievements = new_achievements.len();
+        rows.insert(tx, n, block, mode).await?;
+        // Bonuses of earlier achievements were applied at this epoch: one epoch less to go.
+        sqlx::query(
+            "UPDATE achievements SET epochs_remaining = epochs_remaining - 1
+              WHERE netuid = $1 AND miner_id = ANY($2) AND epochs_remaining > 0",
+        )
+        .bind(n)
+        .bind(&ids)
+        .execute(&mut *tx)
+        .await?;
+        if !new_achievements.is_empty() {
+            let remaining = s.cfg.milestones.bonus_epochs.saturating_sub(1) as i32;
+            sqlx::query(
+                "INSERT INTO achievements (netuid, miner_id, milestone, awarded_block, bonus, epochs_remaining)
+                 SELECT $1, m, k, $2, b, $3 FROM UNNEST($4::bigint[], $5::text[], $6::float8[]) AS t(m, k, b)
+                 ON CONFLICT (miner_id, milestone) DO NOTHING",
+            )
+            .bind(n)
+            .bind(block as i64)
+            .bind(remaining)
+            .bind(new_achievements.iter().map(|a| a.0).collect::<Vec<_>>())
+            .bind(new_achievements.iter().map(|a| a.1.name()).collect::<Vec<_>>())
+            .bind(new_achievements.iter().map(|a| a.2).collect::<Vec<_>>())
+            .execute(&mut *tx)
+            .await?;
+        }
+    }
+    recorded.seconds = started.elapsed().as_secs_f64();
+    sqlx::query(
+        "INSERT INTO uptime_epochs (netuid, epoch_block, mode, miners, boosted, params, compute_ms)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(n)
+    .bind(block as i64)
+    .bind(mode_name(mode))
+    .bind(recorded.miners as i32)
+    .bind(recorded.boosted as i32)
+    .bind(serde_json::to_value(&s.cfg).unwrap_or_default())
+    .bind(recorded.seconds * 1000.0)
+    .execute(&mut *tx)
+    .await?;
+    Ok(recorded)
+}
+
+#[derive(Default)]
+struct Rows {
+    ids: Vec<i64>,
+    uids: Vec<i32>,
+    hotkeys: Vec<String>,
+    current: Vec<Option<f64>>,
+    historical: Vec<Option<f64>>,
+    detail: Vec<serde_json::Value>,
+    multiplier: Vec<f64>,
+}
+
+impl Rows {
+    #[allow(clippy::too_many_arguments)]
+    fn push(
+        &mut self,
+        id: i64,
+        uid: u16,
+        hotkey: &str,
+        current: Option<f64>,
+        historical: Option<f64>,
+        detail: serde_json::Value,
+        multiplier: f64,
+    ) {
+        self.ids.push(id);
+        self.uids.push(i32::from(uid));
+        self.hotkeys.push(hotkey.to_string());
+        self.current.push(current);
+        self.historical.push(historical);
+        self.detail.push(detail);
+        self.multiplier.push(multiplier);
+    }
+
+    async fn insert(
+        &self,
+        tx: &mut PgConnection,
+        n: i32,
+        block: u64,
+        mode: Mode,
+    ) -> Result<(), sqlx::Error> {
+        if self.ids.is_empty() {
+            return Ok(());
+        }
+        sqlx::query(
+            "INSERT INTO uptime_multipliers
+               (netuid, epoch_block, mode, miner_id, uid, hotkey, current_uptime, historical_uptime,
+                bonuses, multiplier)
+             SELECT $1, $2, $3, * FROM UNNEST($4::bigint[], $5::int[], $6::text[], $7::float8[],
+                    $8::float8[], $9::jsonb[], $10::float8[])",
+        )
+        .bind(n)
+        .bind(block as i64)
+        .bind(mode_name(mode))
+        .bind(&self.ids)
+        .bind(&self.uids)
+        .bind(&self.hotkeys)
+        .bind(&self.current)
+        .bind(&self.historical)
+        .bind(&self.detail)
+        .bind(&self.multiplier)
+        .execute(&mut *tx)
+        .await?;
+        Ok(())
+    }
+}
