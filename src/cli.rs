@@ -93,6 +93,11 @@ pub enum UptimeCommand {
         #[arg(long)]
         all: bool,
     },
+    /// Miners ranked by current uptime, then longevity, at the last epoch.
+    Leaderboard {
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -412,6 +417,33 @@ async fn uptime_command(loaded: Loaded, command: UptimeCommand) -> anyhow::Resul
                 "no active grant {id} on netuid {netuid}"
             );
             println!("grant {id} revoked");
+            Ok(())
+        }
+        UptimeCommand::Leaderboard { limit } => {
+            let Some((epoch, entries)) =
+                crate::uptime::leaderboard::leaderboard(&pool, netuid, None).await?
+            else {
+                println!("no uptime recorded yet");
+                return Ok(());
+            };
+            println!("uptime leaderboard of netuid {netuid} at epoch block {epoch}");
+            println!(
+                "{:>4} {:>5} {:>9} {:>9} {:>9} {:>10}  hotkey",
+                "rank", "uid", "current", "48 h", "longevity", "multiplier"
+            );
+            let pct = |x: Option<f64>| x.map_or("-".to_string(), |x| format!("{:.2}%", x * 100.0));
+            for e in entries.iter().take(limit) {
+                println!(
+                    "{:>4} {:>5} {:>9} {:>9} {:>8}d {:>10.4}  {}",
+                    e.rank,
+                    e.uid,
+                    pct(e.current_uptime),
+                    pct(e.historical_uptime),
+                    e.longevity_days,
+                    e.multiplier,
+                    e.hotkey
+                );
+            }
             Ok(())
         }
         UptimeCommand::Grants { all } => {

@@ -439,3 +439,88 @@ async fn retention_keeps_rows_per_miner_per_day_bounded(pool: PgPool) {
     .unwrap();
     assert_eq!((rounds, up), (s_rounds, s_up));
 }
+
+#[sqlx::test]
+async fn leaderboard_achievements_and_history(pool: PgPool) {
+    seed(&pool).await;
+    let addr = serve(pool.clone(), vec![UptimeSource::Api], 10).await;
+    assert_eq!(
+        common::http_get(addr, "/v1/uptime/leaderboard").await.0,
+        404
+    );
+    let detail = |longevity: f64| {
+        serde_json::json!({"bonuses": [{"family": "longevity", "name": "longevity", "bonus": 0.0,
+                                        "metric": longevity, "why": "test"}]})
+    };
+    for (epoch, miner, uid, current, longevity, m) in [
+        (100, 1, 0, Some(0.9), 3.0, 1.1),
+        (100, 2, 1, Some(0.9), 9.0, 1.2),
+        (100, 3, 2, None, 0.0, 1.0),
+        (200, 1, 0, Some(1.0), 4.0, 1.3),
+        (200, 2, 1, Some(0.5), 10.0, 1.0),
+        (200, 3, 2, Some(0.95), 1.0, 1.25),
+    ] {
+        sqlx::query(
+            "INSERT INTO uptime_multipliers (netuid, epoch_block, miner_id, uid, hotkey, current_uptime, historical_uptime, bonuses, multiplier, mode)
+             VALUES (3, $1, $2, $3, 'hk' || $3, $4, $4, $5, $6, 'on')",
+        )
+        .bind(epoch as i64)
+        .bind(miner as i64)
+        .bind(uid)
+        .bind(current)
+        .bind(detail(longevity))
+        .bind(m)
+        .execute(&pool)
+        .await
+        .unwrap();
+    }
+    sqlx::query(
+        "INSERT INTO achievements (netuid, miner_id, milestone, awarded_block, bonus, epochs_remaining)
+         VALUES (3, 1, 'perfect_week', 200, 0.15, 0)",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    let uids = |body: &str| -> Vec<u64> {
+        let v: serde_json::Value = serde_json::from_str(body).unwrap();
+        v["miners"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["uid"].as_u64().unwrap())
+            .collect()
+    };
+    let (status, body) = common::http_get(addr, "/v1/uptime/leaderboard").await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("\"epoch_block\":200"), "{body}");
+    assert_eq!(uids(&body), vec![0, 2, 1]);
+    // Ties on current uptime go to longevity; no uptime at all ranks last.
+    let (_, body) = common::http_get(addr, "/v1/uptime/leaderboard?epoch_block=100").await;
+    assert_eq!(uids(&body), vec![1, 0, 2]);
+    assert_eq!(
+        common::http_get(addr, "/v1/uptime/leaderboard?epoch_block=150")
+            .await
+            .0,
+        404
+    );
+    let (_, body) = common::http_get(addr, "/v1/uptime/achievements").await;
+    assert!(
+        body.contains("\"milestone\":\"perfect_week\"") && body.contains("\"uid\":0"),
+        "{body}"
+    );
+    let (status, body) = common::http_get(addr, "/v1/uptime/miners/hk1?limit=1").await;
+    assert_eq!(status, 200, "{body}");
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["history"].as_array().unwrap().len(), 1);
+    assert_eq!(v["history"][0]["epoch_block"], 200);
+    assert_eq!(
+        common::http_get(addr, "/v1/uptime/miners/nobody").await.0,
+        404
+    );
+    assert_eq!(
+        common::http_get(addr, "/v1/uptime/miners/1?limit=0")
+            .await
+            .0,
+        400
+    );
+}

@@ -218,6 +218,37 @@ async fn probes_follow_the_axon_profiles(pool: PgPool) {
     }
     let dead = board.iter().find(|r| r.0 == 4).unwrap();
     assert_eq!((dead.1, dead.2), (Some(0.0), 1.0));
+    // The same ranking from the CLI.
+    let out = Command::new(BIN)
+        .args([
+            "--config",
+            config.to_str().unwrap(),
+            "uptime",
+            "leaderboard",
+        ])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    let ranked: Vec<(String, String)> = text
+        .lines()
+        .skip(2)
+        .map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            (f[0].to_string(), f[1].to_string())
+        })
+        .collect();
+    assert_eq!(ranked.len(), 6, "{text}");
+    assert_eq!(
+        &ranked[..3],
+        &[
+            ("1".into(), "0".into()),
+            ("2".into(), "1".into()),
+            ("3".into(), "2".into())
+        ],
+        "{text}"
+    );
 
     let daily: i64 = sqlx::query_scalar("SELECT sum(rounds) FROM uptime_daily")
         .fetch_one(&pool)

@@ -115,6 +115,9 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/vesting/miners/{miner}", get(vesting::history))
         .route("/v1/uptime", post(uptime::observe).get(uptime::status))
         .route("/v1/uptime/mode", put(uptime::set_mode))
+        .route("/v1/uptime/leaderboard", get(uptime::leaderboard))
+        .route("/v1/uptime/achievements", get(uptime::achievements))
+        .route("/v1/uptime/miners/{miner}", get(uptime::miner))
         .route("/v1/uptime/grants", get(uptime::grants).post(uptime::grant))
         .route(
             "/v1/uptime/grants/{id}",

@@ -377,3 +377,69 @@ pub(super) async fn grants(
             .map_err(grant_error)?,
     ))
 }
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct BoardQuery {
+    epoch_block: Option<u64>,
+}
+
+/// `GET /v1/uptime/leaderboard[?epoch_block=N]`.
+pub(super) async fn leaderboard(
+    State(state): State<AppState>,
+    query: Result<axum::extract::Query<BoardQuery>, axum::extract::rejection::QueryRejection>,
+) -> ApiResult<serde_json::Value> {
+    let axum::extract::Query(q) = query.map_err(|e| ApiError::bad_request(e.body_text()))?;
+    match crate::uptime::leaderboard::leaderboard(&state.pool, state.api.netuid, q.epoch_block)
+        .await?
+    {
+        Some((epoch, entries)) => Ok(Json(
+            serde_json::json!({ "epoch_block": epoch, "miners": entries }),
+        )),
+        None => Err(ApiError(
+            StatusCode::NOT_FOUND,
+            "no uptime recorded for that epoch yet".into(),
+        )),
+    }
+}
+
+/// `GET /v1/uptime/achievements`.
+pub(super) async fn achievements(
+    State(state): State<AppState>,
+) -> ApiResult<Vec<crate::uptime::leaderboard::Badge>> {
+    Ok(Json(
+        crate::uptime::leaderboard::achievements(&state.pool, state.api.netuid).await?,
+    ))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct MinerQuery {
+    limit: Option<i64>,
+}
+
+/// `GET /v1/uptime/miners/{uid or hotkey}[?limit=N]`: the miner's bonus history.
+pub(super) async fn miner(
+    State(state): State<AppState>,
+    axum::extract::Path(miner): axum::extract::Path<String>,
+    query: Result<axum::extract::Query<MinerQuery>, axum::extract::rejection::QueryRejection>,
+) -> ApiResult<serde_json::Value> {
+    let axum::extract::Query(q) = query.map_err(|e| ApiError::bad_request(e.body_text()))?;
+    let limit = q.limit.unwrap_or(100);
+    if !(1..=10_000).contains(&limit) {
+        return Err(ApiError::bad_request("limit: between 1 and 10000"));
+    }
+    let sel = crate::vesting::store::MinerSel::parse(&miner);
+    match crate::uptime::leaderboard::history(&state.pool, state.api.netuid, &sel, limit).await? {
+        Some(rows) => Ok(Json(serde_json::json!({
+            "miner": miner,
+            "history": rows.into_iter().map(|(epoch, e)| {
+                serde_json::json!({ "epoch_block": epoch, "entry": e })
+            }).collect::<Vec<_>>(),
+        }))),
+        None => Err(ApiError(
+            StatusCode::NOT_FOUND,
+            format!("no miner {miner} on netuid {}", state.api.netuid),
+        )),
+    }
+}

@@ -9,6 +9,7 @@ pub mod cache;
 pub mod epoch;
 pub mod grants;
 pub mod history;
+pub mod leaderboard;
 pub mod probe;
 pub mod store;
 
