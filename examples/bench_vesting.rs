@@ -14,7 +14,7 @@ use std::time::Instant;
 use sqlx::PgPool;
 use tenure::config::VestingConfig;
 use tenure::vesting::epoch::{MinerRef, Params, compute};
-use tenure::vesting::store::{EpochSettings, load_window, record_epoch};
+use tenure::vesting::store::{EpochSettings, live_miners, load_window, record_epoch};
 use tenure::vesting::window::{Entry, Window};
 
 const NETUID: u16 = 1;
@@ -170,7 +170,8 @@ async fn main() -> anyhow::Result<()> {
         let mut w = window.clone();
         let mut tx = pool.begin().await?;
         let t = Instant::now();
-        let recorded = record_epoch(&mut tx, &settings, now, &mut w).await?;
+        let live = live_miners(&mut tx, i32::from(NETUID), &settings.exempt).await?;
+        let recorded = record_epoch(&mut tx, &settings, now, &mut w, &live).await?;
         step.push(t.elapsed().as_secs_f64() * 1000.0);
         assert_eq!(recorded.miners, miners);
         tx.rollback().await?;

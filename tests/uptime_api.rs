@@ -448,10 +448,8 @@ async fn leaderboard_achievements_and_history(pool: PgPool) {
         common::http_get(addr, "/v1/uptime/leaderboard").await.0,
         404
     );
-    let detail = |longevity: f64| {
-        serde_json::json!({"bonuses": [{"family": "longevity", "name": "longevity", "bonus": 0.0,
-                                        "metric": longevity, "why": "test"}]})
-    };
+    let detail =
+        |longevity: f64| serde_json::json!({"earned": [], "metrics": {"longevity": longevity}});
     for (epoch, miner, uid, current, longevity, m) in [
         (100, 1, 0, Some(0.9), 3.0, 1.1),
         (100, 2, 1, Some(0.9), 9.0, 1.2),

@@ -196,15 +196,14 @@ async fn probes_follow_the_axon_profiles(pool: PgPool) {
     assert_eq!(&uids[..3], &[0, 1, 2], "{board:?}");
     assert_eq!(board[0].2, 1.0);
     assert!(board[0].3["reason"].as_str().unwrap().contains("validator"));
+    // Earned bonuses are stored with their reason; every rule's metric is stored.
     let reliability = |row: &(i32, Option<f64>, f64, serde_json::Value)| {
-        row.3["bonuses"]
+        row.3["earned"]
             .as_array()
             .unwrap()
             .iter()
             .find(|b| b["name"] == "reliability")
-            .unwrap()["bonus"]
-            .as_f64()
-            .unwrap()
+            .map_or(0.0, |b| b["bonus"].as_f64().unwrap())
     };
     assert_eq!(board[1].1, Some(1.0));
     assert_eq!(reliability(&board[1]), 0.25);

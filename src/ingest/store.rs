@@ -200,7 +200,9 @@ pub async fn write(
     rows += books(&mut tx, n, b, scope, w, window).await?;
     let epoch = match w.epoch {
         Some(_) => {
-            let vesting = record_epoch(&mut tx, &s.vesting, w.number, window).await?;
+            // One read of the registered miners for both engines.
+            let miners = crate::vesting::store::live_miners(&mut tx, n, &s.vesting.exempt).await?;
+            let vesting = record_epoch(&mut tx, &s.vesting, w.number, window, &miners).await?;
             let now =
                 chrono::DateTime::from_timestamp_millis(i64_of(w.timestamp_ms)).unwrap_or_default();
             let uptime = crate::uptime::epoch::record_epoch(
@@ -209,6 +211,7 @@ pub async fn write(
                 w.number,
                 now,
                 &mut mem.uptime,
+                &miners,
             )
             .await?;
             rows += (vesting.miners + uptime.miners) as u64 + 2;

@@ -16,7 +16,8 @@ use crate::uptime::bonus::{Milestone, evaluate};
 use crate::uptime::cache::{Cache, Horizon};
 use crate::uptime::history::{Achievement, Grant, History, Period};
 use crate::uptime::store::Periods;
-use crate::vesting::store::{live_miners, mode_name};
+use crate::vesting::epoch::MinerRef;
+use crate::vesting::store::mode_name;
 
 #[derive(Debug, thiserror::Error)]
 pub enum EpochError {
@@ -132,6 +133,7 @@ pub async fn record_epoch(
     block: u64,
     now: DateTime<Utc>,
     t: &mut Tracker,
+    miners: &[MinerRef],
 ) -> Result<Recorded, EpochError> {
     let started = Instant::now();
     let n = i32::from(s.netuid);
@@ -149,7 +151,6 @@ pub async fn record_epoch(
     if mode != Mode::Off {
         read_rollups(&mut *tx, s, &mut t.cache, day - 2, hour - refresh_hours(s)).await?;
         t.cache.prune(t.horizon, day, hour);
-        let miners = live_miners(&mut *tx, n, &s.exempt).await?;
         let ids: Vec<i64> = miners.iter().map(|m| m.miner_id).collect();
         let registered: HashMap<i64, u64> = sqlx::query_as::<_, (i64, i64)>(
             "SELECT id, registered_at_block FROM miners WHERE id = ANY($1)",
@@ -200,7 +201,7 @@ pub async fn record_epoch(
             (s.cfg.historical_window_blocks / s.periods.blocks_per_hour).max(1) as i64;
         let mut rows = Rows::default();
         let mut new_achievements: Vec<(i64, Milestone, f64)> = Vec::new();
-        for m in &miners {
+        for m in miners {
             let id = m.miner_id;
             let current = t.cache.uptime(id, hour, current_hours);
             let historical = t.cache.uptime(id, hour, historical_hours);
@@ -236,15 +237,7 @@ pub async fn record_epoch(
                         .map_or(0.0, |b| b.bonus);
                     new_achievements.push((id, *ms, bonus));
                 }
-                (
-                    o.multiplier,
-                    serde_json::json!({
-                        "bonuses": o.bonuses,
-                        "reliability_factor": o.reliability_factor,
-                        "raw": o.raw,
-                        "new_milestones": o.new_milestones,
-                    }),
-                )
+                (o.multiplier, detail(&o))
             };
             rows.push(
                 id, m.uid, &m.hotkey, current, historical, detail, multiplier,
@@ -295,6 +288,25 @@ pub async fn record_epoch(
     .execute(&mut *tx)
     .await?;
     Ok(recorded)
+}
+
+/// What is stored per miner: the bonuses earned in full (with why), and the metric of every
+/// rule (a rule not earned is explained by its metric against the tiers in `uptime_epochs.params`).
+/// Storing every reason of every miner made a 4,096-miner epoch write 14 MB of JSON.
+fn detail(o: &crate::uptime::Outcome) -> serde_json::Value {
+    let earned: Vec<&crate::uptime::Bonus> = o.bonuses.iter().filter(|b| b.bonus > 0.0).collect();
+    let metrics: serde_json::Map<String, serde_json::Value> = o
+        .bonuses
+        .iter()
+        .map(|b| (b.name.to_string(), serde_json::json!(b.metric)))
+        .collect();
+    serde_json::json!({
+        "earned": earned,
+        "metrics": metrics,
+        "reliability_factor": o.reliability_factor,
+        "raw": o.raw,
+        "new_milestones": o.new_milestones,
+    })
 }
 
 #[derive(Default)]

@@ -23,11 +23,7 @@ pub struct Entry {
 }
 
 fn metric(detail: &serde_json::Value, name: &str) -> Option<f64> {
-    detail["bonuses"]
-        .as_array()?
-        .iter()
-        .find(|b| b["name"] == name)?["metric"]
-        .as_f64()
+    detail["metrics"][name].as_f64()
 }
 
 fn entry(r: &sqlx::postgres::PgRow) -> Entry {

@@ -99,13 +99,15 @@ pub struct Recorded {
     pub seconds: f64,
 }
 
-/// Computes and records the vesting of every registered miner at the epoch block `block`, in
-/// the caller's transaction, after the block's own rows. Mode `off` records only the epoch row.
+/// Computes and records the vesting of `miners` (every registered miner, [`live_miners`]) at the
+/// epoch block `block`, in the caller's transaction, after the block's own rows. Mode `off`
+/// records only the epoch row.
 pub async fn record_epoch(
     tx: &mut PgConnection,
     s: &EpochSettings,
     block: u64,
     window: &mut Window,
+    miners: &[MinerRef],
 ) -> Result<Recorded, StoreError> {
     let started = Instant::now();
     let n = i32::from(s.netuid);
@@ -117,8 +119,7 @@ pub async fn record_epoch(
     window.prune(p.since());
     let mut out: Vec<MinerVesting> = Vec::new();
     if mode != Mode::Off {
-        let miners = live_miners(tx, n, &s.exempt).await?;
-        out = epoch::compute(&s.cfg, &p, &miners, window);
+        out = epoch::compute(&s.cfg, &p, miners, window);
         insert(tx, n, b, mode, &out).await?;
     }
     let boosted = out.iter().filter(|m| m.outcome.multiplier > 1.0).count();
