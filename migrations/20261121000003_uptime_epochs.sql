@@ -10,3 +10,7 @@ CREATE TABLE uptime_epochs (
     compute_ms  DOUBLE PRECISION NOT NULL DEFAULT 0,
     PRIMARY KEY (netuid, epoch_block)
 );
+
+-- The per-miner detail is written for every miner at every epoch and read back whole: JSON
+-- (kept as text) costs far less to write than JSONB's binary form.
+ALTER TABLE uptime_multipliers ALTER COLUMN bonuses TYPE JSON;

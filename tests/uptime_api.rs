@@ -449,7 +449,7 @@ async fn leaderboard_achievements_and_history(pool: PgPool) {
         404
     );
     let detail =
-        |longevity: f64| serde_json::json!({"earned": [], "metrics": {"longevity": longevity}});
+        |longevity: f64| serde_json::json!({"earned": [], "metrics": [null, null, longevity]});
     for (epoch, miner, uid, current, longevity, m) in [
         (100, 1, 0, Some(0.9), 3.0, 1.1),
         (100, 2, 1, Some(0.9), 9.0, 1.2),

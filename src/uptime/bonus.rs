@@ -45,6 +45,29 @@ impl Milestone {
     }
 }
 
+/// Every rule [`evaluate`] reports, in the order it reports them.
+pub const NAMES: [&str; 19] = [
+    "reliability",
+    "consistency",
+    "longevity",
+    "recovery",
+    "stability",
+    "peak_hours",
+    "off_peak",
+    "weekend",
+    "holidays",
+    "maintenance",
+    "all_week",
+    "hours_streak",
+    "days_streak",
+    "perfect_month",
+    "perfect_week",
+    "early_adopter",
+    "network_supporter",
+    "community_contributor",
+    "trend",
+];
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Family {
@@ -313,10 +336,10 @@ pub fn evaluate(cfg: &UptimeConfig, h: &History) -> Outcome {
         h.last_hour - i64::from(t.window_days) * 24 + 1,
         h.last_hour,
     );
-    let mut window = |name: &'static str, bonus: f64, what: &str, sel: &dyn Fn(&Period) -> bool| {
+    let window = |name: &'static str, bonus: f64, what: &str, sel: &dyn Fn(&Period) -> bool| {
         let r = ratio(recent.iter().filter(|p| sel(p)));
         let earned = r.is_some_and(|r| r >= t.threshold);
-        b.push(line(
+        line(
             Family::Time,
             name,
             if earned { bonus } else { 0.0 },
@@ -332,30 +355,51 @@ pub fn evaluate(cfg: &UptimeConfig, h: &History) -> Outcome {
                     t.window_days
                 ),
             },
-        ));
+        )
     };
-    if !t.peak_hours_utc.is_empty() {
+    // Windows that are not configured still get their (empty) line, so that every epoch
+    // records the same rules in the same order (`NAMES`).
+    let unset = |name: &'static str, key: &str| {
+        line(
+            Family::Time,
+            name,
+            0.0,
+            None,
+            format!("{key} not configured"),
+        )
+    };
+    if t.peak_hours_utc.is_empty() {
+        b.push(unset("peak_hours", "uptime.time.peak_hours_utc"));
+        b.push(unset("off_peak", "uptime.time.peak_hours_utc"));
+    } else {
         let peak = |p: &Period| t.peak_hours_utc.contains(&(p.start.hour() as u8));
-        window("peak_hours", t.peak_bonus, "peak hours", &peak);
-        window("off_peak", t.off_peak_bonus, "off-peak hours", &|p| {
-            !peak(p)
-        });
+        b.push(window("peak_hours", t.peak_bonus, "peak hours", &peak));
+        b.push(window(
+            "off_peak",
+            t.off_peak_bonus,
+            "off-peak hours",
+            &|p| !peak(p),
+        ));
     }
-    window("weekend", t.weekend_bonus, "weekends", &|p| {
+    b.push(window("weekend", t.weekend_bonus, "weekends", &|p| {
         matches!(p.start.weekday(), Weekday::Sat | Weekday::Sun)
-    });
+    }));
     let holidays: Vec<NaiveDate> = t
         .holidays
         .iter()
         .filter_map(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
         .collect();
-    if !holidays.is_empty() {
-        window("holidays", t.holiday_bonus, "holidays", &|p| {
+    if holidays.is_empty() {
+        b.push(unset("holidays", "uptime.time.holidays"));
+    } else {
+        b.push(window("holidays", t.holiday_bonus, "holidays", &|p| {
             holidays.contains(&p.start.date_naive())
-        });
+        }));
     }
-    if !t.maintenance_windows.is_empty() {
-        window(
+    if t.maintenance_windows.is_empty() {
+        b.push(unset("maintenance", "uptime.time.maintenance_windows"));
+    } else {
+        b.push(window(
             "maintenance",
             t.maintenance_bonus,
             "maintenance windows",
@@ -366,7 +410,7 @@ pub fn evaluate(cfg: &UptimeConfig, h: &History) -> Outcome {
                             .contains(&p.start.hour())
                 })
             },
-        );
+        ));
     }
     // All week: every one of the 7 weekdays has known hours and is at or above the threshold.
     let per_day: Vec<Option<f64>> = (0..7)
@@ -844,11 +888,11 @@ mod tests {
         // Nothing configured: no peak, holiday or maintenance line; weekends and all-week fail
         // (every day has a down hour: 23/24 < 0.99).
         let o = evaluate(&cfg, &h);
-        assert!(
-            o.bonuses
-                .iter()
-                .all(|b| b.name != "peak_hours" && b.name != "holidays")
-        );
+        for name in ["peak_hours", "off_peak", "holidays", "maintenance"] {
+            let line = o.bonuses.iter().find(|b| b.name == name).unwrap();
+            assert_eq!((line.bonus, line.metric), (0.0, None), "{name}");
+            assert!(line.why.contains("not configured"), "{name}");
+        }
         assert_eq!(get(&o, "weekend"), 0.0);
         assert_eq!(get(&o, "all_week"), 0.0);
         cfg.time.peak_hours_utc = vec![12, 13, 14];
@@ -988,6 +1032,23 @@ mod tests {
         let mut h = days(&flat);
         h.current = Some(0.95);
         assert_eq!(bonus_of(&cfg, &h, "trend"), 0.0);
+    }
+
+    #[test]
+    fn every_epoch_reports_the_same_rules_in_the_same_order() {
+        let mut cfg = UptimeConfig::default();
+        let names = |cfg: &UptimeConfig| -> Vec<&str> {
+            evaluate(cfg, &days(&ok(3)))
+                .bonuses
+                .iter()
+                .map(|b| b.name)
+                .collect()
+        };
+        assert_eq!(names(&cfg), NAMES.to_vec());
+        cfg.time.peak_hours_utc = vec![1];
+        cfg.time.holidays = vec!["2026-01-01".into()];
+        assert_eq!(names(&cfg), NAMES.to_vec());
+        assert_eq!(names(&UptimeConfig::default()), NAMES.to_vec());
     }
 
     #[test]

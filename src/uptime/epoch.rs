@@ -291,15 +291,13 @@ pub async fn record_epoch(
 }
 
 /// What is stored per miner: the bonuses earned in full (with why), and the metric of every
-/// rule (a rule not earned is explained by its metric against the tiers in `uptime_epochs.params`).
+/// rule in the order of [`crate::uptime::bonus::NAMES`] (a rule not earned is explained by its
+/// metric against the tiers in `uptime_epochs.params`).
 /// Storing every reason of every miner made a 4,096-miner epoch write 14 MB of JSON.
 fn detail(o: &crate::uptime::Outcome) -> serde_json::Value {
     let earned: Vec<&crate::uptime::Bonus> = o.bonuses.iter().filter(|b| b.bonus > 0.0).collect();
-    let metrics: serde_json::Map<String, serde_json::Value> = o
-        .bonuses
-        .iter()
-        .map(|b| (b.name.to_string(), serde_json::json!(b.metric)))
-        .collect();
+    // In the order of `bonus::NAMES` (the same for every miner and epoch).
+    let metrics: Vec<Option<f64>> = o.bonuses.iter().map(|b| b.metric).collect();
     serde_json::json!({
         "earned": earned,
         "metrics": metrics,
@@ -316,7 +314,7 @@ struct Rows {
     hotkeys: Vec<String>,
     current: Vec<Option<f64>>,
     historical: Vec<Option<f64>>,
-    detail: Vec<serde_json::Value>,
+    detail: Vec<String>,
     multiplier: Vec<f64>,
 }
 
@@ -337,7 +335,7 @@ impl Rows {
         self.hotkeys.push(hotkey.to_string());
         self.current.push(current);
         self.historical.push(historical);
-        self.detail.push(detail);
+        self.detail.push(detail.to_string());
         self.multiplier.push(multiplier);
     }
 
@@ -356,7 +354,7 @@ impl Rows {
                (netuid, epoch_block, mode, miner_id, uid, hotkey, current_uptime, historical_uptime,
                 bonuses, multiplier)
              SELECT $1, $2, $3, * FROM UNNEST($4::bigint[], $5::int[], $6::text[], $7::float8[],
-                    $8::float8[], $9::jsonb[], $10::float8[])",
+                    $8::float8[], $9::text[]::json[], $10::float8[])",
         )
         .bind(n)
         .bind(block as i64)

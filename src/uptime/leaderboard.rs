@@ -23,7 +23,10 @@ pub struct Entry {
 }
 
 fn metric(detail: &serde_json::Value, name: &str) -> Option<f64> {
-    detail["metrics"][name].as_f64()
+    let i = crate::uptime::bonus::NAMES
+        .iter()
+        .position(|n| *n == name)?;
+    detail["metrics"][i].as_f64()
 }
 
 fn entry(r: &sqlx::postgres::PgRow) -> Entry {
