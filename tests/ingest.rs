@@ -123,14 +123,6 @@ fn stop(mut child: Child) {
     }
 }
 
-fn ledger(path: &Path) -> Vec<Json> {
-    std::fs::read_to_string(path)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
-}
-
 fn s(v: &Json) -> String {
     v.as_str().unwrap().to_string()
 }
@@ -220,7 +212,7 @@ async fn dump(pool: &PgPool) -> Vec<String> {
 async fn ingests_a_scripted_chain_exactly_and_survives_sigkill(pool: PgPool) {
     let dir = tempfile::tempdir().unwrap();
     let (devnet, ledger_path) = devnet(dir.path()).await;
-    let lines = ledger(&ledger_path);
+    let lines = common::ledger::read(&ledger_path);
     let cfg = config(dir.path(), "a", &devnet.url(), &common::url_of(&pool));
     let daemon = spawn(&cfg);
     wait_for_cursor(&pool, HALT, Duration::from_secs(120)).await;
@@ -396,7 +388,7 @@ async fn ingests_a_scripted_chain_exactly_and_survives_sigkill(pool: PgPool) {
 async fn hotkey_scope_keeps_one_book_per_coldkey_and_hotkey(pool: PgPool) {
     let dir = tempfile::tempdir().unwrap();
     let (devnet, ledger_path) = devnet(dir.path()).await;
-    let lines = ledger(&ledger_path);
+    let lines = common::ledger::read(&ledger_path);
     let cfg = config_with(
         dir.path(),
         "h",

@@ -126,24 +126,7 @@ pub async fn history(
     limit: i64,
 ) -> Result<Option<Vec<(u64, Entry)>>, sqlx::Error> {
     let n = i32::from(netuid);
-    let ids: Vec<i64> = match miner {
-        MinerSel::Uid(uid) => {
-            sqlx::query_scalar(
-                "SELECT id FROM miners WHERE netuid = $1 AND uid = $2 AND deregistered_at_block IS NULL",
-            )
-            .bind(n)
-            .bind(i32::from(*uid))
-            .fetch_all(pool)
-            .await?
-        }
-        MinerSel::Hotkey(h) => {
-            sqlx::query_scalar("SELECT id FROM miners WHERE netuid = $1 AND hotkey = $2")
-                .bind(n)
-                .bind(h)
-                .fetch_all(pool)
-                .await?
-        }
-    };
+    let ids = miner.ids(pool, netuid).await?;
     if ids.is_empty() {
         return Ok(None);
     }

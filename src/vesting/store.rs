@@ -302,6 +302,29 @@ impl MinerSel {
             Err(_) => MinerSel::Hotkey(s.to_string()),
         }
     }
+
+    /// The `miners` ids it designates (none for an unknown miner).
+    pub async fn ids(&self, pool: &PgPool, netuid: NetUid) -> Result<Vec<i64>, sqlx::Error> {
+        let n = i32::from(netuid);
+        match self {
+            MinerSel::Uid(uid) => {
+                sqlx::query_scalar(
+                    "SELECT id FROM miners WHERE netuid = $1 AND uid = $2 AND deregistered_at_block IS NULL",
+                )
+                .bind(n)
+                .bind(i32::from(*uid))
+                .fetch_all(pool)
+                .await
+            }
+            MinerSel::Hotkey(h) => {
+                sqlx::query_scalar("SELECT id FROM miners WHERE netuid = $1 AND hotkey = $2")
+                    .bind(n)
+                    .bind(h)
+                    .fetch_all(pool)
+                    .await
+            }
+        }
+    }
 }
 
 /// Vesting history of one miner, newest epoch first; `None` when no such miner is known.
@@ -313,24 +336,7 @@ pub async fn history(
     limit: i64,
 ) -> Result<Option<Vec<Record>>, StoreError> {
     let n = i32::from(netuid);
-    let ids: Vec<i64> = match miner {
-        MinerSel::Uid(uid) => {
-            sqlx::query_scalar(
-                "SELECT id FROM miners WHERE netuid = $1 AND uid = $2 AND deregistered_at_block IS NULL",
-            )
-            .bind(n)
-            .bind(i32::from(*uid))
-            .fetch_all(pool)
-            .await?
-        }
-        MinerSel::Hotkey(h) => {
-            sqlx::query_scalar("SELECT id FROM miners WHERE netuid = $1 AND hotkey = $2")
-                .bind(n)
-                .bind(h)
-                .fetch_all(pool)
-                .await?
-        }
-    };
+    let ids = miner.ids(pool, netuid).await?;
     if ids.is_empty() {
         return Ok(None);
     }
