@@ -159,6 +159,11 @@ async fn accepted_batches_are_rounds_with_rollups(pool: PgPool) {
             .unwrap();
     assert_eq!(daily, vec![(1, 1, 2, 2), (2, 1, 2, 0), (3, 1, 2, 1)]);
     assert_eq!(counts(&pool).await, (2, 6, 3, 3));
+    let (_, metrics) = common::http_get(addr, "/metrics").await;
+    assert!(
+        metrics.contains("tenure_uptime_rounds_total{source=\"api\"} 2"),
+        "{metrics}"
+    );
 }
 
 #[sqlx::test]

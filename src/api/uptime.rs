@@ -204,6 +204,13 @@ pub(super) async fn observe(
     let periods = Periods::new(state.api.block_time_secs);
     let round_id = store::record_round(&mut tx, netuid, periods, &round, &samples).await?;
     tx.commit().await?;
+    state
+        .metrics
+        .uptime_rounds
+        .get_or_create(&crate::metrics::SourceLabels {
+            source: Source::Api.name().into(),
+        })
+        .inc();
     let up = samples.iter().filter(|s| s.up).count();
     tracing::debug!(
         round_id,
