@@ -321,7 +321,7 @@ async fn change_mode(
         reason.as_deref(),
     )
     .await?;
-    let name = crate::vesting::store::mode_name;
+    let name = crate::config::Mode::name;
     if done.changed {
         println!(
             "{family} mode {} -> {} on netuid {netuid}; applies from the next epoch",
@@ -357,7 +357,7 @@ async fn uptime_command(loaded: Loaded, command: UptimeCommand) -> anyhow::Resul
                 .await?;
             println!(
                 "uptime on netuid {netuid}: mode {} ({}), sources {:?}, a probe round every {} blocks",
-                crate::vesting::store::mode_name(mode.mode),
+                mode.mode.name(),
                 match &mode.source {
                     crate::settings::Source::Config => "from the configuration file".to_string(),
                     crate::settings::Source::Database {

@@ -366,6 +366,26 @@ pub enum Mode {
     Off,
 }
 
+impl Mode {
+    /// The name used in the configuration, the database and the API.
+    pub fn name(self) -> &'static str {
+        match self {
+            Mode::On => "on",
+            Mode::Shadow => "shadow",
+            Mode::Off => "off",
+        }
+    }
+
+    /// The mode a stored name stands for (the schema's CHECK admits only the three).
+    pub fn from_name(s: &str) -> Mode {
+        match s {
+            "on" => Mode::On,
+            "shadow" => Mode::Shadow,
+            _ => Mode::Off,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum StakeScope {

@@ -9,14 +9,13 @@ mod common;
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 use serde_json::Value as Json;
 use sqlx::{PgPool, Row};
 use tenure::devnet::{Devnet, DevnetArgs};
 
-const BIN: &str = env!("CARGO_BIN_EXE_tenure");
 const HALT: u64 = 75;
 const VALIDATORS: u64 = 2;
 
@@ -86,14 +85,7 @@ fn config_with(dir: &Path, name: &str, chain: &str, db: &str, extra: &str) -> Pa
 }
 
 fn spawn(config: &Path) -> Child {
-    Command::new(BIN)
-        .args(["--config", config.to_str().unwrap(), "run"])
-        .env_remove("RUST_LOG")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("spawn tenure")
+    common::spawn_daemon(config)
 }
 
 async fn cursor(pool: &PgPool) -> Option<i64> {

@@ -71,14 +71,7 @@ async fn probes_follow_the_axon_profiles(pool: PgPool) {
         ),
     )
     .unwrap();
-    let mut daemon = Command::new(BIN)
-        .args(["--config", config.to_str().unwrap(), "run"])
-        .env_remove("RUST_LOG")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
+    let mut daemon = common::spawn_daemon(&config);
     let deadline = Instant::now() + Duration::from_secs(90);
     loop {
         let last: Option<i64> = sqlx::query_scalar("SELECT max(block) FROM uptime_rounds")

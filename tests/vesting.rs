@@ -87,14 +87,7 @@ fn write_config(dir: &Path, chain: &str, db: &str, port: u16, vesting: &str) -> 
 }
 
 fn spawn(config: &Path) -> Child {
-    Command::new(BIN)
-        .args(["--config", config.to_str().unwrap(), "run"])
-        .env_remove("RUST_LOG")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("spawn tenure")
+    common::spawn_daemon(config)
 }
 
 fn cli(config: &Path, args: &[&str]) -> (bool, String) {

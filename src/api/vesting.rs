@@ -74,8 +74,8 @@ pub(super) async fn change_mode(
     if change.changed {
         tracing::info!(
             setting = key,
-            old = vesting::mode_name(change.old),
-            new = vesting::mode_name(change.new),
+            old = change.old.name(),
+            new = change.new.name(),
             %actor,
             "mode changed; applies from the next epoch"
         );

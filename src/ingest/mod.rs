@@ -33,7 +33,7 @@ use crate::config::{Config, Mode, StakeScope};
 use crate::health::Health;
 use crate::metrics::{Metrics, ModeLabels};
 use crate::vesting::epoch::Params;
-use crate::vesting::store::{EpochSettings, Recorded, load_window, mode_name};
+use crate::vesting::store::{EpochSettings, Recorded, load_window};
 use crate::vesting::window::Window;
 use plan::{PlanError, Planner};
 use store::{StoreError, Written};
@@ -215,7 +215,7 @@ async fn run_once(
                             observe_vesting(&metrics, w.number, &v, mem.window.len());
                             tracing::info!(
                                 epoch_block = w.number,
-                                mode = crate::vesting::store::mode_name(u.mode),
+                                mode = u.mode.name(),
                                 miners = u.miners,
                                 boosted = u.boosted,
                                 new_achievements = u.new_achievements,
@@ -298,13 +298,13 @@ fn observe_vesting(metrics: &Metrics, block: u64, v: &Recorded, tranches: usize)
         metrics
             .vesting_mode
             .get_or_create(&ModeLabels {
-                mode: mode_name(mode).to_string(),
+                mode: mode.name().to_string(),
             })
             .set(i64::from(mode == v.mode));
     }
     tracing::info!(
         epoch_block = block,
-        mode = mode_name(v.mode),
+        mode = v.mode.name(),
         miners = v.miners,
         boosted = v.boosted,
         ms = (v.seconds * 1000.0).round() as u64,

@@ -17,7 +17,6 @@ use crate::uptime::cache::{Cache, Horizon};
 use crate::uptime::history::{Achievement, Grant, History, Period};
 use crate::uptime::store::Periods;
 use crate::vesting::epoch::MinerRef;
-use crate::vesting::store::mode_name;
 
 #[derive(Debug, thiserror::Error)]
 pub enum EpochError {
@@ -280,7 +279,7 @@ pub async fn record_epoch(
     )
     .bind(n)
     .bind(block as i64)
-    .bind(mode_name(mode))
+    .bind(mode.name())
     .bind(recorded.miners as i32)
     .bind(recorded.boosted as i32)
     .bind(serde_json::to_value(&s.cfg).unwrap_or_default())
@@ -358,7 +357,7 @@ impl Rows {
         )
         .bind(n)
         .bind(block as i64)
-        .bind(mode_name(mode))
+        .bind(mode.name())
         .bind(&self.ids)
         .bind(&self.uids)
         .bind(&self.hotkeys)

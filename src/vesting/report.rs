@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use crate::config::{MultiplierTier, VestingConfig};
 use crate::settings::Source;
 use crate::vesting::multiplier::{Holding, multiplier};
-use crate::vesting::store::{Record, Status, mode_name};
+use crate::vesting::store::{Record, Status};
 
 fn tiers(t: &[MultiplierTier], unit: &str) -> String {
     if t.is_empty() {
@@ -55,7 +55,7 @@ pub fn status(s: &Status) -> String {
         out,
         "vesting on netuid {}: mode {} ({source}; applies from the next epoch)",
         s.netuid,
-        mode_name(s.mode.mode)
+        s.mode.mode.name()
     );
     config_lines(&mut out, &s.config);
     match &s.last_epoch {
@@ -67,7 +67,7 @@ pub fn status(s: &Status) -> String {
                 out,
                 "last epoch: block {} in mode {}: {} miners, {} above 1.0, computed in {:.1} ms",
                 e.epoch_block,
-                mode_name(e.mode),
+                e.mode.name(),
                 e.miners,
                 e.boosted,
                 e.compute_ms
@@ -127,7 +127,7 @@ pub fn history(miner: &str, rows: &[Record]) -> String {
             out,
             "{:>10} {:>6} {:>5} {:>9} {:>8.2} {:>10.4} {:>8.4}  {}",
             r.epoch_block,
-            mode_name(r.mode),
+            r.mode.name(),
             r.uid,
             fraction,
             r.holding_days,

@@ -29,22 +29,6 @@ pub fn scope_name(scope: StakeScope) -> &'static str {
     }
 }
 
-pub fn mode_name(mode: Mode) -> &'static str {
-    match mode {
-        Mode::On => "on",
-        Mode::Shadow => "shadow",
-        Mode::Off => "off",
-    }
-}
-
-fn mode_of(s: &str) -> Mode {
-    match s {
-        "on" => Mode::On,
-        "shadow" => Mode::Shadow,
-        _ => Mode::Off,
-    }
-}
-
 fn i64_of(n: u128) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
 }
@@ -130,7 +114,7 @@ pub async fn record_epoch(
     )
     .bind(n)
     .bind(b)
-    .bind(mode_name(mode))
+    .bind(mode.name())
     .bind(out.len() as i32)
     .bind(boosted as i32)
     .bind(serde_json::to_value(&s.cfg).unwrap_or_default())
@@ -214,7 +198,7 @@ async fn insert(
     )
     .bind(n)
     .bind(b)
-    .bind(mode_name(mode))
+    .bind(mode.name())
     .bind(out.iter().map(|m| m.miner_id).collect::<Vec<_>>())
     .bind(out.iter().map(|m| i32::from(m.uid)).collect::<Vec<_>>())
     .bind(out.iter().map(|m| m.hotkey.as_str()).collect::<Vec<_>>())
@@ -268,7 +252,7 @@ const RECORD_COLUMNS: &str = "epoch_block, mode, uid, hotkey, coldkey, earned_ra
     holding_fraction, holding_days, amount_tier, duration_tier, multiplier, reason";
 
 fn record(r: &sqlx::postgres::PgRow) -> Record {
-    let mode = mode_of(r.get(1));
+    let mode = Mode::from_name(r.get(1));
     let multiplier: f64 = r.get(11);
     Record {
         epoch_block: r.get::<i64, _>(0) as u64,
@@ -401,7 +385,7 @@ async fn epoch_row(
     .await?;
     Ok(row.map(|r| EpochRow {
         epoch_block: r.get::<i64, _>(0) as u64,
-        mode: mode_of(r.get(1)),
+        mode: Mode::from_name(r.get(1)),
         miners: r.get::<i32, _>(2) as u32,
         boosted: r.get::<i32, _>(3) as u32,
         compute_ms: r.get(4),

@@ -4,6 +4,18 @@
 
 pub mod ledger;
 
+/// Starts `tenure --config <config> run` (the real binary) with stderr passed through.
+pub fn spawn_daemon(config: &std::path::Path) -> std::process::Child {
+    std::process::Command::new(env!("CARGO_BIN_EXE_tenure"))
+        .args(["--config", config.to_str().expect("UTF-8 path"), "run"])
+        .env_remove("RUST_LOG")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::inherit())
+        .spawn()
+        .expect("spawn tenure")
+}
+
 use std::net::SocketAddr;
 use std::time::Duration;
 
