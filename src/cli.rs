@@ -61,6 +61,42 @@ pub enum Command {
         #[command(subcommand)]
         command: UptimeCommand,
     },
+    /// Weights: what would be submitted now, why a miner got its weight, the submissions.
+    Weights {
+        #[command(subcommand)]
+        command: WeightsCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum WeightsCommand {
+    /// What would be submitted if the epoch were now, per miner (from the ingested head).
+    Preview {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Why a miner got its weight in an epoch: base score, every bonus and multiplier with the
+    /// metric that earned it, the clamp, the normalized weight and the u16 value.
+    Explain {
+        /// A uid or a hotkey.
+        miner: String,
+        /// The epoch index (default: the latest planned).
+        #[arg(long)]
+        epoch: Option<u64>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// The submissions, newest first, with their state transitions.
+    History {
+        #[arg(long, default_value_t = 10)]
+        limit: i64,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Read `{"scores": {"<uid>": score, ...}, "min_allowed_weights": n, "max_weight_limit": u16}`
+    /// on stdin and print `{"dests": [...], "weights": [...]}`: exactly the vectors tenure would
+    /// submit (the SDK's conversion). Exit 65 on bad input, with the reason.
+    Emit,
 }
 
 #[derive(Debug, Subcommand)]
@@ -209,6 +245,12 @@ pub fn main() -> ExitCode {
         },
         Command::Uptime { command } => with_config(&cli.config, |loaded| {
             run_async(uptime_command(loaded, command))
+        }),
+        Command::Weights {
+            command: WeightsCommand::Emit,
+        } => weights_emit(),
+        Command::Weights { command } => with_config(&cli.config, |loaded| {
+            run_async(weights_command(loaded, command))
         }),
         Command::Migrate => with_config(&cli.config, |loaded| run_async(migrate(loaded))),
         Command::Run => with_config(&cli.config, |loaded| run_async(daemon::run(loaded))),
@@ -542,4 +584,146 @@ fn chain_check_node(endpoints: Vec<String>) -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+/// Bad input data (sysexits EX_DATAERR).
+const EXIT_DATA: u8 = 65;
+
+fn weights_emit() -> ExitCode {
+    use std::io::Read;
+    let mut input = String::new();
+    if let Err(e) = std::io::stdin().read_to_string(&mut input) {
+        eprintln!("error: cannot read stdin: {e}");
+        return ExitCode::from(EXIT_DATA);
+    }
+    match crate::weights::emit::emit(&input) {
+        Ok(v) => {
+            println!("{v}");
+            ExitCode::SUCCESS
+        }
+        Err(reason) => {
+            eprintln!("error: {reason}");
+            ExitCode::from(EXIT_DATA)
+        }
+    }
+}
+
+async fn weights_command(loaded: Loaded, command: WeightsCommand) -> anyhow::Result<()> {
+    use crate::weights::{explain, run};
+    let cfg = &loaded.config;
+    let netuid = cfg.chain.netuid;
+    let pool = database(&loaded).await?;
+    match command {
+        WeightsCommand::Emit => {
+            anyhow::bail!("`weights emit` reads stdin and needs no configuration")
+        }
+        WeightsCommand::History { limit, json } => {
+            let v = explain::history(&pool, netuid, limit).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&v)?);
+            } else {
+                for s in v.as_array().into_iter().flatten() {
+                    println!(
+                        "epoch {:>8}  {:<10} {:<36} planned at {:>9}  in block {:<9}  {} weights  attempts {}{}{}",
+                        s["epoch_index"],
+                        s["status"].as_str().unwrap_or(""),
+                        s["method"].as_str().unwrap_or(""),
+                        s["planned_block"],
+                        s["in_block"],
+                        s["dests"].as_array().map_or(0, |d| d.len()),
+                        s["attempts"],
+                        if s["dry_run"] == serde_json::json!(true) {
+                            "  (dry run)"
+                        } else {
+                            ""
+                        },
+                        s["error"]
+                            .as_str()
+                            .map(|e| format!("  error: {e}"))
+                            .unwrap_or_default(),
+                    );
+                }
+            }
+        }
+        WeightsCommand::Explain { miner, epoch, json } => {
+            let sel = crate::vesting::store::MinerSel::parse(&miner);
+            let v = explain::explain(&pool, netuid, &sel, epoch).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&v)?);
+            } else {
+                print!("{}", explain::explain_text(&v));
+            }
+        }
+        WeightsCommand::Preview { json } => {
+            let head = run::cursor(&pool, netuid)
+                .await?
+                .ok_or_else(|| anyhow::anyhow!("nothing ingested yet: run the daemon first"))?;
+            // The subnet's limits come from the chain; without one the SDK's no-limit defaults
+            // are used and the preview says so.
+            let client = crate::chain::client::ChainClient::new(
+                crate::chain::client::Settings::from_config(&cfg.chain),
+            );
+            let (min_allowed, limit, note) = match client.hyperparams(head, netuid).await {
+                Ok(h) => (h.min_allowed_weights, h.max_weights_limit, None),
+                Err(e) => (
+                    0,
+                    u16::MAX,
+                    Some(format!(
+                        "chain not reachable ({e}): MinAllowedWeights 0 and MaxWeightsLimit 65535 assumed"
+                    )),
+                ),
+            };
+            let settings = run::Settings::from_config(cfg);
+            let params = crate::weights::pipeline::Params {
+                max_total_multiplier: cfg.weights.max_total_multiplier,
+                min_allowed_weights: min_allowed,
+                max_weights_limit: limit,
+            };
+            let (preview, _) =
+                explain::preview(&pool, &settings.inputs, head.number, params).await?;
+            if json {
+                let mut v = serde_json::to_value(&preview)?;
+                v["note"] = serde_json::json!(note);
+                println!("{}", serde_json::to_string_pretty(&v)?);
+            } else {
+                println!(
+                    "preview at ingested block {} ({} uids)",
+                    preview.head,
+                    preview.miners.len()
+                );
+                if let Some(n) = note {
+                    println!("note: {n}");
+                }
+                if let Some(b) = &preview.blocked {
+                    println!("NOT SUBMITTED: {b}");
+                }
+                if let Some(p) = &preview.padding {
+                    println!("padded (SDK 10): {p}");
+                }
+                println!(
+                    "{:>5}  {:>12}  {:>8}  {:>8}  {:>8}  {:>8}  {:>12}  {:>6}",
+                    "uid", "base", "uptime", "vesting", "penalty", "total", "normalized", "u16"
+                );
+                for m in &preview.miners {
+                    println!(
+                        "{:>5}  {:>12.6}  {:>8.4}  {:>8.4}  {:>8.4}  {:>8.4}  {:>12.8}  {:>6}{}",
+                        m["uid"],
+                        m["base"]["score"].as_f64().unwrap_or(0.0),
+                        m["uptime"]["applied"].as_f64().unwrap_or(1.0),
+                        m["vesting"]["applied"].as_f64().unwrap_or(1.0),
+                        m["penalty"]["applied"].as_f64().unwrap_or(1.0),
+                        m["total_multiplier"].as_f64().unwrap_or(1.0),
+                        m["normalized_weight"].as_f64().unwrap_or(0.0),
+                        m["weight_u16"],
+                        if m["clamp"]["clamped"] == serde_json::json!(true) {
+                            "  clamped"
+                        } else {
+                            ""
+                        },
+                    );
+                }
+            }
+        }
+    }
+    Ok(())
 }

@@ -338,6 +338,16 @@ pub enum ScoresSource {
     Uniform,
 }
 
+impl ScoresSource {
+    pub fn name(self) -> &'static str {
+        match self {
+            ScoresSource::Api => "api",
+            ScoresSource::Table => "table",
+            ScoresSource::Uniform => "uniform",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ScoresConfig {
@@ -778,6 +788,8 @@ impl Default for TrendConfig {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct WeightsConfig {
+    /// Compute and submit weights (false: ingest and record only, e.g. a read-only replica).
+    pub enabled: bool,
     /// Uids never adjusted (multiplier 1.0), e.g. the subnet's burn or owner uid.
     pub exempt_uids: Vec<u16>,
     pub max_total_multiplier: f64,
@@ -794,6 +806,7 @@ pub struct WeightsConfig {
 impl Default for WeightsConfig {
     fn default() -> Self {
         WeightsConfig {
+            enabled: true,
             exempt_uids: Vec::new(),
             max_total_multiplier: 3.0,
             lead_blocks: 20,

@@ -129,6 +129,21 @@ pub async fn run(loaded: Loaded) -> anyhow::Result<()> {
                 )
             });
         }
+        if cfg.weights.enabled {
+            match weights_runner(cfg, client.clone(), &pool, &metrics, &health) {
+                Ok(runner) => {
+                    let stop = cancel.clone();
+                    tasks.spawn(async move { ("weights", runner.run(stop).await) });
+                }
+                Err(e) => {
+                    // Ingestion and the engines stay useful; readiness and the log say why
+                    // nothing is submitted.
+                    let reason = format!("{e:#}: weights are not submitted");
+                    tracing::error!(error = %reason, "weights disabled");
+                    health.fail(crate::weights::run::CHECK_WEIGHTS, reason);
+                }
+            }
+        }
         if cfg
             .uptime
             .sources
@@ -247,4 +262,37 @@ pub async fn shutdown_signal() {
     {
         let _ = tokio::signal::ctrl_c().await;
     }
+}
+
+/// The weights task, with the validator hotkey and the drand beacon the configuration names.
+fn weights_runner(
+    cfg: &crate::config::Config,
+    client: Arc<crate::chain::client::ChainClient>,
+    pool: &sqlx::PgPool,
+    metrics: &Arc<Metrics>,
+    health: &Arc<Health>,
+) -> anyhow::Result<crate::weights::run::Runner> {
+    let hotkey = crate::wallet::load(&cfg.wallet).with_context(|| {
+        format!(
+            "cannot load the validator hotkey (wallet.path/name/hotkey = {})",
+            crate::wallet::keyfile_path(&cfg.wallet).display()
+        )
+    })?;
+    let d = &cfg.weights.drand;
+    let beacon = crate::drand::Beacon::new(&d.public_key, d.genesis_time, d.period_secs)
+        .context("weights.drand.public_key")?;
+    tracing::info!(hotkey = %hotkey.account.to_ss58(), dry_run = cfg.weights.dry_run, "weights: validator hotkey loaded");
+    health.fail(
+        crate::weights::run::CHECK_WEIGHTS,
+        "no block considered yet",
+    );
+    Ok(crate::weights::run::Runner::new(
+        client,
+        pool.clone(),
+        crate::weights::run::Settings::from_config(cfg),
+        hotkey.keypair,
+        beacon,
+        metrics.clone(),
+        health.clone(),
+    ))
 }

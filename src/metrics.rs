@@ -74,6 +74,21 @@ pub struct Metrics {
     pub uptime_miners_up: Gauge,
     /// Probe rounds skipped by an error.
     pub uptime_errors: Counter,
+    /// Head minus `LastUpdate` of our uid: blocks since the chain last accepted our weights.
+    pub weights_blocks_since_update: Gauge,
+    /// Epoch index of the last submission planned.
+    pub weights_epoch: Gauge,
+    /// Submissions that reached finality, confirmed on chain.
+    pub weights_finalized: Counter,
+    /// Failed submission attempts, by reason (the chain's error name where it gave one).
+    pub weights_failures: Family<ReasonLabels, Counter>,
+    /// Base scores fresh enough to use at the head.
+    pub weights_fresh_scores: Gauge,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ReasonLabels {
+    pub reason: String,
 }
 
 impl Metrics {
@@ -233,8 +248,39 @@ impl Metrics {
             "uptime_errors",
             "Probe rounds skipped by an error",
         );
+        let weights_blocks_since_update = gauge(
+            &mut registry,
+            "weights_blocks_since_update",
+            "Blocks since the chain last accepted this validator's weights (head - LastUpdate)",
+        );
+        let weights_epoch = gauge(
+            &mut registry,
+            "weights_epoch",
+            "Epoch index of the last weight submission planned",
+        );
+        let weights_finalized = counter(
+            &mut registry,
+            "weights_finalized",
+            "Weight submissions finalized and confirmed on chain",
+        );
+        let weights_failures = Family::<ReasonLabels, Counter>::default();
+        registry.register(
+            "weights_failures",
+            "Failed weight submission attempts, by reason",
+            weights_failures.clone(),
+        );
+        let weights_fresh_scores = gauge(
+            &mut registry,
+            "weights_fresh_scores",
+            "Base scores fresh enough to be used at the ingested head",
+        );
         Metrics {
             registry,
+            weights_blocks_since_update,
+            weights_epoch,
+            weights_finalized,
+            weights_failures,
+            weights_fresh_scores,
             uptime_rounds,
             uptime_round_seconds,
             uptime_miners_up,

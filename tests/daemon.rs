@@ -94,20 +94,22 @@ fn write_config(dir: &Path, body: &str) -> std::path::PathBuf {
 
 #[sqlx::test(migrations = false)]
 async fn runs_migrates_serves_and_exits_zero_on_sigterm(pool: PgPool) {
+    let dir = tempfile::tempdir().unwrap();
     let devnet = tenure::devnet::Devnet::start(&tenure::devnet::DevnetArgs {
         port: 0,
         block_ms: 50,
+        wallet_path: Some(dir.path().to_path_buf()),
         ..tenure::devnet::DevnetArgs::default()
     })
     .await
     .unwrap();
-    let dir = tempfile::tempdir().unwrap();
     let config = write_config(
         dir.path(),
         &format!(
-            "[chain]\nendpoints = [{:?}]\n[database]\nurl = {:?}\n[http]\nlisten = \"127.0.0.1:0\"\n[log]\nformat = \"json\"\n[daemon]\nshutdown_deadline_secs = 5\n",
+            "[chain]\nendpoints = [{:?}]\n[database]\nurl = {:?}\n[http]\nlisten = \"127.0.0.1:0\"\n[log]\nformat = \"json\"\n[daemon]\nshutdown_deadline_secs = 5\n[wallet]\npath = {:?}\nname = \"devnet\"\nhotkey = \"validator\"\n[scores]\nsource = \"uniform\"\n",
             devnet.url(),
-            common::url_of(&pool)
+            common::url_of(&pool),
+            dir.path().display().to_string()
         ),
     );
     let mut daemon = Daemon::start(&config);
@@ -128,6 +130,7 @@ async fn runs_migrates_serves_and_exits_zero_on_sigterm(pool: PgPool) {
         if status == 200 {
             assert!(body.contains("\"startup\":{\"ok\":true}"), "{body}");
             assert!(body.contains("\"ingest\":{\"ok\":true}"), "{body}");
+            assert!(body.contains("\"weights\":{\"ok\":true}"), "{body}");
             break;
         }
         assert!(Instant::now() < deadline, "not ready within 30 s: {body}");

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 mod uptime;
 mod vesting;
+mod weights;
 
 use axum::extract::{MatchedPath, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
@@ -19,7 +20,7 @@ use sha2::{Digest, Sha256};
 use sqlx::PgPool;
 
 use crate::chain::NetUid;
-use crate::config::{Secret, UptimeConfig, VestingConfig};
+use crate::config::{ScoresConfig, Secret, UptimeConfig, VestingConfig};
 use crate::db;
 use crate::health::{CheckState, Health};
 use crate::metrics::{Metrics, RouteLabels};
@@ -40,6 +41,7 @@ pub struct ApiConfig {
     pub block_time_secs: u64,
     pub vesting: VestingConfig,
     pub uptime: UptimeConfig,
+    pub scores: ScoresConfig,
     /// Bearer token of the write endpoints; `None` refuses every write.
     pub token: Option<Secret>,
 }
@@ -51,6 +53,7 @@ impl ApiConfig {
             block_time_secs: c.chain.block_time_secs,
             vesting: c.vesting.clone(),
             uptime: c.uptime.clone(),
+            scores: c.scores.clone(),
             token,
         }
     }
@@ -113,6 +116,9 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/vesting/mode", put(vesting::set_mode))
         .route("/v1/vesting/miners", get(vesting::epoch))
         .route("/v1/vesting/miners/{miner}", get(vesting::history))
+        .route("/v1/scores", post(weights::post_scores))
+        .route("/v1/weights/submissions", get(weights::submissions))
+        .route("/v1/weights/miners/{miner}", get(weights::miner))
         .route("/v1/uptime", post(uptime::observe).get(uptime::status))
         .route("/v1/uptime/mode", put(uptime::set_mode))
         .route("/v1/uptime/leaderboard", get(uptime::leaderboard))

@@ -434,43 +434,91 @@ impl ChainClient {
     ) -> Result<Submitted, ChainError> {
         let who = AccountId(signer.public_key().0);
         let nonce = self.next_nonce(who).await?;
+        self.submit_tracked(signer, pallet, call, args, nonce, finalize_timeout, None)
+            .await
+    }
+
+    /// Signs `call` with `nonce` (a caller that must never have two transactions land reuses
+    /// the nonce of its earlier attempt: the chain accepts at most one per nonce), submits it,
+    /// reports its progress on `progress`, and waits until it is finalized.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn submit_tracked(
+        &self,
+        signer: &subxt_signer::sr25519::Keypair,
+        pallet: &str,
+        call: &str,
+        args: Vec<subxt::ext::scale_value::Value>,
+        nonce: u64,
+        finalize_timeout: Duration,
+        progress: Option<tokio::sync::mpsc::UnboundedSender<TxProgress>>,
+    ) -> Result<Submitted, ChainError> {
+        use subxt::transactions::TransactionStatus as S;
         let conn = self.conn().await?;
         let payload = subxt::dynamic::tx(pallet.to_string(), call.to_string(), args);
         let what = format!("{pallet}.{call}");
+        let report = |p: TxProgress| {
+            if let Some(tx) = &progress {
+                let _ = tx.send(p);
+            }
+        };
         let submitted = tokio::time::timeout(finalize_timeout, async {
             let mut tx = conn.api.tx().await.map_err(|e| ChainError::Rpc {
                 what: what.clone(),
                 reason: e.to_string(),
             })?;
-            let progress = tx
-                .sign_and_submit_then_watch(&payload, signer, subxt_config::params(nonce, 32))
+            let mut watch = tx
+                .sign_and_submit_then_watch(
+                    &payload,
+                    signer,
+                    subxt_config::params(nonce, MORTAL_BLOCKS),
+                )
                 .await
                 .map_err(|e| classify_submit(&e.to_string()))?;
-            let in_block = progress
-                .wait_for_finalized()
-                .await
-                .map_err(|e| classify_submit(&e.to_string()))?;
+            report(TxProgress::Pooled {
+                extrinsic_hash: watch.extrinsic_hash().0,
+            });
+            let in_block = loop {
+                let status = watch
+                    .next()
+                    .await
+                    .ok_or_else(|| ChainError::Rpc {
+                        what: what.clone(),
+                        reason: "the transaction status stream ended".into(),
+                    })?
+                    .map_err(|e| classify_submit(&e.to_string()))?;
+                match status {
+                    S::InBestBlock(b) => report(TxProgress::InBlock {
+                        block_hash: b.block_hash().0,
+                    }),
+                    S::InFinalizedBlock(b) => break b,
+                    S::Error { message } | S::Invalid { message } | S::Dropped { message } => {
+                        return Err(classify_submit(&message));
+                    }
+                    _ => {}
+                }
+            };
             let block_hash = in_block.block_hash();
-            let events = in_block
-                .wait_for_success()
-                .await
-                .map_err(|e| ChainError::Dispatch(e.to_string()))?;
-            let names = events
-                .iter()
-                .filter_map(|e| e.ok())
-                .map(|e| format!("{}.{}", e.pallet_name(), e.event_name()))
-                .collect::<Vec<_>>();
             let number = conn
                 .api
                 .at_block(block_hash)
                 .await
                 .map_err(rpc("at_block"))?
                 .block_number();
+            let block = BlockRef {
+                number,
+                hash: block_hash.0,
+            };
+            let events = in_block
+                .wait_for_success()
+                .await
+                .map_err(|e| ChainError::Dispatch(format!("{e} (block {number})")))?;
+            let names = events
+                .iter()
+                .filter_map(|e| e.ok())
+                .map(|e| format!("{}.{}", e.pallet_name(), e.event_name()))
+                .collect::<Vec<_>>();
             Ok::<_, ChainError>(Submitted {
-                block: BlockRef {
-                    number,
-                    hash: block_hash.0,
-                },
+                block,
                 events: names,
             })
         })
@@ -486,6 +534,16 @@ impl ChainClient {
         }
         submitted
     }
+}
+
+/// Mortality of our transactions, in blocks: a transaction not included by then never will be.
+pub const MORTAL_BLOCKS: u64 = 32;
+
+/// What a submitted transaction went through before finality.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TxProgress {
+    Pooled { extrinsic_hash: [u8; 32] },
+    InBlock { block_hash: [u8; 32] },
 }
 
 /// A finalized transaction.

@@ -9,7 +9,7 @@ use subxt::ext::scale_value::Value;
 
 use super::client::{BlockRef, ChainClient, ChainError, Submitted};
 use super::schedule;
-use super::types::{MechId, NetUid};
+use super::types::{AccountId, MechId, NetUid};
 use crate::drand::{self, Beacon, WeightsPayload};
 
 /// The hyperparameters that decide how and when weights may be set.
@@ -78,25 +78,105 @@ impl ChainClient {
     ) -> Result<Pushed, ChainError> {
         let head = self.finalized_head().await?;
         let h = self.hyperparams(head, req.netuid).await?;
+        let call = self
+            .weights_call(head, &h, signer, beacon, req, block_time_secs)
+            .await?;
+        let submitted = self
+            .submit(
+                signer,
+                "SubtensorModule",
+                call.name,
+                call.args,
+                finalize_timeout,
+            )
+            .await?;
+        Ok(match call.reveal_round {
+            None => Pushed::Set(submitted),
+            Some(reveal_round) => Pushed::Committed {
+                submitted,
+                reveal_round,
+            },
+        })
+    }
+
+    /// What the validator's submission depends on at `block`: the hyperparameters, its uid,
+    /// when it last set weights, the epoch the block is in and where the next one starts.
+    pub async fn weights_state(
+        &self,
+        block: BlockRef,
+        netuid: NetUid,
+        mechid: MechId,
+        hotkey: AccountId,
+    ) -> Result<WeightsState, ChainError> {
+        let hyper = self.hyperparams(block, netuid).await?;
+        let next_epoch = self.next_epoch(block, netuid).await?;
+        let index = schedule::netuid_storage_index(netuid, mechid);
+        self.at(block, |r| async move {
+            let m = "SubtensorModule";
+            let uid: Option<u16> = r
+                .many_opt(
+                    m,
+                    "Uids",
+                    vec![(netuid, subxt::utils::AccountId32(hotkey.0))],
+                )
+                .await?
+                .pop()
+                .flatten();
+            let last_updates: Vec<u64> = r.get(m, "LastUpdate", (index,)).await?;
+            let last_update = uid
+                .and_then(|u| last_updates.get(usize::from(u)).copied())
+                .unwrap_or(0);
+            // The chain's own epoch counter where it has one (dynamic tempo), else the legacy
+            // formula the commit-reveal pallet keys commits by.
+            let epoch_index = if r.has(m, "SubnetEpochIndex") {
+                r.get(m, "SubnetEpochIndex", (netuid,)).await?
+            } else {
+                schedule::epoch_index(block.number, netuid, hyper.tempo)
+            };
+            Ok(WeightsState {
+                hyper,
+                uid,
+                last_update,
+                epoch_index,
+                next_epoch,
+            })
+        })
+        .await
+    }
+
+    /// The extrinsic for `req` on a subnet with hyperparameters `h` at `head`: a plain weight
+    /// setting, or on commit-reveal subnets the timelocked commit of the same vectors.
+    pub async fn weights_call(
+        &self,
+        head: BlockRef,
+        h: &Hyperparams,
+        signer: &subxt_signer::sr25519::Keypair,
+        beacon: &Beacon,
+        req: &WeightsRequest,
+        block_time_secs: f64,
+    ) -> Result<WeightsCall, ChainError> {
         let list =
             |v: &[u16]| Value::unnamed_composite(v.iter().map(|x| Value::u128(u128::from(*x))));
         let netuid = Value::u128(u128::from(req.netuid));
         let mechid = Value::u128(u128::from(req.mechid));
+        let name = method(h.commit_reveal, req.mechid);
         if !h.commit_reveal {
-            let (call, mut args) = if req.mechid == 0 {
-                ("set_weights", vec![netuid])
+            let mut args = if req.mechid == 0 {
+                vec![netuid]
             } else {
-                ("set_mechanism_weights", vec![netuid, mechid])
+                vec![netuid, mechid]
             };
             args.extend([
                 list(&req.uids),
                 list(&req.weights),
                 Value::u128(u128::from(req.version_key)),
             ]);
-            return self
-                .submit(signer, "SubtensorModule", call, args, finalize_timeout)
-                .await
-                .map(Pushed::Set);
+            return Ok(WeightsCall {
+                name,
+                args,
+                reveal_round: None,
+                commit: None,
+            });
         }
         let index = schedule::netuid_storage_index(req.netuid, req.mechid);
         // The head's own time (not the wall clock) and the last stored drand round, if the
@@ -135,22 +215,50 @@ impl ChainClient {
         let commit = beacon
             .encrypt(reveal_round, &payload.encode())
             .map_err(|e| ChainError::Build(e.to_string()))?;
-        let (call, mut args) = if req.mechid == 0 {
-            ("commit_timelocked_weights", vec![netuid])
+        let mut args = if req.mechid == 0 {
+            vec![netuid]
         } else {
-            ("commit_timelocked_mechanism_weights", vec![netuid, mechid])
+            vec![netuid, mechid]
         };
         args.extend([
-            Value::from_bytes(commit),
+            Value::from_bytes(commit.clone()),
             Value::u128(u128::from(reveal_round)),
             Value::u128(u128::from(h.commit_reveal_version)),
         ]);
-        let submitted = self
-            .submit(signer, "SubtensorModule", call, args, finalize_timeout)
-            .await?;
-        Ok(Pushed::Committed {
-            submitted,
-            reveal_round,
+        Ok(WeightsCall {
+            name,
+            args,
+            reveal_round: Some(reveal_round),
+            commit: Some(commit),
         })
     }
+}
+
+/// The extrinsic that sets (or commits) the weights of one mechanism.
+pub fn method(commit_reveal: bool, mechid: MechId) -> &'static str {
+    match (commit_reveal, mechid) {
+        (false, 0) => "set_weights",
+        (false, _) => "set_mechanism_weights",
+        (true, 0) => "commit_timelocked_weights",
+        (true, _) => "commit_timelocked_mechanism_weights",
+    }
+}
+
+/// A built weights extrinsic.
+#[derive(Debug, Clone)]
+pub struct WeightsCall {
+    pub name: &'static str,
+    pub args: Vec<Value>,
+    pub reveal_round: Option<u64>,
+    pub commit: Option<Vec<u8>>,
+}
+
+/// See [`ChainClient::weights_state`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WeightsState {
+    pub hyper: Hyperparams,
+    pub uid: Option<u16>,
+    pub last_update: u64,
+    pub epoch_index: u64,
+    pub next_epoch: Option<u64>,
 }

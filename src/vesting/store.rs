@@ -280,6 +280,14 @@ pub enum MinerSel {
 }
 
 impl MinerSel {
+    /// "uid N" or "hotkey X", for messages.
+    pub fn describe(&self) -> String {
+        match self {
+            MinerSel::Uid(u) => format!("uid {u}"),
+            MinerSel::Hotkey(h) => format!("hotkey {h}"),
+        }
+    }
+
     pub fn parse(s: &str) -> MinerSel {
         match s.parse::<u16>() {
             Ok(uid) => MinerSel::Uid(uid),

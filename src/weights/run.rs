@@ -1,0 +1,763 @@
+//! The weights task: once per epoch, `weights.lead_blocks` before the next epoch and never
+//! inside the rate limit, compute the weights from what ingestion recorded, store the plan, and
+//! push it on chain (plain `set_weights`, or a timelocked commit on commit-reveal subnets),
+//! confirming it by the chain's event and `LastUpdate`.
+//!
+//! Never two submissions for one epoch: the plan's unique key allows one row per epoch; the
+//! row becomes `submitted`, with the nonce it is signed with, before the transaction leaves the
+//! process; a row found `submitted` (a restart, a lost connection) is reconciled with the chain
+//! before anything is sent: landed (`LastUpdate` moved since the plan) ⇒ finalized; otherwise
+//! nothing is sent until the first transaction's mortality has passed, and then it is re-sent
+//! with the same nonce, so at most one of them can land.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use sqlx::PgPool;
+use subxt_signer::sr25519::Keypair;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use super::inputs;
+use super::pipeline::{self, Params};
+use super::submission::{self, Change, NewPlan, Status, Submission};
+use crate::chain::client::{BlockRef, ChainClient, ChainError, MORTAL_BLOCKS, TxProgress};
+use crate::chain::submit::{WeightsRequest, WeightsState, method};
+use crate::chain::types::AccountId;
+use crate::drand::Beacon;
+use crate::health::Health;
+use crate::metrics::{Metrics, ReasonLabels};
+
+/// Readiness check: fails while weights cannot be submitted (no fresh scores, not registered).
+pub const CHECK_WEIGHTS: &str = "weights";
+/// Attempts per epoch before the epoch is given up (each one logged with its reason).
+pub const MAX_ATTEMPTS: u32 = 5;
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub netuid: u16,
+    pub mechid: u8,
+    pub lead_blocks: u64,
+    pub dry_run: bool,
+    pub version_key: Option<u64>,
+    pub block_time_secs: f64,
+    pub max_total_multiplier: f64,
+    pub inputs: inputs::Settings,
+    pub finalize_timeout: Duration,
+    pub poll: Duration,
+}
+
+impl Settings {
+    pub fn from_config(c: &crate::config::Config) -> Self {
+        Settings {
+            netuid: c.chain.netuid,
+            mechid: c.chain.mechid,
+            lead_blocks: c.weights.lead_blocks,
+            dry_run: c.weights.dry_run,
+            version_key: c.weights.version_key,
+            block_time_secs: c.chain.block_time_secs as f64,
+            max_total_multiplier: c.weights.max_total_multiplier,
+            inputs: inputs::Settings {
+                netuid: c.chain.netuid,
+                source: c.scores.source,
+                max_age_blocks: c.scores.max_age_blocks,
+                exempt: c.weights.exempt_uids.iter().copied().collect(),
+            },
+            // Inclusion plus finality: a few blocks, bounded by the transaction's mortality.
+            finalize_timeout: Duration::from_secs(
+                (c.chain.block_time_secs * (MORTAL_BLOCKS + 8)).max(30),
+            ),
+            poll: Duration::from_millis((c.chain.block_time_secs * 1000 / 4).clamp(50, 2000)),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error(transparent)]
+    Chain(#[from] ChainError),
+    #[error("database: {0}")]
+    Db(#[from] sqlx::Error),
+    #[error(transparent)]
+    Weights(#[from] super::WeightsError),
+    /// A configuration the chain refuses: stopping beats failing every epoch.
+    #[error("{0}")]
+    Fatal(String),
+}
+
+/// The weights task's state between heads.
+pub struct Runner {
+    pub client: Arc<ChainClient>,
+    pub pool: PgPool,
+    pub s: Settings,
+    pub signer: Keypair,
+    pub beacon: Beacon,
+    pub metrics: Arc<Metrics>,
+    pub health: Arc<Health>,
+    /// The last reason logged, so a persisting condition is logged once, not every block.
+    said: Option<String>,
+}
+
+impl Runner {
+    pub fn new(
+        client: Arc<ChainClient>,
+        pool: PgPool,
+        s: Settings,
+        signer: Keypair,
+        beacon: Beacon,
+        metrics: Arc<Metrics>,
+        health: Arc<Health>,
+    ) -> Self {
+        Runner {
+            client,
+            pool,
+            s,
+            signer,
+            beacon,
+            metrics,
+            health,
+            said: None,
+        }
+    }
+
+    fn who(&self) -> AccountId {
+        AccountId(self.signer.public_key().0)
+    }
+
+    /// Runs until `cancel`; errors are logged and retried on the next head.
+    pub async fn run(mut self, cancel: CancellationToken) -> anyhow::Result<()> {
+        let mut last: Option<u64> = None;
+        let mut delay = self.s.poll;
+        loop {
+            tokio::select! {
+                _ = tokio::time::sleep(delay) => {}
+                _ = cancel.cancelled() => return Ok(()),
+            }
+            let head = match cursor(&self.pool, self.s.netuid).await {
+                Ok(Some(h)) => h,
+                Ok(None) => continue,
+                Err(e) => {
+                    tracing::warn!(error = %e, "weights: cannot read the ingest cursor");
+                    continue;
+                }
+            };
+            if last == Some(head.number) {
+                continue;
+            }
+            match self.step(head).await {
+                Ok(()) => {
+                    last = Some(head.number);
+                    delay = self.s.poll;
+                }
+                Err(RunError::Fatal(reason)) => {
+                    self.health.fail(CHECK_WEIGHTS, reason.clone());
+                    return Err(anyhow::anyhow!(reason));
+                }
+                Err(e) => {
+                    self.metrics
+                        .weights_failures
+                        .get_or_create(&ReasonLabels {
+                            reason: "internal".into(),
+                        })
+                        .inc();
+                    tracing::warn!(error = %e, block = head.number, "weights step failed; retrying");
+                    delay = (delay * 2).min(Duration::from_secs(10));
+                }
+            }
+        }
+    }
+
+    /// Logs `reason` at warn once until it changes, and fails the readiness check with it.
+    fn blocked(&mut self, reason: String) {
+        self.health.fail(CHECK_WEIGHTS, reason.clone());
+        if self.said.as_ref() != Some(&reason) {
+            tracing::warn!(reason = %reason, "weights are not submitted");
+            self.said = Some(reason);
+        }
+    }
+
+    fn unblocked(&mut self) {
+        self.health.pass(CHECK_WEIGHTS);
+        self.said = None;
+    }
+
+    /// One new ingested head.
+    pub async fn step(&mut self, head: BlockRef) -> Result<(), RunError> {
+        let (netuid, mechid) = (self.s.netuid, self.s.mechid);
+        let st = self
+            .client
+            .weights_state(head, netuid, mechid, self.who())
+            .await?;
+        if st.last_update > 0 {
+            self.metrics
+                .weights_blocks_since_update
+                .set(head.number.saturating_sub(st.last_update) as i64);
+        }
+        let Some(uid) = st.uid else {
+            self.blocked(format!(
+                "the validator hotkey {} is not registered on netuid {netuid}",
+                self.who().to_ss58()
+            ));
+            return Ok(());
+        };
+        let Some(next) = st.next_epoch else {
+            self.blocked(format!("netuid {netuid} has tempo 0: no epochs"));
+            return Ok(());
+        };
+        let version_key = match self.s.version_key {
+            Some(k) if st.hyper.version_key != 0 && k < st.hyper.version_key => {
+                return Err(RunError::Fatal(format!(
+                    "weights.version_key = {k} is below the chain's WeightsVersionKey {}: every submission would fail with IncorrectWeightVersionKey",
+                    st.hyper.version_key
+                )));
+            }
+            Some(k) => k,
+            None => st.hyper.version_key,
+        };
+        // Freshness is checked at every head, so readiness says it before the epoch needs it.
+        let fresh = {
+            let mut tx = self.pool.begin().await?;
+            let f = super::scores::fresh(
+                &mut tx,
+                netuid,
+                self.s.inputs.source,
+                head.number,
+                self.s.inputs.max_age_blocks,
+            )
+            .await?;
+            tx.commit().await?;
+            f
+        };
+        self.metrics
+            .weights_fresh_scores
+            .set(fresh.scores.len() as i64);
+        if let Some(reason) = fresh.none_reason(
+            self.s.inputs.source,
+            head.number,
+            self.s.inputs.max_age_blocks,
+        ) {
+            self.blocked(reason);
+        } else {
+            self.unblocked();
+        }
+
+        // Earlier epochs' rows still in flight are settled first.
+        for old in submission::unsettled(&self.pool, netuid, mechid, st.epoch_index).await? {
+            self.reconcile(&old, head, &st, uid, None).await?;
+        }
+        if let Some(sub) = submission::get(&self.pool, netuid, mechid, st.epoch_index).await? {
+            return self.advance(sub, head, &st, uid, next).await;
+        }
+        if head.number + self.s.lead_blocks < next {
+            return Ok(());
+        }
+        if st.last_update != 0 && head.number - st.last_update < st.hyper.rate_limit {
+            let at = st.last_update + st.hyper.rate_limit;
+            if at >= next {
+                tracing::warn!(
+                    last_update = st.last_update,
+                    rate_limit = st.hyper.rate_limit,
+                    next_epoch = next,
+                    "the rate limit leaves no room to submit before the next epoch"
+                );
+            }
+            return Ok(());
+        }
+        if self.said.is_some() {
+            return Ok(());
+        }
+        let loaded = {
+            let mut tx = self.pool.begin().await?;
+            let l = inputs::load(&mut tx, &self.s.inputs, head.number).await?;
+            tx.commit().await?;
+            l
+        };
+        let params = Params {
+            max_total_multiplier: self.s.max_total_multiplier,
+            min_allowed_weights: st.hyper.min_allowed_weights,
+            max_weights_limit: st.hyper.max_weights_limit,
+        };
+        let plan = pipeline::compute(&params, loaded.inputs)?;
+        let mut detail = format!(
+            "{} uids, {} weights, vesting epoch {:?}, uptime epoch {:?}, MinAllowedWeights {}, MaxWeightsLimit {}",
+            plan.entries.len(),
+            plan.uids().len(),
+            loaded.vesting_epoch,
+            loaded.uptime_epoch,
+            st.hyper.min_allowed_weights,
+            st.hyper.max_weights_limit
+        );
+        if let Some(p) = &plan.emitted.padding {
+            detail.push_str(&format!(
+                "; padded every uid with 1e-5 (SDK 10): {}",
+                p.reason
+            ));
+        }
+        let epoch_block = loaded
+            .vesting_epoch
+            .max(loaded.uptime_epoch)
+            .unwrap_or(head.number);
+        let new = NewPlan {
+            netuid,
+            mechid,
+            epoch_index: st.epoch_index,
+            epoch_block,
+            planned_block: head.number,
+            method: method(st.hyper.commit_reveal, mechid),
+            dry_run: self.s.dry_run,
+            version_key,
+            max_total_multiplier: self.s.max_total_multiplier,
+            plan: &plan,
+            detail,
+        };
+        let Some(id) = submission::plan(&self.pool, &new).await? else {
+            return Ok(());
+        };
+        self.metrics.weights_epoch.set(st.epoch_index as i64);
+        tracing::info!(
+            epoch = st.epoch_index,
+            block = head.number,
+            next_epoch = next,
+            weights = plan.uids().len(),
+            dry_run = self.s.dry_run,
+            "weights planned"
+        );
+        if self.s.dry_run {
+            return Ok(());
+        }
+        let sub = submission::by_id(&self.pool, id).await?;
+        self.send(&sub, head, &st, uid, None).await
+    }
+
+    /// An epoch that already has a row.
+    async fn advance(
+        &mut self,
+        sub: Submission,
+        head: BlockRef,
+        st: &WeightsState,
+        uid: u16,
+        next: u64,
+    ) -> Result<(), RunError> {
+        if sub.dry_run {
+            return Ok(());
+        }
+        match sub.status {
+            Status::Finalized => Ok(()),
+            Status::Planned => self.send(&sub, head, st, uid, None).await,
+            Status::Submitted | Status::InBlock => {
+                self.reconcile(&sub, head, st, uid, Some(next)).await
+            }
+            Status::Failed => {
+                if self.landed(&sub, head, st).await? {
+                    return Ok(());
+                }
+                let again = sub.retryable == Some(true)
+                    && sub.attempts < MAX_ATTEMPTS
+                    && head.number + 1 < next
+                    && head.number > sub.submitted_block.unwrap_or(0) + 1
+                    && (st.last_update == 0 || head.number - st.last_update >= st.hyper.rate_limit);
+                if again {
+                    self.send(&sub, head, st, uid, None).await
+                } else {
+                    Ok(())
+                }
+            }
+        }
+    }
+
+    /// Whether the chain shows our weights landed since `sub` was planned; marks it finalized
+    /// if so.
+    async fn landed(
+        &self,
+        sub: &Submission,
+        head: BlockRef,
+        st: &WeightsState,
+    ) -> Result<bool, RunError> {
+        if st.last_update == 0 || st.last_update < sub.planned_block {
+            return Ok(false);
+        }
+        let block = self.client.block_hash(st.last_update).await?;
+        let moved = submission::transition(
+            &self.pool,
+            sub.id,
+            &[
+                Status::Submitted,
+                Status::InBlock,
+                Status::Failed,
+                Status::Planned,
+            ],
+            Status::Finalized,
+            Change {
+                in_block: Some((block.number, block.hash)),
+                ..Change::default()
+            },
+            &format!(
+                "confirmed by LastUpdate = {} at finalized block {}",
+                st.last_update, head.number
+            ),
+        )
+        .await?;
+        if moved {
+            self.metrics.weights_finalized.inc();
+            tracing::info!(
+                epoch = sub.epoch_index,
+                block = block.number,
+                "weights confirmed on chain by LastUpdate"
+            );
+        }
+        Ok(true)
+    }
+
+    /// A row that may have a transaction out there.
+    async fn reconcile(
+        &mut self,
+        sub: &Submission,
+        head: BlockRef,
+        st: &WeightsState,
+        uid: u16,
+        next: Option<u64>,
+    ) -> Result<(), RunError> {
+        if self.landed(sub, head, st).await? {
+            return Ok(());
+        }
+        let Some(next) = next else {
+            // An earlier epoch that never landed: its chance is gone.
+            submission::transition(
+                &self.pool,
+                sub.id,
+                &[
+                    Status::Planned,
+                    Status::Submitted,
+                    Status::InBlock,
+                    Status::Failed,
+                ],
+                Status::Failed,
+                Change {
+                    error: Some("the epoch ended before the weights landed".into()),
+                    retryable: Some(false),
+                    ..Change::default()
+                },
+                "epoch over",
+            )
+            .await?;
+            return Ok(());
+        };
+        if !matches!(sub.status, Status::Submitted | Status::InBlock) {
+            return Ok(());
+        }
+        let Some(nonce) = sub.nonce else {
+            return Ok(());
+        };
+        let signed_at = sub.submitted_block.unwrap_or(sub.planned_block);
+        if head.number > signed_at + MORTAL_BLOCKS && head.number + 1 < next {
+            // The transaction's mortality has passed and LastUpdate did not move: it was never
+            // included, or failed in its block. Re-sent with the same nonce, so that whatever
+            // happened to the first, at most one can land; a nonce used meanwhile is refused as
+            // outdated, which fails this attempt and the next one takes a fresh nonce.
+            self.send(sub, head, st, uid, Some(nonce)).await?;
+        }
+        Ok(())
+    }
+
+    async fn fail(
+        &self,
+        sub: &Submission,
+        error: String,
+        reason: &str,
+        retryable: bool,
+    ) -> Result<(), RunError> {
+        self.metrics
+            .weights_failures
+            .get_or_create(&ReasonLabels {
+                reason: reason.to_string(),
+            })
+            .inc();
+        tracing::warn!(epoch = sub.epoch_index, attempt = sub.attempts, retryable, error = %error, "weights submission failed");
+        submission::transition(
+            &self.pool,
+            sub.id,
+            &[Status::Planned, Status::Submitted, Status::InBlock],
+            Status::Failed,
+            Change {
+                error: Some(error.clone()),
+                retryable: Some(retryable),
+                ..Change::default()
+            },
+            &format!("{reason}: {error}"),
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// Signs and sends `sub` (with `nonce`, or the account's next one), recording each step.
+    async fn send(
+        &mut self,
+        sub: &Submission,
+        head: BlockRef,
+        st: &WeightsState,
+        _uid: u16,
+        nonce: Option<u64>,
+    ) -> Result<(), RunError> {
+        let nonce = match nonce {
+            Some(n) => n,
+            None => self.client.next_nonce(self.who()).await?,
+        };
+        let req = WeightsRequest {
+            netuid: self.s.netuid,
+            mechid: self.s.mechid,
+            uids: sub.uids.clone(),
+            weights: sub.weights.clone(),
+            version_key: sub.version_key,
+        };
+        let call = match self
+            .client
+            .weights_call(
+                head,
+                &st.hyper,
+                &self.signer,
+                &self.beacon,
+                &req,
+                self.s.block_time_secs,
+            )
+            .await
+        {
+            Ok(c) => c,
+            Err(e) if e.is_transient() => return Err(e.into()),
+            Err(e) => {
+                self.fail(sub, e.to_string(), "Build", false).await?;
+                return Ok(());
+            }
+        };
+        let moved = submission::transition(
+            &self.pool,
+            sub.id,
+            &[
+                Status::Planned,
+                Status::Failed,
+                Status::Submitted,
+                Status::InBlock,
+            ],
+            Status::Submitted,
+            Change {
+                nonce: Some(nonce),
+                reveal_round: call.reveal_round,
+                commit: call.commit.clone(),
+                attempt: Some(head.number),
+                ..Change::default()
+            },
+            &format!(
+                "attempt {}: {} signed with nonce {nonce} at block {}",
+                sub.attempts + 1,
+                call.name,
+                head.number
+            ),
+        )
+        .await?;
+        if !moved {
+            return Ok(());
+        }
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let pushed = self.client.submit_tracked(
+            &self.signer,
+            "SubtensorModule",
+            call.name,
+            call.args,
+            nonce,
+            self.s.finalize_timeout,
+            Some(tx),
+        );
+        tokio::pin!(pushed);
+        let result = loop {
+            tokio::select! {
+                r = &mut pushed => break r,
+                Some(p) = rx.recv() => self.progress(sub.id, p).await?,
+            }
+        };
+        while let Ok(p) = rx.try_recv() {
+            self.progress(sub.id, p).await?;
+        }
+        match result {
+            Ok(done) => {
+                let expected = if call.reveal_round.is_some() {
+                    "SubtensorModule.TimelockedWeightsCommitted"
+                } else {
+                    "SubtensorModule.WeightsSet"
+                };
+                let at = self
+                    .client
+                    .weights_state(done.block, self.s.netuid, self.s.mechid, self.who())
+                    .await?;
+                if !done.events.iter().any(|e| e == expected) || at.last_update != done.block.number
+                {
+                    self.fail(
+                        sub,
+                        format!(
+                            "finalized in block {} without {expected} and LastUpdate = that block (events {:?}, LastUpdate {})",
+                            done.block.number, done.events, at.last_update
+                        ),
+                        "Unconfirmed",
+                        true,
+                    )
+                    .await?;
+                    return Ok(());
+                }
+                submission::transition(
+                    &self.pool,
+                    sub.id,
+                    &[Status::Submitted, Status::InBlock],
+                    Status::Finalized,
+                    Change {
+                        in_block: Some((done.block.number, done.block.hash)),
+                        ..Change::default()
+                    },
+                    &format!(
+                        "finalized in block {}: {expected}, LastUpdate = {}",
+                        done.block.number, at.last_update
+                    ),
+                )
+                .await?;
+                self.metrics.weights_finalized.inc();
+                self.metrics.weights_blocks_since_update.set(0);
+                tracing::info!(epoch = sub.epoch_index, block = done.block.number, method = call.name, reveal_round = ?call.reveal_round, "weights finalized on chain");
+            }
+            Err(e) => {
+                let (reason, retryable) = classify(&e);
+                if reason == "Transport" {
+                    // The outcome is unknown: the row stays submitted and the next head
+                    // reconciles it with the chain.
+                    tracing::warn!(error = %e, "weights submission outcome unknown; reconciling on the next block");
+                    self.metrics
+                        .weights_failures
+                        .get_or_create(&ReasonLabels {
+                            reason: reason.into(),
+                        })
+                        .inc();
+                } else {
+                    self.fail(sub, e.to_string(), reason, retryable).await?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn progress(&self, id: i64, p: TxProgress) -> Result<(), RunError> {
+        match p {
+            TxProgress::Pooled { extrinsic_hash } => {
+                submission::transition(
+                    &self.pool,
+                    id,
+                    &[Status::Submitted],
+                    Status::Submitted,
+                    Change {
+                        extrinsic_hash: Some(extrinsic_hash),
+                        ..Change::default()
+                    },
+                    &format!("accepted by the pool: 0x{}", hex::encode(extrinsic_hash)),
+                )
+                .await?;
+            }
+            TxProgress::InBlock { block_hash } => {
+                submission::transition(
+                    &self.pool,
+                    id,
+                    &[Status::Submitted],
+                    Status::InBlock,
+                    Change::default(),
+                    &format!("in best block 0x{}", hex::encode(block_hash)),
+                )
+                .await?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The chain's error names worth telling apart, and whether a later attempt in the same epoch
+/// may succeed.
+const REASONS: &[(&str, bool)] = &[
+    ("SettingWeightsTooFast", true),
+    ("CommittingWeightsTooFast", true),
+    ("TooManyUnrevealedCommits", true),
+    ("InvalidRevealRound", true),
+    ("CommitRevealEnabled", true),
+    ("CommitRevealDisabled", true),
+    ("IncorrectWeightVersionKey", false),
+    ("NeuronNoValidatorPermit", false),
+    ("NotEnoughStakeToSetWeights", false),
+    ("HotKeyNotRegisteredInSubNet", false),
+    ("WeightVecLengthIsLow", false),
+    ("UidVecContainInvalidOne", false),
+    ("MaxWeightExceeded", false),
+    ("DuplicateUids", false),
+    ("UidsLengthExceedUidsInSubNet", false),
+    ("IncorrectCommitRevealVersion", false),
+    ("Priority is too low", true),
+    ("outdated", true),
+    ("in the future", true),
+    ("ancient birth block", true),
+];
+
+/// A failed submission's reason label and retryability.
+pub fn classify(e: &ChainError) -> (&'static str, bool) {
+    if e.is_transient() {
+        return ("Transport", true);
+    }
+    let text = e.to_string();
+    for (name, retryable) in REASONS {
+        if text.contains(name) {
+            return (name, *retryable);
+        }
+    }
+    match e {
+        ChainError::Invalid(_) => ("InvalidTransaction", true),
+        ChainError::Dispatch(_) => ("DispatchError", false),
+        _ => ("Other", false),
+    }
+}
+
+/// The ingested head, as the ingest cursor has it.
+pub async fn cursor(pool: &PgPool, netuid: u16) -> Result<Option<BlockRef>, sqlx::Error> {
+    let row: Option<(i64, Vec<u8>)> =
+        sqlx::query_as("SELECT block_number, block_hash FROM ingest_cursor WHERE netuid = $1")
+            .bind(i32::from(netuid))
+            .fetch_optional(pool)
+            .await?;
+    Ok(row.map(|(n, h)| {
+        let mut hash = [0u8; 32];
+        let len = h.len().min(32);
+        hash[..len].copy_from_slice(&h[..len]);
+        BlockRef {
+            number: n as u64,
+            hash,
+        }
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn failures_are_classified_by_the_chains_names() {
+        let d = |s: &str| ChainError::Dispatch(s.into());
+        assert_eq!(
+            classify(&d("Module error: SubtensorModule::SettingWeightsTooFast")),
+            ("SettingWeightsTooFast", true)
+        );
+        assert_eq!(
+            classify(&d("SubtensorModule::NeuronNoValidatorPermit")),
+            ("NeuronNoValidatorPermit", false)
+        );
+        assert_eq!(
+            classify(&ChainError::Invalid("Transaction is outdated".into())),
+            ("outdated", true)
+        );
+        assert_eq!(
+            classify(&ChainError::Timeout {
+                what: "x".into(),
+                secs: 1
+            }),
+            ("Transport", true)
+        );
+    }
+}

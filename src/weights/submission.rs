@@ -1,0 +1,369 @@
+//! The submission state machine, one row per (subnet, mechanism, epoch):
+//! `planned → submitted → in_block → finalized | failed(reason, retryable)`. The unique key
+//! makes a second plan for an epoch impossible; a row is marked `submitted` (with the nonce it
+//! is signed with) before the extrinsic leaves the process, so a restart knows a transaction
+//! may be out there and reconciles with the chain before anything else is sent.
+
+use sqlx::{PgConnection, PgPool, Row};
+
+use super::pipeline::{Entry, Plan};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    Planned,
+    Submitted,
+    InBlock,
+    Finalized,
+    Failed,
+}
+
+impl Status {
+    pub fn name(self) -> &'static str {
+        match self {
+            Status::Planned => "planned",
+            Status::Submitted => "submitted",
+            Status::InBlock => "in_block",
+            Status::Finalized => "finalized",
+            Status::Failed => "failed",
+        }
+    }
+    fn from_name(s: &str) -> Status {
+        match s {
+            "planned" => Status::Planned,
+            "submitted" => Status::Submitted,
+            "in_block" => Status::InBlock,
+            "finalized" => Status::Finalized,
+            _ => Status::Failed,
+        }
+    }
+}
+
+/// A stored submission.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Submission {
+    pub id: i64,
+    pub epoch_index: u64,
+    pub epoch_block: u64,
+    pub planned_block: u64,
+    pub status: Status,
+    pub method: String,
+    pub dry_run: bool,
+    pub version_key: u64,
+    pub uids: Vec<u16>,
+    pub weights: Vec<u16>,
+    pub reveal_round: Option<u64>,
+    pub nonce: Option<u64>,
+    pub in_block_number: Option<u64>,
+    pub attempts: u32,
+    pub error: Option<String>,
+    pub retryable: Option<bool>,
+    /// The block the last attempt was signed at (its mortality counts from there).
+    pub submitted_block: Option<u64>,
+}
+
+const COLUMNS: &str = "id, epoch_index, epoch_block, planned_block, status, method, dry_run,
+    version_key, uids, weights, reveal_round, nonce, in_block_number, attempts, error, retryable,
+    submitted_block";
+
+fn of_row(r: &sqlx::postgres::PgRow) -> Submission {
+    let u = |v: Option<i64>| v.map(|x| x.max(0) as u64);
+    let v16 = |v: Vec<i32>| v.into_iter().map(|x| x as u16).collect();
+    Submission {
+        id: r.get(0),
+        epoch_index: r.get::<i64, _>(1) as u64,
+        epoch_block: r.get::<i64, _>(2) as u64,
+        planned_block: r.get::<i64, _>(3) as u64,
+        status: Status::from_name(r.get::<&str, _>(4)),
+        method: r.get(5),
+        dry_run: r.get(6),
+        version_key: r.get::<i64, _>(7) as u64,
+        uids: v16(r.get(8)),
+        weights: v16(r.get(9)),
+        reveal_round: u(r.get(10)),
+        nonce: u(r.get(11)),
+        in_block_number: u(r.get(12)),
+        attempts: r.get::<i32, _>(13) as u32,
+        error: r.get(14),
+        retryable: r.get(15),
+        submitted_block: u(r.get(16)),
+    }
+}
+
+pub async fn get(
+    pool: &PgPool,
+    netuid: u16,
+    mechid: u8,
+    epoch_index: u64,
+) -> Result<Option<Submission>, sqlx::Error> {
+    let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM weight_submissions s
+          WHERE netuid = $1 AND mechid = $2 AND epoch_index = $3"
+    )))
+    .bind(i32::from(netuid))
+    .bind(i32::from(mechid))
+    .bind(epoch_index as i64)
+    .fetch_optional(pool)
+    .await?;
+    Ok(row.as_ref().map(of_row))
+}
+
+/// Submissions, newest epoch first.
+pub async fn history(
+    pool: &PgPool,
+    netuid: u16,
+    limit: i64,
+) -> Result<Vec<Submission>, sqlx::Error> {
+    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM weight_submissions s
+          WHERE netuid = $1 ORDER BY epoch_index DESC, mechid LIMIT $2"
+    )))
+    .bind(i32::from(netuid))
+    .bind(limit)
+    .fetch_all(pool)
+    .await?;
+    Ok(rows.iter().map(of_row).collect())
+}
+
+/// The latest non-dry-run submission that reached the chain.
+pub async fn last_accepted(pool: &PgPool, netuid: u16) -> Result<Option<u64>, sqlx::Error> {
+    let b: Option<i64> = sqlx::query_scalar(
+        "SELECT max(in_block_number) FROM weight_submissions
+          WHERE netuid = $1 AND status = 'finalized' AND NOT dry_run",
+    )
+    .bind(i32::from(netuid))
+    .fetch_one(pool)
+    .await?;
+    Ok(b.map(|b| b as u64))
+}
+
+/// A plan about to be stored.
+pub struct NewPlan<'a> {
+    pub netuid: u16,
+    pub mechid: u8,
+    pub epoch_index: u64,
+    pub epoch_block: u64,
+    pub planned_block: u64,
+    pub method: &'static str,
+    pub dry_run: bool,
+    pub version_key: u64,
+    pub max_total_multiplier: f64,
+    pub plan: &'a Plan,
+    pub detail: String,
+}
+
+/// Stores the plan and every entry behind it in one transaction. `None`: the epoch already has
+/// a submission (another process planned it first); nothing is written.
+pub async fn plan(pool: &PgPool, p: &NewPlan<'_>) -> Result<Option<i64>, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    let uids: Vec<i32> = p.plan.uids().iter().map(|u| i32::from(*u)).collect();
+    let weights: Vec<i32> = p.plan.weights().iter().map(|w| i32::from(*w)).collect();
+    let id: Option<i64> = sqlx::query_scalar(
+        "INSERT INTO weight_submissions (netuid, mechid, epoch_index, epoch_block, planned_block,
+             status, method, dry_run, version_key, uids, weights)
+         VALUES ($1, $2, $3, $4, $5, 'planned', $6, $7, $8, $9, $10)
+         ON CONFLICT (netuid, mechid, epoch_index) DO NOTHING RETURNING id",
+    )
+    .bind(i32::from(p.netuid))
+    .bind(i32::from(p.mechid))
+    .bind(p.epoch_index as i64)
+    .bind(p.epoch_block as i64)
+    .bind(p.planned_block as i64)
+    .bind(p.method)
+    .bind(p.dry_run)
+    .bind(p.version_key as i64)
+    .bind(&uids)
+    .bind(&weights)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some(id) = id else {
+        return Ok(None);
+    };
+    insert_entries(&mut tx, id, &p.plan.entries, p.max_total_multiplier).await?;
+    log(&mut tx, id, Status::Planned, &p.detail).await?;
+    tx.commit().await?;
+    Ok(Some(id))
+}
+
+async fn insert_entries(
+    tx: &mut PgConnection,
+    id: i64,
+    entries: &[Entry],
+    max_total: f64,
+) -> Result<(), sqlx::Error> {
+    let mut uid = Vec::with_capacity(entries.len());
+    let mut miner = Vec::with_capacity(entries.len());
+    let mut hotkey = Vec::with_capacity(entries.len());
+    let mut exempt = Vec::with_capacity(entries.len());
+    let mut base = Vec::with_capacity(entries.len());
+    let (mut up, mut vest, mut pen, mut total) = (vec![], vec![], vec![], vec![]);
+    let (mut clamped, mut raw, mut norm, mut value, mut explain) =
+        (vec![], vec![], vec![], vec![], vec![]);
+    for e in entries {
+        uid.push(i32::from(e.input.uid));
+        miner.push(e.input.miner_id);
+        hotkey.push(e.input.hotkey.as_str());
+        exempt.push(e.input.validator || e.input.exempt);
+        base.push(e.input.base.as_ref().map_or(0.0, |b| b.score));
+        up.push(e.uptime);
+        vest.push(e.vesting);
+        pen.push(e.penalty);
+        total.push(e.total);
+        clamped.push(e.clamped);
+        raw.push(e.raw);
+        norm.push(e.normalized);
+        value.push(i32::from(e.value));
+        explain.push(e.explain(max_total).to_string());
+    }
+    sqlx::query(
+        "INSERT INTO weight_entries (submission_id, uid, miner_id, hotkey, exempt, base_score,
+             uptime_multiplier, vesting_multiplier, penalty, total_multiplier, clamped,
+             raw_weight, normalized_weight, weight_u16, explain)
+         SELECT $1, * FROM UNNEST($2::int[], $3::bigint[], $4::text[], $5::bool[], $6::float8[],
+             $7::float8[], $8::float8[], $9::float8[], $10::float8[], $11::bool[], $12::float8[],
+             $13::float8[], $14::int[], $15::text[]::jsonb[])",
+    )
+    .bind(id)
+    .bind(&uid)
+    .bind(&miner)
+    .bind(&hotkey)
+    .bind(&exempt)
+    .bind(&base)
+    .bind(&up)
+    .bind(&vest)
+    .bind(&pen)
+    .bind(&total)
+    .bind(&clamped)
+    .bind(&raw)
+    .bind(&norm)
+    .bind(&value)
+    .bind(&explain)
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
+}
+
+async fn log(
+    tx: &mut PgConnection,
+    id: i64,
+    status: Status,
+    detail: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO weight_submission_log (submission_id, status, detail) VALUES ($1, $2, $3)",
+    )
+    .bind(id)
+    .bind(status.name())
+    .bind(detail)
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
+}
+
+/// What a transition changes besides the status.
+#[derive(Debug, Default, Clone)]
+pub struct Change {
+    pub nonce: Option<u64>,
+    pub reveal_round: Option<u64>,
+    pub commit: Option<Vec<u8>>,
+    pub extrinsic_hash: Option<[u8; 32]>,
+    pub in_block: Option<(u64, [u8; 32])>,
+    pub error: Option<String>,
+    pub retryable: Option<bool>,
+    /// A new attempt signed at this finalized head: `attempts` + 1, the previous error cleared.
+    pub attempt: Option<u64>,
+}
+
+/// Moves `id` to `to` if it is in one of `from` (else nothing changes and this returns false),
+/// with a log row saying why.
+pub async fn transition(
+    pool: &PgPool,
+    id: i64,
+    from: &[Status],
+    to: Status,
+    change: Change,
+    detail: &str,
+) -> Result<bool, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    let from: Vec<&str> = from.iter().map(|s| s.name()).collect();
+    let done = sqlx::query(
+        "UPDATE weight_submissions SET status = $3,
+             nonce = COALESCE($4, nonce),
+             reveal_round = COALESCE($5, reveal_round),
+             commit_bytes = COALESCE($6, commit_bytes),
+             extrinsic_hash = COALESCE($7, extrinsic_hash),
+             in_block_number = COALESCE($8, in_block_number),
+             in_block_hash = COALESCE($9, in_block_hash),
+             error = CASE WHEN $12 THEN NULL ELSE COALESCE($10, error) END,
+             retryable = CASE WHEN $12 THEN NULL ELSE COALESCE($11, retryable) END,
+             attempts = attempts + CASE WHEN $12 THEN 1 ELSE 0 END,
+             submitted_block = COALESCE($13, submitted_block),
+             updated_at = now()
+          WHERE id = $1 AND status = ANY($2)",
+    )
+    .bind(id)
+    .bind(&from)
+    .bind(to.name())
+    .bind(change.nonce.map(|n| n as i64))
+    .bind(change.reveal_round.map(|n| n as i64))
+    .bind(change.commit)
+    .bind(change.extrinsic_hash.map(|h| h.to_vec()))
+    .bind(change.in_block.map(|(n, _)| n as i64))
+    .bind(change.in_block.map(|(_, h)| h.to_vec()))
+    .bind(change.error)
+    .bind(change.retryable)
+    .bind(change.attempt.is_some())
+    .bind(change.attempt.map(|b| b as i64))
+    .execute(&mut *tx)
+    .await?;
+    if done.rows_affected() == 0 {
+        return Ok(false);
+    }
+    log(&mut tx, id, to, detail).await?;
+    tx.commit().await?;
+    Ok(true)
+}
+
+/// Every transition of a submission, oldest first: (time, status, detail).
+pub async fn log_of(
+    pool: &PgPool,
+    id: i64,
+) -> Result<Vec<(chrono::DateTime<chrono::Utc>, String, String)>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT at, status, detail FROM weight_submission_log WHERE submission_id = $1 ORDER BY id",
+    )
+    .bind(id)
+    .fetch_all(pool)
+    .await
+}
+
+pub async fn by_id(pool: &PgPool, id: i64) -> Result<Submission, sqlx::Error> {
+    let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM weight_submissions s WHERE id = $1"
+    )))
+    .bind(id)
+    .fetch_one(pool)
+    .await?;
+    Ok(of_row(&row))
+}
+
+/// Rows of epochs before `epoch_index` that never settled (finalized, or failed for good).
+pub async fn unsettled(
+    pool: &PgPool,
+    netuid: u16,
+    mechid: u8,
+    epoch_index: u64,
+) -> Result<Vec<Submission>, sqlx::Error> {
+    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM weight_submissions s
+          WHERE netuid = $1 AND mechid = $2 AND epoch_index < $3 AND NOT dry_run
+            AND (status IN ('planned', 'submitted', 'in_block')
+                 OR (status = 'failed' AND retryable IS TRUE))
+          ORDER BY epoch_index"
+    )))
+    .bind(i32::from(netuid))
+    .bind(i32::from(mechid))
+    .bind(epoch_index as i64)
+    .fetch_all(pool)
+    .await?;
+    Ok(rows.iter().map(of_row).collect())
+}
