@@ -133,6 +133,9 @@ fn weights_emit_binary_prints_the_sdk_vectors() {
         let out = run(bad);
         assert_eq!(out.status.code(), Some(65), "{bad}");
         assert!(out.stdout.is_empty(), "{bad}");
-        assert!(String::from_utf8_lossy(&out.stderr).contains("error"), "{bad}");
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("error"),
+            "{bad}"
+        );
     }
 }

@@ -67,7 +67,8 @@ impl Settings {
             finalize_timeout: Duration::from_secs(
                 (c.chain.block_time_secs * (MORTAL_BLOCKS + 8)).max(30),
             ),
-            poll: Duration::from_millis((c.chain.block_time_secs * 1000 / 4).clamp(50, 2000)),
+            // One indexed read of the cursor; the step itself runs only on a new head.
+            poll: Duration::from_millis(100),
         }
     }
 }
@@ -241,12 +242,17 @@ impl Runner {
             self.unblocked();
         }
 
-        // Earlier epochs' rows still in flight are settled first.
+        // Earlier epochs' rows still in flight are settled first. One whose transaction may
+        // still be in a pool hands its nonce to this epoch's submission: of the two, at most
+        // one can land.
+        let mut carried = None;
         for old in submission::unsettled(&self.pool, netuid, mechid, st.epoch_index).await? {
-            self.reconcile(&old, head, &st, uid, None).await?;
+            if let Some(n) = self.reconcile(&old, head, &st, uid, None).await? {
+                carried = Some(n);
+            }
         }
         if let Some(sub) = submission::get(&self.pool, netuid, mechid, st.epoch_index).await? {
-            return self.advance(sub, head, &st, uid, next).await;
+            return self.advance(sub, head, &st, uid, next, carried).await;
         }
         if head.number + self.s.lead_blocks < next {
             return Ok(());
@@ -326,7 +332,7 @@ impl Runner {
             return Ok(());
         }
         let sub = submission::by_id(&self.pool, id).await?;
-        self.send(&sub, head, &st, uid, None).await
+        self.send(&sub, head, &st, uid, carried).await
     }
 
     /// An epoch that already has a row.
@@ -337,16 +343,18 @@ impl Runner {
         st: &WeightsState,
         uid: u16,
         next: u64,
+        carried: Option<u64>,
     ) -> Result<(), RunError> {
         if sub.dry_run {
             return Ok(());
         }
         match sub.status {
             Status::Finalized => Ok(()),
-            Status::Planned => self.send(&sub, head, st, uid, None).await,
-            Status::Submitted | Status::InBlock => {
-                self.reconcile(&sub, head, st, uid, Some(next)).await
-            }
+            Status::Planned => self.send(&sub, head, st, uid, carried).await,
+            Status::Submitted | Status::InBlock => self
+                .reconcile(&sub, head, st, uid, Some(next))
+                .await
+                .map(|_| ()),
             Status::Failed => {
                 if self.landed(&sub, head, st).await? {
                     return Ok(());
@@ -357,7 +365,15 @@ impl Runner {
                     && head.number > sub.submitted_block.unwrap_or(0) + 1
                     && (st.last_update == 0 || head.number - st.last_update >= st.hyper.rate_limit);
                 if again {
-                    self.send(&sub, head, st, uid, None).await
+                    // The earlier attempt's nonce again, unless the chain used it up: a
+                    // transaction of that attempt still in some pool can then never land
+                    // beside this one.
+                    let nonce = if sub.error.as_deref().is_some_and(nonce_consumed) {
+                        carried
+                    } else {
+                        sub.nonce.or(carried)
+                    };
+                    self.send(&sub, head, st, uid, nonce).await
                 } else {
                     Ok(())
                 }
@@ -408,7 +424,8 @@ impl Runner {
         Ok(true)
     }
 
-    /// A row that may have a transaction out there.
+    /// A row that may have a transaction out there. For an earlier epoch (`next` = `None`)
+    /// that did not land, returns the nonce its transaction may still hold.
     async fn reconcile(
         &mut self,
         sub: &Submission,
@@ -416,11 +433,12 @@ impl Runner {
         st: &WeightsState,
         uid: u16,
         next: Option<u64>,
-    ) -> Result<(), RunError> {
+    ) -> Result<Option<u64>, RunError> {
         if self.landed(sub, head, st).await? {
-            return Ok(());
+            return Ok(None);
         }
         let Some(next) = next else {
+            let in_flight = matches!(sub.status, Status::Submitted | Status::InBlock);
             // An earlier epoch that never landed: its chance is gone.
             submission::transition(
                 &self.pool,
@@ -440,23 +458,24 @@ impl Runner {
                 "epoch over",
             )
             .await?;
-            return Ok(());
+            return Ok(if in_flight { sub.nonce } else { None });
         };
         if !matches!(sub.status, Status::Submitted | Status::InBlock) {
-            return Ok(());
+            return Ok(None);
         }
         let Some(nonce) = sub.nonce else {
-            return Ok(());
+            return Ok(None);
         };
         let signed_at = sub.submitted_block.unwrap_or(sub.planned_block);
-        if head.number > signed_at + MORTAL_BLOCKS && head.number + 1 < next {
-            // The transaction's mortality has passed and LastUpdate did not move: it was never
-            // included, or failed in its block. Re-sent with the same nonce, so that whatever
-            // happened to the first, at most one can land; a nonce used meanwhile is refused as
-            // outdated, which fails this attempt and the next one takes a fresh nonce.
+        if head.number > signed_at + RESEND_AFTER_BLOCKS && head.number + 1 < next {
+            // Not landed: the transaction never left (a restart between the row and the
+            // network), is still in a pool, or failed in its block. Re-sent with the same
+            // nonce, so that whatever happened to the first, at most one can land: a pool that
+            // holds the first refuses the copy, a nonce already used is refused as outdated
+            // (and the next attempt takes a fresh one).
             self.send(sub, head, st, uid, Some(nonce)).await?;
         }
-        Ok(())
+        Ok(None)
     }
 
     async fn fail(
@@ -622,7 +641,7 @@ impl Runner {
             }
             Err(e) => {
                 let (reason, retryable) = classify(&e);
-                if reason == "Transport" {
+                if reason == "Transport" || reason == "Priority is too low" {
                     // The outcome is unknown: the row stays submitted and the next head
                     // reconciles it with the chain.
                     tracing::warn!(error = %e, "weights submission outcome unknown; reconciling on the next block");
@@ -670,6 +689,15 @@ impl Runner {
         }
         Ok(())
     }
+}
+
+/// Blocks after an attempt without our weights landing before the same nonce is sent again.
+const RESEND_AFTER_BLOCKS: u64 = 2;
+
+/// Whether a failed attempt used up its nonce (it reached a block, or the pool calls the nonce
+/// outdated): only then may the next attempt take a fresh one.
+fn nonce_consumed(error: &str) -> bool {
+    error.contains("failed in block") || error.contains("outdated")
 }
 
 /// The chain's error names worth telling apart, and whether a later attempt in the same epoch
