@@ -248,3 +248,106 @@ async fn probes_follow_the_axon_profiles(pool: PgPool) {
         .unwrap();
     assert_eq!(daily as usize, samples.len());
 }
+
+/// tenure down for a while: the rounds it could not run are missing (unknown), not down — no
+/// rounds are dated back into the outage while ingestion catches up, the always-up miner's
+/// hours all stay fully up, and its current uptime stays 1.0.
+#[sqlx::test]
+async fn a_daemon_outage_is_unknown_not_down(pool: PgPool) {
+    let dir = tempfile::tempdir().unwrap();
+    let devnet = Devnet::start(&DevnetArgs {
+        port: 0,
+        block_ms: 15,
+        finality_lag: 2,
+        netuid: 2,
+        miners: 5,
+        validators: 1,
+        axons: true,
+        tempo: 99,
+        ..DevnetArgs::default()
+    })
+    .await
+    .unwrap();
+    let config = dir.path().join("tenure.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[chain]\nendpoints = [{:?}]\nnetuid = 2\nreconnect_initial_delay_ms = 50\nreconnect_max_delay_secs = 1\n\
+             [database]\nurl = {:?}\n[http]\nenabled = false\n[log]\nformat = \"json\"\nlevel = \"warn\"\n\
+             [ingest]\nstart_block = 0\n[weights]\nenabled = false\n\
+             [uptime]\nsources = [\"probe\"]\nprobe_interval_blocks = 10\n[uptime.probe]\ntimeout_ms = 300\n",
+            devnet.url(),
+            common::url_of(&pool)
+        ),
+    )
+    .unwrap();
+    let last_round = || async {
+        sqlx::query_scalar::<_, Option<i64>>("SELECT max(block) FROM uptime_rounds")
+            .fetch_one(&pool)
+            .await
+            .unwrap()
+            .unwrap_or(0) as u64
+    };
+    let wait_round = |at_least: u64| async move {
+        let deadline = Instant::now() + Duration::from_secs(90);
+        loop {
+            let b = last_round().await;
+            if b >= at_least {
+                return b;
+            }
+            assert!(Instant::now() < deadline, "no round at {at_least}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    };
+    let mut daemon = common::spawn_daemon(&config);
+    let before = wait_round(250).await;
+    daemon.kill().unwrap();
+    daemon.wait().unwrap();
+    let before = before.max(last_round().await);
+    // About 400 blocks (well over a chain hour) without tenure.
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    let mut daemon = common::spawn_daemon(&config);
+    wait_round(before + 900).await;
+    daemon.kill().unwrap();
+    daemon.wait().unwrap();
+    devnet.stop().await;
+
+    let blocks: Vec<i64> = sqlx::query_scalar("SELECT block FROM uptime_rounds ORDER BY block")
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+    let (gap_from, gap_to) = blocks
+        .windows(2)
+        .map(|w| (w[0] as u64, w[1] as u64))
+        .max_by_key(|(a, b)| b - a)
+        .unwrap();
+    assert_eq!(gap_from, before, "{blocks:?}");
+    assert!(
+        gap_to - gap_from >= 300,
+        "the outage was filled in: {blocks:?}"
+    );
+    // The always-up miner (uid 1): every hour it was observed, it was up; the hours inside
+    // the outage have no row at all.
+    let hours: Vec<(i64, i32, i32)> = sqlx::query_as(
+        "SELECT h.hour, h.rounds, h.up FROM uptime_hourly h JOIN miners m ON m.id = h.miner_id
+          WHERE m.uid = 1 ORDER BY h.hour",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    assert!(hours.iter().all(|(_, r, u)| r == u), "{hours:?}");
+    for (hour, ..) in &hours {
+        let (start, end) = (*hour as u64 * 300, *hour as u64 * 300 + 300);
+        assert!(
+            !(start > gap_from && end <= gap_to),
+            "hour {hour} lies inside the outage {gap_from}..{gap_to}"
+        );
+    }
+    let current: Option<f64> = sqlx::query_scalar(
+        "SELECT current_uptime FROM uptime_multipliers WHERE uid = 1 ORDER BY epoch_block DESC LIMIT 1",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(current, Some(1.0));
+}

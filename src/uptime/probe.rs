@@ -151,6 +151,11 @@ pub fn next_round(last: Option<u64>, interval: u64) -> u64 {
 /// Runs probe rounds until cancelled: each time the ingested head reaches the next multiple of
 /// the interval, one round at that head. Failures skip the round (logged, counted, shown on
 /// /readyz) and never stop the loop.
+/// How far the ingested head may trail the finalized head for a round to be dated at it.
+fn catch_up_slack(interval_blocks: u64) -> u64 {
+    (2 * interval_blocks).max(20)
+}
+
 pub async fn run(
     client: Arc<ChainClient>,
     pool: PgPool,
@@ -188,6 +193,24 @@ pub async fn run(
         };
         if head < due {
             continue;
+        }
+        // While ingestion catches up (after an outage of tenure), the ingested head lies in the
+        // past: a probe now would date present observations back to it. The outage's rounds
+        // stay missing (unknown, not down); probing resumes once ingestion is near the chain.
+        match client.finalized_head().await {
+            Ok(f) if f.number > head + catch_up_slack(s.interval_blocks) => {
+                tracing::debug!(
+                    ingested = head,
+                    finalized = f.number,
+                    "uptime: ingestion catching up; no probe round"
+                );
+                continue;
+            }
+            Ok(_) => {}
+            Err(e) => {
+                tracing::warn!(error = %e, "uptime: cannot read the finalized head");
+                continue;
+            }
         }
         let started = Instant::now();
         match round(&client, &pool, &s, head).await {
