@@ -2,6 +2,11 @@
 //! `<miners>` miners, each with `<days>` days of daily rollups and the hourly rollups the rules
 //! read (1,100 hours), computed by `uptime::evaluate` (the pure part of an epoch).
 //!
+//! With `DATABASE_URL` set, also the database side at the same scale (in a scratch database
+//! `tenure_bench_uptime`): loading the rollup cache at start-up (`uptime::epoch::load`) and one
+//! epoch's step in its transaction (`uptime::epoch::record_epoch`: refresh the recent rollups,
+//! evaluate, write every miner's multiplier).
+//!
 //! `cargo run --release --example bench_uptime -- <miners> <days>`
 
 use std::time::Instant;
@@ -87,4 +92,129 @@ fn main() {
         "uptime_bonuses miners={miners} days={days} hours={hours} median_ms={:.1}",
         runs[runs.len() / 2]
     );
+    let Ok(base) = std::env::var("DATABASE_URL") else {
+        println!("DATABASE_URL not set: database steps skipped");
+        return;
+    };
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    if let Err(e) = rt.block_on(database(&base, miners, days, hours, cfg)) {
+        eprintln!("database steps failed: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+const NETUID: u16 = 1;
+
+/// Seeds `miners` miners with `days` of daily and `hours` of hourly rollups ending at the epoch
+/// block, then times the start-up load and the per-epoch step.
+async fn database(
+    base: &str,
+    miners: usize,
+    days: i64,
+    hours: i64,
+    cfg: UptimeConfig,
+) -> anyhow::Result<()> {
+    use sqlx::PgPool;
+    use tenure::uptime::epoch::{EpochSettings, load, record_epoch};
+    use tenure::uptime::store::Periods;
+    let admin = PgPool::connect(base).await?;
+    let name = "tenure_bench_uptime";
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+    )))
+    .execute(&admin)
+    .await?;
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&admin)
+        .await?;
+    let mut url = url::Url::parse(base)?;
+    url.set_path(name);
+    let pool = PgPool::connect(url.as_str()).await?;
+    tenure::db::migrate(&pool).await?;
+    let periods = Periods::new(12);
+    // The epoch block: the last hour of the last day.
+    let block = (days as u64) * periods.blocks_per_day - 1;
+    let (day, hour) = (periods.day(block), periods.hour(block));
+    let seeded = Instant::now();
+    sqlx::query(
+        "INSERT INTO miners (id, netuid, hotkey, uid, registered_at_block, first_seen_block)
+         SELECT i + 1, $1, 'hk' || i, i, 0, 0 FROM generate_series(0, $2 - 1) i",
+    )
+    .bind(i32::from(NETUID))
+    .bind(miners as i32)
+    .execute(&pool)
+    .await?;
+    // 288 rounds a day (12 an hour); miner i is down in (i mod 10) % of them.
+    sqlx::query(
+        "INSERT INTO uptime_daily (netuid, miner_id, day, started_at, rounds, up)
+         SELECT $1, m, d, timestamptz '2025-01-01' + d * interval '1 day', 288,
+                288 - ((m + d) % 10) * 3 / 10
+           FROM generate_series(1, $2) m, generate_series($3, $4) d
+          WHERE (m + d) % 50 <> 0",
+    )
+    .bind(i32::from(NETUID))
+    .bind(miners as i64)
+    .bind(day - days + 1)
+    .bind(day)
+    .execute(&pool)
+    .await?;
+    sqlx::query(
+        "INSERT INTO uptime_hourly (netuid, miner_id, hour, started_at, rounds, up)
+         SELECT $1, m, h, timestamptz '2025-01-01' + h * interval '1 hour', 12,
+                12 - CASE WHEN (m + h) % 10 < m % 10 THEN 1 ELSE 0 END
+           FROM generate_series(1, $2) m, generate_series($3, $4) h",
+    )
+    .bind(i32::from(NETUID))
+    .bind(miners as i64)
+    .bind(hour - hours + 1)
+    .bind(hour)
+    .execute(&pool)
+    .await?;
+    sqlx::query("ANALYZE").execute(&pool).await?;
+    println!(
+        "seeded {miners} miners × {days} days + {hours} hours in {:.1} s",
+        seeded.elapsed().as_secs_f64()
+    );
+    let s = EpochSettings {
+        netuid: NETUID,
+        cfg,
+        periods,
+        exempt: Default::default(),
+    };
+    let refs: Vec<tenure::vesting::epoch::MinerRef> = (0..miners)
+        .map(|i| tenure::vesting::epoch::MinerRef {
+            miner_id: i as i64 + 1,
+            uid: i as u16,
+            hotkey: format!("hk{i}"),
+            coldkey: Some(format!("ck{i}")),
+            validator: false,
+            exempt: false,
+        })
+        .collect();
+    let now = chrono::Utc.with_ymd_and_hms(2025, 1, 1, 0, 0, 0).unwrap() + Duration::days(days);
+    let (mut loads, mut steps) = (Vec::new(), Vec::new());
+    for run in 0..5 {
+        let t = Instant::now();
+        let mut tracker = load(&pool, &s, block).await?;
+        loads.push(t.elapsed().as_secs_f64());
+        // Each run one epoch later (one more block), as consecutive epochs would be.
+        let b = block + run;
+        let mut tx = pool.begin().await?;
+        let t = Instant::now();
+        let rec = record_epoch(&mut tx, &s, b, now, &mut tracker, &refs).await?;
+        steps.push(t.elapsed().as_secs_f64() * 1000.0);
+        tx.commit().await?;
+        assert_eq!(rec.miners, miners);
+    }
+    loads.sort_by(f64::total_cmp);
+    steps.sort_by(f64::total_cmp);
+    println!(
+        "uptime_cache_load median_s={:.2} runs={loads:.2?}",
+        loads[loads.len() / 2]
+    );
+    println!(
+        "uptime_epoch_step median_ms={:.1} runs={steps:.1?}",
+        steps[steps.len() / 2]
+    );
+    Ok(())
 }

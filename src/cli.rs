@@ -673,7 +673,10 @@ async fn weights_command(loaded: Loaded, command: WeightsCommand) -> anyhow::Res
                     )),
                 ),
             };
-            let settings = run::Settings::from_config(cfg);
+            let mut settings = run::Settings::from_config(cfg);
+            // A preview reads the penalties in force; it does not detect (store) new ones.
+            settings.inputs.penalty =
+                crate::weights::inputs::PenaltySettings::from_config(cfg, false);
             let params = crate::weights::pipeline::Params {
                 max_total_multiplier: cfg.weights.max_total_multiplier,
                 min_allowed_weights: min_allowed,

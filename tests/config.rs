@@ -160,11 +160,7 @@ fn out_of_range_values_are_refused() {
         &[],
         "weights.exempt_uids[1]",
     );
-    refused(
-        "[weights.penalty]\nenabled = true\n",
-        &[],
-        "weights.penalty.enabled",
-    );
+
     // 192 hex digits that are not a point of the curve: commits would be undecryptable.
     let msg = refused(
         &format!("[weights.drand]\npublic_key = \"{}\"\n", "ab".repeat(96)),

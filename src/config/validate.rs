@@ -476,13 +476,5 @@ pub(super) fn check(c: &Config) -> Result<(), Failure> {
         u64::from(w.penalty.mean_window_days),
     )?;
     penalty_tiers("weights.penalty.tiers", &w.penalty.tiers)?;
-    if w.penalty.enabled {
-        // Refused rather than silently ignored: an operator who turns it on must not believe
-        // sellers are penalized.
-        return fail(
-            "weights.penalty.enabled",
-            "the alpha-selling penalty stage is not implemented in this version; set it to false",
-        );
-    }
     Ok(())
 }

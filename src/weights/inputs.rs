@@ -7,9 +7,10 @@ use std::collections::{BTreeSet, HashMap};
 use serde_json::{Value, json};
 use sqlx::PgConnection;
 
+use super::penalty::{self, Series};
 use super::pipeline::{Base, Factor, Input};
 use super::scores::{self, Fresh};
-use crate::config::{Mode, ScoresSource};
+use crate::config::{Mode, PenaltyConfig, ScoresSource};
 
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -17,6 +18,138 @@ pub struct Settings {
     pub source: ScoresSource,
     pub max_age_blocks: u64,
     pub exempt: BTreeSet<u16>,
+    /// The alpha-selling penalty, when enabled.
+    pub penalty: Option<PenaltySettings>,
+}
+
+#[derive(Debug, Clone)]
+pub struct PenaltySettings {
+    pub cfg: PenaltyConfig,
+    pub blocks_per_hour: u64,
+    /// Detect new drops (and store the penalties) while loading: the submitter does, a
+    /// preview does not write.
+    pub detect: bool,
+}
+
+impl PenaltySettings {
+    pub fn from_config(c: &crate::config::Config, detect: bool) -> Option<Self> {
+        c.weights.penalty.enabled.then(|| PenaltySettings {
+            cfg: c.weights.penalty.clone(),
+            blocks_per_hour: (3_600 / c.chain.block_time_secs.max(1)).max(1),
+            detect,
+        })
+    }
+}
+
+/// Measures every coldkey's drop over the window ending at `head` and stores a penalty where a
+/// tier is reached and no penalty at least as strong is in force.
+async fn detect(
+    tx: &mut PgConnection,
+    netuid: i32,
+    head: u64,
+    p: &PenaltySettings,
+    coldkeys: &[String],
+) -> Result<usize, sqlx::Error> {
+    let window = u64::from(p.cfg.mean_window_days) * 24 * p.blocks_per_hour;
+    let from = head.saturating_sub(window);
+    if from == 0 || coldkeys.is_empty() {
+        // Less history than the window (a young database, or a young chain): no measure.
+        return Ok(0);
+    }
+    let (f, h) = (from as i64, head as i64);
+    let mut series: HashMap<String, (HashMap<String, i64>, Series)> = HashMap::new();
+    let initial: Vec<(String, String, i64)> = sqlx::query_as(
+        "SELECT DISTINCT ON (coldkey, hotkey) coldkey, hotkey, alpha_rao FROM stake_changes
+          WHERE netuid = $1 AND coldkey = ANY($2) AND block <= $3
+          ORDER BY coldkey, hotkey, block DESC",
+    )
+    .bind(netuid)
+    .bind(coldkeys)
+    .bind(f)
+    .fetch_all(&mut *tx)
+    .await?;
+    for (c, hk, a) in initial {
+        let e = series.entry(c).or_default();
+        e.0.insert(hk, a);
+        e.1.initial += a;
+    }
+    let changes: Vec<(String, String, i64, i64)> = sqlx::query_as(
+        "SELECT coldkey, hotkey, block, alpha_rao FROM stake_changes
+          WHERE netuid = $1 AND coldkey = ANY($2) AND block > $3 AND block <= $4
+          ORDER BY block",
+    )
+    .bind(netuid)
+    .bind(coldkeys)
+    .bind(f)
+    .bind(h)
+    .fetch_all(&mut *tx)
+    .await?;
+    for (c, hk, b, a) in changes {
+        let e = series.entry(c).or_default();
+        e.0.insert(hk, a);
+        let total = e.0.values().sum();
+        e.1.changes.push((b as u64, total));
+    }
+    let emissions: Vec<(String, i64, i64)> = sqlx::query_as(
+        "SELECT coldkey, epoch_block, sum(amount_rao)::bigint FROM emissions
+          WHERE netuid = $1 AND coldkey = ANY($2) AND epoch_block > $3 AND epoch_block <= $4
+          GROUP BY 1, 2 ORDER BY 2",
+    )
+    .bind(netuid)
+    .bind(coldkeys)
+    .bind(f)
+    .bind(h)
+    .fetch_all(&mut *tx)
+    .await?;
+    for (c, b, a) in emissions {
+        series.entry(c).or_default().1.emissions.push((b as u64, a));
+    }
+    let active: HashMap<String, f64> = sqlx::query_as(
+        "SELECT coldkey, min(factor) FROM stake_penalties
+          WHERE netuid = $1 AND from_block <= $2 AND until_block > $2 GROUP BY coldkey",
+    )
+    .bind(netuid)
+    .bind(h)
+    .fetch_all(&mut *tx)
+    .await?
+    .into_iter()
+    .collect();
+    let last: HashMap<String, i64> = sqlx::query_as(
+        "SELECT coldkey, max(from_block) FROM stake_penalties WHERE netuid = $1 GROUP BY coldkey",
+    )
+    .bind(netuid)
+    .fetch_all(&mut *tx)
+    .await?
+    .into_iter()
+    .collect();
+    let mut stored = 0;
+    for (coldkey, (_, s)) in series {
+        let start = last.get(&coldkey).map_or(from, |b| (*b).max(0) as u64);
+        let Some(d) = penalty::drop(&s, from, start, head) else {
+            continue;
+        };
+        let Some(t) = penalty::tier(&p.cfg.tiers, d.fraction) else {
+            continue;
+        };
+        if active.get(&coldkey).is_some_and(|f| *f <= t.factor) {
+            continue;
+        }
+        let until = head + u64::from(t.hours) * p.blocks_per_hour;
+        sqlx::query(
+            "INSERT INTO stake_penalties (netuid, coldkey, from_block, until_block, drop_fraction, factor)
+             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
+        )
+        .bind(netuid)
+        .bind(&coldkey)
+        .bind(h)
+        .bind(until as i64)
+        .bind(d.fraction)
+        .bind(t.factor)
+        .execute(&mut *tx)
+        .await?;
+        stored += 1;
+    }
+    Ok(stored)
 }
 
 /// The inputs of one epoch's computation.
@@ -156,6 +289,47 @@ pub async fn load(tx: &mut PgConnection, s: &Settings, head: u64) -> Result<Load
         Some((b, _)) => format!("not in the uptime record of epoch block {b}: 1.0"),
     };
 
+    // Penalties in force at the head, strongest per coldkey.
+    let mut penalties: HashMap<String, Factor> = HashMap::new();
+    if let Some(p) = &s.penalty {
+        if p.detect {
+            let coldkeys: Vec<String> = miners
+                .iter()
+                .filter_map(|m| m.coldkey.clone())
+                .collect::<BTreeSet<_>>()
+                .into_iter()
+                .collect();
+            detect(tx, n, head, p, &coldkeys).await?;
+        }
+        let rows: Vec<(String, f64, i64, i64, f64)> = sqlx::query_as(
+            "SELECT DISTINCT ON (coldkey) coldkey, factor, from_block, until_block, drop_fraction
+               FROM stake_penalties WHERE netuid = $1 AND from_block <= $2 AND until_block > $2
+              ORDER BY coldkey, factor, from_block DESC",
+        )
+        .bind(n)
+        .bind(h)
+        .fetch_all(&mut *tx)
+        .await?;
+        for (coldkey, factor, from, until, drop) in rows {
+            penalties.insert(
+                coldkey,
+                Factor {
+                    applied: factor,
+                    why: json!({
+                        "factor": factor, "drop_fraction": drop,
+                        "from_block": from, "until_block": until,
+                        "mean_window_days": p.cfg.mean_window_days,
+                    }),
+                },
+            );
+        }
+    }
+    let no_penalty = if s.penalty.is_some() {
+        "no alpha-selling penalty in force: 1.0"
+    } else {
+        "weights.penalty disabled"
+    };
+
     let inputs = miners
         .into_iter()
         .map(|m| {
@@ -183,7 +357,11 @@ pub async fn load(tx: &mut PgConnection, s: &Settings, head: u64) -> Result<Load
                 vesting: vesting
                     .remove(&m.miner_id)
                     .unwrap_or_else(|| Factor::neutral(&vesting_default)),
-                penalty: Factor::neutral("weights.penalty disabled"),
+                penalty: m
+                    .coldkey
+                    .as_ref()
+                    .and_then(|c| penalties.get(c).cloned())
+                    .unwrap_or_else(|| Factor::neutral(no_penalty)),
                 hotkey: m.hotkey,
             }
         })

@@ -6,6 +6,7 @@ pub mod emit;
 pub mod explain;
 pub mod inputs;
 pub mod normalize;
+pub mod penalty;
 pub mod pipeline;
 pub mod run;
 pub mod scores;

@@ -62,6 +62,7 @@ impl Settings {
                 source: c.scores.source,
                 max_age_blocks: c.scores.max_age_blocks,
                 exempt: c.weights.exempt_uids.iter().copied().collect(),
+                penalty: inputs::PenaltySettings::from_config(c, true),
             },
             // Inclusion plus finality: a few blocks, bounded by the transaction's mortality.
             finalize_timeout: Duration::from_secs(

@@ -1,0 +1,122 @@
+//! Weights benchmark (see BENCHMARKS.md): one epoch's weights for `<uids>` uids — the pure
+//! pipeline (product, clamp, the SDK conversion with the max-weight clip, explanations) and,
+//! with `DATABASE_URL` set, storing the plan with every uid's explanation (scratch database
+//! `tenure_bench_weights`), as the submitter does once per epoch.
+//!
+//! `cargo run --release --example bench_weights -- <uids>`
+
+use std::time::Instant;
+
+use serde_json::json;
+use tenure::weights::pipeline::{Base, Factor, Input, Params, compute};
+
+fn inputs(n: usize) -> Vec<Input> {
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut next = move || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        (x % 1_000_000) as f64 / 1_000_000.0
+    };
+    (0..n)
+        .map(|i| Input {
+            uid: i as u16,
+            hotkey: format!("hk{i}"),
+            miner_id: None,
+            validator: i < 8,
+            exempt: false,
+            base: Some(Base {
+                score: next(),
+                block: Some(1),
+                source: "api",
+            }),
+            uptime: Factor {
+                applied: 1.0 + next(),
+                why: json!({ "mode": "on", "current_uptime": next() }),
+            },
+            vesting: Factor {
+                applied: 1.0 + next(),
+                why: json!({ "mode": "on", "holding_fraction": next() }),
+            },
+            penalty: Factor::neutral("off"),
+        })
+        .collect()
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let n: usize = std::env::args()
+        .nth(1)
+        .map_or(4096, |s| s.parse().unwrap_or(4096));
+    let params = Params {
+        max_total_multiplier: 3.0,
+        min_allowed_weights: 8,
+        max_weights_limit: 655, // 1 %: the iterative clip runs
+    };
+    let mut pure = Vec::new();
+    let mut plan = None;
+    for _ in 0..7 {
+        let input = inputs(n);
+        let t = Instant::now();
+        let p = compute(&params, input)?;
+        let explained: usize = p
+            .entries
+            .iter()
+            .map(|e| e.explain(3.0).to_string().len())
+            .sum();
+        pure.push(t.elapsed().as_secs_f64() * 1000.0);
+        assert!(explained > 0 && p.uids().len() > n / 2);
+        plan = Some(p);
+    }
+    println!("weights_pipeline uids={n} median_ms={:.1}", median(pure));
+    let Some(plan) = plan else { return Ok(()) };
+
+    let Ok(base) = std::env::var("DATABASE_URL") else {
+        println!("DATABASE_URL not set: database steps skipped");
+        return Ok(());
+    };
+    let admin = sqlx::PgPool::connect(&base).await?;
+    let name = "tenure_bench_weights";
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+    )))
+    .execute(&admin)
+    .await?;
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&admin)
+        .await?;
+    let mut url = url::Url::parse(&base)?;
+    url.set_path(name);
+    let pool = sqlx::PgPool::connect(url.as_str()).await?;
+    tenure::db::migrate(&pool).await?;
+    let mut stored = Vec::new();
+    for epoch in 0..7u64 {
+        let new = tenure::weights::submission::NewPlan {
+            netuid: 1,
+            mechid: 0,
+            epoch_index: epoch,
+            epoch_block: epoch * 361,
+            planned_block: epoch * 361 + 340,
+            method: "set_weights",
+            dry_run: false,
+            version_key: 0,
+            max_total_multiplier: 3.0,
+            plan: &plan,
+            detail: "bench".into(),
+        };
+        let t = Instant::now();
+        let id = tenure::weights::submission::plan(&pool, &new).await?;
+        stored.push(t.elapsed().as_secs_f64() * 1000.0);
+        assert!(id.is_some());
+    }
+    println!(
+        "weights_plan_stored uids={n} median_ms={:.1}",
+        median(stored)
+    );
+    Ok(())
+}
