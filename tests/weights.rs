@@ -100,6 +100,25 @@ fn cli(config: &Path, args: &[&str]) -> (bool, String) {
     )
 }
 
+/// Runs a command whose stdout is JSON (logs go to stderr), without blocking the test's
+/// runtime: the devnet serves from it.
+async fn cli_json(config: &Path, args: &[&str]) -> Json {
+    let mut cmd = Command::new(BIN);
+    cmd.args(["--config", config.to_str().unwrap()])
+        .args(args)
+        .stdin(Stdio::null());
+    let out = tokio::task::spawn_blocking(move || cmd.output())
+        .await
+        .unwrap()
+        .expect("run tenure");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("JSON on stdout")
+}
+
 fn kill(mut child: Child) {
     let _ = child.kill();
     let _ = child.wait();
@@ -338,6 +357,17 @@ async fn one_submission_per_epoch_equal_to_explain(pool: PgPool) {
     let (status, body) = common::http_get(s.addr, "/v1/weights/miners/5").await;
     assert_eq!(status, 200, "{body}");
     assert!(body.contains("weight_u16"), "{body}");
+    let (status, body) = common::http_get(s.addr, "/v1/weights/submissions?limit=2").await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("\"status\":\"finalized\""), "{body}");
+    let (status, _) = common::http_get(s.addr, "/v1/weights/submissions?limit=0").await;
+    assert_eq!(status, 400);
+    // The preview: every uid, the vectors the pipeline gives now, the chain's limits.
+    let v = cli_json(&s.config, &["weights", "preview", "--json"]).await;
+    assert_eq!(v["miners"].as_array().unwrap().len(), 14, "{v}");
+    assert_eq!(v["params"]["min_allowed_weights"], 4, "{v}");
+    assert!(v["blocked"].is_null(), "{v}");
+    assert_eq!(v["dests"].as_array().unwrap().len(), scores.len());
     let (ok, text) = cli(&s.config, &["weights", "explain", "3"]);
     assert!(ok && text.contains("u16 submitted"), "{text}");
     let (ok, text) = cli(&s.config, &["weights", "history", "--limit", "3"]);
