@@ -564,3 +564,82 @@ async fn stale_scores_stop_submission_and_readyz_says_why(pool: PgPool) {
     kill(daemon);
     s.devnet.stop().await;
 }
+
+/// `weights.dry_run`: planned and explained every epoch, nothing sent.
+#[sqlx::test]
+async fn dry_run_plans_without_sending(pool: PgPool) {
+    let s = setup(
+        &pool,
+        DevnetArgs {
+            block_ms: 100,
+            ..DevnetArgs::default()
+        },
+        "[scores]\nsource = \"uniform\"\n[weights]\nlead_blocks = 8\ndry_run = true\n",
+    )
+    .await;
+    let daemon = common::spawn_daemon(&s.config);
+    let deadline = Instant::now() + Duration::from_secs(90);
+    loop {
+        let n: i64 = sqlx::query_scalar("SELECT count(*) FROM weight_submissions WHERE dry_run")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+        if n >= 2 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no dry-run plans");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    kill(daemon);
+    let r = rows(&pool).await;
+    assert!(
+        r.iter()
+            .all(|x| x.status == "planned" && x.in_block_number.is_none()),
+        "{r:#?}"
+    );
+    assert!(weights_set(&s.ledger).is_empty());
+    let entries: i64 = sqlx::query_scalar("SELECT count(*) FROM weight_entries")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(entries, 14 * r.len() as i64);
+    s.devnet.stop().await;
+}
+
+/// A configured version key below the chain's would fail every epoch: the daemon stops and says
+/// why.
+#[sqlx::test]
+async fn a_version_key_below_the_chains_stops_the_daemon(pool: PgPool) {
+    let s = setup(
+        &pool,
+        DevnetArgs {
+            block_ms: 100,
+            version_key: 7,
+            ..DevnetArgs::default()
+        },
+        "[scores]\nsource = \"uniform\"\n[weights]\nversion_key = 3\n",
+    )
+    .await;
+    let mut cmd = Command::new(BIN);
+    cmd.args(["--config", s.config.to_str().unwrap(), "run"])
+        .env_remove("RUST_LOG")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    let out = tokio::time::timeout(
+        Duration::from_secs(60),
+        tokio::task::spawn_blocking(move || cmd.output()),
+    )
+    .await
+    .expect("the daemon did not stop")
+    .unwrap()
+    .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("weights.version_key = 3 is below the chain's WeightsVersionKey 7"),
+        "{err}"
+    );
+    assert!(weights_set(&s.ledger).is_empty());
+    s.devnet.stop().await;
+}

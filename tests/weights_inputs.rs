@@ -1,6 +1,8 @@
-//! The alpha-selling penalty against a real PostgreSQL: drops measured from `stake_changes`
-//! with emissions excluded, stored once in `stake_penalties` with the tier's duration in chain
-//! blocks, applied to the coldkey's miners, expired on time, and not repeated for the same sale.
+//! What an epoch's weights are computed from, against a real PostgreSQL: base scores of the
+//! `table` source with their freshness, and the alpha-selling penalty — drops measured from
+//! `stake_changes` with emissions excluded, stored once in `stake_penalties` with the tier's
+//! duration in chain blocks, applied to the coldkey's miners, expired on time, and not repeated
+//! for the same sale.
 
 use sqlx::PgPool;
 use tenure::config::{PenaltyConfig, ScoresSource};
@@ -131,4 +133,57 @@ async fn drops_are_penalized_once_for_the_tiers_duration(pool: PgPool) {
         vec![1.0, 1.0, 1.0]
     );
     assert_eq!(stored(&pool).await.len(), 2);
+}
+
+#[sqlx::test]
+async fn table_scores_are_used_while_fresh(pool: PgPool) {
+    seed(&pool).await;
+    // The validator writes its own rows; an `api` row is not the table's.
+    for (hk, score, block, source) in [
+        ("hA", 2.5, 59_950, "table"),
+        ("hB", 4.0, 59_000, "table"),
+        ("hC", 9.0, 59_990, "api"),
+    ] {
+        sqlx::query(
+            "INSERT INTO base_scores (netuid, hotkey, score, block, source) VALUES (1, $1, $2, $3, $4)",
+        )
+        .bind(hk)
+        .bind(score)
+        .bind(block as i64)
+        .bind(source)
+        .execute(&pool)
+        .await
+        .unwrap();
+    }
+    let s = Settings {
+        source: ScoresSource::Table,
+        max_age_blocks: 100,
+        penalty: None,
+        ..settings(false)
+    };
+    let mut tx = pool.begin().await.unwrap();
+    let loaded = load(&mut tx, &s, HEAD).await.unwrap();
+    tx.commit().await.unwrap();
+    let bases: Vec<Option<f64>> = loaded
+        .inputs
+        .iter()
+        .map(|i| i.base.as_ref().map(|b| b.score))
+        .collect();
+    // hB's score is 1,000 blocks old (stale); hC's row belongs to the api source.
+    assert_eq!(bases, vec![Some(2.5), None, None]);
+    assert_eq!((loaded.fresh.scores.len(), loaded.fresh.stale), (1, 1));
+    assert_eq!(
+        loaded.fresh.none_reason(ScoresSource::Table, HEAD, 100),
+        None
+    );
+    // Later, nothing is fresh: the reason names the newest score's age.
+    let mut tx = pool.begin().await.unwrap();
+    let later = load(&mut tx, &s, HEAD + 500).await.unwrap();
+    tx.commit().await.unwrap();
+    let reason = later
+        .fresh
+        .none_reason(ScoresSource::Table, HEAD + 500, 100)
+        .unwrap();
+    assert!(reason.contains("550 blocks old"), "{reason}");
+    assert!(later.inputs.iter().all(|i| i.base.is_none()));
 }
