@@ -114,23 +114,9 @@ async fn database(
     hours: i64,
     cfg: UptimeConfig,
 ) -> anyhow::Result<()> {
-    use sqlx::PgPool;
     use tenure::uptime::epoch::{EpochSettings, load, record_epoch};
     use tenure::uptime::store::Periods;
-    let admin = PgPool::connect(base).await?;
-    let name = "tenure_bench_uptime";
-    sqlx::query(sqlx::AssertSqlSafe(format!(
-        "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
-    )))
-    .execute(&admin)
-    .await?;
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-        .execute(&admin)
-        .await?;
-    let mut url = url::Url::parse(base)?;
-    url.set_path(name);
-    let pool = PgPool::connect(url.as_str()).await?;
-    tenure::db::migrate(&pool).await?;
+    let pool = tenure::db::scratch(base, "tenure_bench_uptime").await?;
     let periods = Periods::new(12);
     // The epoch block: the last hour of the last day.
     let block = (days as u64) * periods.blocks_per_day - 1;

@@ -119,20 +119,7 @@ async fn main() -> anyhow::Result<()> {
         println!("DATABASE_URL not set: database steps skipped");
         return Ok(());
     };
-    let admin = PgPool::connect(&base).await?;
-    let name = "tenure_bench_vesting";
-    sqlx::query(sqlx::AssertSqlSafe(format!(
-        "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
-    )))
-    .execute(&admin)
-    .await?;
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-        .execute(&admin)
-        .await?;
-    let mut url = url::Url::parse(&base)?;
-    url.set_path(name);
-    let pool = PgPool::connect(url.as_str()).await?;
-    tenure::db::migrate(&pool).await?;
+    let pool = tenure::db::scratch(&base, "tenure_bench_vesting").await?;
     // Miners, owners and permits as ingestion leaves them.
     sqlx::query(
         "INSERT INTO miners (id, netuid, hotkey, uid, registered_at_block, first_seen_block)
@@ -222,10 +209,9 @@ async fn main() -> anyhow::Result<()> {
     if args.iter().any(|a| a == "--keep") {
         return Ok(());
     }
-    sqlx::query(sqlx::AssertSqlSafe(format!(
-        "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
-    )))
-    .execute(&admin)
-    .await?;
+    let admin = PgPool::connect(&base).await?;
+    sqlx::query("DROP DATABASE IF EXISTS tenure_bench_vesting WITH (FORCE)")
+        .execute(&admin)
+        .await?;
     Ok(())
 }

@@ -80,20 +80,7 @@ async fn main() -> anyhow::Result<()> {
         println!("DATABASE_URL not set: database steps skipped");
         return Ok(());
     };
-    let admin = sqlx::PgPool::connect(&base).await?;
-    let name = "tenure_bench_weights";
-    sqlx::query(sqlx::AssertSqlSafe(format!(
-        "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
-    )))
-    .execute(&admin)
-    .await?;
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-        .execute(&admin)
-        .await?;
-    let mut url = url::Url::parse(&base)?;
-    url.set_path(name);
-    let pool = sqlx::PgPool::connect(url.as_str()).await?;
-    tenure::db::migrate(&pool).await?;
+    let pool = tenure::db::scratch(&base, "tenure_bench_weights").await?;
     let mut stored = Vec::new();
     for epoch in 0..7u64 {
         let new = tenure::weights::submission::NewPlan {

@@ -106,3 +106,26 @@ pub async fn applied_versions(pool: &PgPool) -> Result<Vec<i64>, DbError> {
             .await?;
     Ok(rows.into_iter().map(|(v,)| v).collect())
 }
+
+/// A fresh database `name` on the server `base_url` points at, with the schema applied (dropped
+/// first when it exists): the scratch space of the benchmarks. `name` must be a plain SQL
+/// identifier.
+pub async fn scratch(base_url: &str, name: &str) -> Result<PgPool, DbError> {
+    let admin = PgPool::connect(base_url).await?;
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+    )))
+    .execute(&admin)
+    .await?;
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&admin)
+        .await?;
+    let mut url = url::Url::parse(base_url).map_err(|e| DbError::Url {
+        url: base_url.to_string(),
+        source: sqlx::Error::Configuration(e.into()),
+    })?;
+    url.set_path(name);
+    let pool = PgPool::connect(url.as_str()).await?;
+    migrate(&pool).await?;
+    Ok(pool)
+}
