@@ -18,6 +18,10 @@ use tenure::devnet::{Devnet, DevnetArgs};
 mod common;
 
 const BIN: &str = env!("CARGO_BIN_EXE_tenure");
+
+/// One devnet and one daemon at a time: six of each on two cores would make "landed in the
+/// epoch it was planned for" a question of CPU, not of tenure.
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 const TOKEN: &str = "weights-test-token-0123456789";
 const TEMPO: u16 = 20;
 const NETUID: u16 = 1;
@@ -247,13 +251,14 @@ async fn post_all_scores(pool: &PgPool, addr: SocketAddr) -> BTreeMap<String, f6
 
 #[sqlx::test]
 async fn one_submission_per_epoch_equal_to_explain(pool: PgPool) {
+    let _serial = SERIAL.lock().await;
     let s = setup(
         &pool,
         DevnetArgs {
             block_ms: 100,
             ..DevnetArgs::default()
         },
-        "[scores]\nsource = \"api\"\nmax_age_blocks = 100000\n[weights]\nlead_blocks = 8\n",
+        "[scores]\nsource = \"api\"\nmax_age_blocks = 100000\n[weights]\nlead_blocks = 10\n",
     )
     .await;
     let daemon = common::spawn_daemon(&s.config);
@@ -384,6 +389,7 @@ async fn one_submission_per_epoch_equal_to_explain(pool: PgPool) {
 
 #[sqlx::test]
 async fn commit_reveal_subnets_get_timelocked_commits_the_devnet_reveals(pool: PgPool) {
+    let _serial = SERIAL.lock().await;
     let seed = 7;
     let key = hex::encode(
         tenure::drand::TestBeacon::from_seed(seed)
@@ -439,6 +445,7 @@ async fn commit_reveal_subnets_get_timelocked_commits_the_devnet_reveals(pool: P
 
 #[sqlx::test]
 async fn killed_during_a_submission_it_does_not_submit_twice(pool: PgPool) {
+    let _serial = SERIAL.lock().await;
     let s = setup(
         &pool,
         DevnetArgs {
@@ -515,6 +522,7 @@ async fn killed_during_a_submission_it_does_not_submit_twice(pool: PgPool) {
 
 #[sqlx::test]
 async fn stale_scores_stop_submission_and_readyz_says_why(pool: PgPool) {
+    let _serial = SERIAL.lock().await;
     let s = setup(
         &pool,
         DevnetArgs {
@@ -568,6 +576,7 @@ async fn stale_scores_stop_submission_and_readyz_says_why(pool: PgPool) {
 /// `weights.dry_run`: planned and explained every epoch, nothing sent.
 #[sqlx::test]
 async fn dry_run_plans_without_sending(pool: PgPool) {
+    let _serial = SERIAL.lock().await;
     let s = setup(
         &pool,
         DevnetArgs {
@@ -610,6 +619,7 @@ async fn dry_run_plans_without_sending(pool: PgPool) {
 /// why.
 #[sqlx::test]
 async fn a_version_key_below_the_chains_stops_the_daemon(pool: PgPool) {
+    let _serial = SERIAL.lock().await;
     let s = setup(
         &pool,
         DevnetArgs {
