@@ -195,13 +195,13 @@ impl Runner {
                 .weights_blocks_since_update
                 .set(head.number.saturating_sub(st.last_update) as i64);
         }
-        let Some(uid) = st.uid else {
+        if st.uid.is_none() {
             self.blocked(format!(
                 "the validator hotkey {} is not registered on netuid {netuid}",
                 self.who().to_ss58()
             ));
             return Ok(());
-        };
+        }
         let Some(next) = st.next_epoch else {
             self.blocked(format!("netuid {netuid} has tempo 0: no epochs"));
             return Ok(());
@@ -248,12 +248,12 @@ impl Runner {
         // one can land.
         let mut carried = None;
         for old in submission::unsettled(&self.pool, netuid, mechid, st.epoch_index).await? {
-            if let Some(n) = self.reconcile(&old, head, &st, uid, None).await? {
+            if let Some(n) = self.reconcile(&old, head, &st, None).await? {
                 carried = Some(n);
             }
         }
         if let Some(sub) = submission::get(&self.pool, netuid, mechid, st.epoch_index).await? {
-            return self.advance(sub, head, &st, uid, next, carried).await;
+            return self.advance(sub, head, &st, next, carried).await;
         }
         if head.number + self.s.lead_blocks < next {
             return Ok(());
@@ -333,7 +333,7 @@ impl Runner {
             return Ok(());
         }
         let sub = submission::by_id(&self.pool, id).await?;
-        self.send(&sub, head, &st, uid, carried).await
+        self.send(&sub, head, &st, carried).await
     }
 
     /// An epoch that already has a row.
@@ -342,7 +342,6 @@ impl Runner {
         sub: Submission,
         head: BlockRef,
         st: &WeightsState,
-        uid: u16,
         next: u64,
         carried: Option<u64>,
     ) -> Result<(), RunError> {
@@ -351,11 +350,10 @@ impl Runner {
         }
         match sub.status {
             Status::Finalized => Ok(()),
-            Status::Planned => self.send(&sub, head, st, uid, carried).await,
-            Status::Submitted | Status::InBlock => self
-                .reconcile(&sub, head, st, uid, Some(next))
-                .await
-                .map(|_| ()),
+            Status::Planned => self.send(&sub, head, st, carried).await,
+            Status::Submitted | Status::InBlock => {
+                self.reconcile(&sub, head, st, Some(next)).await.map(|_| ())
+            }
             Status::Failed => {
                 if self.landed(&sub, head, st).await? {
                     return Ok(());
@@ -374,7 +372,7 @@ impl Runner {
                     } else {
                         sub.nonce.or(carried)
                     };
-                    self.send(&sub, head, st, uid, nonce).await
+                    self.send(&sub, head, st, nonce).await
                 } else {
                     Ok(())
                 }
@@ -432,7 +430,6 @@ impl Runner {
         sub: &Submission,
         head: BlockRef,
         st: &WeightsState,
-        uid: u16,
         next: Option<u64>,
     ) -> Result<Option<u64>, RunError> {
         if self.landed(sub, head, st).await? {
@@ -474,7 +471,7 @@ impl Runner {
             // nonce, so that whatever happened to the first, at most one can land: a pool that
             // holds the first refuses the copy, a nonce already used is refused as outdated
             // (and the next attempt takes a fresh one).
-            self.send(sub, head, st, uid, Some(nonce)).await?;
+            self.send(sub, head, st, Some(nonce)).await?;
         }
         Ok(None)
     }
@@ -515,7 +512,6 @@ impl Runner {
         sub: &Submission,
         head: BlockRef,
         st: &WeightsState,
-        _uid: u16,
         nonce: Option<u64>,
     ) -> Result<(), RunError> {
         let nonce = match nonce {
