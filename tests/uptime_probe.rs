@@ -6,7 +6,7 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -32,6 +32,39 @@ fn transitions(ledger: &Path) -> BTreeMap<u64, Vec<(u64, bool)>> {
     out
 }
 
+/// Five miners with the axon profiles (and one validator), 15 ms blocks.
+fn profiles() -> DevnetArgs {
+    DevnetArgs {
+        port: 0,
+        block_ms: 15,
+        finality_lag: 2,
+        netuid: 2,
+        miners: 5,
+        validators: 1,
+        axons: true,
+        tempo: 99,
+        ..DevnetArgs::default()
+    }
+}
+
+/// A daemon that only ingests and probes every 10 blocks.
+fn write_config(dir: &Path, devnet: &Devnet, pool: &PgPool, timeout_ms: u64) -> PathBuf {
+    let config = dir.join("tenure.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[chain]\nendpoints = [{:?}]\nnetuid = 2\nreconnect_initial_delay_ms = 50\nreconnect_max_delay_secs = 1\n\
+             [database]\nurl = {:?}\n[http]\nenabled = false\n[log]\nformat = \"json\"\nlevel = \"warn\"\n\
+             [ingest]\nstart_block = 0\n[weights]\nenabled = false\n\
+             [uptime]\nsources = [\"probe\"]\nprobe_interval_blocks = 10\n[uptime.probe]\ntimeout_ms = {timeout_ms}\n",
+            devnet.url(),
+            common::url_of(pool)
+        ),
+    )
+    .unwrap();
+    config
+}
+
 fn state(t: &[(u64, bool)], block: u64) -> bool {
     t.iter()
         .rev()
@@ -44,33 +77,13 @@ async fn probes_follow_the_axon_profiles(pool: PgPool) {
     let dir = tempfile::tempdir().unwrap();
     let ledger = dir.path().join("ledger.jsonl");
     let devnet = Devnet::start(&DevnetArgs {
-        port: 0,
-        block_ms: 15,
-        finality_lag: 2,
-        netuid: 2,
-        miners: 5,
-        validators: 1,
-        axons: true,
-        tempo: 99,
         halt_at: LAST + 20,
         ledger: Some(ledger.clone()),
-        ..DevnetArgs::default()
+        ..profiles()
     })
     .await
     .unwrap();
-    let config = dir.path().join("tenure.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[chain]\nendpoints = [{:?}]\nnetuid = 2\nreconnect_initial_delay_ms = 50\nreconnect_max_delay_secs = 1\n\
-             [database]\nurl = {:?}\n[http]\nenabled = false\n[log]\nformat = \"json\"\nlevel = \"warn\"\n\
-             [ingest]\nstart_block = 0\n\
-             [uptime]\nsources = [\"probe\"]\nprobe_interval_blocks = 10\n[uptime.probe]\ntimeout_ms = 500\n",
-            devnet.url(),
-            common::url_of(&pool)
-        ),
-    )
-    .unwrap();
+    let config = write_config(dir.path(), &devnet, &pool, 500);
     let mut daemon = common::spawn_daemon(&config);
     let deadline = Instant::now() + Duration::from_secs(90);
     loop {
@@ -255,32 +268,8 @@ async fn probes_follow_the_axon_profiles(pool: PgPool) {
 #[sqlx::test]
 async fn a_daemon_outage_is_unknown_not_down(pool: PgPool) {
     let dir = tempfile::tempdir().unwrap();
-    let devnet = Devnet::start(&DevnetArgs {
-        port: 0,
-        block_ms: 15,
-        finality_lag: 2,
-        netuid: 2,
-        miners: 5,
-        validators: 1,
-        axons: true,
-        tempo: 99,
-        ..DevnetArgs::default()
-    })
-    .await
-    .unwrap();
-    let config = dir.path().join("tenure.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[chain]\nendpoints = [{:?}]\nnetuid = 2\nreconnect_initial_delay_ms = 50\nreconnect_max_delay_secs = 1\n\
-             [database]\nurl = {:?}\n[http]\nenabled = false\n[log]\nformat = \"json\"\nlevel = \"warn\"\n\
-             [ingest]\nstart_block = 0\n[weights]\nenabled = false\n\
-             [uptime]\nsources = [\"probe\"]\nprobe_interval_blocks = 10\n[uptime.probe]\ntimeout_ms = 300\n",
-            devnet.url(),
-            common::url_of(&pool)
-        ),
-    )
-    .unwrap();
+    let devnet = Devnet::start(&profiles()).await.unwrap();
+    let config = write_config(dir.path(), &devnet, &pool, 300);
     let last_round = || async {
         sqlx::query_scalar::<_, Option<i64>>("SELECT max(block) FROM uptime_rounds")
             .fetch_one(&pool)

@@ -121,22 +121,7 @@ impl ChainClient {
     ) -> Result<Option<u64>, ChainError> {
         self.at(block, |r| async move {
             let tempo: u16 = r.get(M, "Tempo", (netuid,)).await?;
-            if tempo == 0 {
-                return Ok(None);
-            }
-            if !r.has(M, "LastEpochBlock") {
-                return Ok(schedule::next_epoch_block(block.number, netuid, tempo));
-            }
-            let last: u64 = r.get(M, "LastEpochBlock", (netuid,)).await?;
-            let mut next = last + u64::from(tempo);
-            if r.has(M, "PendingEpochAt") {
-                let pending: u64 = r.get(M, "PendingEpochAt", (netuid,)).await?;
-                if pending > 0 {
-                    next = next.min(pending);
-                }
-            }
-            // Overdue (deferred by the chain): it runs as soon as it can.
-            Ok(Some(next.max(block.number + 1)))
+            r.next_epoch(netuid, tempo).await
         })
         .await
     }
@@ -352,4 +337,31 @@ async fn alpha(
             share_pool::value(layout, shared, pick(share_v1[i], share_v2[i]), denom)
         })
         .collect())
+}
+
+impl Reader {
+    /// [`ChainClient::next_epoch`] at this reader's block, the subnet's tempo already read.
+    pub(crate) async fn next_epoch(
+        &self,
+        netuid: NetUid,
+        tempo: u16,
+    ) -> Result<Option<u64>, ChainError> {
+        let block = self.block.number;
+        if tempo == 0 {
+            return Ok(None);
+        }
+        if !self.has(M, "LastEpochBlock") {
+            return Ok(schedule::next_epoch_block(block, netuid, tempo));
+        }
+        let last: u64 = self.get(M, "LastEpochBlock", (netuid,)).await?;
+        let mut next = last + u64::from(tempo);
+        if self.has(M, "PendingEpochAt") {
+            let pending: u64 = self.get(M, "PendingEpochAt", (netuid,)).await?;
+            if pending > 0 {
+                next = next.min(pending);
+            }
+        }
+        // Overdue (deferred by the chain): it runs as soon as it can.
+        Ok(Some(next.max(block + 1)))
+    }
 }

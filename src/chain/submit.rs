@@ -7,7 +7,7 @@ use std::time::Duration;
 use subxt::ext::codec::Encode;
 use subxt::ext::scale_value::Value;
 
-use super::client::{BlockRef, ChainClient, ChainError, Submitted};
+use super::client::{BlockRef, ChainClient, ChainError, Reader, Submitted};
 use super::schedule;
 use super::types::{AccountId, MechId, NetUid};
 use crate::drand::{self, Beacon, WeightsPayload};
@@ -51,20 +51,8 @@ impl ChainClient {
         block: BlockRef,
         netuid: NetUid,
     ) -> Result<Hyperparams, ChainError> {
-        self.at(block, |r| async move {
-            let m = "SubtensorModule";
-            Ok(Hyperparams {
-                tempo: r.get(m, "Tempo", (netuid,)).await?,
-                rate_limit: r.get(m, "WeightsSetRateLimit", (netuid,)).await?,
-                version_key: r.get(m, "WeightsVersionKey", (netuid,)).await?,
-                commit_reveal: r.get(m, "CommitRevealWeightsEnabled", (netuid,)).await?,
-                commit_reveal_version: r.get(m, "CommitRevealWeightsVersion", ()).await?,
-                reveal_period_epochs: r.get(m, "RevealPeriodEpochs", (netuid,)).await?,
-                min_allowed_weights: r.get(m, "MinAllowedWeights", (netuid,)).await?,
-                max_weights_limit: r.get(m, "MaxWeightsLimit", (netuid,)).await?,
-            })
-        })
-        .await
+        self.at(block, |r| async move { r.hyperparams(netuid).await })
+            .await
     }
 
     /// Submits `req` the way the subnet wants it, signed by `signer`, and waits for finality.
@@ -108,11 +96,12 @@ impl ChainClient {
         mechid: MechId,
         hotkey: AccountId,
     ) -> Result<WeightsState, ChainError> {
-        let hyper = self.hyperparams(block, netuid).await?;
-        let next_epoch = self.next_epoch(block, netuid).await?;
         let index = schedule::netuid_storage_index(netuid, mechid);
+        // One block, one connection: this runs at every ingested head.
         self.at(block, |r| async move {
             let m = "SubtensorModule";
+            let hyper = r.hyperparams(netuid).await?;
+            let next_epoch = r.next_epoch(netuid, hyper.tempo).await?;
             let uid: Option<u16> = r
                 .many_opt(
                     m,
@@ -261,4 +250,21 @@ pub struct WeightsState {
     pub last_update: u64,
     pub epoch_index: u64,
     pub next_epoch: Option<u64>,
+}
+
+impl Reader {
+    /// [`ChainClient::hyperparams`] at this reader's block.
+    async fn hyperparams(&self, netuid: NetUid) -> Result<Hyperparams, ChainError> {
+        let m = "SubtensorModule";
+        Ok(Hyperparams {
+            tempo: self.get(m, "Tempo", (netuid,)).await?,
+            rate_limit: self.get(m, "WeightsSetRateLimit", (netuid,)).await?,
+            version_key: self.get(m, "WeightsVersionKey", (netuid,)).await?,
+            commit_reveal: self.get(m, "CommitRevealWeightsEnabled", (netuid,)).await?,
+            commit_reveal_version: self.get(m, "CommitRevealWeightsVersion", ()).await?,
+            reveal_period_epochs: self.get(m, "RevealPeriodEpochs", (netuid,)).await?,
+            min_allowed_weights: self.get(m, "MinAllowedWeights", (netuid,)).await?,
+            max_weights_limit: self.get(m, "MaxWeightsLimit", (netuid,)).await?,
+        })
+    }
 }

@@ -16,6 +16,8 @@ pub enum ExplainError {
     #[error("database: {0}")]
     Db(#[from] sqlx::Error),
     #[error(transparent)]
+    Store(#[from] crate::vesting::store::StoreError),
+    #[error(transparent)]
     Weights(#[from] WeightsError),
     #[error("{0}")]
     NotFound(String),

@@ -11,6 +11,8 @@ use super::penalty::{self, Series};
 use super::pipeline::{Base, Factor, Input};
 use super::scores::{self, Fresh};
 use crate::config::{Mode, PenaltyConfig, ScoresSource};
+use crate::vesting::epoch::applied;
+use crate::vesting::store::StoreError;
 
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -201,29 +203,25 @@ async fn last_epoch(
     .await
 }
 
-fn mode_of(name: &str) -> Mode {
-    Mode::from_name(name)
+/// Why a miner without a row in an engine's last epoch record gets 1.0.
+fn neutral_reason(engine: &str, epoch: &Option<(i64, String)>) -> String {
+    match epoch {
+        None => format!("no {engine} epoch recorded yet: 1.0"),
+        Some((b, m)) if m == "off" => format!("{engine} mode off at epoch block {b}: 1.0"),
+        Some((b, _)) => format!("not in the {engine} record of epoch block {b}: 1.0"),
+    }
 }
 
-fn applied(mode: Mode, multiplier: f64) -> f64 {
-    if mode == Mode::On { multiplier } else { 1.0 }
-}
-
-pub async fn load(tx: &mut PgConnection, s: &Settings, head: u64) -> Result<Loaded, sqlx::Error> {
+pub async fn load(tx: &mut PgConnection, s: &Settings, head: u64) -> Result<Loaded, StoreError> {
     let n = i32::from(s.netuid);
     let h = head as i64;
-    let miners = crate::vesting::store::live_miners(tx, n, &s.exempt)
-        .await
-        .map_err(|e| match e {
-            crate::vesting::store::StoreError::Db(e) => e,
-            other => sqlx::Error::Protocol(other.to_string()),
-        })?;
+    let miners = crate::vesting::store::live_miners(tx, n, &s.exempt).await?;
     let fresh = scores::fresh(tx, s.netuid, s.source, head, s.max_age_blocks).await?;
 
     let vesting_epoch = last_epoch(tx, "vesting_epochs", n, h).await?;
     let mut vesting: HashMap<i64, Factor> = HashMap::new();
     if let Some((block, mode)) = &vesting_epoch {
-        let mode = mode_of(mode);
+        let mode = Mode::from_name(mode);
         let rows: Vec<VestingRow> = sqlx::query_as(
             "SELECT miner_id, multiplier, holding_fraction, holding_days, amount_tier,
                     duration_tier, earned_rao, remaining_rao, reason
@@ -249,16 +247,12 @@ pub async fn load(tx: &mut PgConnection, s: &Settings, head: u64) -> Result<Load
             );
         }
     }
-    let vesting_default = match &vesting_epoch {
-        None => "no vesting epoch recorded yet: 1.0".to_string(),
-        Some((b, m)) if m == "off" => format!("vesting mode off at epoch block {b}: 1.0"),
-        Some((b, _)) => format!("not in the vesting record of epoch block {b}: 1.0"),
-    };
+    let vesting_default = neutral_reason("vesting", &vesting_epoch);
 
     let uptime_epoch = last_epoch(tx, "uptime_epochs", n, h).await?;
     let mut uptime: HashMap<i64, Factor> = HashMap::new();
     if let Some((block, mode)) = &uptime_epoch {
-        let mode = mode_of(mode);
+        let mode = Mode::from_name(mode);
         let rows: Vec<UptimeRow> = sqlx::query_as(
             "SELECT miner_id, multiplier, current_uptime, historical_uptime, bonuses::text AS detail
                FROM uptime_multipliers WHERE netuid = $1 AND epoch_block = $2",
@@ -283,11 +277,7 @@ pub async fn load(tx: &mut PgConnection, s: &Settings, head: u64) -> Result<Load
             );
         }
     }
-    let uptime_default = match &uptime_epoch {
-        None => "no uptime epoch recorded yet: 1.0".to_string(),
-        Some((b, m)) if m == "off" => format!("uptime mode off at epoch block {b}: 1.0"),
-        Some((b, _)) => format!("not in the uptime record of epoch block {b}: 1.0"),
-    };
+    let uptime_default = neutral_reason("uptime", &uptime_epoch);
 
     // Penalties in force at the head, strongest per coldkey.
     let mut penalties: HashMap<String, Factor> = HashMap::new();

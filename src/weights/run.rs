@@ -81,6 +81,8 @@ pub enum RunError {
     #[error("database: {0}")]
     Db(#[from] sqlx::Error),
     #[error(transparent)]
+    Store(#[from] crate::vesting::store::StoreError),
+    #[error(transparent)]
     Weights(#[from] super::WeightsError),
     /// A configuration the chain refuses: stopping beats failing every epoch.
     #[error("{0}")]
@@ -217,22 +219,15 @@ impl Runner {
             None => st.hyper.version_key,
         };
         // Freshness is checked at every head, so readiness says it before the epoch needs it.
-        let fresh = {
-            let mut tx = self.pool.begin().await?;
-            let f = super::scores::fresh(
-                &mut tx,
-                netuid,
-                self.s.inputs.source,
-                head.number,
-                self.s.inputs.max_age_blocks,
-            )
-            .await?;
-            tx.commit().await?;
-            f
-        };
-        self.metrics
-            .weights_fresh_scores
-            .set(fresh.scores.len() as i64);
+        let fresh = super::scores::freshness(
+            &self.pool,
+            netuid,
+            self.s.inputs.source,
+            head.number,
+            self.s.inputs.max_age_blocks,
+        )
+        .await?;
+        self.metrics.weights_fresh_scores.set(fresh.fresh as i64);
         if let Some(reason) = fresh.none_reason(
             self.s.inputs.source,
             head.number,

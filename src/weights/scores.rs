@@ -132,7 +132,26 @@ pub struct Fresh {
 impl Fresh {
     /// Why there is nothing to submit, when there is not.
     pub fn none_reason(&self, source: ScoresSource, head: u64, max_age: u64) -> Option<String> {
-        if source == ScoresSource::Uniform || !self.scores.is_empty() {
+        Freshness {
+            fresh: self.scores.len(),
+            newest: self.newest,
+        }
+        .none_reason(source, head, max_age)
+    }
+}
+
+/// How many base scores are fresh, and the block of the newest: what readiness needs at every
+/// head, without reading the scores themselves.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Freshness {
+    pub fresh: usize,
+    pub newest: Option<u64>,
+}
+
+impl Freshness {
+    /// Why there is nothing to submit, when there is not.
+    pub fn none_reason(&self, source: ScoresSource, head: u64, max_age: u64) -> Option<String> {
+        if source == ScoresSource::Uniform || self.fresh > 0 {
             return None;
         }
         Some(match self.newest {
@@ -148,6 +167,43 @@ impl Fresh {
     }
 }
 
+/// The row name of a score source (`None` for uniform, which has no rows).
+fn row_source(source: ScoresSource) -> Option<&'static str> {
+    match source {
+        ScoresSource::Uniform => None,
+        ScoresSource::Api => Some("api"),
+        ScoresSource::Table => Some("table"),
+    }
+}
+
+pub async fn freshness(
+    pool: &PgPool,
+    netuid: u16,
+    source: ScoresSource,
+    head: u64,
+    max_age: u64,
+) -> Result<Freshness, sqlx::Error> {
+    let Some(wanted) = row_source(source) else {
+        return Ok(Freshness {
+            fresh: 0,
+            newest: None,
+        });
+    };
+    let (fresh, newest): (i64, Option<i64>) = sqlx::query_as(
+        "SELECT count(*) FILTER (WHERE block >= $3), max(block) FROM base_scores
+          WHERE netuid = $1 AND source = $2",
+    )
+    .bind(i32::from(netuid))
+    .bind(wanted)
+    .bind(head.saturating_sub(max_age) as i64)
+    .fetch_one(pool)
+    .await?;
+    Ok(Freshness {
+        fresh: fresh.max(0) as usize,
+        newest: newest.map(|b| b.max(0) as u64),
+    })
+}
+
 pub async fn fresh(
     tx: &mut PgConnection,
     netuid: u16,
@@ -155,16 +211,12 @@ pub async fn fresh(
     head: u64,
     max_age: u64,
 ) -> Result<Fresh, sqlx::Error> {
-    let wanted = match source {
-        ScoresSource::Uniform => {
-            return Ok(Fresh {
-                scores: HashMap::new(),
-                stale: 0,
-                newest: None,
-            });
-        }
-        ScoresSource::Api => "api",
-        ScoresSource::Table => "table",
+    let Some(wanted) = row_source(source) else {
+        return Ok(Fresh {
+            scores: HashMap::new(),
+            stale: 0,
+            newest: None,
+        });
     };
     let rows: Vec<(String, f64, i64)> = sqlx::query_as(
         "SELECT hotkey, score, block FROM base_scores WHERE netuid = $1 AND source = $2",
