@@ -122,10 +122,7 @@ async fn main() -> anyhow::Result<()> {
     let w = planner
         .snapshot(&c, &mut state, &c.block_data(b0, NETUID).await?)
         .await?;
-    let mut mem = store::Memory {
-        window: tenure::vesting::window::Window::new(),
-        uptime: tenure::uptime::epoch::Tracker::new(&settings.uptime),
-    };
+    let mut mem = store::Memory::load(&pool, &settings, None).await?;
     store::write(&pool, &settings, &mut mem, &w).await?;
     let mut epoch_ms = Vec::new();
     for n in 1..=blocks {

@@ -97,7 +97,7 @@ async fn main() -> anyhow::Result<()> {
             detail: "bench".into(),
         };
         let t = Instant::now();
-        let id = tenure::weights::submission::plan(&pool, &new).await?;
+        let id = tenure::weights::submission::plan(&pool, &new, None).await?;
         stored.push(t.elapsed().as_secs_f64() * 1000.0);
         assert!(id.is_some());
     }

@@ -10,6 +10,34 @@ use serde::{Deserialize, Serialize, Serializer};
 
 mod validate;
 
+/// A path from the configuration with a leading `~/` and every `${VAR}` expanded (an unset
+/// variable is left as written, so the error that follows shows it).
+pub fn expand_path(p: &str) -> std::path::PathBuf {
+    let mut out = String::new();
+    let mut rest = p;
+    if let Some(r) = rest.strip_prefix("~/")
+        && let Some(home) = std::env::var_os("HOME")
+    {
+        out.push_str(&home.to_string_lossy());
+        out.push('/');
+        rest = r;
+    }
+    while let Some(start) = rest.find("${") {
+        let Some(len) = rest[start..].find('}') else {
+            break;
+        };
+        let name = &rest[start + 2..start + len];
+        out.push_str(&rest[..start]);
+        match std::env::var(name) {
+            Ok(v) if !name.is_empty() => out.push_str(&v),
+            _ => out.push_str(&rest[start..start + len + 1]),
+        }
+        rest = &rest[start + len + 1..];
+    }
+    out.push_str(rest);
+    std::path::PathBuf::from(out)
+}
+
 /// The prefix and separator of environment overrides: `TENURE__VESTING__LOOKBACK_DAYS=120`.
 pub const ENV_PREFIX: &str = "TENURE";
 pub const ENV_SEPARATOR: &str = "__";
@@ -129,6 +157,7 @@ pub struct Config {
     pub http: HttpConfig,
     pub log: LogConfig,
     pub daemon: DaemonConfig,
+    pub ha: HaConfig,
     pub ingest: IngestConfig,
     pub scores: ScoresConfig,
     pub vesting: VestingConfig,
@@ -183,10 +212,14 @@ impl Default for ChainConfig {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct WalletConfig {
-    /// Bittensor wallets directory (`~` is expanded).
+    /// Bittensor wallets directory (`~` and `${VAR}` are expanded).
     pub path: String,
     pub name: String,
     pub hotkey: String,
+    /// The hotkey file itself, instead of `path/name/hotkeys/hotkey` (`~` and `${VAR}` are
+    /// expanded): e.g. `${CREDENTIALS_DIRECTORY}/hotkey` under systemd's `LoadCredential=`, or
+    /// `/run/secrets/hotkey` in a container.
+    pub hotkey_file: String,
     /// Name of the environment variable holding the password of an encrypted hotkey file.
     pub password_env: String,
 }
@@ -197,6 +230,7 @@ impl Default for WalletConfig {
             path: "~/.bittensor/wallets".into(),
             name: "default".into(),
             hotkey: "default".into(),
+            hotkey_file: String::new(),
             password_env: "TENURE_WALLET_PASSWORD".into(),
         }
     }
@@ -246,13 +280,14 @@ impl HttpConfig {
         if self.api_token_file.is_empty() {
             return Ok(None);
         }
-        let text = std::fs::read_to_string(&self.api_token_file)
-            .map_err(|e| format!("{}: cannot read it: {e}", self.api_token_file))?;
+        let path = expand_path(&self.api_token_file);
+        let text = std::fs::read_to_string(&path)
+            .map_err(|e| format!("{}: cannot read it: {e}", path.display()))?;
         let token = text.trim();
         if token.len() < 16 {
             return Err(format!(
                 "{}: the token must be at least 16 characters long",
-                self.api_token_file
+                path.display()
             ));
         }
         Ok(Some(Secret::new(token)))
@@ -306,6 +341,48 @@ impl Default for DaemonConfig {
         DaemonConfig {
             shutdown_deadline_secs: 20,
         }
+    }
+}
+
+/// High availability: daemons sharing one database elect one leader, the only one that submits
+/// weights; all of them ingest.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HaConfig {
+    /// This instance's name in the lease, `/readyz`, logs and `leader_log`; empty ⇒
+    /// `<hostname>-<pid>`.
+    pub instance: String,
+    /// How often the leader checks that its lease connection still holds the lock (and a
+    /// standby tries to take it).
+    pub lease_check_ms: u64,
+    /// After taking the lease from a leader that did not release it, how long to wait before
+    /// submitting: longer than the old leader needs to notice it lost the lease (two checks).
+    pub takeover_delay_ms: u64,
+}
+
+impl Default for HaConfig {
+    fn default() -> Self {
+        HaConfig {
+            instance: String::new(),
+            lease_check_ms: 1000,
+            takeover_delay_ms: 5000,
+        }
+    }
+}
+
+impl HaConfig {
+    /// The configured instance name, or `<hostname>-<pid>`.
+    pub fn instance_name(&self) -> String {
+        if !self.instance.is_empty() {
+            return self.instance.clone();
+        }
+        let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .ok()
+            .map(|h| h.trim().to_string())
+            .filter(|h| !h.is_empty())
+            .or_else(|| std::env::var("HOSTNAME").ok())
+            .unwrap_or_else(|| "tenure".into());
+        format!("{host}-{}", std::process::id())
     }
 }
 

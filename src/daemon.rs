@@ -45,6 +45,30 @@ pub async fn run(loaded: Loaded) -> anyhow::Result<()> {
     let shutdown = shutdown_signal();
     tokio::pin!(shutdown);
 
+    // systemd: READY once a block was processed (after migrations and the chain connection),
+    // the watchdog fed by the block loop's pulse.
+    {
+        let (pulse, m, h, stop) = (
+            chain_counters.block_loop.clone(),
+            metrics.clone(),
+            health.clone(),
+            cancel.clone(),
+        );
+        let ready_health = health.clone();
+        tasks.spawn(async move {
+            let ready = move || {
+                ready_health
+                    .snapshot()
+                    .get(crate::ingest::CHECK_INGEST)
+                    .is_some_and(|c| c.ok)
+            };
+            (
+                "systemd-notify",
+                crate::notify::run(pulse, m, h, ready, stop).await,
+            )
+        });
+    }
+
     // HTTP first, so that a slow database or chain start is visible on /readyz and /metrics.
     if cfg.http.enabled {
         let listener = TcpListener::bind(cfg.http.listen)
@@ -132,6 +156,23 @@ pub async fn run(loaded: Loaded) -> anyhow::Result<()> {
         if cfg.weights.enabled {
             match weights_runner(cfg, client.clone(), &pool, &metrics, &health) {
                 Ok(runner) => {
+                    // Only the lease's holder submits; every instance contends for it.
+                    let lease = crate::leader::Settings::from_config(cfg);
+                    let (role_tx, role_rx) =
+                        tokio::sync::watch::channel(crate::leader::Role::Standby { leader: None });
+                    let runner = runner.with_lease(role_rx, lease.scope());
+                    tracing::info!(instance = %lease.instance, scope = %lease.scope(), "contending for the leader lease");
+                    let obs = crate::leader::Observers {
+                        metrics: metrics.clone(),
+                        health: health.clone(),
+                    };
+                    let (p, stop) = (pool.clone(), cancel.clone());
+                    tasks.spawn(async move {
+                        (
+                            "leader-lease",
+                            crate::leader::run(p, lease, role_tx, obs, stop).await,
+                        )
+                    });
                     let stop = cancel.clone();
                     tasks.spawn(async move { ("weights", runner.run(stop).await) });
                 }

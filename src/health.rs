@@ -15,8 +15,24 @@ pub struct CheckState {
     pub reason: Option<String>,
 }
 
+/// Who leads, as `/readyz` reports it (HA).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LeaderState {
+    /// This instance's name.
+    pub instance: String,
+    /// `leader`, `acquiring` (waiting out the takeover delay) or `standby`.
+    pub role: String,
+    /// Fencing token of the term this instance leads.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub token: Option<i64>,
+    /// The instance that leads, when known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub leader: Option<String>,
+}
+
 pub struct Health {
     checks: RwLock<BTreeMap<String, CheckState>>,
+    leader: RwLock<Option<LeaderState>>,
     metrics: Arc<Metrics>,
 }
 
@@ -24,6 +40,7 @@ impl Health {
     pub fn new(metrics: Arc<Metrics>) -> Self {
         Health {
             checks: RwLock::new(BTreeMap::new()),
+            leader: RwLock::new(None),
             metrics,
         }
     }
@@ -62,6 +79,17 @@ impl Health {
 
     pub fn snapshot(&self) -> BTreeMap<String, CheckState> {
         self.checks
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    pub fn set_leader(&self, state: LeaderState) {
+        *self.leader.write().unwrap_or_else(|p| p.into_inner()) = Some(state);
+    }
+
+    pub fn leader(&self) -> Option<LeaderState> {
+        self.leader
             .read()
             .unwrap_or_else(|p| p.into_inner())
             .clone()

@@ -84,6 +84,17 @@ pub struct Metrics {
     pub weights_failures: Family<ReasonLabels, Counter>,
     /// Base scores fresh enough to use at the head.
     pub weights_fresh_scores: Gauge,
+    /// 1 while this instance holds the leader lease and may submit, 0 in standby.
+    pub leader: Gauge,
+    /// Fencing token of the lease term this instance leads (0 in standby).
+    pub leader_token: Gauge,
+    /// Times this instance became leader or lost the lease, by event.
+    pub leader_changes: Family<EventLabels, Counter>,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct EventLabels {
+    pub event: String,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -274,8 +285,32 @@ impl Metrics {
             "weights_fresh_scores",
             "Base scores fresh enough to be used at the ingested head",
         );
+        let leader = gauge(
+            &mut registry,
+            "leader",
+            "1 while this instance holds the leader lease and submits weights, 0 in standby",
+        );
+        let leader_token = gauge(
+            &mut registry,
+            "leader_token",
+            "Fencing token of the lease term this instance leads, 0 in standby",
+        );
+        let leader_changes = Family::<EventLabels, Counter>::default();
+        registry.register(
+            "leader_changes",
+            "Leadership changes of this instance (leading, lost, released)",
+            leader_changes.clone(),
+        );
+        for event in ["leading", "lost", "released"] {
+            let _ = leader_changes.get_or_create(&EventLabels {
+                event: event.into(),
+            });
+        }
         Metrics {
             registry,
+            leader,
+            leader_token,
+            leader_changes,
             weights_blocks_since_update,
             weights_epoch,
             weights_finalized,

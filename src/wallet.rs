@@ -51,16 +51,16 @@ impl std::fmt::Debug for Hotkey {
     }
 }
 
-/// The keyfile path a wallet config names (`~` expanded).
+/// The keyfile path a wallet config names: `hotkey_file`, or `path/name/hotkeys/hotkey`
+/// (`~` and `${VAR}` expanded).
 pub fn keyfile_path(cfg: &WalletConfig) -> PathBuf {
-    let base = match cfg.path.strip_prefix("~/") {
-        Some(rest) => std::env::var_os("HOME")
-            .map(PathBuf::from)
-            .unwrap_or_default()
-            .join(rest),
-        None => PathBuf::from(&cfg.path),
-    };
-    base.join(&cfg.name).join("hotkeys").join(&cfg.hotkey)
+    if !cfg.hotkey_file.is_empty() {
+        return crate::config::expand_path(&cfg.hotkey_file);
+    }
+    crate::config::expand_path(&cfg.path)
+        .join(&cfg.name)
+        .join("hotkeys")
+        .join(&cfg.hotkey)
 }
 
 /// Loads the configured hotkey; the password of an encrypted file comes from

@@ -38,8 +38,30 @@ fn plain_seed_and_phrase_keyfiles_load() {
         name: "w".into(),
         hotkey: "seed".into(),
         password_env: "TENURE_TEST_UNSET_PASSWORD".into(),
+        ..WalletConfig::default()
     };
     assert_eq!(wallet::keyfile_path(&cfg), path);
+    // A credential file named directly, as systemd's LoadCredential= provides it.
+    let direct = WalletConfig {
+        hotkey_file: "${TENURE_TEST_CRED_DIR}/seed".into(),
+        ..cfg.clone()
+    };
+    // SAFETY: no other thread of this test binary reads this variable.
+    unsafe { std::env::set_var("TENURE_TEST_CRED_DIR", dir.path().join("w/hotkeys")) };
+    assert_eq!(wallet::keyfile_path(&direct), path);
+    assert_eq!(
+        wallet::load(&direct).unwrap().account,
+        wallet::load(&cfg).unwrap().account
+    );
+    let unset = WalletConfig {
+        hotkey_file: "${TENURE_TEST_NEVER_SET}/hotkey".into(),
+        ..cfg.clone()
+    };
+    assert_eq!(
+        wallet::keyfile_path(&unset),
+        std::path::PathBuf::from("${TENURE_TEST_NEVER_SET}/hotkey"),
+        "an unset variable stays visible in the error's path"
+    );
     let hk = wallet::load(&cfg).unwrap();
     assert_eq!(
         hk.account.0,

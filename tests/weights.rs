@@ -71,6 +71,7 @@ async fn setup(pool: &PgPool, args: DevnetArgs, extra: &str) -> Setup {
              [log]\nformat = \"json\"\nlevel = \"warn\"\n\
              [ingest]\nstart_block = 0\n\
              [uptime]\nsources = [\"api\"]\n\
+             [ha]\nlease_check_ms = 200\ntakeover_delay_ms = 500\n\
              {extra}",
             devnet.url(),
             dir.path().display().to_string(),

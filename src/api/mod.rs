@@ -172,6 +172,9 @@ async fn livez() -> Json<Live> {
 struct Ready {
     ready: bool,
     checks: BTreeMap<String, CheckState>,
+    /// HA: this instance's role and who leads (absent when weights are not submitted here).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    leader: Option<crate::health::LeaderState>,
 }
 
 async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Ready>) {
@@ -194,7 +197,14 @@ async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Ready>) {
     } else {
         StatusCode::SERVICE_UNAVAILABLE
     };
-    (status, Json(Ready { ready, checks }))
+    (
+        status,
+        Json(Ready {
+            ready,
+            checks,
+            leader: state.health.leader(),
+        }),
+    )
 }
 
 async fn metrics(State(state): State<AppState>) -> impl IntoResponse {

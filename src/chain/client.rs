@@ -89,6 +89,8 @@ pub struct Counters {
     pub rpc_errors: AtomicU64,
     /// Duration of every chain call, successful or not.
     pub rpc_seconds: prometheus_client::metrics::histogram::Histogram,
+    /// The block loop's sign of life, for the systemd watchdog.
+    pub block_loop: Arc<crate::notify::Pulse>,
 }
 
 impl Default for Counters {
@@ -98,6 +100,7 @@ impl Default for Counters {
             reconnects: AtomicU64::default(),
             stalls: AtomicU64::default(),
             rpc_errors: AtomicU64::default(),
+            block_loop: Arc::default(),
             rpc_seconds: prometheus_client::metrics::histogram::Histogram::new(
                 prometheus_client::metrics::histogram::exponential_buckets(0.0005, 2.0, 16),
             ),

@@ -27,6 +27,7 @@ pub async fn follow(
         if cancel.is_cancelled() {
             return;
         }
+        client.counters.block_loop.beat();
         match follow_once(&client, &mut next, &out, &cancel).await {
             Ok(Stop::Done) => return,
             Ok(Stop::Progressed) => delay = client.settings.reconnect_initial,
@@ -84,6 +85,7 @@ async fn follow_once(
             _ = cancel.cancelled() => return Ok(Stop::Done),
             item = tokio::time::timeout(client.settings.stall_timeout, sub.next()) => item,
         };
+        client.counters.block_loop.beat();
         let progressed = if *next > start {
             Stop::Progressed
         } else {

@@ -235,6 +235,21 @@ pub(super) fn check(c: &Config) -> Result<(), Failure> {
         "daemon.shutdown_deadline_secs",
         c.daemon.shutdown_deadline_secs,
     )?;
+    if !(100..=60_000).contains(&c.ha.lease_check_ms) {
+        return fail("ha.lease_check_ms", "must be in [100, 60000]");
+    }
+    if c.ha.takeover_delay_ms <= 2 * c.ha.lease_check_ms {
+        return fail(
+            "ha.takeover_delay_ms",
+            format!(
+                "must exceed twice ha.lease_check_ms ({} ms): a leader that lost its lease needs up to two checks to notice, and the next one must not start before",
+                2 * c.ha.lease_check_ms
+            ),
+        );
+    }
+    if c.ha.instance.len() > 200 || c.ha.instance.chars().any(char::is_control) {
+        return fail("ha.instance", "at most 200 printable characters");
+    }
     if !(1..=256).contains(&c.ingest.pipeline_depth) {
         return fail("ingest.pipeline_depth", "must be in [1, 256]");
     }

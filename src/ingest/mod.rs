@@ -32,9 +32,7 @@ use crate::chain::follow::follow;
 use crate::config::{Config, Mode, StakeScope};
 use crate::health::Health;
 use crate::metrics::{Metrics, ModeLabels};
-use crate::vesting::epoch::Params;
-use crate::vesting::store::{EpochSettings, Recorded, load_window};
-use crate::vesting::window::Window;
+use crate::vesting::store::{EpochSettings, Recorded};
 use plan::{PlanError, Planner};
 use store::{StoreError, Written};
 
@@ -108,6 +106,7 @@ pub async fn run(
         if cancel.is_cancelled() {
             return Ok(());
         }
+        client.counters.block_loop.beat();
         if let Err(e) = result {
             metrics.ingest_errors.inc();
             health.fail(CHECK_INGEST, e.to_string());
@@ -139,30 +138,7 @@ async fn run_once(
         exempt: s.exempt.clone(),
     };
     let mut state = store::load(pool, s.netuid).await?;
-    let window = match state.cursor {
-        Some((cursor, _)) => {
-            let since = Params::new(&s.vesting.cfg, s.vesting.block_time_secs, cursor).since();
-            let started = Instant::now();
-            let window = load_window(pool, s.netuid, s.scope, since)
-                .await
-                .map_err(StoreError::from)?;
-            tracing::info!(
-                tranches = window.len(),
-                since,
-                ms = started.elapsed().as_millis() as u64,
-                "vesting window loaded"
-            );
-            window
-        }
-        None => Window::new(),
-    };
-    let uptime = match state.cursor {
-        Some((cursor, _)) => crate::uptime::epoch::load(pool, &s.uptime, cursor)
-            .await
-            .map_err(StoreError::from)?,
-        None => crate::uptime::epoch::Tracker::new(&s.uptime),
-    };
-    let mut mem = store::Memory { window, uptime };
+    let mut mem = store::Memory::load(pool, s, state.cursor.map(|(n, _)| n)).await?;
     let from = match state.cursor {
         Some((n, _)) => n + 1,
         None => {
@@ -181,6 +157,7 @@ async fn run_once(
                 .await?;
             let w = planner.snapshot(client, &mut state, &data).await?;
             store::write(pool, s, &mut mem, &w).await?;
+            client.counters.block_loop.processed(start);
             health.pass(CHECK_INGEST);
             metrics.ingest_cursor.set(start as i64);
             tracing::info!(
@@ -203,6 +180,7 @@ async fn run_once(
     let writer = {
         let (pool, metrics, health, settings) =
             (pool.clone(), metrics.clone(), health.clone(), s.clone());
+        let counters = client.counters.clone();
         tokio::spawn(async move {
             while let Some((w, started)) = writes_rx.recv().await {
                 match store::write(&pool, &settings, &mut mem, &w).await? {
@@ -229,6 +207,7 @@ async fn run_once(
                     }
                 }
                 metrics.ingest_cursor.set(w.number as i64);
+                counters.block_loop.processed(w.number);
                 health.pass(CHECK_INGEST);
             }
             Ok::<_, StoreError>(())

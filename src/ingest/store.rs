@@ -36,6 +36,43 @@ pub struct Memory {
     pub window: Window,
     /// The uptime rollups the bonus rules read.
     pub uptime: crate::uptime::epoch::Tracker,
+    /// Another instance wrote a block this one skipped: the memory lags the database and is
+    /// reloaded before this instance writes again (HA: two daemons ingest one database).
+    pub stale: bool,
+}
+
+impl Memory {
+    /// The engines' memory as the database has it at `cursor` (None: an empty database).
+    pub async fn load(
+        pool: &PgPool,
+        s: &Settings,
+        cursor: Option<u64>,
+    ) -> Result<Self, StoreError> {
+        let Some(cursor) = cursor else {
+            return Ok(Memory {
+                window: Window::new(),
+                uptime: crate::uptime::epoch::Tracker::new(&s.uptime),
+                stale: false,
+            });
+        };
+        let since =
+            crate::vesting::epoch::Params::new(&s.vesting.cfg, s.vesting.block_time_secs, cursor)
+                .since();
+        let started = std::time::Instant::now();
+        let window = crate::vesting::store::load_window(pool, s.netuid, s.scope, since).await?;
+        tracing::info!(
+            tranches = window.len(),
+            since,
+            ms = started.elapsed().as_millis() as u64,
+            "vesting window loaded"
+        );
+        let uptime = crate::uptime::epoch::load(pool, &s.uptime, cursor).await?;
+        Ok(Memory {
+            window,
+            uptime,
+            stale: false,
+        })
+    }
 }
 
 /// What a write did.
@@ -140,7 +177,6 @@ pub async fn write(
     mem: &mut Memory,
     w: &BlockWrite,
 ) -> Result<Written, StoreError> {
-    let window = &mut mem.window;
     let (netuid, scope) = (s.netuid, s.scope);
     let mut tx = pool.begin().await?;
     let n = i32::from(netuid);
@@ -151,7 +187,10 @@ pub async fn write(
             .fetch_optional(&mut *tx)
             .await?;
     match cursor {
-        Some(c) if c >= b => return Ok(Written::AlreadyIngested),
+        Some(c) if c >= b => {
+            mem.stale = true;
+            return Ok(Written::AlreadyIngested);
+        }
         Some(c) if c + 1 != b => {
             return Err(StoreError::Gap {
                 number: w.number,
@@ -166,6 +205,14 @@ pub async fn write(
         }
         _ => {}
     }
+    if mem.stale {
+        // The cursor row is locked by this transaction, so the database cannot move on while
+        // the memory is read back at it.
+        let at = cursor.map(|c| c as u64);
+        tracing::info!(cursor = ?at, "another instance wrote the previous blocks; reloading the engines' memory");
+        *mem = Memory::load(pool, s, at).await?;
+    }
+    let window = &mut mem.window;
     let mut rows: u64 = 0;
     let (epoch_index, tempo) = w.epoch.unzip();
     sqlx::query(

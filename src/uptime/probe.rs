@@ -212,9 +212,27 @@ pub async fn run(
                 continue;
             }
         }
+        // HA: another instance sharing the database may have probed this interval already.
+        match last_round(&pool, s.netuid).await {
+            Ok(Some(last)) if last >= due => {
+                next = Some(next_round(Some(last), s.interval_blocks));
+                continue;
+            }
+            Ok(_) => {}
+            Err(e) => {
+                tracing::warn!(error = %e, "uptime: cannot read the last round");
+                continue;
+            }
+        }
         let started = Instant::now();
-        match round(&client, &pool, &s, head).await {
-            Ok((miners, up)) => {
+        match round(&client, &pool, &s, head, due).await {
+            Ok(None) => {
+                tracing::debug!(
+                    block = head,
+                    "uptime: another instance recorded this interval's round"
+                );
+            }
+            Ok(Some((miners, up))) => {
                 health.pass(CHECK_PROBE);
                 metrics
                     .uptime_rounds
@@ -260,13 +278,15 @@ async fn last_round(pool: &PgPool, netuid: NetUid) -> Result<Option<u64>, sqlx::
 }
 
 /// One round at `block`: registered miners from the database, their axons from the chain at
-/// that block, probes, and the round written with its rollups.
+/// that block, probes, and the round written with its rollups; `None` when another instance
+/// recorded a round at or after `due` meanwhile (that one stands).
 async fn round(
     client: &ChainClient,
     pool: &PgPool,
     s: &Settings,
     block: u64,
-) -> anyhow::Result<(usize, usize)> {
+    due: u64,
+) -> anyhow::Result<Option<(usize, usize)>> {
     let registered = {
         let mut conn = pool.acquire().await?;
         store::registered_at(&mut conn, s.netuid, block).await?
@@ -305,9 +325,23 @@ async fn round(
         duration_ms: Some(started.elapsed().as_millis().min(u128::from(u32::MAX)) as u32),
     };
     let mut tx = pool.begin().await?;
+    // Instances sharing the database record one round per interval: the first one wins.
+    sqlx::query("SELECT pg_advisory_xact_lock(hashtext('tenure.probe'), $1)")
+        .bind(i32::from(s.netuid))
+        .execute(&mut *tx)
+        .await?;
+    let last: Option<i64> = sqlx::query_scalar(
+        "SELECT max(block) FROM uptime_rounds WHERE netuid = $1 AND source = 'probe'",
+    )
+    .bind(i32::from(s.netuid))
+    .fetch_one(&mut *tx)
+    .await?;
+    if last.is_some_and(|l| l as u64 >= due) {
+        return Ok(None);
+    }
     store::record_round(&mut tx, s.netuid, s.periods, &r, &samples).await?;
     tx.commit().await?;
-    Ok((samples.len(), up))
+    Ok(Some((samples.len(), up)))
 }
 
 #[cfg(test)]

@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use sqlx::PgPool;
 use subxt_signer::sr25519::Keypair;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
 use super::inputs;
@@ -26,6 +26,7 @@ use crate::chain::submit::{WeightsRequest, WeightsState, method};
 use crate::chain::types::AccountId;
 use crate::drand::Beacon;
 use crate::health::Health;
+use crate::leader::{Fence, FenceError, Role};
 use crate::metrics::{Metrics, ReasonLabels};
 
 /// Readiness check: fails while weights cannot be submitted (no fresh scores, not registered).
@@ -84,6 +85,8 @@ pub enum RunError {
     Store(#[from] crate::vesting::store::StoreError),
     #[error(transparent)]
     Weights(#[from] super::WeightsError),
+    #[error(transparent)]
+    Fence(#[from] FenceError),
     /// A configuration the chain refuses: stopping beats failing every epoch.
     #[error("{0}")]
     Fatal(String),
@@ -100,6 +103,10 @@ pub struct Runner {
     pub health: Arc<Health>,
     /// The last reason logged, so a persisting condition is logged once, not every block.
     said: Option<String>,
+    /// With HA: the election's role and the lease scope; steps run only while leading.
+    lease: Option<(watch::Receiver<Role>, String)>,
+    /// The term a step runs under: every submission write checks it.
+    fence: Option<Fence>,
 }
 
 impl Runner {
@@ -121,6 +128,27 @@ impl Runner {
             metrics,
             health,
             said: None,
+            lease: None,
+            fence: None,
+        }
+    }
+
+    /// Submits only while `role` says this instance leads, every write fenced by its term.
+    pub fn with_lease(mut self, role: watch::Receiver<Role>, scope: String) -> Self {
+        self.lease = Some((role, scope));
+        self
+    }
+
+    /// The term to run a step under: `Some(None)` without HA, `None` while not leading.
+    fn term(&self) -> Option<Option<Fence>> {
+        match &self.lease {
+            None => Some(None),
+            Some((role, scope)) => role.borrow().token().map(|token| {
+                Some(Fence {
+                    scope: scope.clone(),
+                    token,
+                })
+            }),
         }
     }
 
@@ -145,6 +173,22 @@ impl Runner {
                     continue;
                 }
             };
+            let Some(fence) = self.term() else {
+                // A standby: the leader submits (it shares this database); readiness is its
+                // own business here, so a failover finds this check up to date only once
+                // this instance leads.
+                if self.fence.take().is_some() || last.is_some() {
+                    self.said = None;
+                    last = None;
+                }
+                self.health.pass(CHECK_WEIGHTS);
+                continue;
+            };
+            if fence != self.fence {
+                // A new term re-reads everything: the previous leader may have written.
+                self.fence = fence;
+                last = None;
+            }
             if last == Some(head.number) {
                 continue;
             }
@@ -156,6 +200,13 @@ impl Runner {
                 Err(RunError::Fatal(reason)) => {
                     self.health.fail(CHECK_WEIGHTS, reason.clone());
                     return Err(anyhow::anyhow!(reason));
+                }
+                Err(RunError::Fence(FenceError::Fenced { token, .. })) => {
+                    tracing::warn!(
+                        token,
+                        block = head.number,
+                        "weights: the lease term ended mid-step; nothing more is written under it"
+                    );
                 }
                 Err(e) => {
                     self.metrics
@@ -312,7 +363,7 @@ impl Runner {
             plan: &plan,
             detail,
         };
-        let Some(id) = submission::plan(&self.pool, &new).await? else {
+        let Some(id) = submission::plan(&self.pool, &new, self.fence.as_ref()).await? else {
             return Ok(());
         };
         self.metrics.weights_epoch.set(st.epoch_index as i64);
@@ -405,6 +456,7 @@ impl Runner {
                 "confirmed by LastUpdate = {} at finalized block {}",
                 st.last_update, head.number
             ),
+            self.fence.as_ref(),
         )
         .await?;
         if moved {
@@ -449,6 +501,7 @@ impl Runner {
                     ..Change::default()
                 },
                 "epoch over",
+                self.fence.as_ref(),
             )
             .await?;
             return Ok(if in_flight { sub.nonce } else { None });
@@ -496,6 +549,7 @@ impl Runner {
                 ..Change::default()
             },
             &format!("{reason}: {error}"),
+            self.fence.as_ref(),
         )
         .await?;
         Ok(())
@@ -562,6 +616,7 @@ impl Runner {
                 call.name,
                 head.number
             ),
+            self.fence.as_ref(),
         )
         .await?;
         if !moved {
@@ -625,6 +680,7 @@ impl Runner {
                         "finalized in block {}: {expected}, LastUpdate = {}",
                         done.block.number, at.last_update
                     ),
+                    self.fence.as_ref(),
                 )
                 .await?;
                 self.metrics.weights_finalized.inc();
@@ -664,6 +720,7 @@ impl Runner {
                         ..Change::default()
                     },
                     &format!("accepted by the pool: 0x{}", hex::encode(extrinsic_hash)),
+                    self.fence.as_ref(),
                 )
                 .await?;
             }
@@ -675,6 +732,7 @@ impl Runner {
                     Status::InBlock,
                     Change::default(),
                     &format!("in best block 0x{}", hex::encode(block_hash)),
+                    self.fence.as_ref(),
                 )
                 .await?;
             }

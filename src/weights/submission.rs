@@ -7,6 +7,7 @@
 use sqlx::{PgConnection, PgPool, Row};
 
 use super::pipeline::{Entry, Plan};
+use crate::leader::{Fence, FenceError};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Status {
@@ -59,11 +60,13 @@ pub struct Submission {
     pub retryable: Option<bool>,
     /// The block the last attempt was signed at (its mortality counts from there).
     pub submitted_block: Option<u64>,
+    /// Fencing token of the lease term that last wrote it (None without a lease).
+    pub leader_token: Option<i64>,
 }
 
 const COLUMNS: &str = "id, epoch_index, epoch_block, planned_block, status, method, dry_run,
     version_key, uids, weights, reveal_round, nonce, in_block_number, attempts, error, retryable,
-    submitted_block";
+    submitted_block, leader_token";
 
 fn of_row(r: &sqlx::postgres::PgRow) -> Submission {
     let u = |v: Option<i64>| v.map(|x| x.max(0) as u64);
@@ -86,6 +89,7 @@ fn of_row(r: &sqlx::postgres::PgRow) -> Submission {
         error: r.get(14),
         retryable: r.get(15),
         submitted_block: u(r.get(16)),
+        leader_token: r.get(17),
     }
 }
 
@@ -153,14 +157,22 @@ pub struct NewPlan<'a> {
 
 /// Stores the plan and every entry behind it in one transaction. `None`: the epoch already has
 /// a submission (another process planned it first); nothing is written.
-pub async fn plan(pool: &PgPool, p: &NewPlan<'_>) -> Result<Option<i64>, sqlx::Error> {
+/// Stores a plan unless the epoch has one. With a `fence`, only while its lease term lasts.
+pub async fn plan(
+    pool: &PgPool,
+    p: &NewPlan<'_>,
+    fence: Option<&Fence>,
+) -> Result<Option<i64>, FenceError> {
     let mut tx = pool.begin().await?;
+    if let Some(f) = fence {
+        f.check(&mut tx).await?;
+    }
     let uids: Vec<i32> = p.plan.uids().iter().map(|u| i32::from(*u)).collect();
     let weights: Vec<i32> = p.plan.weights().iter().map(|w| i32::from(*w)).collect();
     let id: Option<i64> = sqlx::query_scalar(
         "INSERT INTO weight_submissions (netuid, mechid, epoch_index, epoch_block, planned_block,
-             status, method, dry_run, version_key, uids, weights)
-         VALUES ($1, $2, $3, $4, $5, 'planned', $6, $7, $8, $9, $10)
+             status, method, dry_run, version_key, uids, weights, leader_token)
+         VALUES ($1, $2, $3, $4, $5, 'planned', $6, $7, $8, $9, $10, $11)
          ON CONFLICT (netuid, mechid, epoch_index) DO NOTHING RETURNING id",
     )
     .bind(i32::from(p.netuid))
@@ -173,6 +185,7 @@ pub async fn plan(pool: &PgPool, p: &NewPlan<'_>) -> Result<Option<i64>, sqlx::E
     .bind(p.version_key as i64)
     .bind(&uids)
     .bind(&weights)
+    .bind(fence.map(|f| f.token))
     .fetch_optional(&mut *tx)
     .await?;
     let Some(id) = id else {
@@ -275,6 +288,8 @@ pub struct Change {
 
 /// Moves `id` to `to` if it is in one of `from` (else nothing changes and this returns false),
 /// with a log row saying why.
+/// Moves a row from one of `from` to `to`; false when it was in none of them. With a `fence`,
+/// only while its lease term lasts (and the row then records the term's token).
 pub async fn transition(
     pool: &PgPool,
     id: i64,
@@ -282,8 +297,12 @@ pub async fn transition(
     to: Status,
     change: Change,
     detail: &str,
-) -> Result<bool, sqlx::Error> {
+    fence: Option<&Fence>,
+) -> Result<bool, FenceError> {
     let mut tx = pool.begin().await?;
+    if let Some(f) = fence {
+        f.check(&mut tx).await?;
+    }
     let from: Vec<&str> = from.iter().map(|s| s.name()).collect();
     let done = sqlx::query(
         "UPDATE weight_submissions SET status = $3,
@@ -297,6 +316,7 @@ pub async fn transition(
              retryable = CASE WHEN $12 THEN NULL ELSE COALESCE($11, retryable) END,
              attempts = attempts + CASE WHEN $12 THEN 1 ELSE 0 END,
              submitted_block = COALESCE($13, submitted_block),
+             leader_token = COALESCE($14, leader_token),
              updated_at = now()
           WHERE id = $1 AND status = ANY($2)",
     )
@@ -313,6 +333,7 @@ pub async fn transition(
     .bind(change.retryable)
     .bind(change.attempt.is_some())
     .bind(change.attempt.map(|b| b as i64))
+    .bind(fence.map(|f| f.token))
     .execute(&mut *tx)
     .await?;
     if done.rows_affected() == 0 {
