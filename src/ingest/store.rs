@@ -209,7 +209,7 @@ pub async fn write(
         // The cursor row is locked by this transaction, so the database cannot move on while
         // the memory is read back at it.
         let at = cursor.map(|c| c as u64);
-        tracing::info!(cursor = ?at, "another instance wrote the previous blocks; reloading the engines' memory");
+        tracing::debug!(cursor = ?at, "another instance wrote the previous blocks; reloading the engines' memory");
         *mem = Memory::load(pool, s, at).await?;
     }
     let window = &mut mem.window;
