@@ -1,9 +1,12 @@
 # syntax=docker/dockerfile:1
 # Multi-stage build: a full Rust toolchain builds tenure; the runtime image is slim, runs as a
-# non-root user and can run with a read-only root file system. Configuration and the hotkey are
-# mounted at run time, never baked in:
+# non-root user (uid 10000) and runs with a read-only root file system. Configuration and the
+# hotkey are mounted at run time, never baked in:
+#   docker build -t tenure .
 #   docker run --read-only -v ./tenure.toml:/etc/tenure/tenure.toml:ro \
-#     -e TENURE__DATABASE__URL=postgres://... tenure
+#     -v ./secrets:/run/secrets:ro -e TENURE__DATABASE__URL=postgres://... tenure
+# With PostgreSQL alongside: deploy/docker-compose.yml. Checked without a Docker engine by
+# tests/deploy.rs (copied paths exist, the binary is the crate's, the entrypoint parses).
 FROM rust:1-bookworm AS build
 WORKDIR /src
 COPY Cargo.toml Cargo.lock build.rs ./
@@ -15,9 +18,11 @@ FROM debian:bookworm-slim
 RUN apt-get update \
  && apt-get install -y --no-install-recommends ca-certificates \
  && rm -rf /var/lib/apt/lists/* \
- && useradd --system --uid 10000 --user-group --home-dir /nonexistent --shell /usr/sbin/nologin tenure
+ && useradd --system --uid 10000 --user-group --home-dir /nonexistent --shell /usr/sbin/nologin tenure \
+ && install -d -o 10000 -g 10000 -m 0750 /devnet-wallets
 COPY --from=build /src/target/release/tenure /usr/local/bin/tenure
 COPY config/tenure.example.toml /etc/tenure/tenure.example.toml
+# Smoke test at build time: the binary runs in this image.
 RUN ["/usr/local/bin/tenure", "--version"]
 USER 10000:10000
 EXPOSE 9477

@@ -39,7 +39,7 @@ pub enum Command {
     Run,
     /// Apply pending database migrations and exit.
     Migrate,
-    /// Run a local simulated subtensor chain (WebSocket JSON-RPC on 127.0.0.1).
+    /// Run a local simulated subtensor chain (WebSocket JSON-RPC, on 127.0.0.1 by default).
     Devnet(Box<crate::devnet::DevnetArgs>),
     /// Chain commands.
     Chain {

@@ -28,7 +28,11 @@ pub use rpc::Node;
 
 #[derive(Debug, Clone, Args)]
 pub struct DevnetArgs {
-    /// Port on 127.0.0.1 to serve WebSocket JSON-RPC on; 0 picks a free port (printed).
+    /// Address to serve WebSocket JSON-RPC on (0.0.0.0 inside a container, so that another
+    /// container reaches it).
+    #[arg(long, default_value_t = std::net::IpAddr::from([127, 0, 0, 1]))]
+    pub host: std::net::IpAddr,
+    /// Port to serve WebSocket JSON-RPC on; 0 picks a free port (printed).
     #[arg(long, default_value_t = 9944)]
     pub port: u16,
     /// Milliseconds between blocks (the chain's own timestamps always advance 12 s a block).
@@ -246,13 +250,9 @@ impl Devnet {
         }
         let node = Arc::new(Node::new(chain));
         let server = Arc::new(tokio::sync::Mutex::new(None));
-        let addr = serve(
-            &node,
-            SocketAddr::from(([127, 0, 0, 1], args.port)),
-            &server,
-        )
-        .await
-        .with_context(|| format!("cannot listen on 127.0.0.1:{}", args.port))?;
+        let addr = serve(&node, SocketAddr::from((args.host, args.port)), &server)
+            .await
+            .with_context(|| format!("cannot listen on {}:{}", args.host, args.port))?;
         let faults = Faults::from_args(args, args.metadata.is_none());
         let producer = tokio::spawn(produce(
             node.clone(),
