@@ -155,6 +155,7 @@ pub struct Config {
     pub wallet: WalletConfig,
     pub database: DatabaseConfig,
     pub http: HttpConfig,
+    pub web: WebConfig,
     pub log: LogConfig,
     pub daemon: DaemonConfig,
     pub ha: HaConfig,
@@ -253,6 +254,25 @@ impl Default for DatabaseConfig {
             max_connections: 10,
             connect_timeout_secs: 10,
             startup_retry_secs: 60,
+        }
+    }
+}
+
+/// The public web pages (leaderboard, miners, status): read-only, no token.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WebConfig {
+    pub enabled: bool,
+    /// Serve the pages on their own address (e.g. `0.0.0.0:8080` for the public while the API
+    /// stays on loopback); absent ⇒ on `http.listen`, beside the API.
+    pub listen: Option<SocketAddr>,
+}
+
+impl Default for WebConfig {
+    fn default() -> Self {
+        WebConfig {
+            enabled: true,
+            listen: None,
         }
     }
 }

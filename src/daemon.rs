@@ -76,12 +76,20 @@ pub async fn run(loaded: Loaded) -> anyhow::Result<()> {
             .with_context(|| format!("cannot listen on http.listen = {}", cfg.http.listen))?;
         let addr = listener.local_addr()?;
         tracing::info!(%addr, "http server listening");
-        let app = api::router(AppState {
+        let mut app = api::router(AppState {
             pool: pool.clone(),
             metrics: metrics.clone(),
             health: health.clone(),
             api: Arc::new(api::ApiConfig::from_config(cfg, token)),
         });
+        if cfg.web.enabled && cfg.web.listen.is_none() {
+            app = app.merge(crate::web::router(crate::web::WebState::from_config(
+                cfg,
+                pool.clone(),
+                health.clone(),
+                metrics.clone(),
+            )));
+        }
         let stop = cancel.clone();
         tasks.spawn(async move {
             let served = axum::serve(listener, app)
@@ -89,6 +97,28 @@ pub async fn run(loaded: Loaded) -> anyhow::Result<()> {
                 .await;
             ("http", served.context("http server failed"))
         });
+    }
+
+    if let (true, Some(addr)) = (cfg.web.enabled, cfg.web.listen) {
+        let listener = TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("cannot listen on web.listen = {addr}"))?;
+        tracing::info!(addr = %listener.local_addr()?, "web pages listening");
+        let app = crate::web::router(crate::web::WebState::from_config(
+            cfg,
+            pool.clone(),
+            health.clone(),
+            metrics.clone(),
+        ));
+        let stop = cancel.clone();
+        tasks.spawn(async move {
+            let served = axum::serve(listener, app)
+                .with_graceful_shutdown(stop.cancelled_owned())
+                .await;
+            ("web", served.context("web server failed"))
+        });
+    } else if cfg.web.enabled && !cfg.http.enabled {
+        tracing::warn!("web pages are not served: http.enabled = false and no web.listen");
     }
 
     // The database: wait for it (bounded), then bring the schema up to date.

@@ -23,4 +23,5 @@ pub mod tiers;
 pub mod uptime;
 pub mod vesting;
 pub mod wallet;
+pub mod web;
 pub mod weights;

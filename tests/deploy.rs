@@ -247,6 +247,16 @@ fn unit_keys(text: &str) -> Vec<(String, String)> {
         .collect()
 }
 
+/// `systemd-analyze verify` of tenure.service in the scratch root `r`.
+fn verify(r: &Path) -> std::process::Output {
+    Command::new("systemd-analyze")
+        .arg("verify")
+        .arg(format!("--root={}", r.display()))
+        .arg("tenure.service")
+        .output()
+        .expect("run systemd-analyze")
+}
+
 #[test]
 fn the_systemd_unit_passes_systemd_analyze_verify() {
     let unit = read("deploy/systemd/tenure.service");
@@ -326,12 +336,7 @@ fn the_systemd_unit_passes_systemd_analyze_verify() {
     std::fs::copy(BIN, r.join("usr/local/bin/tenure")).unwrap();
     std::fs::create_dir_all(r.join("etc/systemd/system")).unwrap();
     std::fs::write(r.join("etc/systemd/system/tenure.service"), &unit).unwrap();
-    let out = Command::new("systemd-analyze")
-        .arg("verify")
-        .arg(format!("--root={}", r.display()))
-        .arg("tenure.service")
-        .output()
-        .unwrap();
+    let out = verify(r);
     let text = format!(
         "{}{}",
         String::from_utf8_lossy(&out.stdout),
@@ -350,12 +355,7 @@ fn the_systemd_unit_passes_systemd_analyze_verify() {
         unit.replace("ProtectSystem=strict", "ProtectSytem=strict"),
     )
     .unwrap();
-    let out = Command::new("systemd-analyze")
-        .arg("verify")
-        .arg(format!("--root={}", r.display()))
-        .arg("tenure.service")
-        .output()
-        .unwrap();
+    let out = verify(r);
     assert!(String::from_utf8_lossy(&out.stderr).contains("ProtectSytem"));
 }
 

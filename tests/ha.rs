@@ -23,18 +23,6 @@ const NETUID: u16 = 1;
 const CHECK_MS: u64 = 200;
 const TAKEOVER_MS: u64 = 1000;
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn epoch_of(block: u64) -> u64 {
-    (block + u64::from(NETUID) + 1) / (u64::from(TEMPO) + 1)
-}
-
 struct Net {
     devnet: Devnet,
     dir: tempfile::TempDir,
@@ -74,7 +62,7 @@ struct Instance {
 
 impl Instance {
     fn start(net: &Net, db: &str, name: &'static str, extra: &str) -> Instance {
-        let port = free_port();
+        let port = common::free_port();
         let config = net.dir.path().join(format!("{name}.toml"));
         std::fs::write(
             &config,
@@ -232,8 +220,12 @@ fn accepted_per_epoch(ledger: &Path) -> BTreeMap<u64, usize> {
     let mut per: BTreeMap<u64, usize> = BTreeMap::new();
     for l in common::ledger::read(ledger) {
         if l["kind"] == "weights_set" {
-            *per.entry(epoch_of(l["block"].as_u64().unwrap()))
-                .or_default() += 1;
+            *per.entry(common::epoch_of(
+                NETUID,
+                TEMPO,
+                l["block"].as_u64().unwrap(),
+            ))
+            .or_default() += 1;
         }
     }
     per
@@ -310,9 +302,9 @@ async fn two_daemons_submit_once_per_epoch_and_the_standby_takes_over(pool: PgPo
         .min()
         .unwrap();
     assert!(
-        first_beta <= epoch_of(killed_at) + 2,
+        first_beta <= common::epoch_of(NETUID, TEMPO, killed_at) + 2,
         "killed in epoch {}, beta's first submission is for epoch {first_beta}",
-        epoch_of(killed_at)
+        common::epoch_of(NETUID, TEMPO, killed_at)
     );
     let per = accepted_per_epoch(&net.ledger);
     assert!(per.len() >= 6, "{per:?}");
@@ -322,7 +314,11 @@ async fn two_daemons_submit_once_per_epoch_and_the_standby_takes_over(pool: PgPo
     );
     for row in r.iter().filter(|r| r.status == "finalized") {
         let b = row.in_block_number.unwrap() as u64;
-        assert_eq!(per.get(&epoch_of(b)), Some(&1), "{row:?}");
+        assert_eq!(
+            per.get(&common::epoch_of(NETUID, TEMPO, b)),
+            Some(&1),
+            "{row:?}"
+        );
     }
 
     // Both ingested into one database: its records equal those of a daemon alone.

@@ -60,14 +60,6 @@ fn vesting_cfg() -> VestingConfig {
     }
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 fn write_config(dir: &Path, chain: &str, db: &str, port: u16, vesting: &str) -> PathBuf {
     let path = dir.join("tenure.toml");
     std::fs::write(
@@ -214,7 +206,7 @@ async fn start_devnet(dir: &Path, block_ms: u64) -> (Devnet, PathBuf) {
 async fn multipliers_match_the_ledger_and_modes_switch_at_run_time(pool: PgPool) {
     let dir = tempfile::tempdir().unwrap();
     let (devnet, ledger) = start_devnet(dir.path(), 40).await;
-    let port = free_port();
+    let port = common::free_port();
     let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
     let config = write_config(dir.path(), &devnet.url(), &common::url_of(&pool), port, "");
     let daemon = spawn(&config);
@@ -512,7 +504,7 @@ async fn hotkey_scope_multipliers_match_the_ledger(pool: PgPool) {
         dir.path(),
         &devnet.url(),
         &common::url_of(&pool),
-        free_port(),
+        common::free_port(),
         "stake_scope = \"hotkey\"\n",
     );
     let mut daemon = spawn(&config);

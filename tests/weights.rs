@@ -26,14 +26,6 @@ const TOKEN: &str = "weights-test-token-0123456789";
 const TEMPO: u16 = 20;
 const NETUID: u16 = 1;
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 struct Setup {
     devnet: Devnet,
     dir: tempfile::TempDir,
@@ -59,7 +51,7 @@ async fn setup(pool: &PgPool, args: DevnetArgs, extra: &str) -> Setup {
     })
     .await
     .unwrap();
-    let port = free_port();
+    let port = common::free_port();
     let config = dir.path().join("tenure.toml");
     std::fs::write(
         &config,
@@ -127,10 +119,6 @@ async fn cli_json(config: &Path, args: &[&str]) -> Json {
 fn kill(mut child: Child) {
     let _ = child.kill();
     let _ = child.wait();
-}
-
-fn epoch_of(block: u64) -> u64 {
-    (block + u64::from(NETUID) + 1) / (u64::from(TEMPO) + 1)
 }
 
 /// The devnet's stored weight vectors, by block: what its `Weights` storage received.
@@ -298,7 +286,9 @@ async fn one_submission_per_epoch_equal_to_explain(pool: PgPool) {
     let mut per_epoch: BTreeMap<u64, usize> = BTreeMap::new();
     for (b, revealed, _, _) in &set {
         assert!(!revealed);
-        *per_epoch.entry(epoch_of(*b)).or_default() += 1;
+        *per_epoch
+            .entry(common::epoch_of(NETUID, TEMPO, *b))
+            .or_default() += 1;
     }
     assert!(per_epoch.values().all(|n| *n == 1), "{per_epoch:?}");
     assert!(failures(&s.ledger).is_empty(), "{:?}", failures(&s.ledger));
@@ -320,7 +310,10 @@ async fn one_submission_per_epoch_equal_to_explain(pool: PgPool) {
             row.epoch_index
         );
         // Landed in the epoch it was planned for.
-        assert_eq!(epoch_of(b), epoch_of(row.planned_block as u64));
+        assert_eq!(
+            common::epoch_of(NETUID, TEMPO, b),
+            common::epoch_of(NETUID, TEMPO, row.planned_block as u64)
+        );
         // Validators (uids 0, 1) have no score; miners weigh (uid + 1) × multipliers.
         assert!(ours.iter().all(|u| *u >= 2), "{ours:?}");
         assert_eq!(ours.len(), scores.len());
@@ -433,7 +426,10 @@ async fn commit_reveal_subnets_get_timelocked_commits_the_devnet_reveals(pool: P
     for (block, _, dests, weights) in &revealed {
         let commit = commits
             .iter()
-            .find(|c| epoch_of(c.in_block_number.unwrap() as u64) + 1 == epoch_of(*block))
+            .find(|c| {
+                common::epoch_of(NETUID, TEMPO, c.in_block_number.unwrap() as u64) + 1
+                    == common::epoch_of(NETUID, TEMPO, *block)
+            })
             .unwrap_or_else(|| panic!("no commit for the reveal at {block}"));
         let ours: Vec<u16> = commit.uids.iter().map(|u| *u as u16).collect();
         let vals: Vec<u16> = commit.weights.iter().map(|w| *w as u16).collect();
@@ -512,11 +508,16 @@ async fn killed_during_a_submission_it_does_not_submit_twice(pool: PgPool) {
     );
     let mut per_epoch: BTreeMap<u64, usize> = BTreeMap::new();
     for (b, ..) in weights_set(&s.ledger) {
-        *per_epoch.entry(epoch_of(b)).or_default() += 1;
+        *per_epoch
+            .entry(common::epoch_of(NETUID, TEMPO, b))
+            .or_default() += 1;
     }
     assert!(per_epoch.values().all(|n| *n == 1), "{per_epoch:?}");
     let landed = killed.in_block_number.unwrap() as u64;
-    assert_eq!(per_epoch.get(&epoch_of(landed)), Some(&1));
+    assert_eq!(
+        per_epoch.get(&common::epoch_of(NETUID, TEMPO, landed)),
+        Some(&1)
+    );
     assert!(failures(&s.ledger).is_empty(), "{:?}", failures(&s.ledger));
     s.devnet.stop().await;
 }

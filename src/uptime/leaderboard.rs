@@ -14,6 +14,8 @@ pub struct Entry {
     pub hotkey: String,
     pub current_uptime: Option<f64>,
     pub historical_uptime: Option<f64>,
+    /// Consecutive days at or above the consistency threshold.
+    pub consistency_days: f64,
     /// Consecutive days at or above the longevity floor.
     pub longevity_days: f64,
     pub multiplier: f64,
@@ -37,6 +39,7 @@ fn entry(r: &sqlx::postgres::PgRow) -> Entry {
         hotkey: r.get(1),
         current_uptime: r.get(2),
         historical_uptime: r.get(3),
+        consistency_days: metric(&detail, "consistency").unwrap_or(0.0),
         longevity_days: metric(&detail, "longevity").unwrap_or(0.0),
         multiplier: r.get(4),
         mode: r.get(6),

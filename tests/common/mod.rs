@@ -17,6 +17,20 @@ pub fn spawn_daemon(config: &std::path::Path) -> std::process::Child {
 }
 
 use std::net::SocketAddr;
+
+/// The devnet's epoch index of `block` (epochs run where (block + netuid + 1) % (tempo + 1) == 0).
+pub fn epoch_of(netuid: u16, tempo: u16, block: u64) -> u64 {
+    (block + u64::from(netuid) + 1) / (u64::from(tempo) + 1)
+}
+
+/// A port nobody listens on now (for a daemon's HTTP server).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind an ephemeral port")
+        .local_addr()
+        .expect("its address")
+        .port()
+}
 use std::time::Duration;
 
 use sqlx::PgPool;

@@ -1,0 +1,164 @@
+//! The daemon's status for people: chain head and its age, the last weight submission, the mode
+//! of each engine, who leads, and the readiness checks.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+
+use super::html::{ago, esc, page};
+use super::{Html, PageError, WebState};
+use crate::config::Mode;
+
+/// What the page shows.
+#[derive(Debug, Default)]
+pub struct Status {
+    /// (ingested block, seconds since its chain timestamp).
+    pub head: Option<(i64, i64)>,
+    pub finalized: i64,
+    /// (epoch, status, method, block it landed in, seconds since its last change).
+    pub last_submission: Option<(i64, String, String, Option<i64>, i64)>,
+    pub vesting_mode: String,
+    pub uptime_mode: String,
+    pub leader: Option<crate::health::LeaderState>,
+    /// (check, ok, reason).
+    pub checks: Vec<(String, bool, Option<String>)>,
+}
+
+fn mode_name(m: Mode) -> String {
+    m.name().to_string()
+}
+
+pub fn render(netuid: u16, s: &Status) -> String {
+    let mut b = String::from("<dl id=\"status\">");
+    let mut row = |k: &str, v: String| b.push_str(&format!("<dt>{}</dt><dd>{v}</dd>", esc(k)));
+    row(
+        "Chain head (ingested)",
+        match s.head {
+            Some((n, age)) => format!("block {n} <span class=\"muted\">({})</span>", ago(age)),
+            None => "nothing ingested yet".into(),
+        },
+    );
+    row(
+        "Finalized head",
+        if s.finalized > 0 {
+            format!("block {}", s.finalized)
+        } else {
+            "–".into()
+        },
+    );
+    row(
+        "Last weight submission",
+        match &s.last_submission {
+            Some((epoch, status, method, block, since)) => format!(
+                "epoch {epoch}: {} ({}){} <span class=\"muted\">({})</span>",
+                esc(status),
+                esc(method),
+                block.map_or(String::new(), |b| format!(" in block {b}")),
+                ago(*since)
+            ),
+            None => "none yet".into(),
+        },
+    );
+    row("Vesting mode", esc(&s.vesting_mode));
+    row("Uptime mode", esc(&s.uptime_mode));
+    row(
+        "Leader",
+        match &s.leader {
+            Some(l) => format!(
+                "{} <span class=\"muted\">(this instance, {}, is {}{})</span>",
+                l.leader.as_deref().map_or("unknown".into(), esc),
+                esc(&l.instance),
+                esc(&l.role),
+                l.token.map_or(String::new(), |t| format!(", term {t}"))
+            ),
+            None => "weights are not submitted by this instance".into(),
+        },
+    );
+    b.push_str("</dl><h2>Readiness</h2><table><thead><tr><th class=\"l\">Check</th><th class=\"l\">State</th><th class=\"l\">Reason</th></tr></thead><tbody>");
+    for (name, ok, reason) in &s.checks {
+        b.push_str(&format!(
+            "<tr><td class=\"l\">{}</td><td class=\"l\">{}</td><td class=\"l\">{}</td></tr>",
+            esc(name),
+            if *ok { "ok" } else { "failing" },
+            reason.as_deref().map_or(String::new(), esc)
+        ));
+    }
+    b.push_str("</tbody></table>");
+    page("Status", netuid, &b)
+}
+
+async fn load(s: &WebState) -> Result<Status, PageError> {
+    let n = i32::from(s.netuid);
+    let head: Option<(i64, i64)> = sqlx::query_as(
+        "SELECT c.block_number,
+                (extract(epoch FROM now()) * 1000)::bigint - COALESCE(b.timestamp_ms, 0)
+           FROM ingest_cursor c LEFT JOIN blocks b ON b.netuid = c.netuid AND b.number = c.block_number
+          WHERE c.netuid = $1",
+    )
+    .bind(n)
+    .fetch_optional(&s.pool)
+    .await?;
+    let last_submission = sqlx::query_as(
+        "SELECT epoch_index, status, method, in_block_number,
+                extract(epoch FROM now() - updated_at)::bigint
+           FROM weight_submissions WHERE netuid = $1 ORDER BY epoch_index DESC, mechid LIMIT 1",
+    )
+    .bind(n)
+    .fetch_optional(&s.pool)
+    .await?;
+    let mode = |key: &'static str, default: Mode| async move {
+        crate::settings::mode(&s.pool, s.netuid, key, default)
+            .await
+            .map(|m| mode_name(m.mode))
+            .map_err(|e| PageError(e.to_string()))
+    };
+    Ok(Status {
+        head: head.map(|(b, ms)| (b, ms / 1000)),
+        finalized: s.metrics.chain_head.get(),
+        last_submission,
+        vesting_mode: mode("vesting", s.vesting_mode).await?,
+        uptime_mode: mode("uptime", s.uptime_mode).await?,
+        leader: s.health.leader(),
+        checks: s
+            .health
+            .snapshot()
+            .into_iter()
+            .map(|(k, c)| (k, c.ok, c.reason))
+            .collect(),
+    })
+}
+
+pub(super) async fn handler(State(s): State<WebState>) -> Html {
+    match load(&s).await {
+        Ok(status) => Html(StatusCode::OK, render(s.netuid, &status)),
+        Err(e) => e.page(s.netuid),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_shows_the_leader_and_escapes_reasons() {
+        let s = Status {
+            head: Some((120, 30)),
+            finalized: 121,
+            last_submission: Some((5, "finalized".into(), "set_weights".into(), Some(118), 40)),
+            vesting_mode: "on".into(),
+            uptime_mode: "shadow".into(),
+            leader: Some(crate::health::LeaderState {
+                instance: "a<b>".into(),
+                role: "leader".into(),
+                token: Some(3),
+                leader: Some("a<b>".into()),
+            }),
+            checks: vec![("weights".into(), false, Some("no <fresh> scores".into()))],
+        };
+        let html = render(1, &s);
+        assert!(html.contains("block 120"));
+        assert!(html.contains("epoch 5: finalized (set_weights) in block 118"));
+        assert!(html.contains("term 3"));
+        assert!(html.contains("no &lt;fresh&gt; scores"));
+        assert!(!html.contains("a<b>"));
+    }
+}
