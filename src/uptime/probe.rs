@@ -225,7 +225,12 @@ pub async fn run(
             }
         }
         let started = Instant::now();
-        match round(&client, &pool, &s, head, due).await {
+        // Shutdown does not wait for a round in flight: its write is one transaction.
+        let done = tokio::select! {
+            r = round(&client, &pool, &s, head, due) => r,
+            _ = cancel.cancelled() => return Ok(()),
+        };
+        match done {
             Ok(None) => {
                 tracing::debug!(
                     block = head,

@@ -192,7 +192,17 @@ impl Runner {
             if last == Some(head.number) {
                 continue;
             }
-            match self.step(head).await {
+            // Shutdown does not wait for a step (a submission can take up to its finalization
+            // timeout): every write is its own transaction and a row left `submitted` is
+            // reconciled with the chain at the next start, exactly as after a crash.
+            let stepped = tokio::select! {
+                r = self.step(head) => r,
+                _ = cancel.cancelled() => {
+                    tracing::info!(block = head.number, "shutdown interrupted the weights step; the next start reconciles it");
+                    return Ok(());
+                }
+            };
+            match stepped {
                 Ok(()) => {
                     last = Some(head.number);
                     delay = self.s.poll;
