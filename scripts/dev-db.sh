@@ -5,6 +5,7 @@
 # exports it. Installs Debian's postgresql package when no server binaries are found.
 #
 #   scripts/dev-db.sh          start (idempotent) and print `export DATABASE_URL=...`
+#   scripts/dev-db.sh fresh    the same, with the database dropped and created empty first
 #   scripts/dev-db.sh stop     stop the cluster
 #   scripts/dev-db.sh destroy  stop it and delete its data
 #
@@ -62,8 +63,8 @@ case "${1:-start}" in
     if [[ -d "$DATA" ]]; then pgctl stop -m fast >&2 || true; fi
     rm -rf "$DIR"
     exit 0 ;;
-  start) ;;
-  *) say "usage: $0 [start|stop|destroy]"; exit 2 ;;
+  start|fresh) ;;
+  *) say "usage: $0 [start|fresh|stop|destroy]"; exit 2 ;;
 esac
 
 mkdir -p "$DIR"
@@ -83,6 +84,10 @@ if ! pgctl status >/dev/null 2>&1; then
 fi
 
 PSQL=("$BIN/psql" -h 127.0.0.1 -p "$PORT" -U postgres -X -q -v ON_ERROR_STOP=1)
+if [[ "${1:-start}" == "fresh" ]]; then
+  say "dropping database $DB"
+  "${PSQL[@]}" -d postgres -c "DROP DATABASE IF EXISTS \"$DB\" WITH (FORCE)" >&2
+fi
 if [[ "$("${PSQL[@]}" -tAc "SELECT 1 FROM pg_database WHERE datname = '$DB'")" != "1" ]]; then
   "${PSQL[@]}" -c "CREATE DATABASE \"$DB\"" >&2
 fi

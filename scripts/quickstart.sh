@@ -5,7 +5,14 @@
 # config/tenure.dev.toml. Stop with Ctrl-C. Extra arguments are passed to `tenure run`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-eval "$(scripts/dev-db.sh)"
+if [[ -z "${TENURE__CHAIN__ENDPOINTS:-}" ]]; then
+  # Each devnet is a new chain: its own, empty database (a previous devnet's history would not
+  # match it).
+  export TENURE_PG_DB="${TENURE_PG_DB:-tenure_devnet}"
+  eval "$(scripts/dev-db.sh fresh)"
+else
+  eval "$(scripts/dev-db.sh)"
+fi
 export TENURE__DATABASE__URL="$DATABASE_URL"
 cargo build --bin tenure
 if [[ -z "${TENURE__CHAIN__ENDPOINTS:-}" ]]; then
