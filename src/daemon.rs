@@ -69,6 +69,15 @@ pub async fn run(loaded: Loaded) -> anyhow::Result<()> {
         });
     }
 
+    let web_pages = || {
+        crate::web::router(crate::web::WebState::from_config(
+            cfg,
+            pool.clone(),
+            health.clone(),
+            metrics.clone(),
+        ))
+    };
+
     // HTTP first, so that a slow database or chain start is visible on /readyz and /metrics.
     if cfg.http.enabled {
         let listener = TcpListener::bind(cfg.http.listen)
@@ -83,20 +92,9 @@ pub async fn run(loaded: Loaded) -> anyhow::Result<()> {
             api: Arc::new(api::ApiConfig::from_config(cfg, token)),
         });
         if cfg.web.enabled && cfg.web.listen.is_none() {
-            app = app.merge(crate::web::router(crate::web::WebState::from_config(
-                cfg,
-                pool.clone(),
-                health.clone(),
-                metrics.clone(),
-            )));
+            app = app.merge(web_pages());
         }
-        let stop = cancel.clone();
-        tasks.spawn(async move {
-            let served = axum::serve(listener, app)
-                .with_graceful_shutdown(stop.cancelled_owned())
-                .await;
-            ("http", served.context("http server failed"))
-        });
+        serve(&mut tasks, "http", listener, app, &cancel);
     }
 
     if let (true, Some(addr)) = (cfg.web.enabled, cfg.web.listen) {
@@ -104,19 +102,7 @@ pub async fn run(loaded: Loaded) -> anyhow::Result<()> {
             .await
             .with_context(|| format!("cannot listen on web.listen = {addr}"))?;
         tracing::info!(addr = %listener.local_addr()?, "web pages listening");
-        let app = crate::web::router(crate::web::WebState::from_config(
-            cfg,
-            pool.clone(),
-            health.clone(),
-            metrics.clone(),
-        ));
-        let stop = cancel.clone();
-        tasks.spawn(async move {
-            let served = axum::serve(listener, app)
-                .with_graceful_shutdown(stop.cancelled_owned())
-                .await;
-            ("web", served.context("web server failed"))
-        });
+        serve(&mut tasks, "web", listener, web_pages(), &cancel);
     } else if cfg.web.enabled && !cfg.http.enabled {
         tracing::warn!("web pages are not served: http.enabled = false and no web.listen");
     }
@@ -256,6 +242,26 @@ pub async fn run(loaded: Loaded) -> anyhow::Result<()> {
             Err(failure)
         }
     }
+}
+
+/// Serves `app` on `listener` as the task `name` until `cancel`.
+fn serve(
+    tasks: &mut JoinSet<(&'static str, TaskResult)>,
+    name: &'static str,
+    listener: TcpListener,
+    app: axum::Router,
+    cancel: &CancellationToken,
+) {
+    let stop = cancel.clone();
+    tasks.spawn(async move {
+        let served = axum::serve(listener, app)
+            .with_graceful_shutdown(stop.cancelled_owned())
+            .await;
+        (
+            name,
+            served.with_context(|| format!("{name} server failed")),
+        )
+    });
 }
 
 /// Waits for every task to finish after cancellation, at most `deadline_secs`.

@@ -106,7 +106,7 @@ async fn runs_migrates_serves_and_exits_zero_on_sigterm(pool: PgPool) {
     let config = write_config(
         dir.path(),
         &format!(
-            "[chain]\nendpoints = [{:?}]\n[database]\nurl = {:?}\n[http]\nlisten = \"127.0.0.1:0\"\n[log]\nformat = \"json\"\n[daemon]\nshutdown_deadline_secs = 5\n[wallet]\npath = {:?}\nname = \"devnet\"\nhotkey = \"validator\"\n[scores]\nsource = \"uniform\"\n",
+            "[chain]\nendpoints = [{:?}]\n[database]\nurl = {:?}\n[http]\nlisten = \"127.0.0.1:0\"\n[web]\nlisten = \"127.0.0.1:0\"\n[log]\nformat = \"json\"\n[daemon]\nshutdown_deadline_secs = 5\n[wallet]\npath = {:?}\nname = \"devnet\"\nhotkey = \"validator\"\n[scores]\nsource = \"uniform\"\n",
             devnet.url(),
             common::url_of(&pool),
             dir.path().display().to_string()
@@ -115,7 +115,22 @@ async fn runs_migrates_serves_and_exits_zero_on_sigterm(pool: PgPool) {
     let mut daemon = Daemon::start(&config);
     let listening = daemon.wait_for("http server listening", Duration::from_secs(30));
     let addr: SocketAddr = listening["addr"].as_str().unwrap().parse().unwrap();
+    let pages = daemon.wait_for("web pages listening", Duration::from_secs(30));
+    let web: SocketAddr = pages["addr"].as_str().unwrap().parse().unwrap();
     daemon.wait_for("tenure running", Duration::from_secs(30));
+    // web.listen: the pages on their own address, the API and metrics not there (and the
+    // pages not on the API's address).
+    let (status, body) = common::http_get(web, "/status").await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("<h1>Status</h1>"), "{body}");
+    for path in ["/metrics", "/readyz", "/v1/weights/submissions"] {
+        assert_eq!(
+            common::http_get(web, path).await.0,
+            404,
+            "{path} on the web address"
+        );
+    }
+    assert_eq!(common::http_get(addr, "/status").await.0, 404);
 
     // The daemon applied the schema to the empty database.
     let versions = tenure::db::applied_versions(&pool).await.unwrap();
