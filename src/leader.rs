@@ -135,17 +135,12 @@ impl Fence {
     }
 }
 
-/// The current leader as the lease row has it: (holder, token, released).
-pub async fn current(
-    pool: &PgPool,
-    scope: &str,
-) -> Result<Option<(String, i64, bool)>, sqlx::Error> {
-    sqlx::query_as(
-        "SELECT holder, token, released_at IS NOT NULL FROM leader_lease WHERE scope = $1",
-    )
-    .bind(scope)
-    .fetch_optional(pool)
-    .await
+/// The instance the lease row names as holder, if any.
+async fn holder(pool: &PgPool, scope: &str) -> Result<Option<String>, sqlx::Error> {
+    sqlx::query_scalar("SELECT holder FROM leader_lease WHERE scope = $1")
+        .bind(scope)
+        .fetch_optional(pool)
+        .await
 }
 
 /// Runs the election until `cancel`, publishing the role on `role`. Never fails: a database
@@ -162,7 +157,7 @@ pub async fn run(
         let term = campaign(&pool, &s, &role, &obs, &cancel).await;
         set(&role, &obs, &s, Role::Standby { leader: None });
         let wait = match term {
-            Ok(Term::Over) => return Ok(()),
+            Ok(()) => return Ok(()),
             // The instance whose lease connection failed is the suspect one: it gives a
             // healthy standby the time to take over before contending again.
             Err(e) if e.led => {
@@ -241,11 +236,6 @@ async fn log_event(pool: &PgPool, s: &Settings, token: i64, event: &str, detail:
     }
 }
 
-enum Term {
-    /// Cancelled (the lease released if it was held).
-    Over,
-}
-
 /// Why a campaign ended early: its connection failed, while leading (`led`) or not.
 struct Ended {
     error: anyhow::Error,
@@ -253,19 +243,19 @@ struct Ended {
 }
 
 /// One connection's life: standby until the lock is ours, then leader until the lease is lost
-/// or `cancel` (the lease released).
+/// (Err) or `cancel` (Ok, the lease released).
 async fn campaign(
     pool: &PgPool,
     s: &Settings,
     role: &watch::Sender<Role>,
     obs: &Observers,
     cancel: &CancellationToken,
-) -> Result<Term, Ended> {
+) -> Result<(), Ended> {
     let standby = |error: anyhow::Error| Ended { error, led: false };
     let Some((conn, token, released)) =
         acquire(pool, s, role, obs, cancel).await.map_err(standby)?
     else {
-        return Ok(Term::Over);
+        return Ok(());
     };
     lead(pool, s, role, obs, cancel, conn, token, released)
         .await
@@ -311,11 +301,7 @@ async fn acquire(
         if got {
             break;
         }
-        let leader = current(pool, &scope)
-            .await
-            .ok()
-            .flatten()
-            .map(|(h, _, _)| h);
+        let leader = holder(pool, &scope).await.ok().flatten();
         if leader != last_leader {
             tracing::info!(leader = ?leader, instance = %s.instance, "standby: another instance leads");
             last_leader.clone_from(&leader);
@@ -376,7 +362,7 @@ async fn lead(
     mut conn: PgConnection,
     token: i64,
     released: bool,
-) -> anyhow::Result<Term> {
+) -> anyhow::Result<()> {
     set(role, obs, s, Role::Acquiring { token });
     let wait = if released {
         Duration::ZERO
@@ -397,7 +383,7 @@ async fn lead(
                 count(obs, "released");
                 log_event(pool, s, token, "released", "shutdown").await;
                 tracing::info!(token, instance = %s.instance, "leader lease released");
-                return Ok(Term::Over);
+                return Ok(());
             }
         }
         let held = tokio::time::timeout(s.check, holds_lock(&mut conn)).await;

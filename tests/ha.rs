@@ -97,20 +97,11 @@ impl Instance {
     }
 
     /// SIGTERM, then waits for a clean exit.
-    fn stop(&mut self) {
+    async fn stop(&mut self) {
         if let Some(mut c) = self.child.take() {
-            let _ = std::process::Command::new("kill")
-                .args(["-TERM", &c.id().to_string()])
-                .status();
-            let deadline = Instant::now() + Duration::from_secs(30);
-            loop {
-                if let Ok(Some(status)) = c.try_wait() {
-                    assert!(status.success(), "{} exited with {status}", self.name);
-                    return;
-                }
-                assert!(Instant::now() < deadline, "{} did not stop", self.name);
-                std::thread::sleep(Duration::from_millis(50));
-            }
+            common::sigterm(&c);
+            let status = common::wait_exit(&mut c, 30).await;
+            assert!(status.success(), "{} exited with {status}", self.name);
         }
     }
 
@@ -348,8 +339,8 @@ async fn two_daemons_submit_once_per_epoch_and_the_standby_takes_over(pool: PgPo
     assert_eq!(gaps, 0);
 
     // A clean stop releases the lease (the next leader need not wait).
-    beta.stop();
-    solo.stop();
+    beta.stop().await;
+    solo.stop().await;
     let e = events(&pool).await;
     assert!(
         e.iter()
@@ -448,7 +439,7 @@ async fn a_cut_lease_connection_stops_the_old_leader_before_the_new_one_starts(p
     .await
     .unwrap();
     assert_eq!(late, 0);
-    alpha.stop();
-    beta.stop();
+    alpha.stop().await;
+    beta.stop().await;
     net.devnet.stop().await;
 }

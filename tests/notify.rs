@@ -164,19 +164,9 @@ async fn ready_after_the_first_block_watchdog_from_the_block_loop(pool: PgPool) 
     recv_until(&rx, 10, |(t, m)| *t > resumed && m.contains("WATCHDOG=1")).await;
 
     // SIGTERM: STOPPING=1, then a clean exit.
-    std::process::Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
+    common::sigterm(&child);
     recv_until(&rx, 20, |(_, m)| m.contains("STOPPING=1")).await;
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let status = loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            break s;
-        }
-        assert!(Instant::now() < deadline, "no exit after SIGTERM");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
+    let status = common::wait_exit(&mut child, 30).await;
     assert!(status.success(), "{status}");
     devnet.stop().await;
 }

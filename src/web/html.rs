@@ -88,11 +88,7 @@ fn group(v: f64, digits: usize) -> String {
         out.push('.');
         out.push_str(frac);
     }
-    if v < 0.0 && v.abs() > 0.0 {
-        format!("-{out}")
-    } else {
-        out
-    }
+    if v < 0.0 { format!("-{out}") } else { out }
 }
 
 /// A fraction as a percentage ("97.25 %"); "–" when unknown.

@@ -23,10 +23,6 @@ pub struct Status {
     pub checks: Vec<(String, bool, Option<String>)>,
 }
 
-fn mode_name(m: Mode) -> String {
-    m.name().to_string()
-}
-
 pub fn render(netuid: u16, s: &Status) -> String {
     let mut b = String::from("<dl id=\"status\">");
     let mut row = |k: &str, v: String| b.push_str(&format!("<dt>{}</dt><dd>{v}</dd>", esc(k)));
@@ -108,7 +104,7 @@ async fn load(s: &WebState) -> Result<Status, PageError> {
     let mode = |key: &'static str, default: Mode| async move {
         crate::settings::mode(&s.pool, s.netuid, key, default)
             .await
-            .map(|m| mode_name(m.mode))
+            .map(|m| m.mode.name().to_string())
             .map_err(|e| PageError(e.to_string()))
     };
     Ok(Status {

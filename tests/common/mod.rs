@@ -23,6 +23,30 @@ pub fn epoch_of(netuid: u16, tempo: u16, block: u64) -> u64 {
     (block + u64::from(netuid) + 1) / (u64::from(tempo) + 1)
 }
 
+/// Sends SIGTERM to `child`.
+pub fn sigterm(child: &std::process::Child) {
+    let sent = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("run kill");
+    assert!(sent.success(), "kill -TERM {} failed", child.id());
+}
+
+/// Waits (without blocking the test's runtime, which may serve the devnet) for `child` to exit.
+pub async fn wait_exit(child: &mut std::process::Child, secs: u64) -> std::process::ExitStatus {
+    let deadline = std::time::Instant::now() + Duration::from_secs(secs);
+    loop {
+        if let Some(status) = child.try_wait().expect("wait for the child") {
+            return status;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no exit within {secs} s"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 /// A port nobody listens on now (for a daemon's HTTP server).
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
