@@ -405,7 +405,11 @@ async fn uptime_command(loaded: Loaded, command: UptimeCommand) -> anyhow::Resul
                     crate::settings::Source::Database {
                         updated_by,
                         updated_at,
-                    } => format!("set by {updated_by} at {}", updated_at.to_rfc3339()),
+                    } => format!(
+                        "set by {} at {}",
+                        shown(updated_by),
+                        updated_at.to_rfc3339()
+                    ),
                 },
                 cfg.sources,
                 cfg.probe_interval_blocks
@@ -501,10 +505,10 @@ async fn uptime_command(loaded: Loaded, command: UptimeCommand) -> anyhow::Resul
                     g.hotkey,
                     g.bonus,
                     g.expires_at.to_rfc3339(),
-                    g.granted_by,
-                    g.reason,
+                    shown(&g.granted_by),
+                    shown(&g.reason),
                     match (&g.revoked_by, g.active(now)) {
-                        (Some(by), _) => format!(" revoked by {by}"),
+                        (Some(by), _) => format!(" revoked by {}", shown(by)),
                         (None, false) => " expired".to_string(),
                         (None, true) => String::new(),
                     }
@@ -729,4 +733,18 @@ async fn weights_command(loaded: Loaded, command: WeightsCommand) -> anyhow::Res
         }
     }
     Ok(())
+}
+
+/// `s` for a terminal: control characters (escape sequences, carriage returns, NUL) written as
+/// escapes, so text that came through the API cannot move the cursor or recolour the screen.
+pub fn shown(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }

@@ -122,18 +122,44 @@ impl DatabaseUrl {
     pub fn expose(&self) -> &str {
         &self.0
     }
-    /// The URL with any password replaced by `<redacted>`.
+    /// The URL with every secret replaced by `<redacted>`: the `user:password@` part and any
+    /// query parameter that can carry one (`?password=`, `sslpassword=`, anything naming a
+    /// secret, token or key).
     pub fn redacted(&self) -> String {
-        match url::Url::parse(&self.0) {
-            Ok(mut u) if u.password().is_some() => {
-                // set_password only fails for URLs that cannot carry credentials.
-                let _ = u.set_password(Some("<redacted>"));
-                u.to_string()
-            }
-            Ok(u) => u.to_string(),
-            Err(_) => "<unparseable, redacted>".to_string(),
+        let Ok(mut u) = url::Url::parse(&self.0) else {
+            return "<unparseable, redacted>".to_string();
+        };
+        if u.password().is_some() {
+            // set_password only fails for URLs that cannot carry credentials.
+            let _ = u.set_password(Some("<redacted>"));
         }
+        if u.query().is_some() {
+            let pairs: Vec<(String, String)> = u
+                .query_pairs()
+                .map(|(k, v)| {
+                    let secret = secret_parameter(&k);
+                    (
+                        k.into_owned(),
+                        if secret {
+                            "<redacted>".into()
+                        } else {
+                            v.into_owned()
+                        },
+                    )
+                })
+                .collect();
+            u.query_pairs_mut().clear().extend_pairs(pairs);
+        }
+        u.to_string()
     }
+}
+
+/// Whether a URL query parameter can carry a secret.
+fn secret_parameter(name: &str) -> bool {
+    let n = name.to_ascii_lowercase();
+    ["pass", "secret", "token", "key", "auth", "credential"]
+        .iter()
+        .any(|w| n.contains(w))
 }
 
 impl fmt::Debug for DatabaseUrl {
@@ -245,6 +271,9 @@ pub struct DatabaseConfig {
     pub connect_timeout_secs: u64,
     /// How long start-up keeps retrying an unreachable database before giving up.
     pub startup_retry_secs: u64,
+    /// PostgreSQL's `statement_timeout` on every connection (migrations excepted): no query
+    /// waits longer, whatever lock or load it meets.
+    pub statement_timeout_secs: u64,
 }
 
 impl Default for DatabaseConfig {
@@ -254,6 +283,7 @@ impl Default for DatabaseConfig {
             max_connections: 10,
             connect_timeout_secs: 10,
             startup_retry_secs: 60,
+            statement_timeout_secs: 120,
         }
     }
 }
@@ -288,6 +318,19 @@ pub struct HttpConfig {
     pub api_token: Secret,
     /// File holding the bearer token (e.g. a systemd credential); alternative to `api_token`.
     pub api_token_file: String,
+    /// A non-loopback `listen` without a token refuses to start unless this is set.
+    pub allow_public_without_token: bool,
+    /// Open connections per listener; more are closed as soon as they are accepted.
+    pub max_connections: usize,
+    /// Open connections per client address and listener.
+    pub max_connections_per_client: usize,
+    /// A request's headers, and the next request on an idle keep-alive connection, must arrive
+    /// within this time or the connection is closed.
+    pub header_read_timeout_secs: u64,
+    /// A whole request (body and handler) must complete within this time (503 otherwise).
+    pub request_timeout_secs: u64,
+    /// Largest request body accepted (413 above).
+    pub max_body_bytes: usize,
 }
 
 impl HttpConfig {
@@ -321,6 +364,12 @@ impl Default for HttpConfig {
             listen: SocketAddr::from(([127, 0, 0, 1], 9477)),
             api_token: Secret::default(),
             api_token_file: String::new(),
+            allow_public_without_token: false,
+            max_connections: 256,
+            max_connections_per_client: 32,
+            header_read_timeout_secs: 10,
+            request_timeout_secs: 30,
+            max_body_bytes: 8 << 20,
         }
     }
 }
@@ -354,12 +403,17 @@ impl Default for LogConfig {
 pub struct DaemonConfig {
     /// After SIGTERM/SIGINT, how long tasks get to finish before the process exits anyway.
     pub shutdown_deadline_secs: u64,
+    /// A task (ingest, weights, uptime probes) silent for longer than this fails `/readyz` with
+    /// what it waits on, and sets `tenure_task_stalled`. The weights task's bound is at least
+    /// its submission's finalization timeout.
+    pub progress_timeout_secs: u64,
 }
 
 impl Default for DaemonConfig {
     fn default() -> Self {
         DaemonConfig {
             shutdown_deadline_secs: 20,
+            progress_timeout_secs: 300,
         }
     }
 }

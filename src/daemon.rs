@@ -78,6 +78,14 @@ pub async fn run(loaded: Loaded) -> anyhow::Result<()> {
         ))
     };
 
+    let descriptors = crate::edge::descriptor_budget(cfg)?;
+    tracing::debug!(descriptors, "descriptor limit");
+    if cfg.http.allow_public_without_token && !cfg.http.listen.ip().is_loopback() && token.is_none()
+    {
+        tracing::warn!(listen = %cfg.http.listen, "the API listens beyond loopback without a token (http.allow_public_without_token = true): anyone who reaches it reads everything it serves; writes stay refused");
+    }
+    let limits = crate::edge::Limits::from_config(&cfg.http);
+
     // HTTP first, so that a slow database or chain start is visible on /readyz and /metrics.
     if cfg.http.enabled {
         let listener = TcpListener::bind(cfg.http.listen)
@@ -94,7 +102,14 @@ pub async fn run(loaded: Loaded) -> anyhow::Result<()> {
         if cfg.web.enabled && cfg.web.listen.is_none() {
             app = app.merge(web_pages());
         }
-        serve(&mut tasks, "http", listener, app, &cancel);
+        serve(
+            &mut tasks,
+            "http",
+            listener,
+            app,
+            (limits, metrics.clone()),
+            &cancel,
+        );
     }
 
     if let (true, Some(addr)) = (cfg.web.enabled, cfg.web.listen) {
@@ -102,7 +117,14 @@ pub async fn run(loaded: Loaded) -> anyhow::Result<()> {
             .await
             .with_context(|| format!("cannot listen on web.listen = {addr}"))?;
         tracing::info!(addr = %listener.local_addr()?, "web pages listening");
-        serve(&mut tasks, "web", listener, web_pages(), &cancel);
+        serve(
+            &mut tasks,
+            "web",
+            listener,
+            web_pages(),
+            (limits, metrics.clone()),
+            &cancel,
+        );
     } else if cfg.web.enabled && !cfg.http.enabled {
         tracing::warn!("web pages are not served: http.enabled = false and no web.listen");
     }
@@ -134,6 +156,13 @@ pub async fn run(loaded: Loaded) -> anyhow::Result<()> {
             )
         });
     }
+    // Every long-running task beats a pulse; the progress watcher fails readiness for a silent one.
+    let progress_bound = Duration::from_secs(cfg.daemon.progress_timeout_secs);
+    let mut watched = vec![crate::progress::Watched {
+        name: "ingest",
+        pulse: chain_counters.block_loop.clone(),
+        bound: progress_bound,
+    }];
     {
         let client = Arc::new(crate::chain::client::ChainClient::with_counters(
             crate::chain::client::Settings::from_config(&cfg.chain),
@@ -189,6 +218,18 @@ pub async fn run(loaded: Loaded) -> anyhow::Result<()> {
                             crate::leader::run(p, lease, role_tx, obs, stop).await,
                         )
                     });
+                    let pulse = Arc::new(crate::notify::Pulse::default());
+                    let s = crate::weights::run::Settings::from_config(cfg);
+                    watched.push(crate::progress::Watched {
+                        name: "weights",
+                        pulse: pulse.clone(),
+                        // A step may wait for its submission's finality.
+                        bound: progress_bound.max(
+                            s.finalize_timeout
+                                + 2 * Duration::from_secs(cfg.chain.rpc_timeout_secs),
+                        ),
+                    });
+                    let runner = runner.with_pulse(pulse);
                     let stop = cancel.clone();
                     tasks.spawn(async move { ("weights", runner.run(stop).await) });
                 }
@@ -207,6 +248,12 @@ pub async fn run(loaded: Loaded) -> anyhow::Result<()> {
             .contains(&crate::config::UptimeSource::Probe)
         {
             let settings = crate::uptime::probe::Settings::from_config(cfg);
+            let pulse = Arc::new(crate::notify::Pulse::default());
+            watched.push(crate::progress::Watched {
+                name: "uptime-probe",
+                pulse: pulse.clone(),
+                bound: progress_bound,
+            });
             let (pool, metrics, health, stop) = (
                 pool.clone(),
                 metrics.clone(),
@@ -216,10 +263,21 @@ pub async fn run(loaded: Loaded) -> anyhow::Result<()> {
             tasks.spawn(async move {
                 (
                     "uptime-probe",
-                    crate::uptime::probe::run(client, pool, settings, metrics, health, stop).await,
+                    crate::uptime::probe::run(client, pool, settings, metrics, health, pulse, stop)
+                        .await,
                 )
             });
         }
+    }
+    {
+        let (h, m, stop) = (health.clone(), metrics.clone(), cancel.clone());
+        let watched = std::mem::take(&mut watched);
+        tasks.spawn(async move {
+            (
+                "progress",
+                crate::progress::watch(watched, h, m, stop).await,
+            )
+        });
     }
     tracing::info!(netuid = cfg.chain.netuid, config = %loaded.file.display(), "tenure running");
 
@@ -244,19 +302,20 @@ pub async fn run(loaded: Loaded) -> anyhow::Result<()> {
     }
 }
 
-/// Serves `app` on `listener` as the task `name` until `cancel`.
+/// Serves `app` on `listener` as the task `name` until `cancel`, behind the edge's limits.
 fn serve(
     tasks: &mut JoinSet<(&'static str, TaskResult)>,
     name: &'static str,
     listener: TcpListener,
     app: axum::Router,
+    edge: (crate::edge::Limits, Arc<Metrics>),
     cancel: &CancellationToken,
 ) {
     let stop = cancel.clone();
+    let (limits, metrics) = edge;
+    let app = crate::edge::guard(app, limits);
     tasks.spawn(async move {
-        let served = axum::serve(listener, app)
-            .with_graceful_shutdown(stop.cancelled_owned())
-            .await;
+        let served = crate::edge::serve(name, listener, app, limits, metrics, stop).await;
         (
             name,
             served.with_context(|| format!("{name} server failed")),

@@ -44,10 +44,15 @@ pub fn lazy_pool(cfg: &DatabaseConfig) -> Result<PgPool, DbError> {
         url: cfg.url.redacted(),
         source,
     })?;
+    let timeout = format!("{}s", cfg.statement_timeout_secs);
     Ok(PgPoolOptions::new()
         .max_connections(cfg.max_connections)
         .acquire_timeout(Duration::from_secs(cfg.connect_timeout_secs))
-        .connect_lazy_with(options.application_name("tenure")))
+        .connect_lazy_with(
+            options
+                .application_name("tenure")
+                .options([("statement_timeout", timeout.as_str())]),
+        ))
 }
 
 /// `SELECT 1` within `timeout`.
@@ -93,7 +98,16 @@ pub async fn wait_until_reachable(
 /// that were newly applied.
 pub async fn migrate(pool: &PgPool) -> Result<Vec<i64>, DbError> {
     let before: Vec<i64> = applied_versions(pool).await.unwrap_or_default();
-    MIGRATOR.run(pool).await?;
+    // A migration may rewrite large tables: no statement timeout on its connection.
+    let mut conn = pool.acquire().await?;
+    sqlx::query("SET statement_timeout = 0")
+        .execute(&mut *conn)
+        .await?;
+    let ran = MIGRATOR.run(&mut *conn).await;
+    let _ = sqlx::query("RESET statement_timeout")
+        .execute(&mut *conn)
+        .await;
+    ran?;
     let after = applied_versions(pool).await?;
     Ok(after.into_iter().filter(|v| !before.contains(v)).collect())
 }
@@ -121,7 +135,7 @@ pub async fn scratch(base_url: &str, name: &str) -> Result<PgPool, DbError> {
         .execute(&admin)
         .await?;
     let mut url = url::Url::parse(base_url).map_err(|e| DbError::Url {
-        url: base_url.to_string(),
+        url: crate::config::DatabaseUrl::new(base_url).redacted(),
         source: sqlx::Error::Configuration(e.into()),
     })?;
     url.set_path(name);

@@ -90,6 +90,92 @@ pub struct Metrics {
     pub leader_token: Gauge,
     /// Times this instance became leader or lost the lease, by event.
     pub leader_changes: Family<EventLabels, Counter>,
+    pub guards: Guards,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct EdgeLabels {
+    pub listener: String,
+    pub reason: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ListenerLabels {
+    pub listener: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct TaskLabels {
+    pub task: String,
+}
+
+/// The series of the hardening work: the listeners' edge, stalled tasks, missed epochs and
+/// probes that could not be made.
+pub struct Guards {
+    /// Connections closed at accept by a cap (or a failed accept), by listener and reason.
+    pub http_connections_refused: Family<EdgeLabels, Counter>,
+    /// Connections open now, by listener.
+    pub http_connections_open: Family<ListenerLabels, Gauge>,
+    /// 1 while the named task has made no progress for longer than its bound.
+    pub task_stalled: Family<TaskLabels, Gauge>,
+    /// Epochs whose submission window passed without weights from us (recorded `missed`).
+    pub weights_missed: Counter,
+    /// Consecutive weights steps that failed (0 after a good one).
+    pub weights_step_failures: Gauge,
+    /// Probes that could not be made for a local reason (no descriptor, no port): recorded as
+    /// unknown, never as down.
+    pub uptime_probes_unknown: Counter,
+}
+
+impl Guards {
+    fn register(registry: &mut Registry) -> Self {
+        let g = Guards {
+            http_connections_refused: Family::default(),
+            http_connections_open: Family::default(),
+            task_stalled: Family::default(),
+            weights_missed: Counter::default(),
+            weights_step_failures: Gauge::default(),
+            uptime_probes_unknown: Counter::default(),
+        };
+        registry.register(
+            "http_connections_refused",
+            "Connections closed at accept by a cap or a failed accept, by listener and reason",
+            g.http_connections_refused.clone(),
+        );
+        registry.register(
+            "http_connections_open",
+            "Open HTTP connections, by listener",
+            g.http_connections_open.clone(),
+        );
+        registry.register(
+            "task_stalled",
+            "1 while the named task has made no progress for longer than its bound",
+            g.task_stalled.clone(),
+        );
+        registry.register(
+            "weights_missed",
+            "Epochs whose submission window passed without weights from this validator",
+            g.weights_missed.clone(),
+        );
+        registry.register(
+            "weights_step_failures",
+            "Consecutive failed weights steps (0 after a successful one)",
+            g.weights_step_failures.clone(),
+        );
+        registry.register(
+            "uptime_probes_unknown",
+            "Probes that could not be made for a local reason, recorded as unknown",
+            g.uptime_probes_unknown.clone(),
+        );
+        for task in crate::progress::TASKS {
+            g.task_stalled
+                .get_or_create(&TaskLabels {
+                    task: (*task).into(),
+                })
+                .set(0);
+        }
+        g
+    }
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -306,7 +392,9 @@ impl Metrics {
                 event: event.into(),
             });
         }
+        let guards = Guards::register(&mut registry);
         Metrics {
+            guards,
             registry,
             leader,
             leader_token,

@@ -25,6 +25,8 @@ pub struct Pulse {
     last_ms: AtomicU64,
     /// Last block processed (0: none yet).
     block: AtomicU64,
+    /// What the task waits on now (for a stall's reason).
+    doing: std::sync::Mutex<std::borrow::Cow<'static, str>>,
 }
 
 fn now_ms() -> u64 {
@@ -43,6 +45,20 @@ impl Pulse {
     pub fn processed(&self, block: u64) {
         self.block.store(block, Ordering::Relaxed);
         self.beat();
+    }
+
+    /// What the task waits on from now on (not a beat: waiting is not progress).
+    pub fn at(&self, what: impl Into<std::borrow::Cow<'static, str>>) {
+        *self.doing.lock().unwrap_or_else(|p| p.into_inner()) = what.into();
+    }
+
+    pub fn doing(&self) -> String {
+        let d = self.doing.lock().unwrap_or_else(|p| p.into_inner());
+        if d.is_empty() {
+            "(nothing said)".into()
+        } else {
+            d.to_string()
+        }
     }
 
     pub fn block(&self) -> Option<u64> {

@@ -5,9 +5,12 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+mod body;
 mod uptime;
 mod vesting;
 mod weights;
+
+pub use body::{Strict, control_character};
 
 use axum::extract::{MatchedPath, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
@@ -66,6 +69,15 @@ pub struct ApiError(StatusCode, String);
 impl ApiError {
     fn bad_request(reason: impl Into<String>) -> Self {
         ApiError(StatusCode::BAD_REQUEST, reason.into())
+    }
+
+    fn unsupported(reason: impl Into<String>) -> Self {
+        ApiError(StatusCode::UNSUPPORTED_MEDIA_TYPE, reason.into())
+    }
+
+    /// An extractor's rejection (status and text from axum: 400, 413, 415, 422).
+    fn rejected(status: StatusCode, reason: String) -> Self {
+        ApiError(status, reason)
     }
 
     fn unavailable(e: impl std::fmt::Display) -> Self {

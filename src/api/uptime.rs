@@ -6,7 +6,6 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use axum::Json;
 use axum::extract::State;
-use axum::extract::rejection::JsonRejection;
 use axum::http::{HeaderMap, StatusCode};
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
@@ -57,7 +56,7 @@ fn unprocessable(reason: impl Into<String>) -> ApiError {
 pub(super) async fn observe(
     State(state): State<AppState>,
     headers: HeaderMap,
-    body: Result<Json<Batch>, JsonRejection>,
+    body: Result<super::Strict<Batch>, ApiError>,
 ) -> ApiResult<Accepted> {
     authorize(&state.api, &headers)?;
     let cfg = &state.api.uptime;
@@ -67,7 +66,7 @@ pub(super) async fn observe(
             "the api source is not enabled: add \"api\" to uptime.sources".into(),
         ));
     }
-    let Json(batch) = body.map_err(|e| ApiError::bad_request(e.body_text()))?;
+    let super::Strict(batch) = body?;
     let obs = batch.observations;
     if obs.is_empty() {
         return Err(ApiError::bad_request("observations: empty batch"));
@@ -231,7 +230,7 @@ pub(super) async fn observe(
 pub(super) async fn set_mode(
     State(state): State<AppState>,
     headers: HeaderMap,
-    body: Result<Json<super::vesting::ModeRequest>, JsonRejection>,
+    body: Result<super::Strict<super::vesting::ModeRequest>, ApiError>,
 ) -> ApiResult<crate::settings::Change> {
     let default = state.api.uptime.mode;
     super::vesting::change_mode(
@@ -289,6 +288,9 @@ pub(super) struct GrantRequest {
     actor: Option<String>,
 }
 
+/// The longest grant, in days (ten years): a grant is reviewed, not forever.
+const MAX_GRANT_DAYS: u32 = 3650;
+
 fn grant_error(e: crate::uptime::grants::GrantError) -> ApiError {
     use crate::uptime::grants::GrantError;
     match e {
@@ -301,12 +303,19 @@ fn grant_error(e: crate::uptime::grants::GrantError) -> ApiError {
 pub(super) async fn grant(
     State(state): State<AppState>,
     headers: HeaderMap,
-    body: Result<Json<GrantRequest>, JsonRejection>,
+    body: Result<super::Strict<GrantRequest>, ApiError>,
 ) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
     authorize(&state.api, &headers)?;
-    let Json(req) = body.map_err(|e| ApiError::bad_request(e.body_text()))?;
+    let super::Strict(req) = body?;
     let expires_at = match (req.days, req.expires_at) {
-        (Some(d), None) if d > 0 => Utc::now() + Duration::days(i64::from(d)),
+        (Some(d), None) if (1..=MAX_GRANT_DAYS).contains(&d) => Duration::try_days(i64::from(d))
+            .and_then(|d| Utc::now().checked_add_signed(d))
+            .ok_or_else(|| ApiError::bad_request(format!("days {d}: out of range")))?,
+        (Some(d), None) => {
+            return Err(ApiError::bad_request(format!(
+                "days {d}: must be between 1 and {MAX_GRANT_DAYS}"
+            )));
+        }
         (None, Some(t)) => t,
         _ => {
             return Err(ApiError::bad_request(

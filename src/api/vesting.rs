@@ -2,7 +2,7 @@
 //! one miner's history.
 
 use axum::Json;
-use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use serde::{Deserialize, Serialize};
@@ -33,7 +33,7 @@ pub(super) struct ModeRequest {
 pub(super) async fn set_mode(
     State(state): State<AppState>,
     headers: HeaderMap,
-    body: Result<Json<ModeRequest>, JsonRejection>,
+    body: Result<super::Strict<ModeRequest>, ApiError>,
 ) -> ApiResult<settings::Change> {
     let default = state.api.vesting.mode;
     change_mode(&state, &headers, body, settings::VESTING_MODE, default).await
@@ -43,12 +43,12 @@ pub(super) async fn set_mode(
 pub(super) async fn change_mode(
     state: &AppState,
     headers: &HeaderMap,
-    body: Result<Json<ModeRequest>, JsonRejection>,
+    body: Result<super::Strict<ModeRequest>, ApiError>,
     key: &str,
     default: Mode,
 ) -> ApiResult<settings::Change> {
     authorize(&state.api, headers)?;
-    let Json(req) = body.map_err(|e| ApiError::bad_request(e.body_text()))?;
+    let super::Strict(req) = body?;
     let actor = match req.actor.as_deref().map(str::trim) {
         Some(a) if a.len() > 64 || a.chars().any(char::is_control) => {
             return Err(ApiError::bad_request(

@@ -4,7 +4,7 @@
 use std::collections::HashSet;
 
 use axum::Json;
-use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use serde::Deserialize;
@@ -27,7 +27,7 @@ impl From<ExplainError> for ApiError {
 pub(super) async fn post_scores(
     State(state): State<AppState>,
     headers: HeaderMap,
-    body: Result<Json<Batch>, JsonRejection>,
+    body: Result<super::Strict<Batch>, ApiError>,
 ) -> ApiResult<Value> {
     authorize(&state.api, &headers)?;
     if state.api.scores.source != ScoresSource::Api {
@@ -39,7 +39,7 @@ pub(super) async fn post_scores(
             ),
         ));
     }
-    let Json(batch) = body.map_err(|e| ApiError::bad_request(e.body_text()))?;
+    let super::Strict(batch) = body?;
     let netuid = state.api.netuid;
     let Some(head) = crate::weights::run::cursor(&state.pool, netuid).await? else {
         return Err(ApiError(

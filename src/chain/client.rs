@@ -15,14 +15,13 @@ use subxt::ext::scale_decode::DecodeAsType;
 use subxt::rpcs::RpcClient;
 use subxt::rpcs::methods::LegacyRpcMethods;
 use subxt::utils::H256;
-use tokio::sync::Mutex;
 
 use super::subxt_config::{self, Subtensor};
 use super::types::{AccountId, NetUid, Uid};
 
 type Rpc = LegacyRpcMethods<subxt::config::RpcConfigFor<Subtensor>>;
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum ChainError {
     #[error("no endpoint reachable (last: {endpoint}: {reason})")]
     Unreachable { endpoint: String, reason: String },
@@ -110,8 +109,72 @@ impl Default for Counters {
 
 #[derive(Clone)]
 pub(crate) struct Conn {
+    /// Tells connections apart (a transport error drops only the connection it happened on).
+    id: u64,
     pub api: OnlineClient<Subtensor>,
     pub rpc: Rpc,
+}
+
+/// Opens a connection (each endpoint once) and puts the outcome in the slot. Runs as a task of
+/// its own, so that it finishes whoever is waiting and whether they are polled.
+async fn connect(shared: Arc<Shared>, settings: Settings, counters: Arc<Counters>) {
+    let outcome = open_any(&shared, &settings, &counters).await;
+    {
+        let mut slot = shared.slot();
+        slot.connecting = false;
+        slot.attempts += 1;
+        match outcome {
+            Ok(c) => {
+                slot.conn = Some(c);
+                slot.failed = None;
+            }
+            Err(e) => slot.failed = Some(e),
+        }
+    }
+    shared.changed.notify_waiters();
+}
+
+async fn open_any(
+    shared: &Shared,
+    settings: &Settings,
+    counters: &Counters,
+) -> Result<Conn, ChainError> {
+    let n = settings.endpoints.len();
+    let start = shared.next_endpoint.load(Ordering::Relaxed);
+    let mut last = ChainError::Unreachable {
+        endpoint: String::new(),
+        reason: "no endpoints configured".into(),
+    };
+    for i in 0..n {
+        let idx = (start + i) % n;
+        let endpoint = &settings.endpoints[idx];
+        match tokio::time::timeout(settings.rpc_timeout, open(endpoint)).await {
+            Ok(Ok(mut c)) => {
+                shared.next_endpoint.store(idx, Ordering::Relaxed);
+                let connects = counters.connects.fetch_add(1, Ordering::Relaxed);
+                if connects > 0 {
+                    counters.reconnects.fetch_add(1, Ordering::Relaxed);
+                }
+                c.id = connects;
+                tracing::info!(endpoint = %endpoint, "connected to the chain");
+                return Ok(c);
+            }
+            Ok(Err(reason)) => {
+                tracing::warn!(endpoint = %endpoint, %reason, "chain endpoint unreachable");
+                last = ChainError::Unreachable {
+                    endpoint: endpoint.clone(),
+                    reason,
+                };
+            }
+            Err(_) => {
+                last = ChainError::Unreachable {
+                    endpoint: endpoint.clone(),
+                    reason: "connection timed out".into(),
+                };
+            }
+        }
+    }
+    Err(last)
 }
 
 /// A storage key tuple (e.g. `(netuid,)`, `(hotkey, netuid)`), unhashed.
@@ -140,10 +203,38 @@ pub struct BlockRef {
 
 pub struct ChainClient {
     pub settings: Settings,
-    conn: Mutex<Option<Conn>>,
+    shared: Arc<Shared>,
+    pub counters: Arc<Counters>,
+}
+
+/// The connection slot, shared with the task that (re)connects.
+///
+/// No async lock guards it: an async mutex was held here before, and a future that had been
+/// granted it but was not being polled (a read queued in ingestion's `buffered` pipeline while
+/// the pipeline's own task waited for the same lock) deadlocked back-fill for good. Now taking
+/// the current connection is a synchronous look; connecting runs in a task of its own, so it
+/// always makes progress, and waiters wait for it with a bound, holding nothing.
+struct Shared {
+    slot: std::sync::Mutex<Slot>,
+    changed: tokio::sync::Notify,
     /// Index of the endpoint to try first.
     next_endpoint: std::sync::atomic::AtomicUsize,
-    pub counters: Arc<Counters>,
+}
+
+#[derive(Default)]
+struct Slot {
+    conn: Option<Conn>,
+    connecting: bool,
+    /// Connection attempts finished so far.
+    attempts: u64,
+    /// How the last attempt failed, if it did.
+    failed: Option<ChainError>,
+}
+
+impl Shared {
+    fn slot(&self) -> std::sync::MutexGuard<'_, Slot> {
+        self.slot.lock().unwrap_or_else(|p| p.into_inner())
+    }
 }
 
 impl ChainClient {
@@ -155,59 +246,70 @@ impl ChainClient {
     pub fn with_counters(settings: Settings, counters: Arc<Counters>) -> Self {
         ChainClient {
             settings,
-            conn: Mutex::new(None),
-            next_endpoint: Default::default(),
+            shared: Arc::new(Shared {
+                slot: std::sync::Mutex::new(Slot::default()),
+                changed: tokio::sync::Notify::new(),
+                next_endpoint: Default::default(),
+            }),
             counters,
         }
     }
 
-    /// The current connection, or a new one: each endpoint once, in order, starting with the
-    /// one that worked last.
-    pub(crate) async fn conn(&self) -> Result<Conn, ChainError> {
-        let mut guard = self.conn.lock().await;
-        if let Some(c) = guard.as_ref() {
-            return Ok(c.clone());
-        }
-        let n = self.settings.endpoints.len();
-        let start = self.next_endpoint.load(Ordering::Relaxed);
-        let mut last = ChainError::Unreachable {
-            endpoint: String::new(),
-            reason: "no endpoints configured".into(),
-        };
-        for i in 0..n {
-            let idx = (start + i) % n;
-            let endpoint = &self.settings.endpoints[idx];
-            match tokio::time::timeout(self.settings.rpc_timeout, open(endpoint)).await {
-                Ok(Ok(c)) => {
-                    self.next_endpoint.store(idx, Ordering::Relaxed);
-                    if self.counters.connects.fetch_add(1, Ordering::Relaxed) > 0 {
-                        self.counters.reconnects.fetch_add(1, Ordering::Relaxed);
-                    }
-                    tracing::info!(endpoint = %endpoint, "connected to the chain");
-                    *guard = Some(c.clone());
-                    return Ok(c);
-                }
-                Ok(Err(reason)) => {
-                    tracing::warn!(endpoint = %endpoint, %reason, "chain endpoint unreachable");
-                    last = ChainError::Unreachable {
-                        endpoint: endpoint.clone(),
-                        reason,
-                    };
-                }
-                Err(_) => {
-                    last = ChainError::Unreachable {
-                        endpoint: endpoint.clone(),
-                        reason: "connection timed out".into(),
-                    };
-                }
-            }
-        }
-        Err(last)
+    /// How long a caller waits for a connection attempt: each endpoint once.
+    fn connect_bound(&self) -> Duration {
+        self.settings.rpc_timeout * (self.settings.endpoints.len().max(1) as u32)
+            + Duration::from_secs(1)
     }
 
-    /// Forgets the connection (after a transport error or a stall); the next call reconnects.
+    /// The current connection, or a new one: each endpoint once, in order, starting with the
+    /// one that worked last. Bounded by [`Self::connect_bound`].
+    pub(crate) async fn conn(&self) -> Result<Conn, ChainError> {
+        let deadline = tokio::time::Instant::now() + self.connect_bound();
+        let mut seen: Option<u64> = None;
+        loop {
+            let notified = self.shared.changed.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            {
+                let mut slot = self.shared.slot();
+                if let Some(c) = &slot.conn {
+                    return Ok(c.clone());
+                }
+                // An attempt that finished since this call began, and failed: its error.
+                if let (Some(first), Some(e)) = (seen, &slot.failed)
+                    && slot.attempts > first
+                {
+                    return Err(e.clone());
+                }
+                seen.get_or_insert(slot.attempts);
+                if !slot.connecting {
+                    slot.connecting = true;
+                    let shared = self.shared.clone();
+                    let (settings, counters) = (self.settings.clone(), self.counters.clone());
+                    tokio::spawn(connect(shared, settings, counters));
+                }
+            }
+            if tokio::time::timeout_at(deadline, notified).await.is_err() {
+                return Err(ChainError::Unreachable {
+                    endpoint: self.settings.endpoints.join(", "),
+                    reason: format!("no connection within {} s", self.connect_bound().as_secs()),
+                });
+            }
+        }
+    }
+
+    /// Forgets the connection (after a stall); the next call reconnects.
     pub async fn disconnect(&self) {
-        self.conn.lock().await.take();
+        self.shared.slot().conn.take();
+    }
+
+    /// Forgets `conn` if it is still the current connection (after a transport error on it):
+    /// a newer connection made meanwhile by another caller is kept.
+    fn drop_conn(&self, conn: &Conn) {
+        let mut slot = self.shared.slot();
+        if slot.conn.as_ref().is_some_and(|c| c.id == conn.id) {
+            slot.conn = None;
+        }
     }
 
     /// Runs `f` on the connection with the RPC timeout; a transport failure drops the connection.
@@ -219,7 +321,7 @@ impl ChainClient {
         let conn = self.conn().await?;
         let secs = self.settings.rpc_timeout.as_secs();
         let started = std::time::Instant::now();
-        let out = match tokio::time::timeout(self.settings.rpc_timeout, f(conn)).await {
+        let out = match tokio::time::timeout(self.settings.rpc_timeout, f(conn.clone())).await {
             Ok(r) => r,
             Err(_) => Err(ChainError::Timeout {
                 what: what.into(),
@@ -233,7 +335,7 @@ impl ChainClient {
             && e.is_transient()
         {
             self.counters.rpc_errors.fetch_add(1, Ordering::Relaxed);
-            self.disconnect().await;
+            self.drop_conn(&conn);
         }
         out
     }
@@ -533,7 +635,7 @@ impl ChainClient {
         if let Err(e) = &submitted
             && e.is_transient()
         {
-            self.disconnect().await;
+            self.drop_conn(&conn);
         }
         submitted
     }
@@ -565,6 +667,7 @@ async fn open(endpoint: &str) -> Result<Conn, String> {
         .await
         .map_err(|e| e.to_string())?;
     Ok(Conn {
+        id: 0,
         api,
         rpc: LegacyRpcMethods::new(client),
     })

@@ -122,12 +122,14 @@ impl ChainClient {
             } else {
                 schedule::epoch_index(block.number, netuid, hyper.tempo)
             };
+            let epoch_start: u64 = r.get(m, "LastMechansimStepBlock", (netuid,)).await?;
             Ok(WeightsState {
                 hyper,
                 uid,
                 last_update,
                 epoch_index,
                 next_epoch,
+                epoch_start,
             })
         })
         .await
@@ -250,6 +252,10 @@ pub struct WeightsState {
     pub last_update: u64,
     pub epoch_index: u64,
     pub next_epoch: Option<u64>,
+    /// The block the current epoch began at: where the subnet's epoch last ran
+    /// (`LastMechansimStepBlock`; 0 before the first). Weights with `last_update` at or after it
+    /// were set in this epoch.
+    pub epoch_start: u64,
 }
 
 impl Reader {

@@ -201,6 +201,10 @@ pub(super) fn check(c: &Config) -> Result<(), Failure> {
         "database.connect_timeout_secs",
         c.database.connect_timeout_secs,
     )?;
+    positive(
+        "database.statement_timeout_secs",
+        c.database.statement_timeout_secs,
+    )?;
 
     // http
     if !c.http.api_token.is_empty() && !c.http.api_token_file.is_empty() {
@@ -218,6 +222,37 @@ pub(super) fn check(c: &Config) -> Result<(), Failure> {
     {
         return fail("http.api_token_file", e);
     }
+    if c.http.enabled
+        && !c.http.listen.ip().is_loopback()
+        && c.http.api_token.is_empty()
+        && c.http.api_token_file.is_empty()
+        && !c.http.allow_public_without_token
+    {
+        return fail(
+            "http.listen",
+            format!(
+                "{} is reachable from other hosts but no http.api_token or http.api_token_file is set; set a token, bind to 127.0.0.1, or set http.allow_public_without_token = true",
+                c.http.listen
+            ),
+        );
+    }
+    if !(1..=65_536).contains(&c.http.max_connections) {
+        return fail("http.max_connections", "must be in [1, 65536]");
+    }
+    if !(1..=c.http.max_connections).contains(&c.http.max_connections_per_client) {
+        return fail(
+            "http.max_connections_per_client",
+            "must be in [1, http.max_connections]",
+        );
+    }
+    positive(
+        "http.header_read_timeout_secs",
+        c.http.header_read_timeout_secs,
+    )?;
+    positive("http.request_timeout_secs", c.http.request_timeout_secs)?;
+    if !(1024..=(256 << 20)).contains(&c.http.max_body_bytes) {
+        return fail("http.max_body_bytes", "must be in [1024, 268435456]");
+    }
 
     // log
     if tracing_subscriber::EnvFilter::try_new(&c.log.level).is_err() {
@@ -234,6 +269,10 @@ pub(super) fn check(c: &Config) -> Result<(), Failure> {
     positive(
         "daemon.shutdown_deadline_secs",
         c.daemon.shutdown_deadline_secs,
+    )?;
+    positive(
+        "daemon.progress_timeout_secs",
+        c.daemon.progress_timeout_secs,
     )?;
     if !(100..=60_000).contains(&c.ha.lease_check_ms) {
         return fail("ha.lease_check_ms", "must be in [100, 60000]");

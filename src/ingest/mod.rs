@@ -86,7 +86,13 @@ pub enum IngestError {
     Store(#[from] StoreError),
     #[error("the writer stopped")]
     WriterGone,
+    #[error("no progress for {secs} s waiting on {what}; restarting from the cursor")]
+    Stuck { what: String, secs: u64 },
 }
+
+/// One block's database write (its epoch step included) may take at most this long; the
+/// pipeline then starts over from the cursor (the transaction was rolled back).
+const WRITE_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// Ingests until `cancel` fires. Failures are logged, retried with backoff and resumed from the
 /// database's cursor; this returns only on cancellation.
@@ -183,7 +189,19 @@ async fn run_once(
         let counters = client.counters.clone();
         tokio::spawn(async move {
             while let Some((w, started)) = writes_rx.recv().await {
-                match store::write(&pool, &settings, &mut mem, &w).await? {
+                counters
+                    .block_loop
+                    .at(format!("the database writing block {}", w.number));
+                let written = tokio::time::timeout(
+                    WRITE_TIMEOUT,
+                    store::write(&pool, &settings, &mut mem, &w),
+                )
+                .await
+                .map_err(|_| StoreError::Timeout {
+                    block: w.number,
+                    secs: WRITE_TIMEOUT.as_secs(),
+                })??;
+                match written {
                     Written::Rows(rows, epoch) => {
                         metrics.ingest_rows.inc_by(rows);
                         metrics
@@ -228,13 +246,24 @@ async fn run_once(
         .buffered(s.pipeline_depth);
     tokio::pin!(reads);
     let mut last_head_check = Instant::now() - Duration::from_secs(60);
+    // The next block may take the node's stall timeout to come (the stream is then rebuilt),
+    // plus a reconnection; past that the pipeline is stuck and starts over from the cursor.
+    let read_bound = client.settings.stall_timeout * 2 + client.settings.rpc_timeout;
+    let pulse = client.counters.block_loop.clone();
     let outcome: Result<(), IngestError> = async {
         while let Some(data) = tokio::select! {
-            d = reads.next() => d,
+            d = tokio::time::timeout(read_bound, reads.next()) => d.map_err(|_| IngestError::Stuck {
+                what: "the next block's data from the node".into(),
+                secs: read_bound.as_secs(),
+            })?,
             _ = cancel.cancelled() => None,
         } {
             let data = data?;
             let started = Instant::now();
+            pulse.at(format!(
+                "planning block {} (owners and stake from the node)",
+                data.number
+            ));
             let w = planner.block(client, &mut state, &data).await?;
             let now_ms = std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
@@ -242,8 +271,16 @@ async fn run_once(
             metrics
                 .ingest_block_age_seconds
                 .set(now_ms.saturating_sub(data.timestamp_ms) as f64 / 1000.0);
-            if writes_tx.send((w, started)).await.is_err() {
-                return Err(IngestError::WriterGone);
+            pulse.at(format!("the writer taking block {}", data.number));
+            match tokio::time::timeout(WRITE_TIMEOUT, writes_tx.send((w, started))).await {
+                Ok(Ok(())) => {}
+                Ok(Err(_)) => return Err(IngestError::WriterGone),
+                Err(_) => {
+                    return Err(IngestError::Stuck {
+                        what: format!("the writer taking block {}", data.number),
+                        secs: WRITE_TIMEOUT.as_secs(),
+                    });
+                }
             }
             if last_head_check.elapsed() > Duration::from_secs(2) {
                 last_head_check = Instant::now();

@@ -26,6 +26,8 @@ pub enum StoreError {
     Vesting(#[from] crate::vesting::store::StoreError),
     #[error("uptime: {0}")]
     Uptime(#[from] crate::uptime::epoch::EpochError),
+    #[error("writing block {block} took more than {secs} s (rolled back)")]
+    Timeout { block: u64, secs: u64 },
 }
 
 /// What the writer keeps in memory between blocks (reloaded with everything else after a

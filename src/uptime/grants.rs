@@ -52,6 +52,11 @@ pub fn check(
     if reason.is_empty() || reason.len() > 500 {
         return Err(GrantError::Invalid("reason: 1 to 500 characters".into()));
     }
+    if reason.chars().any(char::is_control) {
+        return Err(GrantError::Invalid(
+            "reason: control characters are not allowed".into(),
+        ));
+    }
     if expires_at <= now {
         return Err(GrantError::Invalid(format!(
             "expiry {} is not in the future",

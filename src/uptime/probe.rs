@@ -31,6 +31,31 @@ pub struct Probed {
     pub up: bool,
     pub latency_ms: Option<u32>,
     pub error: Option<String>,
+    /// The probe could not be made for a reason of ours (no descriptor, no local port): the
+    /// miner's state is unknown in this round, never down.
+    pub unknown: bool,
+}
+
+/// Whether a connect error is this host's own (resource exhaustion), not the miner's.
+pub fn local_failure(e: &std::io::Error) -> bool {
+    #[cfg(unix)]
+    {
+        matches!(
+            e.raw_os_error(),
+            Some(libc::EMFILE | libc::ENFILE | libc::ENOBUFS | libc::ENOMEM | libc::EADDRNOTAVAIL)
+        )
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = e;
+        false
+    }
+}
+
+/// Why a probe failed: the miner's side, or ours.
+enum Failure {
+    Miner(String),
+    Local(String),
 }
 
 /// The address an axon serves, or `None` when it serves nothing usable.
@@ -38,10 +63,21 @@ pub fn address(ip: IpAddr, port: u16) -> Option<SocketAddr> {
     (!ip.is_unspecified() && port != 0).then_some(SocketAddr::new(ip, port))
 }
 
-async fn connect_and_ask(addr: SocketAddr, http_path: &str) -> Result<(), String> {
-    let mut conn = TcpStream::connect(addr)
+async fn connect_and_ask(addr: SocketAddr, http_path: &str) -> Result<(), Failure> {
+    let mut conn = TcpStream::connect(addr).await.map_err(|e| {
+        if local_failure(&e) {
+            Failure::Local(format!("connect: {e}"))
+        } else {
+            Failure::Miner(format!("connect: {e}"))
+        }
+    })?;
+    ask(&mut conn, addr, http_path)
         .await
-        .map_err(|e| format!("connect: {e}"))?;
+        .map_err(Failure::Miner)
+}
+
+/// With `http_path` set, a GET answered 2xx.
+async fn ask(conn: &mut TcpStream, addr: SocketAddr, http_path: &str) -> Result<(), String> {
     if http_path.is_empty() {
         return Ok(());
     }
@@ -84,6 +120,7 @@ pub async fn probe(addr: Option<SocketAddr>, timeout: Duration, http_path: &str)
             up: false,
             latency_ms: None,
             error: Some("no served axon".into()),
+            unknown: false,
         };
     };
     let started = Instant::now();
@@ -94,16 +131,25 @@ pub async fn probe(addr: Option<SocketAddr>, timeout: Duration, http_path: &str)
             up: true,
             latency_ms: Some(ms),
             error: None,
+            unknown: false,
         },
-        Ok(Err(e)) => Probed {
+        Ok(Err(Failure::Miner(e))) => Probed {
             up: false,
             latency_ms: Some(ms),
             error: Some(e),
+            unknown: false,
+        },
+        Ok(Err(Failure::Local(e))) => Probed {
+            up: false,
+            latency_ms: None,
+            error: Some(e),
+            unknown: true,
         },
         Err(_) => Probed {
             up: false,
             latency_ms: Some(ms),
             error: Some(format!("timeout after {} ms", timeout.as_millis())),
+            unknown: false,
         },
     }
 }
@@ -162,6 +208,7 @@ pub async fn run(
     s: Settings,
     metrics: Arc<Metrics>,
     health: Arc<Health>,
+    pulse: Arc<crate::notify::Pulse>,
     cancel: CancellationToken,
 ) -> anyhow::Result<()> {
     let mut next: Option<u64> = None;
@@ -169,10 +216,13 @@ pub async fn run(
     let mut tick = tokio::time::interval(Duration::from_millis(100));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
+        pulse.at("the next tick");
         tokio::select! {
             _ = tick.tick() => {}
             _ = cancel.cancelled() => return Ok(()),
         }
+        pulse.beat();
+        pulse.at("the last round and the ingested head (database, chain)");
         let due = match next {
             Some(n) => n,
             None => match last_round(&pool, s.netuid).await {
@@ -225,9 +275,10 @@ pub async fn run(
             }
         }
         let started = Instant::now();
+        pulse.at(format!("the probe round at block {head}"));
         // Shutdown does not wait for a round in flight: its write is one transaction.
         let done = tokio::select! {
-            r = round(&client, &pool, &s, head, due) => r,
+            r = round(&client, &pool, &s, &metrics, head, due) => r,
             _ = cancel.cancelled() => return Ok(()),
         };
         match done {
@@ -289,6 +340,7 @@ async fn round(
     client: &ChainClient,
     pool: &PgPool,
     s: &Settings,
+    metrics: &Metrics,
     block: u64,
     due: u64,
 ) -> anyhow::Result<Option<(usize, usize)>> {
@@ -310,9 +362,20 @@ async fn round(
     let started = Instant::now();
     let observed_at = Utc::now();
     let probed = probe_all(addrs, &s.probe).await;
+    let unknown = probed.iter().filter(|p| p.unknown).count();
+    if unknown > 0 {
+        metrics.guards.uptime_probes_unknown.inc_by(unknown as u64);
+        tracing::warn!(
+            block,
+            unknown,
+            "probes could not be made (out of descriptors or ports here): those miners are unknown in this round, not down"
+        );
+    }
+    // An unknown probe is no sample: the miner's rollups do not count this round at all.
     let samples: Vec<Sample> = registered
         .iter()
         .zip(probed)
+        .filter(|(_, p)| !p.unknown)
         .map(|(r, p)| Sample {
             miner_id: r.miner_id,
             up: p.up,

@@ -56,26 +56,30 @@ pub fn render(netuid: u16, s: &Status) -> String {
     );
     row("Vesting mode", esc(&s.vesting_mode));
     row("Uptime mode", esc(&s.uptime_mode));
+    // The public view names no instance (host names, ids): only what this instance does.
     row(
-        "Leader",
+        "Weights submitted by",
         match &s.leader {
             Some(l) => format!(
-                "{} <span class=\"muted\">(this instance, {}, is {}{})</span>",
-                l.leader.as_deref().map_or("unknown".into(), esc),
-                esc(&l.instance),
-                esc(&l.role),
+                "{}{}",
+                match l.role.as_str() {
+                    "leader" => "this instance (it holds the leader lease)",
+                    "acquiring" => "this instance, once the takeover delay has passed",
+                    _ => "another instance (this one is on standby)",
+                },
                 l.token.map_or(String::new(), |t| format!(", term {t}"))
             ),
-            None => "weights are not submitted by this instance".into(),
+            None => "not this instance".into(),
         },
     );
-    b.push_str("</dl><h2>Readiness</h2><table><thead><tr><th class=\"l\">Check</th><th class=\"l\">State</th><th class=\"l\">Reason</th></tr></thead><tbody>");
-    for (name, ok, reason) in &s.checks {
+    // Reasons can name files, variables and hosts: they are on /readyz (the API's address),
+    // not on the public page.
+    b.push_str("</dl><h2>Readiness</h2><p class=\"muted\">The reasons of failing checks are on <code>/readyz</code> at the API's address.</p><table><thead><tr><th class=\"l\">Check</th><th class=\"l\">State</th></tr></thead><tbody>");
+    for (name, ok, _) in &s.checks {
         b.push_str(&format!(
-            "<tr><td class=\"l\">{}</td><td class=\"l\">{}</td><td class=\"l\">{}</td></tr>",
+            "<tr><td class=\"l\">{}</td><td class=\"l\">{}</td></tr>",
             esc(name),
             if *ok { "ok" } else { "failing" },
-            reason.as_deref().map_or(String::new(), esc)
         ));
     }
     b.push_str("</tbody></table>");
@@ -135,7 +139,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn status_shows_the_leader_and_escapes_reasons() {
+    fn status_shows_the_role_but_no_instance_names_or_reasons() {
         let s = Status {
             head: Some((120, 30)),
             finalized: 121,
@@ -148,13 +152,22 @@ mod tests {
                 token: Some(3),
                 leader: Some("a<b>".into()),
             }),
-            checks: vec![("weights".into(), false, Some("no <fresh> scores".into()))],
+            checks: vec![(
+                "weights".into(),
+                false,
+                Some("cannot load /etc/tenure/hotkey ($TENURE_WALLET_PASSWORD)".into()),
+            )],
         };
         let html = render(1, &s);
         assert!(html.contains("block 120"));
         assert!(html.contains("epoch 5: finalized (set_weights) in block 118"));
         assert!(html.contains("term 3"));
-        assert!(html.contains("no &lt;fresh&gt; scores"));
-        assert!(!html.contains("a<b>"));
+        assert!(html.contains("this instance (it holds the leader lease)"));
+        assert!(html.contains("failing"));
+        assert!(
+            !html.contains("a<b>") && !html.contains("a&lt;b&gt;"),
+            "no instance name"
+        );
+        assert!(!html.contains("/etc/tenure") && !html.contains("TENURE_WALLET_PASSWORD"));
     }
 }

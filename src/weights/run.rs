@@ -107,6 +107,14 @@ pub struct Runner {
     lease: Option<(watch::Receiver<Role>, String)>,
     /// The term a step runs under: every submission write checks it.
     fence: Option<Fence>,
+    /// Beaten once per loop turn; says what a step waits on (never silent).
+    pulse: Arc<crate::notify::Pulse>,
+    /// Steps that failed in a row: two or more fail readiness.
+    failures: u32,
+    /// The chain epoch whose predecessors were last checked for missed epochs.
+    settled: Option<u64>,
+    /// The epoch for which "already set in this epoch" was last said.
+    noted: Option<u64>,
 }
 
 impl Runner {
@@ -130,7 +138,17 @@ impl Runner {
             said: None,
             lease: None,
             fence: None,
+            pulse: Arc::default(),
+            failures: 0,
+            settled: None,
+            noted: None,
         }
+    }
+
+    /// Reports progress on `pulse` (watched by [`crate::progress`]).
+    pub fn with_pulse(mut self, pulse: Arc<crate::notify::Pulse>) -> Self {
+        self.pulse = pulse;
+        self
     }
 
     /// Submits only while `role` says this instance leads, every write fenced by its term.
@@ -159,12 +177,19 @@ impl Runner {
     /// Runs until `cancel`; errors are logged and retried on the next head.
     pub async fn run(mut self, cancel: CancellationToken) -> anyhow::Result<()> {
         let mut last: Option<u64> = None;
+        let mut last_at = std::time::Instant::now();
+        // Without a new ingested block (ingestion stalled or behind), still a step per block
+        // time: the chain's epochs go on, and a missed one must be said.
+        let idle_step = Duration::from_secs_f64(self.s.block_time_secs.max(0.1));
         let mut delay = self.s.poll;
         loop {
+            self.pulse.at("the next poll");
             tokio::select! {
                 _ = tokio::time::sleep(delay) => {}
                 _ = cancel.cancelled() => return Ok(()),
             }
+            self.pulse.beat();
+            self.pulse.at("the ingest cursor (database)");
             let head = match cursor(&self.pool, self.s.netuid).await {
                 Ok(Some(h)) => h,
                 Ok(None) => continue,
@@ -179,6 +204,7 @@ impl Runner {
                 // this instance leads.
                 if self.fence.take().is_some() || last.is_some() {
                     self.said = None;
+                    self.settled = None;
                     last = None;
                 }
                 self.health.pass(CHECK_WEIGHTS);
@@ -187,11 +213,13 @@ impl Runner {
             if fence != self.fence {
                 // A new term re-reads everything: the previous leader may have written.
                 self.fence = fence;
+                self.settled = None;
                 last = None;
             }
-            if last == Some(head.number) {
+            if last == Some(head.number) && last_at.elapsed() < idle_step {
                 continue;
             }
+            last_at = std::time::Instant::now();
             // Shutdown does not wait for a step (a submission can take up to its finalization
             // timeout): every write is its own transaction and a row left `submitted` is
             // reconciled with the chain at the next start, exactly as after a crash.
@@ -202,6 +230,16 @@ impl Runner {
                     return Ok(());
                 }
             };
+            self.pulse.beat();
+            if matches!(stepped, Ok(()) | Err(RunError::Fence(_))) {
+                self.failures = 0;
+            } else {
+                self.failures += 1;
+            }
+            self.metrics
+                .guards
+                .weights_step_failures
+                .set(i64::from(self.failures));
             match stepped {
                 Ok(()) => {
                     last = Some(head.number);
@@ -225,7 +263,17 @@ impl Runner {
                             reason: "internal".into(),
                         })
                         .inc();
-                    tracing::warn!(error = %e, block = head.number, "weights step failed; retrying");
+                    tracing::warn!(error = %e, block = head.number, failures = self.failures, "weights step failed; retrying");
+                    if self.failures >= 2 {
+                        // Refusing once can be a blip; twice in a row is a condition.
+                        self.health.fail(
+                            CHECK_WEIGHTS,
+                            format!(
+                                "the weights step failed {} times in a row: {e}",
+                                self.failures
+                            ),
+                        );
+                    }
                     delay = (delay * 2).min(Duration::from_secs(10));
                 }
             }
@@ -246,9 +294,17 @@ impl Runner {
         self.said = None;
     }
 
-    /// One new ingested head.
-    pub async fn step(&mut self, head: BlockRef) -> Result<(), RunError> {
+    /// One step: the chain's finalized head decides the epoch, its window and the rate limit;
+    /// the ingested head `cursor` supplies the inputs (the multipliers of the epoch the chain is
+    /// in, once ingestion has reached its start).
+    pub async fn step(&mut self, cursor: BlockRef) -> Result<(), RunError> {
         let (netuid, mechid) = (self.s.netuid, self.s.mechid);
+        self.pulse.at("the chain's finalized head");
+        let head = self.client.finalized_head().await?;
+        self.pulse.at(format!(
+            "the chain's weights state at block {}",
+            head.number
+        ));
         let st = self
             .client
             .weights_state(head, netuid, mechid, self.who())
@@ -269,54 +325,101 @@ impl Runner {
             self.blocked(format!("netuid {netuid} has tempo 0: no epochs"));
             return Ok(());
         };
-        let version_key = match self.s.version_key {
+        let version_key = self.version_key(&st)?;
+        let in_window = head.number + self.s.lead_blocks >= next;
+        self.pulse.at("the freshness of the base scores (database)");
+        let reason = self.hold_reason(cursor, &st, in_window).await?;
+        match reason {
+            Some(r) => self.blocked(r),
+            None => self.unblocked(),
+        }
+
+        self.pulse.at("settling earlier epochs");
+        let carried = self.settle(head, &st, version_key).await?;
+        if let Some(sub) = submission::get(&self.pool, netuid, mechid, st.epoch_index).await? {
+            self.pulse
+                .at(format!("the submission of epoch {}", st.epoch_index));
+            return self.advance(sub, head, &st, next, carried).await;
+        }
+        if !in_window || !self.may_send(head, &st, next) || self.said.is_some() {
+            return Ok(());
+        }
+        self.pulse.at("the inputs of the weights (database)");
+        self.plan_and_send(cursor, head, &st, version_key, carried)
+            .await
+    }
+
+    /// The version key to submit with: the configured one (never below the chain's), else the
+    /// chain's.
+    fn version_key(&self, st: &WeightsState) -> Result<u64, RunError> {
+        match self.s.version_key {
             Some(k) if st.hyper.version_key != 0 && k < st.hyper.version_key => {
-                return Err(RunError::Fatal(format!(
+                Err(RunError::Fatal(format!(
                     "weights.version_key = {k} is below the chain's WeightsVersionKey {}: every submission would fail with IncorrectWeightVersionKey",
                     st.hyper.version_key
-                )));
+                )))
             }
-            Some(k) => k,
-            None => st.hyper.version_key,
-        };
-        // Freshness is checked at every head, so readiness says it before the epoch needs it.
+            Some(k) => Ok(k),
+            None => Ok(st.hyper.version_key),
+        }
+    }
+
+    /// Why weights cannot be planned now, if anything: no fresh scores (checked at every head,
+    /// so readiness says it before the epoch needs it), or — inside the window — ingestion
+    /// that has not reached the start of the chain's current epoch (its multipliers would be
+    /// the previous epoch's).
+    async fn hold_reason(
+        &mut self,
+        cursor: BlockRef,
+        st: &WeightsState,
+        in_window: bool,
+    ) -> Result<Option<String>, RunError> {
         let fresh = super::scores::freshness(
             &self.pool,
-            netuid,
+            self.s.netuid,
             self.s.inputs.source,
-            head.number,
+            cursor.number,
             self.s.inputs.max_age_blocks,
         )
         .await?;
         self.metrics.weights_fresh_scores.set(fresh.fresh as i64);
-        if let Some(reason) = fresh.none_reason(
+        if let Some(r) = fresh.none_reason(
             self.s.inputs.source,
-            head.number,
+            cursor.number,
             self.s.inputs.max_age_blocks,
         ) {
-            self.blocked(reason);
-        } else {
-            self.unblocked();
+            return Ok(Some(r));
         }
+        Ok((in_window && st.epoch_start > cursor.number).then(|| {
+            // Stable while it lasts (no moving block number), so it is logged once.
+            format!(
+                "ingestion has not reached the start of the chain's epoch {} (block {}): the weights wait for its multipliers",
+                st.epoch_index, st.epoch_start
+            )
+        }))
+    }
 
-        // Earlier epochs' rows still in flight are settled first. One whose transaction may
-        // still be in a pool hands its nonce to this epoch's submission: of the two, at most
-        // one can land.
-        let mut carried = None;
-        for old in submission::unsettled(&self.pool, netuid, mechid, st.epoch_index).await? {
-            if let Some(n) = self.reconcile(&old, head, &st, None).await? {
-                carried = Some(n);
+    /// Whether a new transaction may be started for the chain's current epoch at `head`: not
+    /// when our weights are already in this epoch (a late landing of an earlier submission),
+    /// not so close to the next epoch that it would land after it, never inside the rate limit.
+    fn may_send(&mut self, head: BlockRef, st: &WeightsState, next: u64) -> bool {
+        if st.epoch_start > 0 && st.last_update >= st.epoch_start {
+            if self.noted != Some(st.epoch_index) {
+                self.noted = Some(st.epoch_index);
+                tracing::info!(
+                    epoch = st.epoch_index,
+                    last_update = st.last_update,
+                    epoch_start = st.epoch_start,
+                    "our weights are already in this epoch; nothing more is sent until the next"
+                );
             }
+            return false;
         }
-        if let Some(sub) = submission::get(&self.pool, netuid, mechid, st.epoch_index).await? {
-            return self.advance(sub, head, &st, next, carried).await;
-        }
-        if head.number + self.s.lead_blocks < next {
-            return Ok(());
+        if head.number + SEND_MARGIN_BLOCKS >= next {
+            return false;
         }
         if st.last_update != 0 && head.number - st.last_update < st.hyper.rate_limit {
-            let at = st.last_update + st.hyper.rate_limit;
-            if at >= next {
+            if st.last_update + st.hyper.rate_limit >= next {
                 tracing::warn!(
                     last_update = st.last_update,
                     rate_limit = st.hyper.rate_limit,
@@ -324,14 +427,73 @@ impl Runner {
                     "the rate limit leaves no room to submit before the next epoch"
                 );
             }
-            return Ok(());
+            return false;
         }
-        if self.said.is_some() {
-            return Ok(());
+        true
+    }
+
+    /// Settles the rows of earlier epochs (landed, or missed) and records epochs that had no
+    /// plan as missed. Returns a nonce an earlier, unlanded transaction may still hold: this
+    /// epoch's submission takes it, so at most one of the two can land.
+    async fn settle(
+        &mut self,
+        head: BlockRef,
+        st: &WeightsState,
+        version_key: u64,
+    ) -> Result<Option<u64>, RunError> {
+        let (netuid, mechid) = (self.s.netuid, self.s.mechid);
+        let mut carried = None;
+        for old in submission::unsettled(&self.pool, netuid, mechid, st.epoch_index).await? {
+            if let Some(n) = self.reconcile(&old, head, st, None).await? {
+                carried = Some(n);
+            }
         }
+        if self.settled == Some(st.epoch_index) {
+            return Ok(carried);
+        }
+        let reason = match &self.said {
+            Some(r) => format!("no submission was planned: {r}"),
+            None => "no submission was planned in its window (the daemon was not running or not leading, or ingestion was behind)".into(),
+        };
+        let missed = submission::record_missed(
+            &self.pool,
+            &submission::Missed {
+                netuid,
+                mechid,
+                epoch_index: st.epoch_index,
+                head: head.number,
+                method: method(st.hyper.commit_reveal, mechid),
+                version_key,
+                reason: &reason,
+            },
+            self.fence.as_ref(),
+        )
+        .await?;
+        if !missed.is_empty() {
+            self.metrics
+                .guards
+                .weights_missed
+                .inc_by(missed.len() as u64);
+            tracing::warn!(epochs = ?missed, %reason, "epochs recorded as missed");
+        }
+        self.settled = Some(st.epoch_index);
+        Ok(carried)
+    }
+
+    /// Computes this epoch's weights from what ingestion recorded up to `cursor`, stores the
+    /// plan and sends it.
+    async fn plan_and_send(
+        &mut self,
+        cursor: BlockRef,
+        head: BlockRef,
+        st: &WeightsState,
+        version_key: u64,
+        carried: Option<u64>,
+    ) -> Result<(), RunError> {
+        let (netuid, mechid) = (self.s.netuid, self.s.mechid);
         let loaded = {
             let mut tx = self.pool.begin().await?;
-            let l = inputs::load(&mut tx, &self.s.inputs, head.number).await?;
+            let l = inputs::load(&mut tx, &self.s.inputs, cursor.number).await?;
             tx.commit().await?;
             l
         };
@@ -342,13 +504,15 @@ impl Runner {
         };
         let plan = pipeline::compute(&params, loaded.inputs)?;
         let mut detail = format!(
-            "{} uids, {} weights, vesting epoch {:?}, uptime epoch {:?}, MinAllowedWeights {}, MaxWeightsLimit {}",
+            "{} uids, {} weights, vesting epoch {:?}, uptime epoch {:?}, MinAllowedWeights {}, MaxWeightsLimit {}, chain head {}, ingested {}",
             plan.entries.len(),
             plan.uids().len(),
             loaded.vesting_epoch,
             loaded.uptime_epoch,
             st.hyper.min_allowed_weights,
-            st.hyper.max_weights_limit
+            st.hyper.max_weights_limit,
+            head.number,
+            cursor.number
         );
         if let Some(p) = &plan.emitted.padding {
             detail.push_str(&format!(
@@ -359,7 +523,7 @@ impl Runner {
         let epoch_block = loaded
             .vesting_epoch
             .max(loaded.uptime_epoch)
-            .unwrap_or(head.number);
+            .unwrap_or(cursor.number);
         let new = NewPlan {
             netuid,
             mechid,
@@ -380,7 +544,8 @@ impl Runner {
         tracing::info!(
             epoch = st.epoch_index,
             block = head.number,
-            next_epoch = next,
+            ingested = cursor.number,
+            next_epoch = st.next_epoch,
             weights = plan.uids().len(),
             dry_run = self.s.dry_run,
             "weights planned"
@@ -389,7 +554,9 @@ impl Runner {
             return Ok(());
         }
         let sub = submission::by_id(&self.pool, id).await?;
-        self.send(&sub, head, &st, carried).await
+        self.pulse
+            .at(format!("the submission of epoch {}", st.epoch_index));
+        self.send(&sub, head, st, carried).await
     }
 
     /// An epoch that already has a row.
@@ -405,7 +572,7 @@ impl Runner {
             return Ok(());
         }
         match sub.status {
-            Status::Finalized => Ok(()),
+            Status::Finalized | Status::Missed => Ok(()),
             Status::Planned => self.send(&sub, head, st, carried).await,
             Status::Submitted | Status::InBlock => {
                 self.reconcile(&sub, head, st, Some(next)).await.map(|_| ())
@@ -416,7 +583,7 @@ impl Runner {
                 }
                 let again = sub.retryable == Some(true)
                     && sub.attempts < MAX_ATTEMPTS
-                    && head.number + 1 < next
+                    && head.number + SEND_MARGIN_BLOCKS < next
                     && head.number > sub.submitted_block.unwrap_or(0) + 1
                     && (st.last_update == 0 || head.number - st.last_update >= st.hyper.rate_limit);
                 if again {
@@ -494,8 +661,12 @@ impl Runner {
         }
         let Some(next) = next else {
             let in_flight = matches!(sub.status, Status::Submitted | Status::InBlock);
-            // An earlier epoch that never landed: its chance is gone.
-            submission::transition(
+            // An earlier epoch that never landed: its chance is gone, and nothing is sent late.
+            let reason = match &sub.error {
+                Some(e) => format!("the epoch ended before the weights landed (last error: {e})"),
+                None => "the epoch ended before the weights landed".into(),
+            };
+            let moved = submission::transition(
                 &self.pool,
                 sub.id,
                 &[
@@ -504,9 +675,9 @@ impl Runner {
                     Status::InBlock,
                     Status::Failed,
                 ],
-                Status::Failed,
+                Status::Missed,
                 Change {
-                    error: Some("the epoch ended before the weights landed".into()),
+                    error: Some(reason.clone()),
                     retryable: Some(false),
                     ..Change::default()
                 },
@@ -514,6 +685,10 @@ impl Runner {
                 self.fence.as_ref(),
             )
             .await?;
+            if moved {
+                self.metrics.guards.weights_missed.inc();
+                tracing::warn!(epoch = sub.epoch_index, %reason, "epoch missed");
+            }
             return Ok(if in_flight { sub.nonce } else { None });
         };
         if !matches!(sub.status, Status::Submitted | Status::InBlock) {
@@ -523,7 +698,8 @@ impl Runner {
             return Ok(None);
         };
         let signed_at = sub.submitted_block.unwrap_or(sub.planned_block);
-        if head.number > signed_at + RESEND_AFTER_BLOCKS && head.number + 1 < next {
+        if head.number > signed_at + RESEND_AFTER_BLOCKS && head.number + SEND_MARGIN_BLOCKS < next
+        {
             // Not landed: the transaction never left (a restart between the row and the
             // network), is still in a pool, or failed in its block. Re-sent with the same
             // nonce, so that whatever happened to the first, at most one can land: a pool that
@@ -750,6 +926,10 @@ impl Runner {
         Ok(())
     }
 }
+
+/// No transaction is started this close to the next epoch: with the node's finality lag and
+/// inclusion it would land in the next epoch, beside that epoch's own submission.
+pub const SEND_MARGIN_BLOCKS: u64 = 3;
 
 /// Blocks after an attempt without our weights landing before the same nonce is sent again.
 const RESEND_AFTER_BLOCKS: u64 = 2;

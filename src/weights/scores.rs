@@ -56,10 +56,20 @@ pub enum BatchError {
     TooLarge(usize),
     #[error("hotkey {0} appears more than once")]
     Duplicate(String),
-    #[error("score of {hotkey} is {score}: scores must be finite and >= 0")]
+    #[error("score of {hotkey} is {score}: scores must be finite, >= 0 and <= {MAX_SCORE:e}")]
     Invalid { hotkey: String, score: f64 },
     #[error("{} hotkeys are not registered on the subnet: {}", .0.len(), .0.iter().take(5).cloned().collect::<Vec<_>>().join(", "))]
     Unknown(Vec<String>),
+}
+
+/// The largest base score accepted: far above any real scoring scale, and small enough that
+/// `score × every multiplier` (at most `weights.max_total_multiplier`, ≤ 100) and the sums of
+/// the normalization stay finite for any subnet size.
+pub const MAX_SCORE: f64 = 1e12;
+
+/// Finite, non-negative and at most [`MAX_SCORE`].
+pub fn valid_score(score: f64) -> bool {
+    score.is_finite() && (0.0..=MAX_SCORE).contains(&score)
 }
 
 /// Checks a batch against the registered hotkeys; refuses it whole on the first problem.
@@ -76,7 +86,7 @@ pub fn validate(batch: &Batch, registered: &HashSet<String>) -> Result<(), Batch
         if !seen.insert(hotkey.as_str()) {
             return Err(BatchError::Duplicate(hotkey.clone()));
         }
-        if !score.is_finite() || *score < 0.0 {
+        if !valid_score(*score) {
             return Err(BatchError::Invalid {
                 hotkey: hotkey.clone(),
                 score: *score,

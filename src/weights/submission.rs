@@ -1,5 +1,6 @@
 //! The submission state machine, one row per (subnet, mechanism, epoch):
-//! `planned → submitted → in_block → finalized | failed(reason, retryable)`. The unique key
+//! `planned → submitted → in_block → finalized | failed(reason, retryable)`, and `missed`
+//! (with the reason) for an epoch whose submission window passed without our weights on chain. The unique key
 //! makes a second plan for an epoch impossible; a row is marked `submitted` (with the nonce it
 //! is signed with) before the extrinsic leaves the process, so a restart knows a transaction
 //! may be out there and reconciles with the chain before anything else is sent.
@@ -16,6 +17,8 @@ pub enum Status {
     InBlock,
     Finalized,
     Failed,
+    /// The epoch ended without our weights on chain; never sent late.
+    Missed,
 }
 
 impl Status {
@@ -26,6 +29,7 @@ impl Status {
             Status::InBlock => "in_block",
             Status::Finalized => "finalized",
             Status::Failed => "failed",
+            Status::Missed => "missed",
         }
     }
     fn from_name(s: &str) -> Status {
@@ -34,6 +38,7 @@ impl Status {
             "submitted" => Status::Submitted,
             "in_block" => Status::InBlock,
             "finalized" => Status::Finalized,
+            "missed" => Status::Missed,
             _ => Status::Failed,
         }
     }
@@ -365,6 +370,72 @@ pub async fn by_id(pool: &PgPool, id: i64) -> Result<Submission, sqlx::Error> {
     .fetch_one(pool)
     .await?;
     Ok(of_row(&row))
+}
+
+/// Records every epoch after the newest row (of any epoch) and before `epoch_index` as
+/// `missed` with `reason`: epochs that had no plan at all. Nothing before the first row (a new
+/// database has no history to miss), at most [`MAX_MISSED_RECORDED`] epochs back. Returns the
+/// epochs recorded.
+pub async fn record_missed(
+    pool: &PgPool,
+    m: &Missed<'_>,
+    fence: Option<&Fence>,
+) -> Result<Vec<u64>, FenceError> {
+    let mut tx = pool.begin().await?;
+    if let Some(f) = fence {
+        f.check(&mut tx).await?;
+    }
+    let newest: Option<i64> = sqlx::query_scalar(
+        "SELECT max(epoch_index) FROM weight_submissions
+          WHERE netuid = $1 AND mechid = $2 AND epoch_index < $3",
+    )
+    .bind(i32::from(m.netuid))
+    .bind(i32::from(m.mechid))
+    .bind(m.epoch_index as i64)
+    .fetch_one(&mut *tx)
+    .await?;
+    let Some(newest) = newest else {
+        return Ok(Vec::new());
+    };
+    let from = (newest + 1).max(m.epoch_index as i64 - MAX_MISSED_RECORDED);
+    let ids: Vec<(i64, i64)> = sqlx::query_as(
+        "INSERT INTO weight_submissions (netuid, mechid, epoch_index, epoch_block, planned_block,
+             status, method, dry_run, version_key, uids, weights, error, retryable, leader_token)
+         SELECT $1, $2, e, 0, $5, 'missed', $6, FALSE, $7, '{}', '{}', $8, FALSE, $9
+           FROM generate_series($3::bigint, $4::bigint - 1) AS e
+         ON CONFLICT (netuid, mechid, epoch_index) DO NOTHING RETURNING id, epoch_index",
+    )
+    .bind(i32::from(m.netuid))
+    .bind(i32::from(m.mechid))
+    .bind(from)
+    .bind(m.epoch_index as i64)
+    .bind(m.head as i64)
+    .bind(m.method)
+    .bind(m.version_key as i64)
+    .bind(m.reason)
+    .bind(fence.map(|f| f.token))
+    .fetch_all(&mut *tx)
+    .await?;
+    for (id, _) in &ids {
+        log(&mut tx, *id, Status::Missed, m.reason).await?;
+    }
+    tx.commit().await?;
+    Ok(ids.into_iter().map(|(_, e)| e as u64).collect())
+}
+
+/// Epochs without a plan recorded as missed at most this far back (a long outage).
+pub const MAX_MISSED_RECORDED: i64 = 1000;
+
+/// Where and why epochs without a plan are recorded as missed.
+pub struct Missed<'a> {
+    pub netuid: u16,
+    pub mechid: u8,
+    /// The chain's current epoch: the ones before it had their chance.
+    pub epoch_index: u64,
+    pub head: u64,
+    pub method: &'static str,
+    pub version_key: u64,
+    pub reason: &'a str,
 }
 
 /// Rows of epochs before `epoch_index` that never settled (finalized, or failed for good).
