@@ -307,7 +307,7 @@ fn raise_nofile_limit() -> Option<u64> {
             }
         }
     }
-    Some(r.rlim_cur as u64)
+    Some(r.rlim_cur)
 }
 
 #[cfg(not(unix))]

@@ -167,6 +167,18 @@ impl Guards {
             "Probes that could not be made for a local reason, recorded as unknown",
             g.uptime_probes_unknown.clone(),
         );
+        for listener in ["http", "web"] {
+            for reason in [
+                "max_connections",
+                "max_connections_per_client",
+                "accept_error",
+            ] {
+                let _ = g.http_connections_refused.get_or_create(&EdgeLabels {
+                    listener: listener.into(),
+                    reason: reason.into(),
+                });
+            }
+        }
         for task in crate::progress::TASKS {
             g.task_stalled
                 .get_or_create(&TaskLabels {

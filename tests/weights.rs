@@ -560,9 +560,24 @@ async fn stale_scores_stop_submission_and_readyz_says_why(pool: PgPool) {
         assert!(Instant::now() < deadline, "{status} {body}");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let planned = rows(&pool).await.len();
+    let planned = |r: Vec<Row>| r.into_iter().filter(|r| r.status != "missed").count();
+    let before = planned(rows(&pool).await);
     tokio::time::sleep(Duration::from_secs(6)).await; // ≥ 2 epochs of 2.1 s
-    assert_eq!(rows(&pool).await.len(), planned);
+    assert_eq!(planned(rows(&pool).await), before);
+    // The epochs without a plan are recorded as missed, with the reason.
+    let missed: Vec<(i64, String)> = sqlx::query_as(
+        "SELECT epoch_index, error FROM weight_submissions WHERE status = 'missed' ORDER BY epoch_index",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    assert!(missed.len() >= 2, "{missed:?}");
+    assert!(
+        missed
+            .iter()
+            .all(|(_, e)| e.contains("no fresh base score")),
+        "{missed:?}"
+    );
     let (_, metrics) = common::http_get(s.addr, "/metrics").await;
     assert!(
         metrics.contains("tenure_weights_fresh_scores 0"),

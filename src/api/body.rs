@@ -42,8 +42,9 @@ where
                 "control character U+{c:04X} at byte {at}: text fields must be printable"
             )));
         }
-        let Json(value) = Json::<T>::from_bytes(&bytes)
-            .map_err(|e| ApiError::rejected(e.status(), e.body_text()))?;
+        // Syntax and data errors alike are the caller's: 400 with serde's reason and place.
+        let Json(value) =
+            Json::<T>::from_bytes(&bytes).map_err(|e| ApiError::bad_request(e.body_text()))?;
         Ok(Strict(value))
     }
 }

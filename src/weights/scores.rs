@@ -240,6 +240,16 @@ pub async fn fresh(
     let mut scores = HashMap::with_capacity(rows.len());
     let mut stale = 0;
     for (hotkey, score, block) in rows {
+        // The table source is written by the validator directly: the API's bound holds there
+        // too, or the step fails loudly (and readiness with it) instead of weighting with inf.
+        if !valid_score(score) {
+            return Err(sqlx::Error::Decode(
+                format!(
+                    "base_scores holds {score} for {hotkey}: scores must be finite, >= 0 and <= {MAX_SCORE:e}"
+                )
+                .into(),
+            ));
+        }
         let block = block.max(0) as u64;
         if block >= oldest_fresh {
             scores.insert(hotkey, (score, block));

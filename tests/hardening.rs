@@ -1,0 +1,1000 @@
+//! Hardening: each way in from outside that was found open (F1–F10 of the hardening issue) and
+//! the weight path's faults (two sets in one epoch, the back-fill deadlock), each reproduced.
+//! The listeners' edge runs in-process over real TCP; the rest drive the real `tenure` binary
+//! against the devnet over real WebSockets and a real PostgreSQL.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::routing::{get, post};
+use sqlx::PgPool;
+use tenure::devnet::{Devnet, DevnetArgs};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpSocket, TcpStream};
+use tokio_util::sync::CancellationToken;
+
+const BIN: &str = env!("CARGO_BIN_EXE_tenure");
+const TOKEN: &str = "hardening-test-token-0123456789";
+
+/// One daemon scenario at a time: a devnet and a daemon already fill two cores.
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// A connection from `source` (any 127.x address: one client address each).
+async fn connect_from(source: IpAddr, to: SocketAddr) -> std::io::Result<TcpStream> {
+    let socket = TcpSocket::new_v4()?;
+    socket.bind(SocketAddr::new(source, 0))?;
+    socket.connect(to).await
+}
+
+/// Whether the server closed `s` (EOF or reset) within `within`.
+async fn closed_within(s: &mut TcpStream, within: Duration) -> bool {
+    let mut buf = [0u8; 256];
+    loop {
+        match tokio::time::timeout(within, s.read(&mut buf)).await {
+            Ok(Ok(0)) | Ok(Err(_)) => return true,
+            Ok(Ok(_)) => continue,
+            Err(_) => return false,
+        }
+    }
+}
+
+/// The edge in front of a small app: `/` answers, `/slow` takes 3 s, `/echo` reads a body.
+async fn edge(
+    limits: tenure::edge::Limits,
+) -> (
+    SocketAddr,
+    CancellationToken,
+    tokio::task::JoinHandle<anyhow::Result<()>>,
+) {
+    let app = axum::Router::new()
+        .route("/", get(|| async { "ok" }))
+        .route(
+            "/slow",
+            get(|| async {
+                tokio::time::sleep(Duration::from_secs(3)).await;
+                "late"
+            }),
+        )
+        .route(
+            "/echo",
+            post(|body: String| async move { body.len().to_string() }),
+        );
+    let app = tenure::edge::guard(app, limits);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let cancel = CancellationToken::new();
+    let metrics = Arc::new(tenure::metrics::Metrics::new(1));
+    let served = tokio::spawn(tenure::edge::serve(
+        "test",
+        listener,
+        app,
+        limits,
+        metrics,
+        cancel.clone(),
+    ));
+    (addr, cancel, served)
+}
+
+fn small_limits() -> tenure::edge::Limits {
+    tenure::edge::Limits {
+        max_connections: 8,
+        max_per_client: 3,
+        header_read_timeout: Duration::from_secs(1),
+        request_timeout: Duration::from_secs(1),
+        max_body_bytes: 2048,
+    }
+}
+
+/// F1, F2, F8: connection caps per listener and per client, idle and slow-header clients
+/// closed, body and request limits, security headers, and a shutdown that does not wait for
+/// idle connections.
+#[tokio::test]
+async fn the_edge_caps_connections_closes_idle_clients_and_sets_security_headers() {
+    let (addr, cancel, served) = edge(small_limits()).await;
+    let ip = |last: u8| IpAddr::from([127, 0, 0, last]);
+
+    // Per client address: the fourth connection from one address is closed at once.
+    let mut held = Vec::new();
+    for _ in 0..3 {
+        held.push(connect_from(ip(2), addr).await.unwrap());
+    }
+    let mut over = connect_from(ip(2), addr).await.unwrap();
+    assert!(
+        closed_within(&mut over, Duration::from_millis(500)).await,
+        "4th connection of one client stays open"
+    );
+    for s in &mut held {
+        assert!(
+            !closed_within(s, Duration::from_millis(50)).await,
+            "an admitted connection was closed early"
+        );
+    }
+    // In all: five more clients fill the listener's 8 slots, the ninth connection is closed.
+    for last in 3..8 {
+        held.push(connect_from(ip(last), addr).await.unwrap());
+    }
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let mut ninth = connect_from(ip(9), addr).await.unwrap();
+    assert!(
+        closed_within(&mut ninth, Duration::from_millis(500)).await,
+        "connection over max_connections stays open"
+    );
+
+    // Idle connections are closed after the header-read timeout, and the slots come back.
+    let started = Instant::now();
+    for s in &mut held {
+        assert!(
+            closed_within(s, Duration::from_secs(3)).await,
+            "idle connection not closed"
+        );
+    }
+    assert!(started.elapsed() < Duration::from_secs(3));
+    let (status, _) = common::http_get(addr, "/").await;
+    assert_eq!(status, 200);
+
+    // A slow client that never finishes its headers is closed too.
+    let mut slow = connect_from(ip(10), addr).await.unwrap();
+    slow.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n")
+        .await
+        .unwrap();
+    assert!(
+        closed_within(&mut slow, Duration::from_secs(3)).await,
+        "slow-header client not closed"
+    );
+
+    // Security headers on every answer, body limit, request timeout.
+    let raw = raw_request(
+        addr,
+        "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    )
+    .await;
+    for h in [
+        "content-security-policy: default-src 'none'",
+        "frame-ancestors 'none'",
+        "x-content-type-options: nosniff",
+        "referrer-policy: no-referrer",
+        "x-frame-options: DENY",
+    ] {
+        assert!(
+            raw.to_ascii_lowercase().contains(&h.to_ascii_lowercase()),
+            "missing {h}: {raw}"
+        );
+    }
+    let big = "x".repeat(4096);
+    let raw = raw_request(
+        addr,
+        &format!("POST /echo HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: {}\r\n\r\n{big}", big.len()),
+    )
+    .await;
+    assert!(raw.starts_with("HTTP/1.1 413"), "{raw}");
+    let raw = raw_request(
+        addr,
+        "GET /slow HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    )
+    .await;
+    assert!(
+        raw.starts_with("HTTP/1.1 503") && raw.contains("request_timeout_secs"),
+        "{raw}"
+    );
+
+    // Shutdown with idle connections open ends promptly.
+    let mut idle = Vec::new();
+    for last in 11..14 {
+        idle.push(connect_from(ip(last), addr).await.unwrap());
+    }
+    let stopping = Instant::now();
+    cancel.cancel();
+    tokio::time::timeout(Duration::from_secs(6), served)
+        .await
+        .expect("the listener did not stop")
+        .unwrap()
+        .unwrap();
+    assert!(stopping.elapsed() < Duration::from_secs(5));
+}
+
+async fn raw_request(addr: SocketAddr, req: &str) -> String {
+    let mut s = TcpStream::connect(addr).await.unwrap();
+    s.write_all(req.as_bytes()).await.unwrap();
+    let mut buf = Vec::new();
+    tokio::time::timeout(Duration::from_secs(10), s.read_to_end(&mut buf))
+        .await
+        .expect("answer")
+        .unwrap();
+    String::from_utf8_lossy(&buf).into_owned()
+}
+
+/// The API with a token over real TCP, behind the edge.
+async fn api(pool: PgPool) -> SocketAddr {
+    let metrics = Arc::new(tenure::metrics::Metrics::new(1));
+    let health = Arc::new(tenure::health::Health::new(metrics.clone()));
+    let mut cfg = tenure::config::Config::default();
+    cfg.chain.netuid = 1;
+    cfg.scores.source = tenure::config::ScoresSource::Api;
+    let app = tenure::api::router(tenure::api::AppState {
+        pool,
+        metrics: metrics.clone(),
+        health,
+        api: Arc::new(tenure::api::ApiConfig::from_config(
+            &cfg,
+            Some(tenure::config::Secret::new(TOKEN)),
+        )),
+    });
+    let limits = tenure::edge::Limits::from_config(&cfg.http);
+    let app = tenure::edge::guard(app, limits);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(tenure::edge::serve(
+        "api",
+        listener,
+        app,
+        limits,
+        metrics,
+        CancellationToken::new(),
+    ));
+    addr
+}
+
+async fn write(addr: SocketAddr, method: &str, path: &str, body: &str) -> (u16, String) {
+    let auth = format!("Bearer {TOKEN}");
+    common::http_request(addr, method, path, &[("Authorization", &auth)], Some(body)).await
+}
+
+/// F3, F5, F6, F7: a score beyond the documented bound, NUL and escape sequences in any string,
+/// a grant expiring in 100 million days: each is a 400 with its reason, and nothing is stored.
+#[sqlx::test]
+async fn bad_bodies_are_refused_with_the_reason_and_store_nothing(pool: PgPool) {
+    sqlx::query(
+        "INSERT INTO ingest_cursor (netuid, block_number, block_hash, first_block) VALUES (1, 100, decode(repeat('00', 32), 'hex'), 0)",
+    )
+        .execute(&pool)
+        .await
+        .unwrap();
+    let addr = api(pool.clone()).await;
+    let hotkey = "5GrwvaEF5zXb26Fz9rcQpDWS57CtERHpNehXCPcNoHGKutQY";
+
+    let (status, body) = write(
+        addr,
+        "POST",
+        "/v1/scores",
+        &format!(r#"{{"scores": {{"{hotkey}": 1.79e308}}}}"#),
+    )
+    .await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("1e12"), "the bound is named: {body}");
+
+    for (method, path, json) in [
+        (
+            "POST",
+            "/v1/uptime/grants",
+            format!(r#"{{"hotkey": "{hotkey}", "reason": "nul\u0000here", "days": 3}}"#),
+        ),
+        (
+            "POST",
+            "/v1/uptime/grants",
+            format!(r#"{{"hotkey": "{hotkey}", "reason": "\u001b[31mred", "days": 3}}"#),
+        ),
+        (
+            "PUT",
+            "/v1/vesting/mode",
+            r#"{"mode": "shadow", "reason": "line\nbreak"}"#.to_string(),
+        ),
+        (
+            "POST",
+            "/v1/scores",
+            format!(r#"{{"scores": {{"{hotkey}\u0000": 1.0}}}}"#),
+        ),
+    ] {
+        let (status, body) = write(addr, method, path, &json).await;
+        assert_eq!(status, 400, "{method} {path} {json}: {body}");
+        assert!(body.contains("control character"), "{body}");
+        assert!(
+            !body.to_lowercase().contains("postgres"),
+            "no database text: {body}"
+        );
+    }
+
+    let (status, body) = write(
+        addr,
+        "POST",
+        "/v1/uptime/grants",
+        &format!(r#"{{"hotkey": "{hotkey}", "reason": "forever", "days": 100000000}}"#),
+    )
+    .await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("days"), "{body}");
+    // The server is still there (a panic would have reset the connection).
+    assert_eq!(common::http_get(addr, "/livez").await.0, 200);
+
+    // A body without the JSON content type is refused too.
+    let raw = raw_request(
+        addr,
+        &format!("PUT /v1/vesting/mode HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {TOKEN}\r\nConnection: close\r\nContent-Length: 16\r\n\r\n{{\"mode\": \"off\"}}"),
+    )
+    .await;
+    assert!(raw.starts_with("HTTP/1.1 415"), "{raw}");
+
+    for table in ["base_scores", "grants", "settings", "settings_audit"] {
+        let n: i64 =
+            sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT count(*) FROM {table}")))
+                .fetch_one(&pool)
+                .await
+                .unwrap();
+        assert_eq!(n, 0, "{table} has rows");
+    }
+}
+
+fn tenure(args: &[&str], config: &Path, env: &[(&str, &str)]) -> std::process::Output {
+    let mut c = Command::new(BIN);
+    c.arg("--config")
+        .arg(config)
+        .args(args)
+        .env_remove("RUST_LOG")
+        .stdin(Stdio::null());
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    c.output().expect("run tenure")
+}
+
+/// F4, F10: a password in the URL's query never appears in `config check`, logs or errors; a
+/// listener beyond loopback without a token refuses to start unless explicitly allowed.
+#[test]
+fn query_passwords_are_redacted_and_a_public_listener_needs_a_token() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("tenure.toml");
+    std::fs::write(
+        &config,
+        "[chain]\nendpoints = [\"ws://127.0.0.1:1\"]\nnetuid = 1\n\
+         [database]\nurl = \"postgres://tenure@127.0.0.1:1/tenure?sslmode=disable&password=hunter2-in-query\"\nstartup_retry_secs = 1\nconnect_timeout_secs = 1\n\
+         [weights]\nenabled = false\n[uptime]\nsources = [\"api\"]\n[http]\nlisten = \"127.0.0.1:0\"\n",
+    )
+    .unwrap();
+    let out = tenure(&["config", "check"], &config, &[]);
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "{text}");
+    assert!(!text.contains("hunter2"), "{text}");
+    assert!(
+        text.contains("password=%3Credacted%3E") || text.contains("password=<redacted>"),
+        "{text}"
+    );
+    // The daemon's start-up logs and its error about the unreachable database.
+    let out = tenure(&["run"], &config, &[]);
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!out.status.success());
+    assert!(
+        text.contains("127.0.0.1:1"),
+        "the error names the server: {text}"
+    );
+    assert!(!text.contains("hunter2"), "{text}");
+
+    let public = |extra: &str| {
+        std::fs::write(
+            &config,
+            format!(
+                "[chain]\nendpoints = [\"ws://127.0.0.1:1\"]\nnetuid = 1\n[http]\nlisten = \"0.0.0.0:9477\"\n{extra}"
+            ),
+        )
+        .unwrap();
+        tenure(&["config", "check"], &config, &[])
+    };
+    let out = public("");
+    assert_eq!(out.status.code(), Some(78));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("http.listen") && err.contains("tenure.toml"),
+        "{err}"
+    );
+    assert!(
+        public("allow_public_without_token = true\n")
+            .status
+            .success()
+    );
+    assert!(
+        public(&format!("api_token = \"{TOKEN}\"\n"))
+            .status
+            .success()
+    );
+}
+
+/// F7: text that came through the API (or an older row) is printed with its control characters
+/// escaped: no escape sequence reaches the operator's terminal.
+#[sqlx::test]
+async fn the_cli_escapes_control_characters(pool: PgPool) {
+    sqlx::query(
+        "INSERT INTO grants (netuid, hotkey, bonus, reason, granted_by, expires_at)
+         VALUES (1, '5GrwvaEF5zXb26Fz9rcQpDWS57CtERHpNehXCPcNoHGKutQY', 0.1,
+                 E'paint \\x1b[31mred\\x1b[0m\\rover', 'api', now() + interval '1 day')",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("tenure.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[chain]\nendpoints = [\"ws://127.0.0.1:1\"]\nnetuid = 1\n[database]\nurl = {:?}\n",
+            common::url_of(&pool)
+        ),
+    )
+    .unwrap();
+    let out = tenure(&["uptime", "grants"], &config, &[]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("paint"), "{stdout}");
+    assert!(
+        !out.stdout.contains(&0x1b) && !out.stdout.contains(&b'\r'),
+        "raw control bytes: {stdout:?}"
+    );
+    assert!(stdout.contains("\\u{1b}[31mred"), "{stdout}");
+}
+
+/// The cause of the back-fill deadlock, deterministically: a chain call that was polled once
+/// (it began connecting) and then left unpolled — as reads queued in ingestion's `buffered`
+/// pipeline are while the pipeline's task plans a block — must not stop another call. With
+/// the connection behind an async mutex, the first future held the lock while parked and the
+/// second waited forever.
+#[tokio::test]
+async fn a_parked_chain_call_does_not_block_the_others() {
+    let devnet = Devnet::start(&DevnetArgs {
+        port: 0,
+        block_ms: 50,
+        ..DevnetArgs::default()
+    })
+    .await
+    .unwrap();
+    let client = tenure::chain::client::ChainClient::new(tenure::chain::client::Settings {
+        endpoints: vec![devnet.url()],
+        rpc_timeout: Duration::from_secs(5),
+        stall_timeout: Duration::from_secs(10),
+        reconnect_initial: Duration::from_millis(50),
+        reconnect_max: Duration::from_secs(1),
+    });
+    for _ in 0..3 {
+        client.disconnect().await;
+        let mut parked = Box::pin(client.finalized_head());
+        assert!(futures::poll!(parked.as_mut()).is_pending());
+        let head = tokio::time::timeout(Duration::from_secs(10), client.finalized_head())
+            .await
+            .expect("a second call waited behind a parked one")
+            .unwrap();
+        assert!(head.number > 0 || head.hash != [0; 32]);
+        // The parked call still completes when polled again.
+        let again = tokio::time::timeout(Duration::from_secs(10), parked)
+            .await
+            .expect("parked call")
+            .unwrap();
+        assert!(again.number <= head.number + 5);
+    }
+    devnet.stop().await;
+}
+
+fn finalized(d: &Devnet) -> u64 {
+    d.node.chain().finalized
+}
+
+struct Net {
+    devnet: Devnet,
+    dir: tempfile::TempDir,
+    ledger: PathBuf,
+}
+
+const NETUID: u16 = 1;
+const TEMPO: u16 = 20;
+
+async fn net(args: DevnetArgs) -> Net {
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = dir.path().join("ledger.jsonl");
+    let devnet = Devnet::start(&DevnetArgs {
+        port: 0,
+        netuid: NETUID,
+        tempo: TEMPO,
+        wallet_path: Some(dir.path().to_path_buf()),
+        ledger: Some(ledger.clone()),
+        ..args
+    })
+    .await
+    .unwrap();
+    Net {
+        devnet,
+        dir,
+        ledger,
+    }
+}
+
+/// A daemon config on `net`: uniform scores, the devnet's validator wallet, API uptime unless
+/// `extra` says otherwise.
+fn daemon_config(net: &Net, db: &str, port: u16, name: &str, extra: &str) -> PathBuf {
+    let config = net.dir.path().join(format!("{name}.toml"));
+    let extra = if extra.contains("[uptime]") {
+        extra.to_string()
+    } else {
+        format!("[uptime]\nsources = [\"api\"]\n{extra}")
+    };
+    std::fs::write(
+        &config,
+        format!(
+            "[chain]\nendpoints = [{:?}]\nnetuid = {NETUID}\nreconnect_initial_delay_ms = 50\nreconnect_max_delay_secs = 1\n\
+             [wallet]\npath = {:?}\nname = \"devnet\"\nhotkey = \"validator\"\n\
+             [database]\nurl = {db:?}\n\
+             [http]\nlisten = \"127.0.0.1:{port}\"\napi_token = \"{TOKEN}\"\n\
+             [log]\nformat = \"json\"\nlevel = \"warn\"\n\
+             [ingest]\nstart_block = 0\n\
+             [ha]\ninstance = {name:?}\nlease_check_ms = 200\ntakeover_delay_ms = 1000\n\
+             {extra}",
+            net.devnet.url(),
+            net.dir.path().display().to_string(),
+        ),
+    )
+    .unwrap();
+    config
+}
+
+/// Every `weights_set` of the ledger by the chain epoch it landed in.
+fn sets_per_epoch(ledger: &Path) -> BTreeMap<u64, usize> {
+    let mut out = BTreeMap::new();
+    for l in common::ledger::read(ledger) {
+        if l["kind"] == "weights_set" {
+            let block = l["block"].as_u64().unwrap();
+            *out.entry(common::epoch_of(NETUID, TEMPO, block))
+                .or_default() += 1;
+        }
+    }
+    out
+}
+
+async fn metric(addr: SocketAddr, name: &str) -> Option<f64> {
+    // Not listening yet: no value.
+    TcpStream::connect(addr).await.ok()?;
+    let (status, body) = common::http_get(addr, "/metrics").await;
+    if status != 200 {
+        return None;
+    }
+    body.lines()
+        .find_map(|l| l.strip_prefix(&format!("{name} ")))
+        .and_then(|v| v.trim().parse().ok())
+}
+
+async fn cursor(pool: &PgPool) -> i64 {
+    sqlx::query_scalar("SELECT block_number FROM ingest_cursor WHERE netuid = $1")
+        .bind(i32::from(NETUID))
+        .fetch_optional(pool)
+        .await
+        .unwrap()
+        .unwrap_or(0)
+}
+
+struct Daemon(Option<Child>);
+
+impl Daemon {
+    fn start(config: &Path) -> Daemon {
+        Daemon(Some(common::spawn_daemon(config)))
+    }
+
+    /// With the descriptor limit lowered to `nofile` (soft and hard).
+    fn start_limited(config: &Path, nofile: u64) -> Daemon {
+        use std::os::unix::process::CommandExt;
+        let mut c = Command::new(BIN);
+        c.args(["--config", config.to_str().unwrap(), "run"])
+            .env_remove("RUST_LOG")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit());
+        // SAFETY: setrlimit is async-signal-safe and touches only the child's own limits.
+        unsafe {
+            c.pre_exec(move || {
+                let l = libc::rlimit {
+                    rlim_cur: nofile,
+                    rlim_max: nofile,
+                };
+                if libc::setrlimit(libc::RLIMIT_NOFILE, &l) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+        Daemon(Some(c.spawn().unwrap()))
+    }
+
+    fn kill(&mut self) {
+        if let Some(mut c) = self.0.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    async fn stop(&mut self) {
+        if let Some(mut c) = self.0.take() {
+            common::sigterm(&c);
+            let status = common::wait_exit(&mut c, 30).await;
+            assert!(status.success(), "exit {status}");
+        }
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// Bug 1: after a restart with history to catch up, a plan made for a past epoch landed inside
+/// the chain's current epoch beside that epoch's own submission. Now weights follow the chain's
+/// head: back-filling 300 blocks sends nothing for the past, and afterwards every epoch gets one
+/// set. An epoch the daemon sat out is recorded `missed` with its reason, never sent late.
+#[sqlx::test]
+async fn one_set_per_epoch_after_a_catch_up_and_missed_epochs_are_recorded(pool: PgPool) {
+    let _serial = SERIAL.lock().await;
+    let net = net(DevnetArgs {
+        block_ms: 100,
+        miners: 12,
+        validators: 2,
+        rate_limit: 3,
+        min_allowed_weights: 4,
+        activity: 10,
+        ..DevnetArgs::default()
+    })
+    .await;
+    // History to catch up: 300 blocks before the daemon starts.
+    while finalized(&net.devnet) < 300 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let port = common::free_port();
+    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let config = daemon_config(
+        &net,
+        &common::url_of(&pool),
+        port,
+        "a",
+        "[scores]\nsource = \"uniform\"\n",
+    );
+    let mut d = Daemon::start(&config);
+    let first = wait_epochs(&net, &pool, 4).await;
+    // Stopped for two whole epochs, then started again.
+    d.stop().await;
+    let stopped_at = finalized(&net.devnet);
+    while finalized(&net.devnet) < stopped_at + 2 * (u64::from(TEMPO) + 1) + 5 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let mut d = Daemon::start(&config);
+    let last = wait_epochs(&net, &pool, 3).await;
+    d.stop().await;
+    let _ = addr;
+
+    let sets = sets_per_epoch(&net.ledger);
+    assert!(
+        sets.values().all(|n| *n == 1),
+        "an epoch with two sets: {sets:?}"
+    );
+    // Nothing was sent for the back-filled past.
+    let first_set = *sets.keys().next().expect("weights were set");
+    assert!(
+        first_set >= common::epoch_of(NETUID, TEMPO, 300),
+        "a set for the past: {sets:?}"
+    );
+    let rows: Vec<(i64, String, Option<String>)> = sqlx::query_as(
+        "SELECT epoch_index, status, error FROM weight_submissions ORDER BY epoch_index",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    let missed: Vec<&(i64, String, Option<String>)> =
+        rows.iter().filter(|r| r.1 == "missed").collect();
+    assert!(
+        !missed.is_empty(),
+        "the two epochs the daemon sat out are recorded: {rows:?}"
+    );
+    assert!(
+        missed
+            .iter()
+            .all(|r| r.2.as_deref().is_some_and(|e| !e.is_empty())),
+        "{rows:?}"
+    );
+    // Every epoch from the first submission to the last has a row: finalized or missed.
+    let (lo, hi) = (rows[0].0, rows[rows.len() - 1].0);
+    assert_eq!(
+        rows.len() as i64,
+        hi - lo + 1,
+        "a gap in the epochs: {rows:?}"
+    );
+    for r in &rows {
+        assert!(r.1 == "finalized" || r.1 == "missed" || r.0 == hi, "{r:?}");
+        if r.1 == "finalized" {
+            assert_eq!(
+                sets.get(&(r.0 as u64)),
+                Some(&1),
+                "finalized epoch {} without one set on chain: {sets:?}",
+                r.0
+            );
+        }
+    }
+    let _ = (first, last);
+    net.devnet.stop().await;
+}
+
+/// Waits until `n` more epochs have a finalized submission; returns the last epoch seen.
+async fn wait_epochs(net: &Net, pool: &PgPool, n: usize) -> i64 {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let start: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM weight_submissions WHERE status = 'finalized'")
+            .fetch_one(pool)
+            .await
+            .unwrap_or(0);
+    loop {
+        let done: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM weight_submissions WHERE status = 'finalized'",
+        )
+        .fetch_one(pool)
+        .await
+        .unwrap_or(0);
+        if done >= start + n as i64 {
+            return sqlx::query_scalar("SELECT max(epoch_index) FROM weight_submissions")
+                .fetch_one(pool)
+                .await
+                .unwrap();
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{n} epochs were not submitted within 120 s (cursor {}, head {})",
+            cursor(pool).await,
+            finalized(&net.devnet)
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// F3 end to end: a base score beyond the bound (1e300, written straight into the
+/// `table` source) fails the weights step; twice in a row fails `/readyz` with the reason, and
+/// `tenure_weights_step_failures` says how many.
+#[sqlx::test]
+async fn a_weights_step_failing_twice_fails_readiness(pool: PgPool) {
+    let _serial = SERIAL.lock().await;
+    let net = net(DevnetArgs {
+        block_ms: 50,
+        miners: 6,
+        validators: 1,
+        min_allowed_weights: 2,
+        ..DevnetArgs::default()
+    })
+    .await;
+    let port = common::free_port();
+    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let config = daemon_config(
+        &net,
+        &common::url_of(&pool),
+        port,
+        "a",
+        "[scores]\nsource = \"table\"\nmax_age_blocks = 100000\n",
+    );
+    let _d = Daemon::start(&config);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while cursor(&pool).await < 5 {
+        assert!(Instant::now() < deadline, "no block ingested");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    sqlx::query(
+        "INSERT INTO base_scores (netuid, hotkey, score, block, source)
+         SELECT netuid, hotkey, CASE WHEN uid = 2 THEN 1e300 ELSE 1.0 END, 1, 'table' FROM miners",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let (status, body) = common::http_get(addr, "/readyz").await;
+        if status == 503 && body.contains("times in a row") {
+            assert!(
+                body.contains("scores must be finite"),
+                "the reason names the bad score: {body}"
+            );
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "readiness stayed {status}: {body}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(metric(addr, "tenure_weights_step_failures").await.unwrap() >= 2.0);
+    let sets = sets_per_epoch(&net.ledger);
+    assert!(
+        sets.is_empty(),
+        "weights were set from an infinite score: {sets:?}"
+    );
+    net.devnet.stop().await;
+}
+
+/// F1 with the daemon: a thousand idle connections to each listener, with the daemon's
+/// descriptor limit lowered so that unbounded listeners would exhaust it, change nothing for
+/// the probes (every always-up miner stays up, no probe is unknown), ingestion or weights.
+#[sqlx::test]
+async fn a_thousand_idle_connections_per_listener_leave_the_daemons_work_alone(pool: PgPool) {
+    let _serial = SERIAL.lock().await;
+    let net = net(DevnetArgs {
+        block_ms: 100,
+        miners: 8,
+        validators: 1,
+        axons: true,
+        axon_profiles: vec![tenure::devnet::axons::Profile::Up],
+        min_allowed_weights: 2,
+        rate_limit: 3,
+        ..DevnetArgs::default()
+    })
+    .await;
+    let (port, web_port) = (common::free_port(), common::free_port());
+    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let web: SocketAddr = format!("127.0.0.1:{web_port}").parse().unwrap();
+    let config = daemon_config(
+        &net,
+        &common::url_of(&pool),
+        port,
+        "a",
+        &format!(
+            "[web]\nlisten = \"127.0.0.1:{web_port}\"\n[scores]\nsource = \"uniform\"\n\
+             [uptime]\nsources = [\"probe\"]\nprobe_interval_blocks = 5\n[uptime.probe]\nconcurrency = 64\n"
+        ),
+    );
+    // 2 listeners × 256 + 64 probes + 10 database + 64 reserved = 650 fit in 700; two thousand
+    // unbounded idle connections would not.
+    let _d = Daemon::start_limited(&config, 700);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while metric(addr, "tenure_uptime_miners_up").await.unwrap_or(0.0) < 8.0 {
+        assert!(
+            Instant::now() < deadline,
+            "no probe round with every miner up"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let rounds_before: i64 = sqlx::query_scalar("SELECT count(*) FROM uptime_rounds")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    let cursor_before = cursor(&pool).await;
+
+    // A thousand idle connections to each listener, from 40 client addresses.
+    let mut idle = Vec::new();
+    for target in [addr, web] {
+        for i in 0..1000u32 {
+            let source = IpAddr::from([127, 0, 1, (i % 40) as u8 + 1]);
+            if let Ok(s) = connect_from(source, target).await {
+                idle.push(s);
+            }
+        }
+    }
+    // Through several probe rounds and an epoch or two.
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    drop(idle);
+
+    let rounds: Vec<(i64, i32, i32)> = sqlx::query_as(
+        "SELECT block, miners, up FROM uptime_rounds WHERE source = 'probe' ORDER BY block",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    assert!(
+        rounds.len() as i64 >= rounds_before + 6,
+        "probe rounds stopped: {rounds:?}"
+    );
+    assert!(
+        rounds.iter().all(|(_, m, u)| m == u && *m >= 8),
+        "a miner was recorded down (or unknown): {rounds:?}"
+    );
+    assert!(
+        cursor(&pool).await >= cursor_before + 40,
+        "ingestion slowed down"
+    );
+    assert_eq!(
+        metric(addr, "tenure_uptime_probes_unknown_total").await,
+        Some(0.0)
+    );
+    let (status, body) = common::http_get(addr, "/metrics").await;
+    assert_eq!(status, 200);
+    assert!(
+        body.contains("tenure_http_connections_refused_total{listener=\"http\""),
+        "the caps refused the flood: {body}"
+    );
+    let sets = sets_per_epoch(&net.ledger);
+    let head_epoch = common::epoch_of(NETUID, TEMPO, finalized(&net.devnet));
+    assert!(
+        sets.keys().any(|e| *e + 1 >= head_epoch),
+        "weights stopped: {sets:?} at epoch {head_epoch}"
+    );
+    net.devnet.stop().await;
+}
+
+/// The back-fill deadlock, end to end: ten back-fills from block 0 with the default pipeline
+/// depth, each into a fresh database, with another task hammering the same chain client (as
+/// the weights task does) to contend for the connection. Before the fix, about half of them
+/// stopped for good.
+#[sqlx::test]
+async fn ten_back_fills_from_block_zero_never_hang(pool: PgPool) {
+    let _serial = SERIAL.lock().await;
+    let net = net(DevnetArgs {
+        block_ms: 100,
+        miners: 16,
+        validators: 1,
+        activity: 20,
+        ..DevnetArgs::default()
+    })
+    .await;
+    while finalized(&net.devnet) < 200 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let mut cfg = tenure::config::Config::default();
+    cfg.chain.endpoints = vec![net.devnet.url()];
+    cfg.chain.netuid = NETUID;
+    cfg.ingest.start_block = Some(0);
+    let settings = tenure::ingest::Settings::from_config(&cfg);
+    assert_eq!(settings.pipeline_depth, 8, "the default depth");
+    let base = common::database_url();
+    for run in 0..10 {
+        let db = tenure::db::scratch(&base, &format!("tenure_backfill_{run}"))
+            .await
+            .unwrap();
+        let client = Arc::new(tenure::chain::client::ChainClient::new(
+            tenure::chain::client::Settings::from_config(&cfg.chain),
+        ));
+        let metrics = Arc::new(tenure::metrics::Metrics::new(NETUID));
+        let health = Arc::new(tenure::health::Health::new(metrics.clone()));
+        let cancel = CancellationToken::new();
+        let ingest = tokio::spawn(tenure::ingest::run(
+            client.clone(),
+            db.clone(),
+            settings.clone(),
+            metrics,
+            health,
+            cancel.clone(),
+        ));
+        let noise = {
+            let (client, cancel) = (client.clone(), cancel.clone());
+            tokio::spawn(async move {
+                while !cancel.is_cancelled() {
+                    if let Ok(h) = client.finalized_head().await {
+                        let _ = client.hyperparams(h, NETUID).await;
+                    }
+                }
+            })
+        };
+        let target = finalized(&net.devnet);
+        let started = Instant::now();
+        loop {
+            let at = cursor(&db).await as u64;
+            if at >= target {
+                break;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(60),
+                "back-fill {run} stopped at block {at} (target {target})"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        cancel.cancel();
+        tokio::time::timeout(Duration::from_secs(20), ingest)
+            .await
+            .expect("ingestion stops")
+            .unwrap()
+            .unwrap();
+        noise.await.unwrap();
+        db.close().await;
+    }
+    let _ = pool;
+    net.devnet.stop().await;
+}
