@@ -998,3 +998,325 @@ async fn ten_back_fills_from_block_zero_never_hang(pool: PgPool) {
     let _ = pool;
     net.devnet.stop().await;
 }
+
+/// A PostgreSQL cluster of the test's own (scripts/dev-db.sh in a scratch directory, on a free
+/// port), so that restarting it disturbs no other test.
+struct Cluster {
+    dir: tempfile::TempDir,
+    port: u16,
+}
+
+impl Cluster {
+    fn script(&self, arg: &str) -> std::process::Output {
+        Command::new(concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/dev-db.sh"))
+            .arg(arg)
+            .env("TENURE_PG_DIR", self.dir.path())
+            .env("TENURE_PG_PORT", self.port.to_string())
+            .env("TENURE_PG_DB", "chaos")
+            .stdin(Stdio::null())
+            .output()
+            .expect("run scripts/dev-db.sh")
+    }
+
+    fn start(&self) {
+        let out = self.script("start");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    fn stop(&self) {
+        let out = self.script("stop");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    fn url(&self) -> String {
+        format!("postgres://postgres@127.0.0.1:{}/chaos", self.port)
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        let _ = self.script("stop");
+    }
+}
+
+/// Tables ingestion writes, projected onto natural keys (serial ids, which a rolled-back insert
+/// may consume, become the miner's hotkey@registration and the tranche's own key; timings and
+/// write times are dropped), one JSON text per row, sorted.
+async fn ingested_tables(pool: &PgPool) -> BTreeMap<&'static str, Vec<String>> {
+    let mut out = BTreeMap::new();
+    for table in [
+        "blocks",
+        "epochs",
+        "miners",
+        "validator_permits",
+        "hotkey_owners",
+        "coldkey_swaps",
+        "hotkey_swaps",
+        "stake_changes",
+        "emissions",
+        "vesting_tranches",
+        "tranche_outflows",
+        "vesting_multipliers",
+        "vesting_epochs",
+        "uptime_multipliers",
+        "uptime_epochs",
+        "ingest_cursor",
+    ] {
+        let rows: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+            "SELECT r::text FROM (
+               SELECT (to_jsonb(t) - ARRAY['id', 'miner_id', 'tranche_id', 'ingested_at', 'updated_at',
+                                           'compute_ms', 'seconds', 'ms'])
+                      || jsonb_build_object(
+                           'miner', (SELECT m.hotkey || '@' || m.registered_at_block FROM miners m
+                                      WHERE m.id = (to_jsonb(t) ->> 'miner_id')::bigint),
+                           'tranche', (SELECT v.coldkey || '/' || v.hotkey || '/' || v.kind || '@' || v.block
+                                              || ':' || v.initial_rao FROM vesting_tranches v
+                                        WHERE v.id = (to_jsonb(t) ->> 'tranche_id')::bigint)) AS r
+                 FROM {table} t) x ORDER BY 1"
+        )))
+        .fetch_all(pool)
+        .await
+        .unwrap_or_else(|e| panic!("{table}: {e}"));
+        out.insert(table, rows);
+    }
+    out
+}
+
+/// What happened to the daemon and when, in the chain's blocks.
+#[derive(Debug, Default)]
+struct Faults {
+    kills: usize,
+    kills_after_plan: usize,
+    db_restarts: usize,
+    /// [from, to] block ranges during which something was down, plus a recovery margin.
+    windows: Vec<(u64, u64)>,
+}
+
+/// Fault injection over ≥ 20 epochs (`TENURE_CHAOS_EPOCHS` for a longer run): the daemon is
+/// SIGKILLed at random moments, some right after it planned weights; its PostgreSQL is
+/// restarted under it twice; the node drops every connection every 97 blocks, refuses
+/// connections for 3 s once and stalls its finalized stream once. Afterwards: no epoch with two
+/// weight sets in the devnet's own ledger, a set in every epoch whose submission window saw no
+/// fault, no hang, and every ingested table equal to a fault-free back-fill of the same chain.
+#[sqlx::test]
+async fn chaos_one_set_per_epoch_no_hang_and_tables_equal_a_clean_back_fill(pool: PgPool) {
+    let _serial = SERIAL.lock().await;
+    let epochs: u64 = std::env::var("TENURE_CHAOS_EPOCHS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(22);
+    let period = u64::from(TEMPO) + 1;
+    let halt = epochs * period + 30;
+    let net = net(DevnetArgs {
+        block_ms: 200,
+        miners: 12,
+        validators: 2,
+        rate_limit: 3,
+        min_allowed_weights: 4,
+        activity: 10,
+        drop_every: 97,
+        refuse_at: 230,
+        refuse_ms: 3000,
+        stall_at: 380,
+        stall_blocks: 15,
+        halt_at: halt,
+        ..DevnetArgs::default()
+    })
+    .await;
+    let cluster = Cluster {
+        dir: tempfile::tempdir().unwrap(),
+        port: common::free_port(),
+    };
+    cluster.start();
+    let port = common::free_port();
+    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let config = daemon_config(
+        &net,
+        &cluster.url(),
+        port,
+        "chaos",
+        "[scores]\nsource = \"uniform\"\n[weights]\nlead_blocks = 10\n",
+    );
+    // Seconds, not minutes, to notice a stalled stream or a dead database.
+    let text = std::fs::read_to_string(&config)
+        .unwrap()
+        .replace(
+            "reconnect_max_delay_secs = 1\n",
+            "reconnect_max_delay_secs = 1\nstall_timeout_secs = 2\nrpc_timeout_secs = 5\n",
+        )
+        .replace(
+            "[database]\n",
+            "[database]\nconnect_timeout_secs = 2\nstartup_retry_secs = 30\n",
+        );
+    std::fs::write(&config, text).unwrap();
+
+    let mut rng = 0x9e37_79b9_7f4a_7c15u64;
+    let mut rand = move |lo: u64, hi: u64| {
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        lo + rng % (hi - lo + 1)
+    };
+    let mut faults = Faults::default();
+    // Blocks after a fault before the daemon must be submitting again.
+    let recovery = 25;
+    faults.windows.push((230, 230 + 15 + recovery));
+    faults.windows.push((380, 380 + 15 + recovery));
+    for k in (97..halt).step_by(97) {
+        faults.windows.push((k, k + recovery));
+    }
+
+    let mut db = PgPool::connect(&cluster.url()).await.unwrap();
+    let mut daemon = Daemon::start(&config);
+    let started = Instant::now();
+    let mut next_kill = Instant::now() + Duration::from_secs(rand(4, 9));
+    let mut restarts = vec![2 * halt / 3, halt / 3];
+    let mut moved = (0i64, Instant::now());
+    let mut newest_plan: i64 = 0;
+    loop {
+        let head = finalized(&net.devnet);
+        let c = cursor(&db).await;
+        if c != moved.0 {
+            moved = (c, Instant::now());
+        }
+        if c as u64 >= halt {
+            break;
+        }
+        if moved.1.elapsed() > Duration::from_secs(20) {
+            let (status, body) = if TcpStream::connect(addr).await.is_ok() {
+                common::http_get(addr, "/readyz").await
+            } else {
+                (0, "not listening".into())
+            };
+            panic!(
+                "the cursor stuck at {c} for 20 s (head {head}; {faults:?}): /readyz {status} {body}"
+            );
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60 + halt / 3),
+            "the run took too long ({faults:?})"
+        );
+        let plan: i64 = sqlx::query_scalar(
+            "SELECT coalesce(max(id), 0) FROM weight_submissions WHERE status <> 'missed'",
+        )
+        .fetch_one(&db)
+        .await
+        .unwrap_or(newest_plan);
+        let after_plan = plan > newest_plan && faults.kills_after_plan < 4 && rand(0, 1) == 0;
+        newest_plan = newest_plan.max(plan);
+        if after_plan || Instant::now() >= next_kill {
+            let at = finalized(&net.devnet);
+            daemon.kill();
+            faults.kills += 1;
+            faults.kills_after_plan += usize::from(after_plan);
+            tokio::time::sleep(Duration::from_millis(rand(100, 800))).await;
+            daemon = Daemon::start(&config);
+            faults.windows.push((at, finalized(&net.devnet) + recovery));
+            next_kill = Instant::now() + Duration::from_secs(rand(4, 9));
+        }
+        if restarts.last().is_some_and(|b| head >= *b) {
+            restarts.pop();
+            let at = finalized(&net.devnet);
+            db.close().await;
+            cluster.stop();
+            tokio::time::sleep(Duration::from_millis(1500)).await;
+            cluster.start();
+            faults.db_restarts += 1;
+            db = PgPool::connect(&cluster.url()).await.unwrap();
+            faults.windows.push((at, finalized(&net.devnet) + recovery));
+            moved.1 = Instant::now();
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    daemon.stop().await;
+    eprintln!(
+        "chaos: {epochs} epochs, {} s, {faults:?}",
+        started.elapsed().as_secs()
+    );
+
+    // One set per epoch, and one in every epoch whose submission window saw no fault.
+    let sets = sets_per_epoch(&net.ledger);
+    assert!(
+        sets.values().all(|n| *n == 1),
+        "an epoch with two sets: {sets:?}"
+    );
+    let lead = 10;
+    let first = common::epoch_of(NETUID, TEMPO, 40);
+    let last = common::epoch_of(NETUID, TEMPO, halt) - 1;
+    let mut clean = Vec::new();
+    for e in first..last {
+        // Epoch e runs from its epoch block to the next one; the window is its last `lead` blocks.
+        let next = (e + 1) * period - u64::from(NETUID) - 1;
+        let window = (next - lead, next);
+        if faults
+            .windows
+            .iter()
+            .all(|(a, b)| *b < window.0 || *a >= window.1)
+        {
+            clean.push(e);
+        }
+    }
+    let missed: Vec<u64> = clean
+        .iter()
+        .copied()
+        .filter(|e| !sets.contains_key(e))
+        .collect();
+    assert!(
+        missed.is_empty(),
+        "epochs without a fault in their window but without weights: {missed:?} (clean {clean:?}, sets {sets:?}, {faults:?})"
+    );
+    assert!(faults.kills >= epochs as usize / 5, "{faults:?}");
+    assert_eq!(faults.db_restarts, 2);
+
+    // Every ingested table equals a fault-free back-fill of the same (halted) chain.
+    let mut cfg = tenure::config::Config::default();
+    cfg.chain.endpoints = vec![net.devnet.url()];
+    cfg.chain.netuid = NETUID;
+    cfg.ingest.start_block = Some(0);
+    cfg.uptime.sources = vec![tenure::config::UptimeSource::Api];
+    let client = Arc::new(tenure::chain::client::ChainClient::new(
+        tenure::chain::client::Settings::from_config(&cfg.chain),
+    ));
+    let metrics = Arc::new(tenure::metrics::Metrics::new(NETUID));
+    let health = Arc::new(tenure::health::Health::new(metrics.clone()));
+    let cancel = CancellationToken::new();
+    let clean_run = tokio::spawn(tenure::ingest::run(
+        client,
+        pool.clone(),
+        tenure::ingest::Settings::from_config(&cfg),
+        metrics,
+        health,
+        cancel.clone(),
+    ));
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while (cursor(&pool).await as u64) < halt {
+        assert!(
+            Instant::now() < deadline,
+            "the clean back-fill did not reach {halt}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    cancel.cancel();
+    clean_run.await.unwrap().unwrap();
+    let (chaotic, reference) = (ingested_tables(&db).await, ingested_tables(&pool).await);
+    for (table, rows) in &reference {
+        let other = &chaotic[table];
+        assert!(
+            other == rows,
+            "{table} differs: {} rows after faults, {} in the clean back-fill; first difference: {:?}",
+            other.len(),
+            rows.len(),
+            other.iter().zip(rows).find(|(a, b)| a != b)
+        );
+    }
+    assert!(reference["stake_changes"].len() > 10 && reference["emissions"].len() > 10);
+    net.devnet.stop().await;
+}

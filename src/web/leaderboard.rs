@@ -111,7 +111,9 @@ pub async fn lines(pool: &PgPool, netuid: u16) -> Result<Option<(u64, Vec<Line>)
         "SELECT e.hotkey, e.total_multiplier,
                 e.weight_u16::float8 / NULLIF(sum(e.weight_u16) OVER (), 0)
            FROM weight_entries e
-          WHERE e.submission_id = (SELECT id FROM weight_submissions WHERE netuid = $1
+          WHERE e.submission_id = (SELECT id FROM weight_submissions s WHERE netuid = $1
+                                      AND EXISTS (SELECT 1 FROM weight_entries x
+                                                   WHERE x.submission_id = s.id)
                                     ORDER BY epoch_index DESC, mechid LIMIT 1)",
     )
     .bind(n)

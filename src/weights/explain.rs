@@ -68,8 +68,10 @@ pub async fn explain(
     epoch: Option<u64>,
 ) -> Result<Value, ExplainError> {
     let sub: Option<(i64, i64)> = sqlx::query_as(
-        "SELECT id, epoch_index FROM weight_submissions
+        "SELECT id, epoch_index FROM weight_submissions s
           WHERE netuid = $1 AND ($2::bigint IS NULL OR epoch_index = $2)
+            -- A missed epoch without a plan has nothing to explain.
+            AND EXISTS (SELECT 1 FROM weight_entries e WHERE e.submission_id = s.id)
           ORDER BY epoch_index DESC, mechid LIMIT 1",
     )
     .bind(i32::from(netuid))
