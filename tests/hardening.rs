@@ -573,12 +573,14 @@ async fn metric(addr: SocketAddr, name: &str) -> Option<f64> {
         .and_then(|v| v.trim().parse().ok())
 }
 
+/// The ingest cursor; 0 before the first block (or the schema) is there.
 async fn cursor(pool: &PgPool) -> i64 {
     sqlx::query_scalar("SELECT block_number FROM ingest_cursor WHERE netuid = $1")
         .bind(i32::from(NETUID))
         .fetch_optional(pool)
         .await
-        .unwrap()
+        .ok()
+        .flatten()
         .unwrap_or(0)
 }
 
@@ -1264,6 +1266,16 @@ async fn chaos_one_set_per_epoch_no_hang_and_tables_equal_a_clean_back_fill(pool
             clean.push(e);
         }
     }
+    eprintln!(
+        "chaos: {} epochs with a set, {} clean epochs, {} double sets",
+        sets.len(),
+        clean.len(),
+        sets.values().filter(|n| **n > 1).count()
+    );
+    assert!(
+        clean.len() >= 2,
+        "too few epochs without a fault to judge: {clean:?} ({faults:?})"
+    );
     let missed: Vec<u64> = clean
         .iter()
         .copied()
