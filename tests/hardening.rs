@@ -491,6 +491,13 @@ fn finalized(d: &Devnet) -> u64 {
     d.node.chain().finalized
 }
 
+/// Waits until the devnet has finalized block `n`.
+async fn until_block(d: &Devnet, n: u64) {
+    while finalized(d) < n {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 struct Net {
     devnet: Devnet,
     dir: tempfile::TempDir,
@@ -656,9 +663,7 @@ async fn one_set_per_epoch_after_a_catch_up_and_missed_epochs_are_recorded(pool:
     })
     .await;
     // History to catch up: 300 blocks before the daemon starts.
-    while finalized(&net.devnet) < 300 {
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    until_block(&net.devnet, 300).await;
     let port = common::free_port();
     let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
     let config = daemon_config(
@@ -922,6 +927,40 @@ async fn a_thousand_idle_connections_per_listener_leave_the_daemons_work_alone(p
     net.devnet.stop().await;
 }
 
+/// Ingestion (`ingest::run`, in-process) of `devnet` from block 0 into `db`, with its client
+/// (shared with the caller) and a token that stops it.
+fn spawn_ingest(
+    devnet: &Devnet,
+    db: &PgPool,
+) -> (
+    Arc<tenure::chain::client::ChainClient>,
+    CancellationToken,
+    tokio::task::JoinHandle<anyhow::Result<()>>,
+) {
+    let mut cfg = tenure::config::Config::default();
+    cfg.chain.endpoints = vec![devnet.url()];
+    cfg.chain.netuid = NETUID;
+    cfg.ingest.start_block = Some(0);
+    cfg.uptime.sources = vec![tenure::config::UptimeSource::Api];
+    let settings = tenure::ingest::Settings::from_config(&cfg);
+    assert_eq!(settings.pipeline_depth, 8, "the default depth");
+    let client = Arc::new(tenure::chain::client::ChainClient::new(
+        tenure::chain::client::Settings::from_config(&cfg.chain),
+    ));
+    let metrics = Arc::new(tenure::metrics::Metrics::new(NETUID));
+    let health = Arc::new(tenure::health::Health::new(metrics.clone()));
+    let cancel = CancellationToken::new();
+    let task = tokio::spawn(tenure::ingest::run(
+        client.clone(),
+        db.clone(),
+        settings,
+        metrics,
+        health,
+        cancel.clone(),
+    ));
+    (client, cancel, task)
+}
+
 /// The back-fill deadlock, end to end: ten back-fills from block 0 with the default pipeline
 /// depth, each into a fresh database, with another task hammering the same chain client (as
 /// the weights task does) to contend for the connection. Before the fix, about half of them
@@ -937,34 +976,13 @@ async fn ten_back_fills_from_block_zero_never_hang(pool: PgPool) {
         ..DevnetArgs::default()
     })
     .await;
-    while finalized(&net.devnet) < 200 {
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    let mut cfg = tenure::config::Config::default();
-    cfg.chain.endpoints = vec![net.devnet.url()];
-    cfg.chain.netuid = NETUID;
-    cfg.ingest.start_block = Some(0);
-    let settings = tenure::ingest::Settings::from_config(&cfg);
-    assert_eq!(settings.pipeline_depth, 8, "the default depth");
+    until_block(&net.devnet, 200).await;
     let base = common::database_url();
     for run in 0..10 {
         let db = tenure::db::scratch(&base, &format!("tenure_backfill_{run}"))
             .await
             .unwrap();
-        let client = Arc::new(tenure::chain::client::ChainClient::new(
-            tenure::chain::client::Settings::from_config(&cfg.chain),
-        ));
-        let metrics = Arc::new(tenure::metrics::Metrics::new(NETUID));
-        let health = Arc::new(tenure::health::Health::new(metrics.clone()));
-        let cancel = CancellationToken::new();
-        let ingest = tokio::spawn(tenure::ingest::run(
-            client.clone(),
-            db.clone(),
-            settings.clone(),
-            metrics,
-            health,
-            cancel.clone(),
-        ));
+        let (client, cancel, ingest) = spawn_ingest(&net.devnet, &db);
         let noise = {
             let (client, cancel) = (client.clone(), cancel.clone());
             tokio::spawn(async move {
@@ -1295,25 +1313,7 @@ async fn chaos_one_set_per_epoch_no_hang_and_tables_equal_a_clean_back_fill(pool
     assert_eq!(faults.db_restarts, 2);
 
     // Every ingested table equals a fault-free back-fill of the same (halted) chain.
-    let mut cfg = tenure::config::Config::default();
-    cfg.chain.endpoints = vec![net.devnet.url()];
-    cfg.chain.netuid = NETUID;
-    cfg.ingest.start_block = Some(0);
-    cfg.uptime.sources = vec![tenure::config::UptimeSource::Api];
-    let client = Arc::new(tenure::chain::client::ChainClient::new(
-        tenure::chain::client::Settings::from_config(&cfg.chain),
-    ));
-    let metrics = Arc::new(tenure::metrics::Metrics::new(NETUID));
-    let health = Arc::new(tenure::health::Health::new(metrics.clone()));
-    let cancel = CancellationToken::new();
-    let clean_run = tokio::spawn(tenure::ingest::run(
-        client,
-        pool.clone(),
-        tenure::ingest::Settings::from_config(&cfg),
-        metrics,
-        health,
-        cancel.clone(),
-    ));
+    let (_, cancel, clean_run) = spawn_ingest(&net.devnet, &pool);
     let deadline = Instant::now() + Duration::from_secs(120);
     while (cursor(&pool).await as u64) < halt {
         assert!(
