@@ -40,7 +40,7 @@ pub async fn run(loaded: Loaded) -> anyhow::Result<()> {
         .token()
         .map_err(|e| anyhow!("http.api_token_file: {e}"))?;
 
-    let mut tasks: JoinSet<(&'static str, TaskResult)> = JoinSet::new();
+    let mut tasks = Tasks::default();
     // One signal listener for the whole run, so a signal between two phases is not lost.
     let shutdown = shutdown_signal();
     tokio::pin!(shutdown);
@@ -55,17 +55,14 @@ pub async fn run(loaded: Loaded) -> anyhow::Result<()> {
             cancel.clone(),
         );
         let ready_health = health.clone();
-        tasks.spawn(async move {
+        tasks.spawn("systemd-notify", async move {
             let ready = move || {
                 ready_health
                     .snapshot()
                     .get(crate::ingest::CHECK_INGEST)
                     .is_some_and(|c| c.ok)
             };
-            (
-                "systemd-notify",
-                crate::notify::run(pulse, m, h, ready, stop).await,
-            )
+            crate::notify::run(pulse, m, h, ready, stop).await
         });
     }
 
@@ -149,11 +146,8 @@ pub async fn run(loaded: Loaded) -> anyhow::Result<()> {
 
     {
         let (pool, metrics, stop) = (pool.clone(), metrics.clone(), cancel.clone());
-        tasks.spawn(async move {
-            (
-                "database-health",
-                database_health(pool, metrics, stop).await,
-            )
+        tasks.spawn("database-health", async move {
+            database_health(pool, metrics, stop).await
         });
     }
     // Every long-running task beats a pulse; the progress watcher fails readiness for a silent one.
@@ -177,11 +171,8 @@ pub async fn run(loaded: Loaded) -> anyhow::Result<()> {
             health.clone(),
             cancel.clone(),
         );
-        tasks.spawn(async move {
-            (
-                "ingest",
-                crate::ingest::run(c, p, settings, m, h, stop).await,
-            )
+        tasks.spawn("ingest", async move {
+            crate::ingest::run(c, p, settings, m, h, stop).await
         });
         {
             let (pool, stop, u) = (pool.clone(), cancel.clone(), &cfg.uptime);
@@ -191,11 +182,8 @@ pub async fn run(loaded: Loaded) -> anyhow::Result<()> {
                 u.raw_retention_days,
                 u.rollup_retention_days,
             );
-            tasks.spawn(async move {
-                (
-                    "uptime-retention",
-                    crate::uptime::store::retention(pool, netuid, periods, raw, rollup, stop).await,
-                )
+            tasks.spawn("uptime-retention", async move {
+                crate::uptime::store::retention(pool, netuid, periods, raw, rollup, stop).await
             });
         }
         if cfg.weights.enabled {
@@ -212,11 +200,8 @@ pub async fn run(loaded: Loaded) -> anyhow::Result<()> {
                         health: health.clone(),
                     };
                     let (p, stop) = (pool.clone(), cancel.clone());
-                    tasks.spawn(async move {
-                        (
-                            "leader-lease",
-                            crate::leader::run(p, lease, role_tx, obs, stop).await,
-                        )
+                    tasks.spawn("leader-lease", async move {
+                        crate::leader::run(p, lease, role_tx, obs, stop).await
                     });
                     let pulse = Arc::new(crate::notify::Pulse::default());
                     let s = crate::weights::run::Settings::from_config(cfg);
@@ -231,7 +216,7 @@ pub async fn run(loaded: Loaded) -> anyhow::Result<()> {
                     });
                     let runner = runner.with_pulse(pulse);
                     let stop = cancel.clone();
-                    tasks.spawn(async move { ("weights", runner.run(stop).await) });
+                    tasks.spawn("weights", async move { runner.run(stop).await });
                 }
                 Err(e) => {
                     // Ingestion and the engines stay useful; readiness and the log say why
@@ -260,23 +245,17 @@ pub async fn run(loaded: Loaded) -> anyhow::Result<()> {
                 health.clone(),
                 cancel.clone(),
             );
-            tasks.spawn(async move {
-                (
-                    "uptime-probe",
-                    crate::uptime::probe::run(client, pool, settings, metrics, health, pulse, stop)
-                        .await,
-                )
+            tasks.spawn("uptime-probe", async move {
+                crate::uptime::probe::run(client, pool, settings, metrics, health, pulse, stop)
+                    .await
             });
         }
     }
     {
         let (h, m, stop) = (health.clone(), metrics.clone(), cancel.clone());
         let watched = std::mem::take(&mut watched);
-        tasks.spawn(async move {
-            (
-                "progress",
-                crate::progress::watch(watched, h, m, stop).await,
-            )
+        tasks.spawn("progress", async move {
+            crate::progress::watch(watched, h, m, stop).await
         });
     }
     tracing::info!(netuid = cfg.chain.netuid, config = %loaded.file.display(), "tenure running");
@@ -287,12 +266,20 @@ pub async fn run(loaded: Loaded) -> anyhow::Result<()> {
             cancel.cancel();
             drain(tasks, cfg.daemon.shutdown_deadline_secs).await
         }
-        Some(joined) = tasks.join_next() => {
+        Some(joined) = tasks.set.join_next_with_id() => {
             cancel.cancel();
             let failure = match joined {
-                Ok((name, Ok(()))) => anyhow!("task {name} ended unexpectedly"),
-                Ok((name, Err(e))) => e.context(format!("task {name} failed")),
-                Err(e) => anyhow!("a task panicked or was aborted: {e}"),
+                Ok((id, (name, result))) => {
+                    tasks.running.remove(&id);
+                    match result {
+                        Ok(()) => anyhow!("task {name} ended unexpectedly"),
+                        Err(e) => e.context(format!("task {name} failed")),
+                    }
+                }
+                Err(e) => {
+                    let name = tasks.running.remove(&e.id()).unwrap_or("unknown");
+                    anyhow!("task {name} panicked or was aborted: {e}")
+                }
             };
             tracing::error!(error = format!("{failure:#}"), "stopping: a component failed");
             // Give the others a chance to finish their current transaction.
@@ -304,7 +291,7 @@ pub async fn run(loaded: Loaded) -> anyhow::Result<()> {
 
 /// Serves `app` on `listener` as the task `name` until `cancel`, behind the edge's limits.
 fn serve(
-    tasks: &mut JoinSet<(&'static str, TaskResult)>,
+    tasks: &mut Tasks,
     name: &'static str,
     listener: TcpListener,
     app: axum::Router,
@@ -314,31 +301,55 @@ fn serve(
     let stop = cancel.clone();
     let (limits, metrics) = edge;
     let app = crate::edge::guard(app, limits);
-    tasks.spawn(async move {
-        let served = crate::edge::serve(name, listener, app, limits, metrics, stop).await;
-        (
-            name,
-            served.with_context(|| format!("{name} server failed")),
-        )
+    tasks.spawn(name, async move {
+        crate::edge::serve(name, listener, app, limits, metrics, stop)
+            .await
+            .with_context(|| format!("{name} server failed"))
     });
 }
 
-/// Waits for every task to finish after cancellation, at most `deadline_secs`.
-async fn drain(
-    mut tasks: JoinSet<(&'static str, TaskResult)>,
-    deadline_secs: u64,
-) -> anyhow::Result<()> {
+/// The daemon's tasks, each with its name, so that a failure and a shutdown say which one.
+#[derive(Default)]
+struct Tasks {
+    set: JoinSet<(&'static str, TaskResult)>,
+    running: std::collections::BTreeMap<tokio::task::Id, &'static str>,
+}
+
+impl Tasks {
+    fn spawn(
+        &mut self,
+        name: &'static str,
+        task: impl Future<Output = TaskResult> + Send + 'static,
+    ) {
+        let handle = self.set.spawn(async move { (name, task.await) });
+        self.running.insert(handle.id(), name);
+    }
+}
+
+/// Waits for every task to finish after cancellation, at most `deadline_secs`; past it, names
+/// the tasks it abandons.
+async fn drain(mut tasks: Tasks, deadline_secs: u64) -> anyhow::Result<()> {
     let deadline = Duration::from_secs(deadline_secs);
+    let running = &mut tasks.running;
+    let set = &mut tasks.set;
     let all = async {
-        while let Some(joined) = tasks.join_next().await {
+        while let Some(joined) = set.join_next_with_id().await {
             match joined {
-                Ok((name, Err(e))) => tracing::warn!(
-                    task = name,
-                    error = format!("{e:#}"),
-                    "task ended with an error during shutdown"
-                ),
-                Ok((name, Ok(()))) => tracing::debug!(task = name, "task stopped"),
-                Err(e) => tracing::warn!(error = %e, "task panicked during shutdown"),
+                Ok((id, (name, result))) => {
+                    running.remove(&id);
+                    match result {
+                        Err(e) => tracing::warn!(
+                            task = name,
+                            error = format!("{e:#}"),
+                            "task ended with an error during shutdown"
+                        ),
+                        Ok(()) => tracing::debug!(task = name, "task stopped"),
+                    }
+                }
+                Err(e) => {
+                    running.remove(&e.id());
+                    tracing::warn!(error = %e, "task panicked during shutdown");
+                }
             }
         }
     };
@@ -347,9 +358,13 @@ async fn drain(
             tracing::info!("shutdown complete");
             Ok(())
         }
-        Err(_) => Err(anyhow!(
-            "shutdown deadline of {deadline_secs} s (daemon.shutdown_deadline_secs) passed with tasks still running"
-        )),
+        Err(_) => {
+            let names: Vec<&str> = tasks.running.values().copied().collect();
+            Err(anyhow!(
+                "shutdown deadline of {deadline_secs} s (daemon.shutdown_deadline_secs) passed; abandoned: {}",
+                names.join(", ")
+            ))
+        }
     }
 }
 
@@ -431,4 +446,27 @@ fn weights_runner(
         metrics.clone(),
         health.clone(),
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_shutdown_past_its_deadline_names_the_tasks_it_abandons() {
+        let mut tasks = Tasks::default();
+        tasks.spawn("quick", async { Ok(()) });
+        tasks.spawn("stuck", async {
+            tokio::time::sleep(Duration::from_secs(30)).await;
+            Ok(())
+        });
+        let err = drain(tasks, 1).await.expect_err("past the deadline");
+        let text = err.to_string();
+        assert!(text.contains("abandoned: stuck"), "{text}");
+        assert!(!text.contains("quick"), "{text}");
+
+        let mut tasks = Tasks::default();
+        tasks.spawn("quick", async { Ok(()) });
+        drain(tasks, 1).await.expect("all finished");
+    }
 }
