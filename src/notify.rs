@@ -25,8 +25,9 @@ pub struct Pulse {
     last_ms: AtomicU64,
     /// Last block processed (0: none yet).
     block: AtomicU64,
-    /// What the task waits on now (for a stall's reason).
-    doing: std::sync::Mutex<std::borrow::Cow<'static, str>>,
+    /// What each stage of the task waits on now (for a stall's reason): a pipeline has several.
+    doing:
+        std::sync::Mutex<std::collections::BTreeMap<&'static str, std::borrow::Cow<'static, str>>>,
 }
 
 fn now_ms() -> u64 {
@@ -49,16 +50,32 @@ impl Pulse {
 
     /// What the task waits on from now on (not a beat: waiting is not progress).
     pub fn at(&self, what: impl Into<std::borrow::Cow<'static, str>>) {
-        *self.doing.lock().unwrap_or_else(|p| p.into_inner()) = what.into();
+        self.stage("", what);
+    }
+
+    /// What one stage of a pipelined task (`follow`, `planner`, `writer`) waits on.
+    pub fn stage(&self, stage: &'static str, what: impl Into<std::borrow::Cow<'static, str>>) {
+        self.doing
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(stage, what.into());
     }
 
     pub fn doing(&self) -> String {
         let d = self.doing.lock().unwrap_or_else(|p| p.into_inner());
         if d.is_empty() {
-            "(nothing said)".into()
-        } else {
-            d.to_string()
+            return "(nothing said)".into();
         }
+        d.iter()
+            .map(|(stage, what)| {
+                if stage.is_empty() {
+                    what.to_string()
+                } else {
+                    format!("{stage}: {what}")
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("; ")
     }
 
     pub fn block(&self) -> Option<u64> {

@@ -1492,3 +1492,77 @@ async fn fuzz_the_request_bodies(pool: PgPool) {
     .unwrap();
     assert_eq!(n, 0, "a control character was stored");
 }
+
+/// Never silent: a block loop wedged on a database lock (held by this test) fails `/readyz`'s
+/// `ingest-progress` check within `daemon.progress_timeout_secs`, naming what it waits on, and
+/// sets `tenure_task_stalled{task="ingest"}`; released, both clear.
+#[sqlx::test]
+async fn a_stalled_task_fails_readiness_with_what_it_waits_on(pool: PgPool) {
+    let _serial = SERIAL.lock().await;
+    let net = net(DevnetArgs {
+        block_ms: 100,
+        miners: 4,
+        validators: 1,
+        ..DevnetArgs::default()
+    })
+    .await;
+    let port = common::free_port();
+    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let config = daemon_config(
+        &net,
+        &common::url_of(&pool),
+        port,
+        "a",
+        "[scores]\nsource = \"uniform\"\n[daemon]\nprogress_timeout_secs = 2\n",
+    );
+    let mut d = Daemon::start(&config);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while cursor(&pool).await < 5 {
+        assert!(Instant::now() < deadline, "no block ingested");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let stalled = |body: &str| body.contains("tenure_task_stalled{task=\"ingest\"} 1");
+    let (_, body) = common::http_get(addr, "/metrics").await;
+    assert!(!stalled(&body), "stalled before the wedge");
+
+    let mut tx = pool.begin().await.unwrap();
+    sqlx::query("SELECT * FROM ingest_cursor FOR UPDATE")
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let (status, body) = common::http_get(addr, "/readyz").await;
+        if status == 503 && body.contains("ingest-progress") && body.contains("no progress") {
+            assert!(
+                body.contains("writer: the database writing block"),
+                "{body}"
+            );
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "readiness did not say the loop is stuck: {body}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let (_, body) = common::http_get(addr, "/metrics").await;
+    assert!(stalled(&body), "{body}");
+
+    tx.rollback().await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let (_, body) = common::http_get(addr, "/metrics").await;
+        let (_, ready) = common::http_get(addr, "/readyz").await;
+        if !stalled(&body) && ready.contains("\"ingest-progress\":{\"ok\":true}") {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "still stalled after the lock was released: {ready}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    d.stop().await;
+    net.devnet.stop().await;
+}

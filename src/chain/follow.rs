@@ -60,10 +60,10 @@ async fn follow_once(
     out: &mpsc::Sender<BlockRef>,
     cancel: &CancellationToken,
 ) -> Result<Stop, ChainError> {
-    client
-        .counters
-        .block_loop
-        .at("a connection to the node and the finalized-heads subscription");
+    client.counters.block_loop.stage(
+        "follow",
+        "a connection to the node and the finalized-heads subscription",
+    );
     let conn = client.conn().await?;
     let mut sub = tokio::time::timeout(
         client.settings.rpc_timeout,
@@ -85,10 +85,10 @@ async fn follow_once(
         return Ok(Stop::Done);
     }
     loop {
-        client.counters.block_loop.at(format!(
-            "the node's next finalized head (after block {})",
-            *next - 1
-        ));
+        client.counters.block_loop.stage(
+            "follow",
+            format!("the node's next finalized head (after block {})", *next - 1),
+        );
         let item = tokio::select! {
             _ = cancel.cancelled() => return Ok(Stop::Done),
             item = tokio::time::timeout(client.settings.stall_timeout, sub.next()) => item,
@@ -135,10 +135,10 @@ async fn deliver(
 ) -> Result<bool, ChainError> {
     while *next <= upto {
         let block = client.block_hash(*next).await?;
-        client
-            .counters
-            .block_loop
-            .at(format!("a pipeline slot for block {}", block.number));
+        client.counters.block_loop.stage(
+            "follow",
+            format!("a pipeline slot for block {}", block.number),
+        );
         // Bounded: a pipeline that takes no block for the stall timeout is stuck; the stream is
         // rebuilt from `next` (nothing is skipped), and the watchdog has said so meanwhile.
         match tokio::time::timeout(client.settings.stall_timeout, out.send(block)).await {

@@ -191,7 +191,7 @@ async fn run_once(
             while let Some((w, started)) = writes_rx.recv().await {
                 counters
                     .block_loop
-                    .at(format!("the database writing block {}", w.number));
+                    .stage("writer", format!("the database writing block {}", w.number));
                 let written = tokio::time::timeout(
                     WRITE_TIMEOUT,
                     store::write(&pool, &settings, &mut mem, &w),
@@ -260,10 +260,13 @@ async fn run_once(
         } {
             let data = data?;
             let started = Instant::now();
-            pulse.at(format!(
-                "planning block {} (owners and stake from the node)",
-                data.number
-            ));
+            pulse.stage(
+                "planner",
+                format!(
+                    "planning block {} (owners and stake from the node)",
+                    data.number
+                ),
+            );
             let w = planner.block(client, &mut state, &data).await?;
             let now_ms = std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
@@ -271,7 +274,10 @@ async fn run_once(
             metrics
                 .ingest_block_age_seconds
                 .set(now_ms.saturating_sub(data.timestamp_ms) as f64 / 1000.0);
-            pulse.at(format!("the writer taking block {}", data.number));
+            pulse.stage(
+                "planner",
+                format!("the writer taking block {}", data.number),
+            );
             match tokio::time::timeout(WRITE_TIMEOUT, writes_tx.send((w, started))).await {
                 Ok(Ok(())) => {}
                 Ok(Err(_)) => return Err(IngestError::WriterGone),
