@@ -66,65 +66,14 @@ pub async fn run(loaded: Loaded) -> anyhow::Result<()> {
         });
     }
 
-    let web_pages = || {
-        crate::web::router(crate::web::WebState::from_config(
-            cfg,
-            pool.clone(),
-            health.clone(),
-            metrics.clone(),
-        ))
-    };
-
-    let descriptors = crate::edge::descriptor_budget(cfg)?;
-    tracing::debug!(descriptors, "descriptor limit");
-    if cfg.http.allow_public_without_token && !cfg.http.listen.ip().is_loopback() && token.is_none()
-    {
-        tracing::warn!(listen = %cfg.http.listen, "the API listens beyond loopback without a token (http.allow_public_without_token = true): anyone who reaches it reads everything it serves; writes stay refused");
-    }
-    let limits = crate::edge::Limits::from_config(&cfg.http);
-
     // HTTP first, so that a slow database or chain start is visible on /readyz and /metrics.
-    if cfg.http.enabled {
-        let listener = TcpListener::bind(cfg.http.listen)
-            .await
-            .with_context(|| format!("cannot listen on http.listen = {}", cfg.http.listen))?;
-        let addr = listener.local_addr()?;
-        tracing::info!(%addr, "http server listening");
-        let mut app = api::router(AppState {
-            pool: pool.clone(),
-            metrics: metrics.clone(),
-            health: health.clone(),
-            api: Arc::new(api::ApiConfig::from_config(cfg, token)),
-        });
-        if cfg.web.enabled && cfg.web.listen.is_none() {
-            app = app.merge(web_pages());
-        }
-        serve(
-            &mut tasks,
-            "http",
-            listener,
-            app,
-            (limits, metrics.clone()),
-            &cancel,
-        );
-    }
-
-    if let (true, Some(addr)) = (cfg.web.enabled, cfg.web.listen) {
-        let listener = TcpListener::bind(addr)
-            .await
-            .with_context(|| format!("cannot listen on web.listen = {addr}"))?;
-        tracing::info!(addr = %listener.local_addr()?, "web pages listening");
-        serve(
-            &mut tasks,
-            "web",
-            listener,
-            web_pages(),
-            (limits, metrics.clone()),
-            &cancel,
-        );
-    } else if cfg.web.enabled && !cfg.http.enabled {
-        tracing::warn!("web pages are not served: http.enabled = false and no web.listen");
-    }
+    let state = AppState {
+        pool: pool.clone(),
+        metrics: metrics.clone(),
+        health: health.clone(),
+        api: Arc::new(api::ApiConfig::from_config(cfg, token)),
+    };
+    listen(cfg, &mut tasks, state, &cancel).await?;
 
     // The database: wait for it (bounded), then bring the schema up to date.
     let startup = async {
@@ -287,6 +236,55 @@ pub async fn run(loaded: Loaded) -> anyhow::Result<()> {
             Err(failure)
         }
     }
+}
+
+/// The HTTP listeners behind the edge's limits: the API on `http.listen` (with the pages unless
+/// they have their own `web.listen`), and the pages on theirs. Checks the descriptor budget first.
+async fn listen(
+    cfg: &crate::config::Config,
+    tasks: &mut Tasks,
+    state: AppState,
+    cancel: &CancellationToken,
+) -> anyhow::Result<()> {
+    let descriptors = crate::edge::descriptor_budget(cfg)?;
+    tracing::debug!(descriptors, "descriptor limit");
+    if cfg.http.allow_public_without_token
+        && !cfg.http.listen.ip().is_loopback()
+        && state.api.token.is_none()
+    {
+        tracing::warn!(listen = %cfg.http.listen, "the API listens beyond loopback without a token (http.allow_public_without_token = true): anyone who reaches it reads everything it serves; writes stay refused");
+    }
+    let limits = crate::edge::Limits::from_config(&cfg.http);
+    let web_pages = || {
+        crate::web::router(crate::web::WebState::from_config(
+            cfg,
+            state.pool.clone(),
+            state.health.clone(),
+            state.metrics.clone(),
+        ))
+    };
+    let edge = (limits, state.metrics.clone());
+    if cfg.http.enabled {
+        let listener = TcpListener::bind(cfg.http.listen)
+            .await
+            .with_context(|| format!("cannot listen on http.listen = {}", cfg.http.listen))?;
+        tracing::info!(addr = %listener.local_addr()?, "http server listening");
+        let mut app = api::router(state.clone());
+        if cfg.web.enabled && cfg.web.listen.is_none() {
+            app = app.merge(web_pages());
+        }
+        serve(tasks, "http", listener, app, edge.clone(), cancel);
+    }
+    if let (true, Some(addr)) = (cfg.web.enabled, cfg.web.listen) {
+        let listener = TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("cannot listen on web.listen = {addr}"))?;
+        tracing::info!(addr = %listener.local_addr()?, "web pages listening");
+        serve(tasks, "web", listener, web_pages(), edge, cancel);
+    } else if cfg.web.enabled && !cfg.http.enabled {
+        tracing::warn!("web pages are not served: http.enabled = false and no web.listen");
+    }
+    Ok(())
 }
 
 /// Serves `app` on `listener` as the task `name` until `cancel`, behind the edge's limits.
