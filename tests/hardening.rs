@@ -555,6 +555,25 @@ fn daemon_config(net: &Net, db: &str, port: u16, name: &str, extra: &str) -> Pat
     config
 }
 
+/// A daemon ("a") on `net` and the test's database, on a free port: its address and config.
+fn daemon_on_free_port(net: &Net, pool: &PgPool, extra: &str) -> (SocketAddr, PathBuf) {
+    let port = common::free_port();
+    let config = daemon_config(net, &common::url_of(pool), port, "a", extra);
+    (SocketAddr::from(([127, 0, 0, 1], port)), config)
+}
+
+/// Waits (at most a minute) until ingestion has written block `n`.
+async fn wait_cursor(pool: &PgPool, n: i64) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while cursor(pool).await < n {
+        assert!(
+            Instant::now() < deadline,
+            "block {n} was not ingested within 60 s"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 /// Every `weights_set` of the ledger by the chain epoch it landed in.
 fn sets_per_epoch(ledger: &Path) -> BTreeMap<u64, usize> {
     let mut out = BTreeMap::new();
@@ -664,15 +683,7 @@ async fn one_set_per_epoch_after_a_catch_up_and_missed_epochs_are_recorded(pool:
     .await;
     // History to catch up: 300 blocks before the daemon starts.
     until_block(&net.devnet, 300).await;
-    let port = common::free_port();
-    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
-    let config = daemon_config(
-        &net,
-        &common::url_of(&pool),
-        port,
-        "a",
-        "[scores]\nsource = \"uniform\"\n",
-    );
+    let (_, config) = daemon_on_free_port(&net, &pool, "[scores]\nsource = \"uniform\"\n");
     let mut d = Daemon::start(&config);
     let first = wait_epochs(&net, &pool, 4).await;
     // Stopped for two whole epochs, then started again.
@@ -684,7 +695,6 @@ async fn one_set_per_epoch_after_a_catch_up_and_missed_epochs_are_recorded(pool:
     let mut d = Daemon::start(&config);
     let last = wait_epochs(&net, &pool, 3).await;
     d.stop().await;
-    let _ = addr;
 
     let sets = sets_per_epoch(&net.ledger);
     assert!(
@@ -782,21 +792,13 @@ async fn a_weights_step_failing_twice_fails_readiness(pool: PgPool) {
         ..DevnetArgs::default()
     })
     .await;
-    let port = common::free_port();
-    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
-    let config = daemon_config(
+    let (addr, config) = daemon_on_free_port(
         &net,
-        &common::url_of(&pool),
-        port,
-        "a",
+        &pool,
         "[scores]\nsource = \"table\"\nmax_age_blocks = 100000\n",
     );
     let _d = Daemon::start(&config);
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while cursor(&pool).await < 5 {
-        assert!(Instant::now() < deadline, "no block ingested");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    wait_cursor(&pool, 5).await;
     sqlx::query(
         "INSERT INTO base_scores (netuid, hotkey, score, block, source)
          SELECT netuid, hotkey, CASE WHEN uid = 2 THEN 1e300 ELSE 1.0 END, 1, 'table' FROM miners",
@@ -1506,21 +1508,13 @@ async fn a_stalled_task_fails_readiness_with_what_it_waits_on(pool: PgPool) {
         ..DevnetArgs::default()
     })
     .await;
-    let port = common::free_port();
-    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
-    let config = daemon_config(
+    let (addr, config) = daemon_on_free_port(
         &net,
-        &common::url_of(&pool),
-        port,
-        "a",
+        &pool,
         "[scores]\nsource = \"uniform\"\n[daemon]\nprogress_timeout_secs = 2\n",
     );
     let mut d = Daemon::start(&config);
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while cursor(&pool).await < 5 {
-        assert!(Instant::now() < deadline, "no block ingested");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    wait_cursor(&pool, 5).await;
     let stalled = |body: &str| body.contains("tenure_task_stalled{task=\"ingest\"} 1");
     let (_, body) = common::http_get(addr, "/metrics").await;
     assert!(!stalled(&body), "stalled before the wedge");
