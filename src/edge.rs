@@ -78,14 +78,23 @@ pub fn guard(app: Router, limits: Limits) -> Router {
     .layer(middleware::from_fn(security_headers))
 }
 
+/// An error answer of the edge, shaped as the API's (`{"error": "<reason>"}`).
+#[derive(serde::Serialize)]
+struct Reason {
+    error: String,
+}
+
 async fn bounded(timeout: Duration, req: Request, next: Next) -> Response {
     match tokio::time::timeout(timeout, next.run(req)).await {
         Ok(r) => r,
         Err(_) => (
             StatusCode::SERVICE_UNAVAILABLE,
-            axum::Json(serde_json::json!({
-                "error": format!("the request did not complete within {} s (http.request_timeout_secs)", timeout.as_secs())
-            })),
+            axum::Json(Reason {
+                error: format!(
+                    "the request did not complete within {} s (http.request_timeout_secs)",
+                    timeout.as_secs()
+                ),
+            }),
         )
             .into_response(),
     }

@@ -10,7 +10,7 @@ mod uptime;
 mod vesting;
 mod weights;
 
-pub use body::{Strict, control_character};
+pub use body::Strict;
 
 use axum::extract::{MatchedPath, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
