@@ -10,9 +10,9 @@ use std::time::{Duration, Instant};
 use sqlx::PgPool;
 use tenure::chain::client::{ChainClient, Settings as ChainSettings};
 use tenure::config::StakeScope;
-use tenure::devnet::{Devnet, DevnetArgs};
 use tenure::ingest::plan::Planner;
 use tenure::ingest::{self, store};
+use tenure_devnet::{Devnet, DevnetArgs};
 use tokio_util::sync::CancellationToken;
 
 const NETUID: u16 = 1;

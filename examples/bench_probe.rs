@@ -12,8 +12,8 @@ use std::time::{Duration, Instant};
 use tenure::chain::AccountId;
 use tenure::chain::client::{ChainClient, Settings};
 use tenure::config::ProbeConfig;
-use tenure::devnet::{Devnet, DevnetArgs};
 use tenure::uptime::probe::{address, probe_all};
+use tenure_devnet::{Devnet, DevnetArgs};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {

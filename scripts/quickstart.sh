@@ -15,11 +15,12 @@ else
 fi
 export TENURE__DATABASE__URL="$DATABASE_URL"
 cargo build --bin tenure
+cargo build -p tenure-devnet --bin tenure-devnet
 if [[ -z "${TENURE__CHAIN__ENDPOINTS:-}" ]]; then
   # A subnet of 64 miners with some stake activity, one block a second, an epoch every 100.
   # Its validator (uid 0) hotkey is written as a wallet under /tmp/tenure-devnet-wallets, which
   # config/tenure.dev.toml signs the weights with.
-  target/debug/tenure devnet --port 9944 --block-ms 1000 --activity 10 \
+  target/debug/tenure-devnet --port 9944 --block-ms 1000 --activity 10 \
     --rate-limit 50 --wallet-path /tmp/tenure-devnet-wallets \
     --ledger /tmp/tenure-devnet-ledger.jsonl &
   devnet=$!

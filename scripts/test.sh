@@ -8,4 +8,4 @@ if [[ -z "${DATABASE_URL:-}" ]]; then
 fi
 export DATABASE_URL
 echo "test database: ${DATABASE_URL}" >&2
-exec cargo test --all-targets "$@"
+exec cargo test --workspace --all-targets "$@"

@@ -39,8 +39,6 @@ pub enum Command {
     Run,
     /// Apply pending database migrations and exit.
     Migrate,
-    /// Run a local simulated subtensor chain (WebSocket JSON-RPC, on 127.0.0.1 by default).
-    Devnet(Box<crate::devnet::DevnetArgs>),
     /// Chain commands.
     Chain {
         #[command(subcommand)]
@@ -204,11 +202,6 @@ pub enum ConfigCommand {
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        // The devnet is a stand-alone chain: it needs no daemon configuration.
-        Command::Devnet(args) => {
-            telemetry::init(&crate::config::LogConfig::default());
-            run_async(crate::devnet::run(*args))
-        }
         Command::Chain {
             command: ChainCommand::Check { url, metadata },
         } => {

@@ -2,11 +2,9 @@
 //! own `tle` code decrypts them (BLS12-381 identity-based encryption with signatures in G1 and
 //! the beacon key in G2, AES-GCM body, ark-serialize 0.4 compressed layout).
 //!
-//! Pure functions over bytes: the chain client encrypts, the devnet (playing the beacon with its
-//! own test key) decrypts, and both share this one implementation of the format.
+//! Pure functions over bytes: the chain client encrypts; the devnet, playing the beacon with its
+//! own test key, opens commits with its own code, so the format is checked from both sides.
 
-use ark_ec::Group;
-use ark_ff::PrimeField;
 use ark_serialize::{CanonicalDeserialize, CanonicalSerialize};
 use rand_core::{OsRng, RngCore};
 use sha2::{Digest, Sha256};
@@ -18,7 +16,6 @@ use timelock::tlock::{EngineBLS, TLECiphertext, tld, tle};
 
 type PublicKey = <TinyBLS381 as EngineBLS>::PublicKeyGroup;
 type Signature = <TinyBLS381 as EngineBLS>::SignatureGroup;
-type Scalar = <TinyBLS381 as EngineBLS>::Scalar;
 
 /// drand quicknet, the beacon subtensor stores pulses of.
 pub const QUICKNET_PUBLIC_KEY: &str = "83cf0f2896adee7eb8b5f01fcad3912212c437e0073e911fb90022d3e760183c8c4b450b6a0a6c3ac6a5776a2d1064510d1fec758c921cc22b0e17e63aaf4bcb5ed66304de9cf809bd274ca73bab4af5a6e9c76a4bc09e76eae8991ef5ece45a";
@@ -177,36 +174,6 @@ pub fn reveal_round(
     (round as u64).max(1)
 }
 
-/// A beacon whose secret key we hold: the devnet plays drand with it, tests sign rounds with it.
-pub struct TestBeacon {
-    secret: Scalar,
-    pub beacon: Beacon,
-}
-
-impl TestBeacon {
-    /// A key derived from `seed`, on quicknet's clock.
-    pub fn from_seed(seed: u64) -> Self {
-        let digest =
-            Sha256::digest([b"tenure devnet drand".as_slice(), &seed.to_le_bytes()].concat());
-        let secret = Scalar::from_le_bytes_mod_order(&digest);
-        let beacon = Beacon {
-            public_key: PublicKey::generator() * secret,
-            genesis_time: QUICKNET_GENESIS,
-            period_secs: QUICKNET_PERIOD_SECS,
-        };
-        TestBeacon { secret, beacon }
-    }
-
-    /// The pulse signature of `round` (compressed G1, 48 bytes).
-    pub fn signature(&self, round: u64) -> Vec<u8> {
-        let sig: Signature = identity(round).extract::<TinyBLS381>(self.secret).0;
-        let mut out = Vec::new();
-        sig.serialize_compressed(&mut out)
-            .expect("serializing a point into a Vec cannot fail");
-        out
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -228,7 +195,10 @@ mod tests {
 
     #[test]
     fn test_beacon_round_trip_and_layout() {
-        let t = TestBeacon::from_seed(7);
+        // The devnet's beacon (its own key and decryption) is the other side of the exchange.
+        let t = tenure_devnet::beacon::Beacon::from_seed(7);
+        let beacon =
+            Beacon::new(&t.public_key_hex(), QUICKNET_GENESIS, QUICKNET_PERIOD_SECS).unwrap();
         let payload = WeightsPayload {
             hotkey: vec![9; 32],
             uids: vec![0, 1, 5],
@@ -236,7 +206,7 @@ mod tests {
             version_key: 3,
         }
         .encode();
-        let ct = t.beacon.encrypt(42, &payload).unwrap();
+        let ct = beacon.encrypt(42, &payload).unwrap();
         assert!(ct.len() < MAX_COMMIT_BYTES);
         // The header's U is a compressed G2 point (96 bytes) at the start of the layout.
         assert_eq!(t.signature(42).len(), 48);
@@ -251,7 +221,7 @@ mod tests {
             Err(DrandError::BadCiphertext)
         );
         // Its public key parses back as a beacon key.
-        let hex_key = hex::encode(t.beacon.public_key_bytes());
+        let hex_key = t.public_key_hex();
         assert_eq!(
             Beacon::new(&hex_key, 1, 3)
                 .unwrap()

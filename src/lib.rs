@@ -10,7 +10,6 @@ pub mod cli;
 pub mod config;
 pub mod daemon;
 pub mod db;
-pub mod devnet;
 pub mod drand;
 pub mod edge;
 pub mod health;

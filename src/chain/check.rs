@@ -264,7 +264,7 @@ mod tests {
 
     #[test]
     fn the_devnet_runtime_passes_and_a_mismatch_fails() {
-        let md = Metadata::decode_from(&crate::devnet::metadata::build()[..]).unwrap();
+        let md = Metadata::decode_from(&tenure_devnet::metadata::build()[..]).unwrap();
         let findings = check(&md);
         assert!(findings.iter().all(|f| f.problem.is_none()), "{findings:?}");
         let mut out = Vec::new();

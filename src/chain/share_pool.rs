@@ -223,6 +223,102 @@ impl From<u64> for SafeFloat {
 mod tests {
     use super::*;
 
+    /// Golden vectors of the runtime's own arithmetic (`scripts/share-pool-golden-vectors.py`,
+    /// checked against subtensor's share-pool code): the client must give the same RAO.
+    #[derive(serde::Deserialize)]
+    struct Golden {
+        v1: Vec<FixedCase>,
+        v2: Vec<FloatCase>,
+        v2_from_fixed: Vec<FixedCase>,
+        whole: Vec<WholeCase>,
+    }
+
+    #[derive(serde::Deserialize)]
+    struct FixedCase {
+        shared: String,
+        share_bits: String,
+        denominator_bits: String,
+        value: String,
+    }
+
+    #[derive(serde::Deserialize)]
+    struct FloatCase {
+        shared: String,
+        share: (String, i64),
+        denominator: (String, i64),
+        value: String,
+    }
+
+    #[derive(serde::Deserialize)]
+    struct WholeCase {
+        shared: String,
+        share: String,
+        total: String,
+        v1: String,
+        v2: String,
+    }
+
+    fn num<T: std::str::FromStr>(s: &str) -> T
+    where
+        T::Err: std::fmt::Debug,
+    {
+        s.parse().expect("a decimal integer")
+    }
+
+    fn float((m, e): &(String, i64)) -> SafeFloat {
+        SafeFloat::new(num(m), *e).expect("a normalized SafeFloat")
+    }
+
+    #[test]
+    fn the_runtime_golden_vectors_give_the_same_rao() {
+        let golden: Golden =
+            serde_json::from_str(include_str!("../../tests/fixtures/share_pool_golden.json"))
+                .expect("the golden vectors parse");
+        let mut wrong = Vec::new();
+        let mut check = |what: String, got: u64, want: &str| {
+            if got != num::<u64>(want) {
+                wrong.push(format!("{what}: {got}, runtime {want}"));
+            }
+        };
+        for (i, c) in golden.v1.iter().enumerate() {
+            let (a, d) = (num(&c.share_bits), num(&c.denominator_bits));
+            check(format!("v1[{i}]"), value_v1(num(&c.shared), a, d), &c.value);
+        }
+        for (i, c) in golden.v2.iter().enumerate() {
+            let got = value_v2(num(&c.shared), &float(&c.share), &float(&c.denominator));
+            check(format!("v2[{i}]"), got, &c.value);
+        }
+        for (i, c) in golden.v2_from_fixed.iter().enumerate() {
+            let (a, d) = (num(&c.share_bits), num(&c.denominator_bits));
+            let got = value(
+                Layout::V2,
+                num(&c.shared),
+                Shares::Fixed(a),
+                Shares::Fixed(d),
+            );
+            check(format!("v2_from_fixed[{i}]"), got, &c.value);
+        }
+        for (i, c) in golden.whole.iter().enumerate() {
+            let (shared, a, t): (u64, u64, u64) = (num(&c.shared), num(&c.share), num(&c.total));
+            let (fa, ft) = (Shares::Fixed(fixed(a)), Shares::Fixed(fixed(t)));
+            check(
+                format!("whole.v1[{i}]"),
+                value(Layout::V1, shared, fa, ft),
+                &c.v1,
+            );
+            let (fa, ft) = (SafeFloat::from(a), SafeFloat::from(t));
+            let got = value(Layout::V2, shared, Shares::Float(fa), Shares::Float(ft));
+            check(format!("whole.v2[{i}]"), got, &c.v2);
+        }
+        let total = golden.v1.len() + golden.v2.len() + golden.v2_from_fixed.len();
+        assert!(total + golden.whole.len() > 1_500, "too few vectors");
+        assert!(
+            wrong.is_empty(),
+            "{} of the runtime's vectors differ: {wrong:#?}",
+            wrong.len()
+        );
+    }
+
     fn fixed(n: u64) -> u128 {
         u128::from(n) << 64
     }

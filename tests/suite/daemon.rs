@@ -1,0 +1,249 @@
+//! The real `tenure` binary: start-up, migrations, health endpoints, SIGTERM, and the exits an
+//! operator sees for a bad configuration or an unreachable database.
+
+use crate::common;
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use sqlx::PgPool;
+
+const BIN: &str = env!("CARGO_BIN_EXE_tenure");
+
+/// A running daemon, killed if the test fails before stopping it.
+struct Daemon {
+    child: Child,
+    lines: mpsc::Receiver<serde_json::Value>,
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Daemon {
+    fn start(config: &Path) -> Daemon {
+        let mut child = Command::new(BIN)
+            .args(["--config", config.to_str().unwrap(), "run"])
+            .env_remove("RUST_LOG")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn tenure");
+        let stderr = child.stderr.take().unwrap();
+        let (tx, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                eprintln!("[tenure] {line}");
+                if let Ok(v) = serde_json::from_str::<serde_json::Value>(&line) {
+                    let _ = tx.send(v);
+                }
+            }
+        });
+        Daemon { child, lines }
+    }
+
+    /// Waits for a log line whose message is `message`.
+    fn wait_for(&self, message: &str, within: Duration) -> serde_json::Value {
+        let deadline = Instant::now() + within;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(v) if v["message"] == message => return v,
+                Ok(_) => {}
+                Err(_) => panic!("no log line {message:?} within {within:?}"),
+            }
+        }
+    }
+
+    fn sigterm(&self) {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+
+    fn wait_exit(&mut self, within: Duration) -> std::process::ExitStatus {
+        let deadline = Instant::now() + within;
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "tenure did not exit within {within:?}"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+fn write_config(dir: &Path, body: &str) -> std::path::PathBuf {
+    let path = dir.join("tenure.toml");
+    std::fs::write(&path, body).unwrap();
+    path
+}
+
+#[sqlx::test(migrations = false)]
+async fn runs_migrates_serves_and_exits_zero_on_sigterm(pool: PgPool) {
+    let dir = tempfile::tempdir().unwrap();
+    let devnet = tenure_devnet::Devnet::start(&tenure_devnet::DevnetArgs {
+        port: 0,
+        block_ms: 50,
+        wallet_path: Some(dir.path().to_path_buf()),
+        ..tenure_devnet::DevnetArgs::default()
+    })
+    .await
+    .unwrap();
+    let config = write_config(
+        dir.path(),
+        &format!(
+            "[chain]\nendpoints = [{:?}]\n[database]\nurl = {:?}\n[http]\nlisten = \"127.0.0.1:0\"\n[web]\nlisten = \"127.0.0.1:0\"\n[log]\nformat = \"json\"\n[daemon]\nshutdown_deadline_secs = 5\n[wallet]\npath = {:?}\nname = \"devnet\"\nhotkey = \"validator\"\n[scores]\nsource = \"uniform\"\n",
+            devnet.url(),
+            common::url_of(&pool),
+            dir.path().display().to_string()
+        ),
+    );
+    let mut daemon = Daemon::start(&config);
+    let listening = daemon.wait_for("http server listening", Duration::from_secs(30));
+    let addr: SocketAddr = listening["addr"].as_str().unwrap().parse().unwrap();
+    let pages = daemon.wait_for("web pages listening", Duration::from_secs(30));
+    let web: SocketAddr = pages["addr"].as_str().unwrap().parse().unwrap();
+    daemon.wait_for("tenure running", Duration::from_secs(30));
+    // web.listen: the pages on their own address, the API and metrics not there (and the
+    // pages not on the API's address).
+    let (status, body) = common::http_get(web, "/status").await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("<h1>Status</h1>"), "{body}");
+    for path in ["/metrics", "/readyz", "/v1/weights/submissions"] {
+        assert_eq!(
+            common::http_get(web, path).await.0,
+            404,
+            "{path} on the web address"
+        );
+    }
+    assert_eq!(common::http_get(addr, "/status").await.0, 404);
+
+    // The daemon applied the schema to the empty database.
+    let versions = tenure::db::applied_versions(&pool).await.unwrap();
+    assert_eq!(versions.len(), tenure::db::MIGRATOR.iter().count());
+
+    let (status, body) = common::http_get(addr, "/livez").await;
+    assert_eq!(status, 200, "{body}");
+    // Ready once the schema is up and blocks are being ingested from the devnet.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let (status, body) = common::http_get(addr, "/readyz").await;
+        if status == 200 {
+            assert!(body.contains("\"startup\":{\"ok\":true}"), "{body}");
+            assert!(body.contains("\"ingest\":{\"ok\":true}"), "{body}");
+            assert!(body.contains("\"weights\":{\"ok\":true}"), "{body}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "not ready within 30 s: {body}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let (status, body) = common::http_get(addr, "/metrics").await;
+    assert_eq!(status, 200);
+    assert!(body.contains("tenure_build_info"), "{body}");
+    for series in [
+        "tenure_ingest_cursor_block",
+        "tenure_ingest_block_seconds_count",
+        "tenure_chain_rpc_seconds_count",
+        "tenure_ingest_block_age_seconds",
+    ] {
+        assert!(body.contains(series), "{series} missing: {body}");
+    }
+
+    let sent = Instant::now();
+    daemon.sigterm();
+    let status = daemon.wait_exit(Duration::from_secs(5));
+    assert_eq!(
+        status.code(),
+        Some(0),
+        "exit status after SIGTERM: {status:?}"
+    );
+    assert!(sent.elapsed() < Duration::from_secs(5));
+    daemon.wait_for("shutdown complete", Duration::from_secs(1));
+    devnet.stop().await;
+}
+
+#[test]
+fn a_bad_config_exits_78_naming_file_and_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(
+        dir.path(),
+        "[vesting]\namount_tiers = [{ min = 0.5, multiplier = 1.2 }, { min = 0.3, multiplier = 1.3 }]\n",
+    );
+    for args in [vec!["run"], vec!["migrate"], vec!["config", "check"]] {
+        let out = Command::new(BIN)
+            .arg("--config")
+            .arg(&config)
+            .args(&args)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(78), "{args:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(config.to_str().unwrap()), "{stderr}");
+        assert!(stderr.contains("vesting.amount_tiers[1].min"), "{stderr}");
+    }
+    let out = Command::new(BIN)
+        .args(["--config", "/nonexistent/tenure.toml", "run"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(78));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/tenure.toml"));
+}
+
+#[test]
+fn config_check_prints_the_effective_config_redacted() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(
+        dir.path(),
+        "[database]\nurl = \"postgres://u:topsecret@db/t\"\n",
+    );
+    let out = Command::new(BIN)
+        .arg("--config")
+        .arg(&config)
+        .args(["config", "check"])
+        .env("TENURE__VESTING__LOOKBACK_DAYS", "120")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("lookback_days = 120"), "{stdout}");
+    assert!(stdout.contains("db/t"), "{stdout}");
+    assert!(!stdout.contains("topsecret"), "{stdout}");
+    let parsed: toml::Table = toml::from_str(&stdout).expect("the output is TOML");
+    assert!(parsed.contains_key("uptime"));
+}
+
+#[test]
+fn an_unreachable_database_is_a_clear_nonzero_exit() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(
+        dir.path(),
+        "[database]\nurl = \"postgres://tenure:pw@127.0.0.1:1/tenure\"\nstartup_retry_secs = 1\nconnect_timeout_secs = 1\n[http]\nlisten = \"127.0.0.1:0\"\n",
+    );
+    let out = Command::new(BIN)
+        .arg("--config")
+        .arg(&config)
+        .arg("run")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("unreachable"), "{stderr}");
+    assert!(stderr.contains("127.0.0.1:1"), "{stderr}");
+    assert!(!stderr.contains(":pw@"), "password leaked: {stderr}");
+}

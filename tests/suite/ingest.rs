@@ -1,0 +1,410 @@
+//! End to end: the real `tenure run` binary ingests a devnet chain with scripted behaviour
+//! (emissions, buys, partial and full sells, moves, a re-registration, an owner change, a
+//! coldkey swap, a hotkey swap) over more than five epochs, with a runtime upgrade to the v2
+//! share-pool layout in the middle; the database is compared with an
+//! independent computation from the devnet's ledger. Then the same chain is ingested again
+//! while the daemon is SIGKILLed at ten random moments, and both databases must be equal.
+
+use crate::common;
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command};
+use std::time::{Duration, Instant};
+
+use serde_json::Value as Json;
+use sqlx::{PgPool, Row};
+use tenure_devnet::{Devnet, DevnetArgs};
+
+const HALT: u64 = 75;
+const VALIDATORS: u64 = 2;
+
+const SCENARIO: &str = r#"
+{"block": 3, "action": "buy", "uid": 3, "alpha": 5000000000}
+{"block": 10, "action": "sell", "uid": 3, "alpha": 2000000000}
+{"block": 12, "action": "move", "uid": 4, "to_uid": 5, "alpha": 1000000000}
+{"block": 18, "action": "sell", "uid": 4, "alpha": 100000000}
+{"block": 20, "action": "sell", "uid": 6}
+{"block": 22, "action": "reregister", "uid": 7}
+{"block": 25, "action": "change_owner", "uid": 4}
+{"block": 31, "action": "swap_coldkey", "uid": 5}
+{"block": 33, "action": "buy", "uid": 5, "alpha": 3000000000}
+{"block": 41, "action": "swap_hotkey", "uid": 6}
+{"block": 45, "action": "sell", "uid": 3}
+{"block": 50, "action": "buy", "uid": 3, "alpha": 700000000}
+{"block": 58, "action": "sell", "uid": 8, "alpha": 1}
+"#;
+
+async fn devnet(dir: &Path) -> (Devnet, PathBuf) {
+    let scenario = dir.join("scenario.jsonl");
+    std::fs::write(&scenario, SCENARIO).unwrap();
+    let ledger = dir.join("ledger.jsonl");
+    let devnet = Devnet::start(&DevnetArgs {
+        port: 0,
+        block_ms: 5,
+        finality_lag: 2,
+        seed: 77,
+        netuid: 1,
+        miners: 8,
+        validators: VALIDATORS as u16,
+        tempo: 9,
+        activity: 25,
+        halt_at: HALT,
+        // A runtime upgrade to the v2 share layout mid-run: balances may move by a RAO.
+        upgrade_at: 40,
+        scenario: Some(scenario),
+        ledger: Some(ledger.clone()),
+        ..DevnetArgs::default()
+    })
+    .await
+    .unwrap();
+    while devnet.node.chain().finalized < HALT {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    (devnet, ledger)
+}
+
+fn config(dir: &Path, name: &str, chain: &str, db: &str) -> PathBuf {
+    config_with(dir, name, chain, db, "")
+}
+
+/// Probes are off (`uptime.sources = ["api"]`): their rounds depend on wall-clock timing, and
+/// both databases of the kill test must be equal.
+fn config_with(dir: &Path, name: &str, chain: &str, db: &str, extra: &str) -> PathBuf {
+    let path = dir.join(format!("{name}.toml"));
+    std::fs::write(
+        &path,
+        format!(
+            "{extra}\n[chain]\nendpoints = [{chain:?}]\nnetuid = 1\nreconnect_initial_delay_ms = 50\nreconnect_max_delay_secs = 1\n\
+             [database]\nurl = {db:?}\n[http]\nenabled = false\n[log]\nformat = \"json\"\nlevel = \"warn\"\n\
+             [ingest]\nstart_block = 0\n[uptime]\nsources = [\"api\"]\n"
+        ),
+    )
+    .unwrap();
+    path
+}
+
+fn spawn(config: &Path) -> Child {
+    common::spawn_daemon(config)
+}
+
+async fn cursor(pool: &PgPool) -> Option<i64> {
+    sqlx::query_scalar("SELECT block_number FROM ingest_cursor WHERE netuid = 1")
+        .fetch_optional(pool)
+        .await
+        .ok()
+        .flatten()
+}
+
+async fn wait_for_cursor(pool: &PgPool, target: u64, within: Duration) {
+    let deadline = Instant::now() + within;
+    while cursor(pool).await != Some(target as i64) {
+        assert!(Instant::now() < deadline, "cursor did not reach {target}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+fn stop(mut child: Child) {
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while child.try_wait().unwrap().is_none() {
+        assert!(Instant::now() < deadline, "tenure did not stop");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn s(v: &Json) -> String {
+    v.as_str().unwrap().to_string()
+}
+
+fn u(v: &Json) -> u64 {
+    v.as_u64().unwrap()
+}
+
+type TrancheRow = (String, String, String, u64, u64, u64);
+
+/// (coldkey, hotkey or "", kind, block, initial, remaining) of every tranche, computed from the
+/// ledger alone; `hotkey_scope` keeps one book per (coldkey, hotkey) instead of per coldkey.
+fn tranches_from_ledger(lines: &[Json], hotkey_scope: bool) -> BTreeSet<TrancheRow> {
+    common::ledger::replay(lines, hotkey_scope, VALIDATORS, |_, _| {})
+        .into_iter()
+        .flat_map(|((c, h), ts)| {
+            ts.into_iter().map(move |t| {
+                (
+                    c.clone(),
+                    h.clone(),
+                    t.kind.to_string(),
+                    t.block,
+                    t.initial,
+                    t.remaining,
+                )
+            })
+        })
+        .collect()
+}
+
+async fn db_tranches(pool: &PgPool) -> BTreeSet<TrancheRow> {
+    sqlx::query(
+        "SELECT coldkey, hotkey, kind, block, initial_rao, remaining_rao FROM vesting_tranches WHERE netuid = 1",
+    )
+    .fetch_all(pool)
+    .await
+    .unwrap()
+    .into_iter()
+    .map(|r| {
+        (
+            r.get(0),
+            r.get(1),
+            r.get(2),
+            r.get::<i64, _>(3) as u64,
+            r.get::<i64, _>(4) as u64,
+            r.get::<i64, _>(5) as u64,
+        )
+    })
+    .collect()
+}
+
+/// Every table ingestion writes, without surrogate ids and wall-clock times.
+async fn dump(pool: &PgPool) -> Vec<String> {
+    let queries = [
+        "SELECT number, encode(hash, 'hex'), timestamp_ms, spec_version, epoch_ran, rows_written FROM blocks ORDER BY number",
+        "SELECT block_number, first_block FROM ingest_cursor",
+        "SELECT block, epoch_index, tempo FROM epochs ORDER BY block",
+        "SELECT uid, hotkey, registered_at_block, first_seen_block, deregistered_at_block FROM miners ORDER BY uid, registered_at_block, hotkey",
+        "SELECT m.uid, m.hotkey, p.block, p.permitted FROM validator_permits p JOIN miners m ON m.id = p.miner_id ORDER BY 1, 2, 3",
+        "SELECT hotkey, coldkey, from_block, to_block, reason FROM hotkey_owners ORDER BY 1, 3",
+        "SELECT block, old_coldkey, new_coldkey FROM coldkey_swaps ORDER BY 1, 2",
+        "SELECT block, old_hotkey, new_hotkey FROM hotkey_swaps ORDER BY 1, 2",
+        "SELECT coldkey, hotkey, block, alpha_rao FROM stake_changes ORDER BY 1, 2, 3",
+        "SELECT epoch_block, uid, hotkey, coldkey, amount_rao, validator_permit FROM emissions ORDER BY 1, 2",
+        "SELECT t.coldkey, t.kind, t.block, t.initial_rao, t.remaining_rao, m.hotkey FROM vesting_tranches t LEFT JOIN miners m ON m.id = t.miner_id ORDER BY 1, 3, 2, 4, 5",
+        "SELECT t.coldkey, t.block, t.initial_rao, o.block, o.amount_rao FROM tranche_outflows o JOIN vesting_tranches t ON t.id = o.tranche_id ORDER BY 1, 2, 3, 4, 5",
+        "SELECT epoch_block, mode, uid, hotkey, coldkey, earned_rao, remaining_rao, holding_fraction, holding_days, amount_tier, duration_tier, multiplier, reason FROM vesting_multipliers ORDER BY 1, 3",
+        "SELECT epoch_block, mode, miners, boosted, params FROM vesting_epochs ORDER BY 1",
+        "SELECT epoch_block, mode, uid, hotkey, current_uptime, historical_uptime, bonuses, multiplier FROM uptime_multipliers ORDER BY 1, 3",
+        "SELECT epoch_block, mode, miners, boosted, params FROM uptime_epochs ORDER BY 1",
+    ];
+    let mut out = Vec::new();
+    for q in queries {
+        let wrapped = format!("SELECT row_to_json(x)::text FROM ({q}) x");
+        for r in sqlx::query_scalar::<_, String>(sqlx::AssertSqlSafe(wrapped))
+            .fetch_all(pool)
+            .await
+            .unwrap()
+        {
+            out.push(r);
+        }
+    }
+    out
+}
+
+#[sqlx::test(migrations = false)]
+async fn ingests_a_scripted_chain_exactly_and_survives_sigkill(pool: PgPool) {
+    let dir = tempfile::tempdir().unwrap();
+    let (devnet, ledger_path) = devnet(dir.path()).await;
+    let lines = common::ledger::read(&ledger_path);
+    let cfg = config(dir.path(), "a", &devnet.url(), &common::url_of(&pool));
+    let daemon = spawn(&cfg);
+    wait_for_cursor(&pool, HALT, Duration::from_secs(120)).await;
+    stop(daemon);
+
+    // Emissions: every epoch's amount per uid, credited to the owner at the epoch block.
+    let want: BTreeSet<(u64, u64, String, String, u64)> = lines
+        .iter()
+        .filter(|l| l["kind"] == "emission")
+        .map(|l| {
+            (
+                u(&l["block"]),
+                u(&l["uid"]),
+                s(&l["hotkey"]),
+                s(&l["coldkey"]),
+                u(&l["amount"]),
+            )
+        })
+        .collect();
+    let got: BTreeSet<(u64, u64, String, String, u64)> = sqlx::query(
+        "SELECT epoch_block, uid, hotkey, coldkey, amount_rao FROM emissions WHERE netuid = 1",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap()
+    .into_iter()
+    .map(|r| {
+        (
+            r.get::<i64, _>(0) as u64,
+            r.get::<i32, _>(1) as u64,
+            r.get(2),
+            r.get(3),
+            r.get::<i64, _>(4) as u64,
+        )
+    })
+    .collect();
+    assert!(
+        want.iter().map(|e| e.0).collect::<BTreeSet<_>>().len() >= 6,
+        "six epochs"
+    );
+    assert_eq!(got, want);
+
+    // Stake: every change of every (coldkey, hotkey), at the block it happened.
+    let want: BTreeSet<(String, String, u64, u64)> = lines
+        .iter()
+        .filter(|l| l["kind"] == "stake")
+        .map(|l| {
+            (
+                s(&l["coldkey"]),
+                s(&l["hotkey"]),
+                u(&l["block"]),
+                u(&l["alpha"]),
+            )
+        })
+        .collect();
+    let got: BTreeSet<(String, String, u64, u64)> =
+        sqlx::query("SELECT coldkey, hotkey, block, alpha_rao FROM stake_changes WHERE netuid = 1")
+            .fetch_all(&pool)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|r| {
+                (
+                    r.get(0),
+                    r.get(1),
+                    r.get::<i64, _>(2) as u64,
+                    r.get::<i64, _>(3) as u64,
+                )
+            })
+            .collect();
+    assert_eq!(got, want);
+
+    // The tranche book, exact in RAO.
+    let want = tranches_from_ledger(&lines, false);
+    let got = db_tranches(&pool).await;
+    assert_eq!(got, want);
+    assert!(
+        got.iter().any(|t| t.2 == "emission" && t.5 < t.4),
+        "a partly sold emission tranche"
+    );
+
+    // Identity: the re-registered uid, the owner change, the swaps.
+    let reasons: BTreeSet<String> = sqlx::query_scalar("SELECT DISTINCT reason FROM hotkey_owners")
+        .fetch_all(&pool)
+        .await
+        .unwrap()
+        .into_iter()
+        .collect();
+    for r in [
+        "snapshot",
+        "registration",
+        "owner_change",
+        "coldkey_swap",
+        "hotkey_swap",
+    ] {
+        assert!(
+            reasons.contains(r),
+            "no owner row with reason {r}: {reasons:?}"
+        );
+    }
+    let deregistered: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM miners WHERE deregistered_at_block = 22 AND uid = 7",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(deregistered, 1);
+    // Every epoch gave every miner a vesting multiplier (mode on by default).
+    let (epochs, vested): (i64, i64) = sqlx::query_as(
+        "SELECT (SELECT count(*) FROM epochs), (SELECT count(*) FROM vesting_multipliers)",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert!(epochs >= 6, "{epochs} epochs");
+    assert!(
+        vested >= epochs * 8,
+        "{vested} vesting rows for {epochs} epochs"
+    );
+    let reference = dump(&pool).await;
+    eprintln!("reference: {} rows", reference.len());
+
+    // The same chain again into a second database, killed at ten random moments.
+    let other = format!("tenure_kill_{}", std::process::id());
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {other}")))
+        .execute(&pool)
+        .await
+        .unwrap();
+    let mut url = url::Url::parse(&common::url_of(&pool)).unwrap();
+    url.set_path(&other);
+    let pool_b = PgPool::connect(url.as_str()).await.unwrap();
+    let cfg_b = config(dir.path(), "b", &devnet.url(), url.as_str());
+    // Ten kill points spread over the run: each life is killed as soon as the cursor passes its
+    // point, i.e. while later blocks are being read, planned or written.
+    let mut seed = 0x9e37_79b9_u64 ^ u64::from(std::process::id());
+    let mut points: Vec<u64> = (0..10)
+        .map(|_| {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (seed >> 33) % (HALT - 2)
+        })
+        .collect();
+    points.sort();
+    let mut kills = 0;
+    for point in points {
+        let mut child = spawn(&cfg_b);
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while cursor(&pool_b).await.is_none_or(|c| (c as u64) < point) {
+            assert!(Instant::now() < deadline, "no progress to block {point}");
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+        child.kill().unwrap();
+        child.wait().unwrap();
+        kills += 1;
+        let at = cursor(&pool_b).await;
+        eprintln!("SIGKILL {kills} past block {point}: cursor {at:?}");
+    }
+    let daemon = spawn(&cfg_b);
+    wait_for_cursor(&pool_b, HALT, Duration::from_secs(120)).await;
+    stop(daemon);
+    let after_kills = dump(&pool_b).await;
+    pool_b.close().await;
+    assert_eq!(kills, 10);
+    assert_eq!(after_kills.len(), reference.len());
+    for (a, b) in reference.iter().zip(&after_kills) {
+        assert_eq!(a, b);
+    }
+    devnet.stop().await;
+}
+
+#[sqlx::test(migrations = false)]
+async fn hotkey_scope_keeps_one_book_per_coldkey_and_hotkey(pool: PgPool) {
+    let dir = tempfile::tempdir().unwrap();
+    let (devnet, ledger_path) = devnet(dir.path()).await;
+    let lines = common::ledger::read(&ledger_path);
+    let cfg = config_with(
+        dir.path(),
+        "h",
+        &devnet.url(),
+        &common::url_of(&pool),
+        "[vesting]\nstake_scope = \"hotkey\"",
+    );
+    let daemon = spawn(&cfg);
+    wait_for_cursor(&pool, HALT, Duration::from_secs(120)).await;
+    stop(daemon);
+    let want = tranches_from_ledger(&lines, true);
+    let got = db_tranches(&pool).await;
+    assert!(
+        got.iter().all(|t| !t.1.is_empty()),
+        "hotkey-scope books name their hotkey"
+    );
+    assert_eq!(got, want);
+    // The move between miners (block 12) shows as its own book on the destination hotkey.
+    let books: BTreeSet<(String, String)> =
+        got.iter().map(|t| (t.0.clone(), t.1.clone())).collect();
+    let coldkeys: BTreeSet<&String> = books.iter().map(|b| &b.0).collect();
+    assert!(
+        books.len() > coldkeys.len(),
+        "some coldkey holds on two hotkeys"
+    );
+    devnet.stop().await;
+}
