@@ -7,8 +7,43 @@
 
 use std::time::Instant;
 
-use serde_json::json;
-use tenure::weights::pipeline::{Base, Factor, Input, Params, compute};
+use tenure::config::{Mode, ScoresSource};
+use tenure::uptime::bonus::{Detail, RULES, Record};
+use tenure::weights::explanation::{UptimeRecorded, UptimeWhy, VestingRecorded, VestingWhy};
+use tenure::weights::pipeline::{Base, Factor, Input, Params, compute, neutral};
+
+/// An uptime record of the stored size: every rule's metric.
+fn uptime_why(current: f64) -> UptimeWhy {
+    UptimeWhy::Recorded(UptimeRecorded {
+        epoch_block: 1,
+        mode: Mode::On,
+        multiplier: 1.0,
+        current_uptime: Some(current),
+        historical_uptime: Some(current),
+        detail: Record::Evaluated(Detail {
+            earned: Vec::new(),
+            metrics: RULES.iter().map(|r| (r.0, Some(current))).collect(),
+            reliability_factor: 1.0,
+            raw: 1.0,
+            new_milestones: Vec::new(),
+        }),
+    })
+}
+
+fn vesting_why(fraction: f64) -> VestingWhy {
+    VestingWhy::Recorded(VestingRecorded {
+        epoch_block: 1,
+        mode: Mode::On,
+        multiplier: 1.0,
+        holding_fraction: Some(fraction),
+        holding_days: 3.0,
+        amount_tier: 1.0,
+        duration_tier: 1.0,
+        earned_rao: 1_000_000_000,
+        remaining_rao: 900_000_000,
+        reason: "holds 90% for 3 days".into(),
+    })
+}
 
 fn inputs(n: usize) -> Vec<Input> {
     let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
@@ -28,17 +63,17 @@ fn inputs(n: usize) -> Vec<Input> {
             base: Some(Base {
                 score: next(),
                 block: Some(1),
-                source: "api",
+                source: ScoresSource::Api,
             }),
             uptime: Factor {
                 applied: 1.0 + next(),
-                why: json!({ "mode": "on", "current_uptime": next() }),
+                why: uptime_why(next()),
             },
             vesting: Factor {
                 applied: 1.0 + next(),
-                why: json!({ "mode": "on", "holding_fraction": next() }),
+                why: vesting_why(next()),
             },
-            penalty: Factor::neutral("off"),
+            penalty: neutral("off"),
         })
         .collect()
 }
@@ -67,7 +102,7 @@ async fn main() -> anyhow::Result<()> {
         let explained: usize = p
             .entries
             .iter()
-            .map(|e| e.explain(3.0).to_string().len())
+            .map(|e| serde_json::to_string(&e.explain(3.0)).map_or(0, |s| s.len()))
             .sum();
         pure.push(t.elapsed().as_secs_f64() * 1000.0);
         assert!(explained > 0 && p.uids().len() > n / 2);

@@ -619,26 +619,8 @@ async fn weights_command(loaded: Loaded, command: WeightsCommand) -> anyhow::Res
             if json {
                 println!("{}", serde_json::to_string_pretty(&v)?);
             } else {
-                for s in v.as_array().into_iter().flatten() {
-                    println!(
-                        "epoch {:>8}  {:<10} {:<36} planned at {:>9}  in block {:<9}  {} weights  attempts {}{}{}",
-                        s["epoch_index"],
-                        s["status"].as_str().unwrap_or(""),
-                        s["method"].as_str().unwrap_or(""),
-                        s["planned_block"],
-                        s["in_block"],
-                        s["dests"].as_array().map_or(0, |d| d.len()),
-                        s["attempts"],
-                        if s["dry_run"] == serde_json::json!(true) {
-                            "  (dry run)"
-                        } else {
-                            ""
-                        },
-                        s["error"]
-                            .as_str()
-                            .map(|e| format!("  error: {e}"))
-                            .unwrap_or_default(),
-                    );
+                for s in &v {
+                    println!("{}", explain::history_line(s));
                 }
             }
         }
@@ -686,42 +668,10 @@ async fn weights_command(loaded: Loaded, command: WeightsCommand) -> anyhow::Res
                 v["note"] = serde_json::json!(note);
                 println!("{}", serde_json::to_string_pretty(&v)?);
             } else {
-                println!(
-                    "preview at ingested block {} ({} uids)",
-                    preview.head,
-                    preview.miners.len()
-                );
                 if let Some(n) = note {
                     println!("note: {n}");
                 }
-                if let Some(b) = &preview.blocked {
-                    println!("NOT SUBMITTED: {b}");
-                }
-                if let Some(p) = &preview.padding {
-                    println!("padded (SDK 10): {p}");
-                }
-                println!(
-                    "{:>5}  {:>12}  {:>8}  {:>8}  {:>8}  {:>8}  {:>12}  {:>6}",
-                    "uid", "base", "uptime", "vesting", "penalty", "total", "normalized", "u16"
-                );
-                for m in &preview.miners {
-                    println!(
-                        "{:>5}  {:>12.6}  {:>8.4}  {:>8.4}  {:>8.4}  {:>8.4}  {:>12.8}  {:>6}{}",
-                        m["uid"],
-                        m["base"]["score"].as_f64().unwrap_or(0.0),
-                        m["uptime"]["applied"].as_f64().unwrap_or(1.0),
-                        m["vesting"]["applied"].as_f64().unwrap_or(1.0),
-                        m["penalty"]["applied"].as_f64().unwrap_or(1.0),
-                        m["total_multiplier"].as_f64().unwrap_or(1.0),
-                        m["normalized_weight"].as_f64().unwrap_or(0.0),
-                        m["weight_u16"],
-                        if m["clamp"]["clamped"] == serde_json::json!(true) {
-                            "  clamped"
-                        } else {
-                            ""
-                        },
-                    );
-                }
+                print!("{}", explain::preview_text(&preview));
             }
         }
     }

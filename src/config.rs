@@ -536,16 +536,26 @@ impl Mode {
             Mode::Off => "off",
         }
     }
+}
 
-    /// The mode a stored name stands for (the schema's CHECK admits only the three).
-    pub fn from_name(s: &str) -> Mode {
+impl std::str::FromStr for Mode {
+    type Err = crate::text_column::UnknownName;
+
+    fn from_str(s: &str) -> Result<Mode, Self::Err> {
         match s {
-            "on" => Mode::On,
-            "shadow" => Mode::Shadow,
-            _ => Mode::Off,
+            "on" => Ok(Mode::On),
+            "shadow" => Ok(Mode::Shadow),
+            "off" => Ok(Mode::Off),
+            other => Err(crate::text_column::UnknownName::new(
+                "mode",
+                other,
+                "on, shadow, off",
+            )),
         }
     }
 }
+
+crate::text_column!(Mode);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]

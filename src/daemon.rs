@@ -13,7 +13,7 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use crate::api::{self, AppState};
-use crate::config::Loaded;
+use crate::config::{Config, Loaded};
 use crate::db;
 use crate::health::Health;
 use crate::metrics::Metrics;
@@ -26,15 +26,29 @@ const DB_HEALTH_INTERVAL: Duration = Duration::from_secs(10);
 
 type TaskResult = anyhow::Result<()>;
 
+/// What the daemon's tasks share.
+struct Shared {
+    pool: sqlx::PgPool,
+    metrics: Arc<Metrics>,
+    health: Arc<Health>,
+    cancel: CancellationToken,
+    chain_counters: Arc<crate::chain::client::Counters>,
+}
+
 /// Runs the daemon until SIGTERM/SIGINT (Ok) or a component fails (Err).
 pub async fn run(loaded: Loaded) -> anyhow::Result<()> {
     let cfg = &loaded.config;
-    let cancel = CancellationToken::new();
     let chain_counters = Arc::new(crate::chain::client::Counters::default());
     let metrics = Arc::new(Metrics::with_chain(cfg.chain.netuid, &chain_counters));
     let health = Arc::new(Health::new(metrics.clone()));
     health.fail(CHECK_STARTUP, "connecting to the database");
-    let pool = db::lazy_pool(&cfg.database)?;
+    let sh = Shared {
+        pool: db::lazy_pool(&cfg.database)?,
+        metrics,
+        health,
+        cancel: CancellationToken::new(),
+        chain_counters,
+    };
     let token = cfg
         .http
         .token()
@@ -44,42 +58,22 @@ pub async fn run(loaded: Loaded) -> anyhow::Result<()> {
     // One signal listener for the whole run, so a signal between two phases is not lost.
     let shutdown = shutdown_signal();
     tokio::pin!(shutdown);
-
-    // systemd: READY once a block was processed (after migrations and the chain connection),
-    // the watchdog fed by the block loop's pulse.
-    {
-        let (pulse, m, h, stop) = (
-            chain_counters.block_loop.clone(),
-            metrics.clone(),
-            health.clone(),
-            cancel.clone(),
-        );
-        let ready_health = health.clone();
-        tasks.spawn("systemd-notify", async move {
-            let ready = move || {
-                ready_health
-                    .snapshot()
-                    .get(crate::ingest::CHECK_INGEST)
-                    .is_some_and(|c| c.ok)
-            };
-            crate::notify::run(pulse, m, h, ready, stop).await
-        });
-    }
+    spawn_notify(&sh, &mut tasks);
 
     // HTTP first, so that a slow database or chain start is visible on /readyz and /metrics.
     let state = AppState {
-        pool: pool.clone(),
-        metrics: metrics.clone(),
-        health: health.clone(),
+        pool: sh.pool.clone(),
+        metrics: sh.metrics.clone(),
+        health: sh.health.clone(),
         api: Arc::new(api::ApiConfig::from_config(cfg, token)),
     };
-    listen(cfg, &mut tasks, state, &cancel).await?;
+    listen(cfg, &mut tasks, state, &sh.cancel).await?;
 
     // The database: wait for it (bounded), then bring the schema up to date.
     let startup = async {
-        db::wait_until_reachable(&pool, &cfg.database, &cancel).await?;
-        health.fail(CHECK_STARTUP, "applying migrations");
-        let applied = db::migrate(&pool).await?;
+        db::wait_until_reachable(&sh.pool, &cfg.database, &sh.cancel).await?;
+        sh.health.fail(CHECK_STARTUP, "applying migrations");
+        let applied = db::migrate(&sh.pool).await?;
         tracing::info!(?applied, "database schema up to date");
         anyhow::Ok(())
     };
@@ -87,155 +81,183 @@ pub async fn run(loaded: Loaded) -> anyhow::Result<()> {
         started = startup => started?,
         _ = &mut shutdown => {
             tracing::info!("shutdown requested during start-up");
-            cancel.cancel();
+            sh.cancel.cancel();
             return drain(tasks, cfg.daemon.shutdown_deadline_secs).await;
         }
     }
-    health.pass(CHECK_STARTUP);
-
-    {
-        let (pool, metrics, stop) = (pool.clone(), metrics.clone(), cancel.clone());
-        tasks.spawn("database-health", async move {
-            database_health(pool, metrics, stop).await
-        });
-    }
-    // Every long-running task beats a pulse; the progress watcher fails readiness for a silent one.
-    let progress_bound = Duration::from_secs(cfg.daemon.progress_timeout_secs);
-    let mut watched = vec![crate::progress::Watched {
-        name: "ingest",
-        pulse: chain_counters.block_loop.clone(),
-        bound: progress_bound,
-    }];
-    {
-        let client = Arc::new(crate::chain::client::ChainClient::with_counters(
-            crate::chain::client::Settings::from_config(&cfg.chain),
-            chain_counters.clone(),
-        ));
-        let settings = crate::ingest::Settings::from_config(cfg);
-        health.fail(crate::ingest::CHECK_INGEST, "no block ingested yet");
-        let (c, p, m, h, stop) = (
-            client.clone(),
-            pool.clone(),
-            metrics.clone(),
-            health.clone(),
-            cancel.clone(),
-        );
-        tasks.spawn("ingest", async move {
-            crate::ingest::run(c, p, settings, m, h, stop).await
-        });
-        {
-            let (pool, stop, u) = (pool.clone(), cancel.clone(), &cfg.uptime);
-            let periods = crate::uptime::store::Periods::new(cfg.chain.block_time_secs);
-            let (netuid, raw, rollup) = (
-                cfg.chain.netuid,
-                u.raw_retention_days,
-                u.rollup_retention_days,
-            );
-            tasks.spawn("uptime-retention", async move {
-                crate::uptime::store::retention(pool, netuid, periods, raw, rollup, stop).await
-            });
-        }
-        if cfg.weights.enabled {
-            match weights_runner(cfg, client.clone(), &pool, &metrics, &health) {
-                Ok(runner) => {
-                    // Only the lease's holder submits; every instance contends for it.
-                    let lease = crate::leader::Settings::from_config(cfg);
-                    let (role_tx, role_rx) =
-                        tokio::sync::watch::channel(crate::leader::Role::Standby { leader: None });
-                    let runner = runner.with_lease(role_rx, lease.scope());
-                    tracing::info!(instance = %lease.instance, scope = %lease.scope(), "contending for the leader lease");
-                    let obs = crate::leader::Observers {
-                        metrics: metrics.clone(),
-                        health: health.clone(),
-                    };
-                    let (p, stop) = (pool.clone(), cancel.clone());
-                    tasks.spawn("leader-lease", async move {
-                        crate::leader::run(p, lease, role_tx, obs, stop).await
-                    });
-                    let pulse = Arc::new(crate::notify::Pulse::default());
-                    let s = crate::weights::run::Settings::from_config(cfg);
-                    watched.push(crate::progress::Watched {
-                        name: "weights",
-                        pulse: pulse.clone(),
-                        // A step may wait for its submission's finality.
-                        bound: progress_bound.max(
-                            s.finalize_timeout
-                                + 2 * Duration::from_secs(cfg.chain.rpc_timeout_secs),
-                        ),
-                    });
-                    let runner = runner.with_pulse(pulse);
-                    let stop = cancel.clone();
-                    tasks.spawn("weights", async move { runner.run(stop).await });
-                }
-                Err(e) => {
-                    // Ingestion and the engines stay useful; readiness and the log say why
-                    // nothing is submitted.
-                    let reason = format!("{e:#}: weights are not submitted");
-                    tracing::error!(error = %reason, "weights disabled");
-                    health.fail(crate::weights::run::CHECK_WEIGHTS, reason);
-                }
-            }
-        }
-        if cfg
-            .uptime
-            .sources
-            .contains(&crate::config::UptimeSource::Probe)
-        {
-            let settings = crate::uptime::probe::Settings::from_config(cfg);
-            let pulse = Arc::new(crate::notify::Pulse::default());
-            watched.push(crate::progress::Watched {
-                name: "uptime-probe",
-                pulse: pulse.clone(),
-                bound: progress_bound,
-            });
-            let (pool, metrics, health, stop) = (
-                pool.clone(),
-                metrics.clone(),
-                health.clone(),
-                cancel.clone(),
-            );
-            tasks.spawn("uptime-probe", async move {
-                crate::uptime::probe::run(client, pool, settings, metrics, health, pulse, stop)
-                    .await
-            });
-        }
-    }
-    {
-        let (h, m, stop) = (health.clone(), metrics.clone(), cancel.clone());
-        let watched = std::mem::take(&mut watched);
-        tasks.spawn("progress", async move {
-            crate::progress::watch(watched, h, m, stop).await
-        });
-    }
+    sh.health.pass(CHECK_STARTUP);
+    spawn_tasks(cfg, &sh, &mut tasks);
     tracing::info!(netuid = cfg.chain.netuid, config = %loaded.file.display(), "tenure running");
 
     tokio::select! {
         _ = &mut shutdown => {
             tracing::info!("shutdown requested");
-            cancel.cancel();
+            sh.cancel.cancel();
             drain(tasks, cfg.daemon.shutdown_deadline_secs).await
         }
         Some(joined) = tasks.set.join_next_with_id() => {
-            cancel.cancel();
-            let failure = match joined {
-                Ok((id, (name, result))) => {
-                    tasks.running.remove(&id);
-                    match result {
-                        Ok(()) => anyhow!("task {name} ended unexpectedly"),
-                        Err(e) => e.context(format!("task {name} failed")),
-                    }
-                }
-                Err(e) => {
-                    let name = tasks.running.remove(&e.id()).unwrap_or("unknown");
-                    anyhow!("task {name} panicked or was aborted: {e}")
-                }
-            };
+            sh.cancel.cancel();
+            let failure = tasks.failure(joined);
             tracing::error!(error = format!("{failure:#}"), "stopping: a component failed");
             // Give the others a chance to finish their current transaction.
             let _ = drain(tasks, cfg.daemon.shutdown_deadline_secs).await;
             Err(failure)
         }
     }
+}
+
+/// systemd: READY once a block was processed (after migrations and the chain connection), the
+/// watchdog fed by the block loop's pulse.
+fn spawn_notify(sh: &Shared, tasks: &mut Tasks) {
+    let (pulse, m, h, stop) = (
+        sh.chain_counters.block_loop.clone(),
+        sh.metrics.clone(),
+        sh.health.clone(),
+        sh.cancel.clone(),
+    );
+    let ready_health = sh.health.clone();
+    tasks.spawn("systemd-notify", async move {
+        let ready = move || {
+            ready_health
+                .snapshot()
+                .get(crate::ingest::CHECK_INGEST)
+                .is_some_and(|c| c.ok)
+        };
+        crate::notify::run(pulse, m, h, ready, stop).await
+    });
+}
+
+/// The daemon's work once the schema is up to date: database health, ingestion, retention,
+/// weights, the probe, and the progress watchdog over the ones that beat a pulse.
+fn spawn_tasks(cfg: &Config, sh: &Shared, tasks: &mut Tasks) {
+    {
+        let (pool, metrics, stop) = (sh.pool.clone(), sh.metrics.clone(), sh.cancel.clone());
+        tasks.spawn("database-health", async move {
+            database_health(pool, metrics, stop).await
+        });
+    }
+    let progress_bound = Duration::from_secs(cfg.daemon.progress_timeout_secs);
+    let mut watched = vec![crate::progress::Watched {
+        name: "ingest",
+        pulse: sh.chain_counters.block_loop.clone(),
+        bound: progress_bound,
+    }];
+    let client = Arc::new(crate::chain::client::ChainClient::with_counters(
+        crate::chain::client::Settings::from_config(&cfg.chain),
+        sh.chain_counters.clone(),
+    ));
+    let settings = crate::ingest::Settings::from_config(cfg);
+    sh.health
+        .fail(crate::ingest::CHECK_INGEST, "no block ingested yet");
+    let (c, p, m, h, stop) = (
+        client.clone(),
+        sh.pool.clone(),
+        sh.metrics.clone(),
+        sh.health.clone(),
+        sh.cancel.clone(),
+    );
+    tasks.spawn("ingest", async move {
+        crate::ingest::run(c, p, settings, m, h, stop).await
+    });
+    spawn_retention(cfg, sh, tasks);
+    if cfg.weights.enabled {
+        spawn_weights(cfg, sh, tasks, &mut watched, client.clone());
+    }
+    if cfg
+        .uptime
+        .sources
+        .contains(&crate::config::UptimeSource::Probe)
+    {
+        spawn_probe(cfg, sh, tasks, &mut watched, client);
+    }
+    let (h, m, stop) = (sh.health.clone(), sh.metrics.clone(), sh.cancel.clone());
+    tasks.spawn("progress", async move {
+        crate::progress::watch(watched, h, m, stop).await
+    });
+}
+
+fn spawn_retention(cfg: &Config, sh: &Shared, tasks: &mut Tasks) {
+    let (pool, stop, u) = (sh.pool.clone(), sh.cancel.clone(), &cfg.uptime);
+    let periods = crate::uptime::store::Periods::new(cfg.chain.block_time_secs);
+    let (netuid, raw, rollup) = (
+        cfg.chain.netuid,
+        u.raw_retention_days,
+        u.rollup_retention_days,
+    );
+    tasks.spawn("uptime-retention", async move {
+        crate::uptime::store::retention(pool, netuid, periods, raw, rollup, stop).await
+    });
+}
+
+/// The weights task and the leader lease it submits under; a runner that cannot be built
+/// (no hotkey, a bad beacon) fails readiness and leaves ingestion running.
+fn spawn_weights(
+    cfg: &Config,
+    sh: &Shared,
+    tasks: &mut Tasks,
+    watched: &mut Vec<crate::progress::Watched>,
+    client: Arc<crate::chain::client::ChainClient>,
+) {
+    let runner = match weights_runner(cfg, client, &sh.pool, &sh.metrics, &sh.health) {
+        Ok(runner) => runner,
+        Err(e) => {
+            let reason = format!("{e:#}: weights are not submitted");
+            tracing::error!(error = %reason, "weights disabled");
+            sh.health.fail(crate::weights::run::CHECK_WEIGHTS, reason);
+            return;
+        }
+    };
+    // Only the lease's holder submits; every instance contends for it.
+    let lease = crate::leader::Settings::from_config(cfg);
+    let (role_tx, role_rx) =
+        tokio::sync::watch::channel(crate::leader::Role::Standby { leader: None });
+    let runner = runner.with_lease(role_rx, lease.scope());
+    tracing::info!(instance = %lease.instance, scope = %lease.scope(), "contending for the leader lease");
+    let obs = crate::leader::Observers {
+        metrics: sh.metrics.clone(),
+        health: sh.health.clone(),
+    };
+    let (p, stop) = (sh.pool.clone(), sh.cancel.clone());
+    tasks.spawn("leader-lease", async move {
+        crate::leader::run(p, lease, role_tx, obs, stop).await
+    });
+    let pulse = Arc::new(crate::notify::Pulse::default());
+    let s = crate::weights::run::Settings::from_config(cfg);
+    watched.push(crate::progress::Watched {
+        name: "weights",
+        pulse: pulse.clone(),
+        // A step may wait for its submission's finality.
+        bound: Duration::from_secs(cfg.daemon.progress_timeout_secs)
+            .max(s.finalize_timeout + 2 * Duration::from_secs(cfg.chain.rpc_timeout_secs)),
+    });
+    let runner = runner.with_pulse(pulse);
+    let stop = sh.cancel.clone();
+    tasks.spawn("weights", async move { runner.run(stop).await });
+}
+
+fn spawn_probe(
+    cfg: &Config,
+    sh: &Shared,
+    tasks: &mut Tasks,
+    watched: &mut Vec<crate::progress::Watched>,
+    client: Arc<crate::chain::client::ChainClient>,
+) {
+    let settings = crate::uptime::probe::Settings::from_config(cfg);
+    let pulse = Arc::new(crate::notify::Pulse::default());
+    watched.push(crate::progress::Watched {
+        name: "uptime-probe",
+        pulse: pulse.clone(),
+        bound: Duration::from_secs(cfg.daemon.progress_timeout_secs),
+    });
+    let (pool, metrics, health, stop) = (
+        sh.pool.clone(),
+        sh.metrics.clone(),
+        sh.health.clone(),
+        sh.cancel.clone(),
+    );
+    tasks.spawn("uptime-probe", async move {
+        crate::uptime::probe::run(client, pool, settings, metrics, health, pulse, stop).await
+    });
 }
 
 /// The HTTP listeners behind the edge's limits: the API on `http.listen` (with the pages unless
@@ -321,6 +343,26 @@ impl Tasks {
     ) {
         let handle = self.set.spawn(async move { (name, task.await) });
         self.running.insert(handle.id(), name);
+    }
+
+    /// What a task that ended on its own (a component failing) means for the daemon.
+    fn failure(
+        &mut self,
+        joined: Result<(tokio::task::Id, (&'static str, TaskResult)), tokio::task::JoinError>,
+    ) -> anyhow::Error {
+        match joined {
+            Ok((id, (name, result))) => {
+                self.running.remove(&id);
+                match result {
+                    Ok(()) => anyhow!("task {name} ended unexpectedly"),
+                    Err(e) => e.context(format!("task {name} failed")),
+                }
+            }
+            Err(e) => {
+                let name = self.running.remove(&e.id()).unwrap_or("unknown");
+                anyhow!("task {name} panicked or was aborted: {e}")
+            }
+        }
     }
 }
 

@@ -20,6 +20,7 @@ pub mod notify;
 pub mod progress;
 pub mod settings;
 pub mod telemetry;
+pub mod text_column;
 pub mod tiers;
 pub mod uptime;
 pub mod vesting;

@@ -77,7 +77,7 @@ pub(super) struct HistoryQuery {
 pub(super) async fn submissions(
     State(state): State<AppState>,
     query: Result<Query<HistoryQuery>, QueryRejection>,
-) -> ApiResult<Value> {
+) -> ApiResult<Vec<explain::HistoryEntry>> {
     let Query(q) = query.map_err(|e| ApiError::bad_request(e.body_text()))?;
     let limit = q.limit.unwrap_or(20);
     if !(1..=1000).contains(&limit) {
@@ -99,7 +99,7 @@ pub(super) async fn miner(
     State(state): State<AppState>,
     Path(miner): Path<String>,
     query: Result<Query<ExplainQuery>, QueryRejection>,
-) -> ApiResult<Value> {
+) -> ApiResult<explain::MinerExplanation> {
     let Query(q) = query.map_err(|e| ApiError::bad_request(e.body_text()))?;
     let sel = crate::vesting::store::MinerSel::parse(&miner);
     Ok(Json(

@@ -39,12 +39,64 @@ pub enum ChainError {
         block: u64,
         reason: String,
     },
-    #[error("transaction refused by the pool: {0}")]
-    Invalid(String),
+    #[error("transaction refused by the pool: {message}")]
+    Invalid {
+        refusal: PoolRefusal,
+        message: String,
+    },
+    /// A pallet's error, by name from the runtime's metadata.
+    #[error("transaction failed in block {block}: {pallet}::{error}")]
+    Module {
+        pallet: String,
+        error: String,
+        block: u64,
+    },
+    /// Any other dispatch failure (or a module error the metadata cannot name).
     #[error("transaction failed in block: {0}")]
     Dispatch(String),
     #[error("cannot build the transaction: {0}")]
     Build(String),
+}
+
+/// Why the node's transaction pool refused a transaction, parsed from its answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PoolRefusal {
+    /// The nonce was used already (`Transaction is outdated`).
+    Outdated,
+    /// A transaction with the same sender and nonce is pending (`Priority is too low`, 1014).
+    PriorityTooLow,
+    /// The nonce is ahead of the account's (`will be valid in the future`).
+    Future,
+    /// The mortality checkpoint is too old (`ancient birth block`).
+    AncientBirthBlock,
+    /// A runtime extension's custom refusal (`Custom error: <name or code>`).
+    Custom(String),
+    Other,
+}
+
+impl PoolRefusal {
+    /// Reads the node's message (`Invalid Transaction (1010)` and its data, or 1014).
+    pub fn parse(message: &str) -> PoolRefusal {
+        if let Some((_, rest)) = message.split_once("Custom error: ") {
+            let name: String = rest
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                .collect();
+            return PoolRefusal::Custom(name);
+        }
+        let m = message.to_ascii_lowercase();
+        if m.contains("priority is too low") || m.contains("1014") {
+            PoolRefusal::PriorityTooLow
+        } else if m.contains("outdated") {
+            PoolRefusal::Outdated
+        } else if m.contains("in the future") {
+            PoolRefusal::Future
+        } else if m.contains("ancient birth block") {
+            PoolRefusal::AncientBirthBlock
+        } else {
+            PoolRefusal::Other
+        }
+    }
 }
 
 impl ChainError {
@@ -616,7 +668,7 @@ impl ChainClient {
             let events = in_block
                 .wait_for_success()
                 .await
-                .map_err(|e| ChainError::Dispatch(format!("{e} (block {number})")))?;
+                .map_err(|e| dispatch_error(e, number))?;
             let names = events
                 .iter()
                 .filter_map(|e| e.ok())
@@ -857,13 +909,17 @@ fn storage_error(item: &str, block: u64, err: subxt::error::StorageError) -> Cha
     }
 }
 
+/// An answer of the node to a submission: a pool refusal, or a transport failure.
 fn classify_submit(reason: &str) -> ChainError {
     if reason.contains("Invalid Transaction")
         || reason.contains("Priority is too low")
         || reason.contains("1010")
         || reason.contains("1014")
     {
-        ChainError::Invalid(reason.to_string())
+        ChainError::Invalid {
+            refusal: PoolRefusal::parse(reason),
+            message: reason.to_string(),
+        }
     } else if reason.contains("Module") || reason.contains("Dispatch") {
         ChainError::Dispatch(reason.to_string())
     } else {
@@ -872,4 +928,20 @@ fn classify_submit(reason: &str) -> ChainError {
             reason: reason.to_string(),
         }
     }
+}
+
+/// A transaction that failed in block `block`: the pallet's error by name when the metadata
+/// names it.
+fn dispatch_error(e: subxt::error::TransactionEventsError, block: u64) -> ChainError {
+    use subxt::error::{DispatchError, TransactionEventsError as E};
+    if let E::ExtrinsicFailed(DispatchError::Module(m)) = &e
+        && let Ok(d) = m.details()
+    {
+        return ChainError::Module {
+            pallet: d.pallet.name().to_string(),
+            error: d.variant.name.clone(),
+            block,
+        };
+    }
+    ChainError::Dispatch(format!("{e} (block {block})"))
 }

@@ -134,7 +134,25 @@ fn endpoint(key: &str, s: &str) -> Result<(), Failure> {
 const WEEKDAYS: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
 
 pub(super) fn check(c: &Config) -> Result<(), Failure> {
-    // chain
+    chain(c)?;
+    wallet(c)?;
+    database(c)?;
+    http(c)?;
+    log(c)?;
+    daemon(c)?;
+    vesting(c)?;
+    uptime(c)?;
+    uptime_reliability_factor(&c.uptime)?;
+    uptime_time(&c.uptime)?;
+    uptime_milestones(&c.uptime)?;
+    uptime_contribution(&c.uptime)?;
+    uptime_trend(&c.uptime)?;
+    weights(c)?;
+    Ok(())
+}
+
+/// Checks the chain: endpoints, netuid, timeouts.
+fn chain(c: &Config) -> Result<(), Failure> {
     if c.chain.endpoints.is_empty() {
         return fail("chain.endpoints", "needs at least one ws:// or wss:// URL");
     }
@@ -167,8 +185,11 @@ pub(super) fn check(c: &Config) -> Result<(), Failure> {
         "chain.reconnect_max_delay_secs",
         c.chain.reconnect_max_delay_secs,
     )?;
+    Ok(())
+}
 
-    // wallet
+/// Checks the wallet: names inside wallet.path.
+fn wallet(c: &Config) -> Result<(), Failure> {
     for (key, v) in [
         ("wallet.path", &c.wallet.path),
         ("wallet.name", &c.wallet.name),
@@ -184,8 +205,11 @@ pub(super) fn check(c: &Config) -> Result<(), Failure> {
             "wallet and hotkey are names inside wallet.path, not paths",
         );
     }
+    Ok(())
+}
 
-    // database
+/// Checks the database URL, pool and timeouts.
+fn database(c: &Config) -> Result<(), Failure> {
     let db = c.database.url.expose();
     match url::Url::parse(db) {
         Ok(u) if matches!(u.scheme(), "postgres" | "postgresql") => {}
@@ -205,8 +229,11 @@ pub(super) fn check(c: &Config) -> Result<(), Failure> {
         "database.statement_timeout_secs",
         c.database.statement_timeout_secs,
     )?;
+    Ok(())
+}
 
-    // http
+/// Checks the HTTP listener: token, exposure, connection and body limits.
+fn http(c: &Config) -> Result<(), Failure> {
     if !c.http.api_token.is_empty() && !c.http.api_token_file.is_empty() {
         return fail(
             "http.api_token_file",
@@ -253,8 +280,11 @@ pub(super) fn check(c: &Config) -> Result<(), Failure> {
     if !(1024..=(256 << 20)).contains(&c.http.max_body_bytes) {
         return fail("http.max_body_bytes", "must be in [1024, 268435456]");
     }
+    Ok(())
+}
 
-    // log
+/// Checks the log filter.
+fn log(c: &Config) -> Result<(), Failure> {
     if tracing_subscriber::EnvFilter::try_new(&c.log.level).is_err() {
         return fail(
             "log.level",
@@ -264,8 +294,11 @@ pub(super) fn check(c: &Config) -> Result<(), Failure> {
             ),
         );
     }
+    Ok(())
+}
 
-    // daemon, ingest, scores
+/// Checks the daemon, HA lease, ingestion and score freshness.
+fn daemon(c: &Config) -> Result<(), Failure> {
     positive(
         "daemon.shutdown_deadline_secs",
         c.daemon.shutdown_deadline_secs,
@@ -293,8 +326,11 @@ pub(super) fn check(c: &Config) -> Result<(), Failure> {
         return fail("ingest.pipeline_depth", "must be in [1, 256]");
     }
     positive("scores.max_age_blocks", c.scores.max_age_blocks)?;
+    Ok(())
+}
 
-    // vesting
+/// Checks the vesting tiers and combine parameters.
+fn vesting(c: &Config) -> Result<(), Failure> {
     let v = &c.vesting;
     multiplier_tiers("vesting.amount_tiers", &v.amount_tiers, 0.0, 1.0)?;
     multiplier_tiers("vesting.duration_tiers", &v.duration_tiers, 0.0, 3650.0)?;
@@ -322,8 +358,11 @@ pub(super) fn check(c: &Config) -> Result<(), Failure> {
         f64::MIN_POSITIVE,
         3650.0,
     )?;
+    Ok(())
+}
 
-    // uptime
+/// Checks the uptime sources, windows and the first rule families.
+fn uptime(c: &Config) -> Result<(), Failure> {
     let u = &c.uptime;
     if u.sources.is_empty() {
         return fail("uptime.sources", "needs `probe`, `api` or both");
@@ -370,7 +409,11 @@ pub(super) fn check(c: &Config) -> Result<(), Failure> {
     )?;
     fraction("uptime.longevity.floor", u.longevity.floor)?;
     bonus_tiers("uptime.longevity.tiers", &u.longevity.tiers, 1.0, 3650.0)?;
+    Ok(())
+}
 
+/// Checks uptime.reliability_factor: recovery, stability, streak protection.
+fn uptime_reliability_factor(u: &super::UptimeConfig) -> Result<(), Failure> {
     let rf = &u.reliability_factor;
     bonus(
         "uptime.reliability_factor.recovery_bonus",
@@ -404,7 +447,11 @@ pub(super) fn check(c: &Config) -> Result<(), Failure> {
             "is per 30 days: must be at most 30",
         );
     }
+    Ok(())
+}
 
+/// Checks uptime.time: threshold, peak hours, holidays, maintenance windows.
+fn uptime_time(u: &super::UptimeConfig) -> Result<(), Failure> {
     let t = &u.time;
     fraction("uptime.time.threshold", t.threshold)?;
     positive("uptime.time.window_days", u64::from(t.window_days))?;
@@ -456,7 +503,11 @@ pub(super) fn check(c: &Config) -> Result<(), Failure> {
             );
         }
     }
+    Ok(())
+}
 
+/// Checks uptime.milestones.
+fn uptime_milestones(u: &super::UptimeConfig) -> Result<(), Failure> {
     let m = &u.milestones;
     positive("uptime.milestones.hours_streak", u64::from(m.hours_streak))?;
     fraction(
@@ -476,7 +527,11 @@ pub(super) fn check(c: &Config) -> Result<(), Failure> {
         bonus(key, b)?;
     }
     positive("uptime.milestones.bonus_epochs", u64::from(m.bonus_epochs))?;
+    Ok(())
+}
 
+/// Checks uptime.contribution.
+fn uptime_contribution(u: &super::UptimeConfig) -> Result<(), Failure> {
     let n = &u.contribution;
     bonus(
         "uptime.contribution.early_adopter_bonus",
@@ -490,7 +545,11 @@ pub(super) fn check(c: &Config) -> Result<(), Failure> {
             "must be in [1, supporter_window_days]",
         );
     }
+    Ok(())
+}
 
+/// Checks uptime.trend.
+fn uptime_trend(u: &super::UptimeConfig) -> Result<(), Failure> {
     let tr = &u.trend;
     if tr.window_days < 2 {
         return fail(
@@ -501,8 +560,11 @@ pub(super) fn check(c: &Config) -> Result<(), Failure> {
     finite_in("uptime.trend.min_slope", tr.min_slope, -1.0, 1.0)?;
     fraction("uptime.trend.min_current_uptime", tr.min_current_uptime)?;
     bonus("uptime.trend.bonus", tr.bonus)?;
+    Ok(())
+}
 
-    // weights
+/// Checks the weights: clamp, exempt uids, drand beacon, penalty.
+fn weights(c: &Config) -> Result<(), Failure> {
     let w = &c.weights;
     multiplier_cap("weights.max_total_multiplier", w.max_total_multiplier)?;
     let mut seen = BTreeSet::new();

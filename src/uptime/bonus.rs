@@ -2,6 +2,8 @@
 //! miner's [`History`]. Each bonus comes back with the metric that earned it and why, so that a
 //! weight can be explained. Tiers are half-open (`metric >= min`).
 
+use std::collections::BTreeMap;
+
 use chrono::{Datelike, NaiveDate, Timelike, Weekday};
 use serde::{Deserialize, Serialize};
 
@@ -45,30 +47,119 @@ impl Milestone {
     }
 }
 
-/// Every rule [`evaluate`] reports, in the order it reports them.
-pub const NAMES: [&str; 19] = [
-    "reliability",
-    "consistency",
-    "longevity",
-    "recovery",
-    "stability",
-    "peak_hours",
-    "off_peak",
-    "weekend",
-    "holidays",
-    "maintenance",
-    "all_week",
-    "hours_streak",
-    "days_streak",
-    "perfect_month",
-    "perfect_week",
-    "early_adopter",
-    "network_supporter",
-    "community_contributor",
-    "trend",
+/// Every rule [`evaluate`] reports. Stored metrics are keyed by a rule's name, so adding or
+/// reordering rules never changes what recorded history means.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Rule {
+    Reliability,
+    Consistency,
+    Longevity,
+    Recovery,
+    Stability,
+    PeakHours,
+    OffPeak,
+    Weekend,
+    Holidays,
+    Maintenance,
+    AllWeek,
+    HoursStreak,
+    DaysStreak,
+    PerfectMonth,
+    PerfectWeek,
+    EarlyAdopter,
+    NetworkSupporter,
+    CommunityContributor,
+    Trend,
+}
+
+/// The rule table, in report order: each rule, its family and its name (configuration keys,
+/// stored metrics, the API and the pages all use the name).
+pub const RULES: [(Rule, Family, &str); 19] = [
+    (Rule::Reliability, Family::Reliability, "reliability"),
+    (Rule::Consistency, Family::Consistency, "consistency"),
+    (Rule::Longevity, Family::Longevity, "longevity"),
+    (Rule::Recovery, Family::Recovery, "recovery"),
+    (Rule::Stability, Family::Stability, "stability"),
+    (Rule::PeakHours, Family::Time, "peak_hours"),
+    (Rule::OffPeak, Family::Time, "off_peak"),
+    (Rule::Weekend, Family::Time, "weekend"),
+    (Rule::Holidays, Family::Time, "holidays"),
+    (Rule::Maintenance, Family::Time, "maintenance"),
+    (Rule::AllWeek, Family::Time, "all_week"),
+    (Rule::HoursStreak, Family::Milestone, "hours_streak"),
+    (Rule::DaysStreak, Family::Milestone, "days_streak"),
+    (Rule::PerfectMonth, Family::Milestone, "perfect_month"),
+    (Rule::PerfectWeek, Family::Milestone, "perfect_week"),
+    (Rule::EarlyAdopter, Family::Contribution, "early_adopter"),
+    (
+        Rule::NetworkSupporter,
+        Family::Contribution,
+        "network_supporter",
+    ),
+    (
+        Rule::CommunityContributor,
+        Family::Contribution,
+        "community_contributor",
+    ),
+    (Rule::Trend, Family::Trend, "trend"),
 ];
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+impl Rule {
+    fn row(self) -> &'static (Rule, Family, &'static str) {
+        // The table lists every variant, in declaration order.
+        &RULES[self as usize]
+    }
+
+    pub fn name(self) -> &'static str {
+        self.row().2
+    }
+
+    pub fn family(self) -> Family {
+        self.row().1
+    }
+}
+
+impl From<Milestone> for Rule {
+    fn from(m: Milestone) -> Rule {
+        match m {
+            Milestone::HoursStreak => Rule::HoursStreak,
+            Milestone::DaysStreak => Rule::DaysStreak,
+            Milestone::PerfectMonth => Rule::PerfectMonth,
+            Milestone::PerfectWeek => Rule::PerfectWeek,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("`{0}` is not an uptime rule")]
+pub struct UnknownRule(String);
+
+impl std::str::FromStr for Rule {
+    type Err = UnknownRule;
+
+    fn from_str(s: &str) -> Result<Rule, UnknownRule> {
+        RULES
+            .iter()
+            .find(|(_, _, name)| *name == s)
+            .map(|(rule, _, _)| *rule)
+            .ok_or_else(|| UnknownRule(s.chars().take(64).collect()))
+    }
+}
+
+impl Serialize for Rule {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.name())
+    }
+}
+
+impl<'de> Deserialize<'de> for Rule {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Rule, D::Error> {
+        let name = std::borrow::Cow::<str>::deserialize(d)?;
+        name.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Family {
     Reliability,
@@ -84,12 +175,14 @@ pub enum Family {
     Trend,
 }
 
-/// One bonus line: its family, its name within the family, the bonus (0 when not earned), the
+/// One bonus line: its rule (stored as `name`) and family, the bonus (0 when not earned), the
 /// metric it was decided on and why.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Bonus {
     pub family: Family,
-    pub name: &'static str,
+    #[serde(rename = "name")]
+    pub rule: Rule,
     pub bonus: f64,
     pub metric: Option<f64>,
     pub why: String,
@@ -109,7 +202,69 @@ pub struct Outcome {
     pub new_milestones: Vec<Milestone>,
 }
 
+/// What is stored per miner and epoch (`uptime_multipliers.bonuses`, and inside each weight's
+/// explanation): the bonuses earned in full (with why), and every rule's metric by name (a rule
+/// not earned is explained by its metric against the tiers in `uptime_epochs.params`). Storing
+/// every reason of every miner made a 4,096-miner epoch write 14 MB of JSON.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Detail {
+    pub earned: Vec<Bonus>,
+    pub metrics: BTreeMap<Rule, Option<f64>>,
+    pub reliability_factor: f64,
+    pub raw: f64,
+    pub new_milestones: Vec<Milestone>,
+}
+
+/// A miner's stored uptime record at an epoch: evaluated, or why the rules did not apply
+/// (validator permit, exempt uid).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Record {
+    Evaluated(Detail),
+    Skipped(Skipped),
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Skipped {
+    pub reason: String,
+}
+
+impl Record {
+    /// A rule's recorded metric (`None` when skipped or not known).
+    pub fn metric(&self, rule: Rule) -> Option<f64> {
+        match self {
+            Record::Evaluated(d) => d.metric(rule),
+            Record::Skipped(_) => None,
+        }
+    }
+}
+
+impl Detail {
+    /// A rule's recorded metric (`None`: not known, or not recorded at that epoch).
+    pub fn metric(&self, rule: Rule) -> Option<f64> {
+        self.metrics.get(&rule).copied().flatten()
+    }
+}
+
 impl Outcome {
+    /// What is stored of this outcome.
+    pub fn detail(&self) -> Detail {
+        Detail {
+            earned: self
+                .bonuses
+                .iter()
+                .filter(|b| b.bonus > 0.0)
+                .cloned()
+                .collect(),
+            metrics: self.bonuses.iter().map(|b| (b.rule, b.metric)).collect(),
+            reliability_factor: self.reliability_factor,
+            raw: self.raw,
+            new_milestones: self.new_milestones.clone(),
+        }
+    }
+
     /// Σ bonus of one family.
     pub fn family(&self, f: Family) -> f64 {
         self.bonuses
@@ -120,17 +275,16 @@ impl Outcome {
     }
 }
 
-fn line(family: Family, name: &'static str, bonus: f64, metric: Option<f64>, why: String) -> Bonus {
+fn line(rule: Rule, bonus: f64, metric: Option<f64>, why: String) -> Bonus {
     Bonus {
-        family,
-        name,
+        family: rule.family(),
+        rule,
         bonus,
         metric,
         why,
     }
 }
 
-/// Consecutive known periods, newest first from `last`, for which `ok` holds.
 fn run(p: &[Period], last: i64, ok: impl Fn(&Period) -> bool) -> usize {
     p.iter()
         .rev()
@@ -198,72 +352,96 @@ fn pct(x: f64) -> String {
     format!("{:.2}%", x * 100.0)
 }
 
-/// Every bonus of one miner, the reliability factor and the multiplier under `cfg`.
+/// Every bonus of one miner, the reliability factor and the multiplier under `cfg`: one line per
+/// rule, in the order of [`RULES`], whether earned or not.
 pub fn evaluate(cfg: &UptimeConfig, h: &History) -> Outcome {
-    let mut b: Vec<Bonus> = Vec::new();
     let current = h.current.filter(|c| c.is_finite());
+    let (consistency, cons_run) = consistency(cfg, h);
+    let mut b = vec![
+        reliability(cfg, current),
+        consistency,
+        longevity(cfg, h),
+        recovery(cfg, h),
+        stability(cfg, h),
+    ];
+    b.extend(time_windows(cfg, h));
+    let (milestones, new_milestones) = milestones(cfg, h, cons_run);
+    b.extend(milestones);
+    b.extend(contribution(cfg, h));
+    b.push(trend(cfg, h, current));
+    let out = Outcome {
+        current_uptime: current,
+        historical_uptime: h.historical.filter(|x| x.is_finite()),
+        bonuses: b,
+        reliability_factor: 1.0,
+        raw: 1.0,
+        multiplier: 1.0,
+        new_milestones,
+    };
+    combine(cfg, out)
+}
 
-    // Reliability, on current_uptime.
-    b.push(match current {
-        Some(c) => {
-            let bonus = tiers::bonus(&cfg.reliability.tiers, c);
-            line(
-                Family::Reliability,
-                "reliability",
-                bonus,
-                Some(c),
-                format!("current uptime {}", pct(c)),
-            )
-        }
+/// Reliability, on the current uptime.
+fn reliability(cfg: &UptimeConfig, current: Option<f64>) -> Bonus {
+    match current {
+        Some(c) => line(
+            Rule::Reliability,
+            tiers::bonus(&cfg.reliability.tiers, c),
+            Some(c),
+            format!("current uptime {}", pct(c)),
+        ),
         None => line(
-            Family::Reliability,
-            "reliability",
+            Rule::Reliability,
             0.0,
             None,
             "no round in the current window".into(),
         ),
-    });
+    }
+}
 
-    // Consistency, with streak protection.
+/// Consistency, with streak protection; also returns the run (the days-streak milestone's).
+fn consistency(cfg: &UptimeConfig, h: &History) -> (Bonus, usize) {
     let (cons_run, forgiven) = consistency_run(
         &h.days,
         h.last_day,
         cfg.consistency.threshold,
         cfg.reliability_factor.streak_protection_days,
     );
-    b.push(line(
-        Family::Consistency,
-        "consistency",
+    let bonus = line(
+        Rule::Consistency,
         tiers::bonus(&cfg.consistency.tiers, cons_run as f64),
         Some(cons_run as f64),
         format!(
             "{cons_run} consecutive known days at or above {} ({forgiven} forgiven by streak protection)",
             pct(cfg.consistency.threshold)
         ),
-    ));
+    );
+    (bonus, cons_run)
+}
 
-    // Longevity: a day below the floor resets.
+/// Longevity: a day below the floor resets.
+fn longevity(cfg: &UptimeConfig, h: &History) -> Bonus {
     let long_run = run(&h.days, h.last_day, |d| d.uptime() >= cfg.longevity.floor);
-    b.push(line(
-        Family::Longevity,
-        "longevity",
+    line(
+        Rule::Longevity,
         tiers::bonus(&cfg.longevity.tiers, long_run as f64),
         Some(long_run as f64),
         format!(
             "{long_run} consecutive known days at or above {} since registration or the last day below",
             pct(cfg.longevity.floor)
         ),
-    ));
+    )
+}
 
-    // Reliability factor: recovery and stability.
+/// Recovery (part of the reliability factor): the last downtime in the window was short.
+fn recovery(cfg: &UptimeConfig, h: &History) -> Bonus {
     let rf = &cfg.reliability_factor;
     let window_hours = i64::from(rf.recovery_window_days) * 24;
-    b.push(match last_episode(&h.hours, h.last_hour, window_hours) {
+    match last_episode(&h.hours, h.last_hour, window_hours) {
         Some(Ok(n)) => {
             let quick = n < rf.recovery_max_hours;
             line(
-                Family::Recovery,
-                "recovery",
+                Rule::Recovery,
                 if quick { rf.recovery_bonus } else { 0.0 },
                 Some(f64::from(n)),
                 format!(
@@ -275,15 +453,13 @@ pub fn evaluate(cfg: &UptimeConfig, h: &History) -> Outcome {
             )
         }
         Some(Err(n)) => line(
-            Family::Recovery,
-            "recovery",
+            Rule::Recovery,
             0.0,
             Some(f64::from(n)),
             format!("down for the last {n} known hours: not recovered"),
         ),
         None => line(
-            Family::Recovery,
-            "recovery",
+            Rule::Recovery,
             0.0,
             None,
             format!(
@@ -291,7 +467,12 @@ pub fn evaluate(cfg: &UptimeConfig, h: &History) -> Outcome {
                 rf.recovery_window_days
             ),
         ),
-    });
+    }
+}
+
+/// Stability (part of the reliability factor): a low spread of daily uptime.
+fn stability(cfg: &UptimeConfig, h: &History) -> Bonus {
+    let rf = &cfg.reliability_factor;
     let known: Vec<f64> = h
         .days
         .iter()
@@ -300,12 +481,11 @@ pub fn evaluate(cfg: &UptimeConfig, h: &History) -> Outcome {
         .take(rf.stability_window_days as usize)
         .map(Period::uptime)
         .collect();
-    b.push(match std_dev(&known) {
+    match std_dev(&known) {
         Some(sd) if known.len() >= rf.stability_min_known_days as usize => {
             let stable = sd <= rf.stability_max_stddev;
             line(
-                Family::Stability,
-                "stability",
+                Rule::Stability,
                 if stable { rf.stability_bonus } else { 0.0 },
                 Some(sd),
                 format!(
@@ -317,8 +497,7 @@ pub fn evaluate(cfg: &UptimeConfig, h: &History) -> Outcome {
             )
         }
         _ => line(
-            Family::Stability,
-            "stability",
+            Rule::Stability,
             0.0,
             None,
             format!(
@@ -327,92 +506,105 @@ pub fn evaluate(cfg: &UptimeConfig, h: &History) -> Outcome {
                 rf.stability_min_known_days
             ),
         ),
-    });
+    }
+}
 
-    // Time-based windows over the last `time.window_days` of hours.
+/// The time-window rules over the last `time.window_days` of hours. A window that is not
+/// configured still gets its (empty) line, so every epoch records every rule.
+fn time_windows(cfg: &UptimeConfig, h: &History) -> Vec<Bonus> {
     let t = &cfg.time;
     let recent = between(
         &h.hours,
         h.last_hour - i64::from(t.window_days) * 24 + 1,
         h.last_hour,
     );
-    let window = |name: &'static str, bonus: f64, what: &str, sel: &dyn Fn(&Period) -> bool| {
-        let r = ratio(recent.iter().filter(|p| sel(p)));
-        let earned = r.is_some_and(|r| r >= t.threshold);
-        line(
-            Family::Time,
-            name,
-            if earned { bonus } else { 0.0 },
-            r,
-            match r {
-                Some(r) => format!(
-                    "uptime {} during {what} in the last {} days",
-                    pct(r),
-                    t.window_days
-                ),
-                None => format!(
-                    "no known hour during {what} in the last {} days",
-                    t.window_days
-                ),
-            },
-        )
+    let window = |rule, bonus, what: &str, sel: &dyn Fn(&Period) -> bool| {
+        window_line(cfg, recent, rule, bonus, what, sel)
     };
-    // Windows that are not configured still get their (empty) line, so that every epoch
-    // records the same rules in the same order (`NAMES`).
-    let unset = |name: &'static str, key: &str| {
-        line(
-            Family::Time,
-            name,
-            0.0,
-            None,
-            format!("{key} not configured"),
-        )
-    };
+    let unset = |rule, key: &str| line(rule, 0.0, None, format!("{key} not configured"));
+    let mut b = Vec::with_capacity(6);
     if t.peak_hours_utc.is_empty() {
-        b.push(unset("peak_hours", "uptime.time.peak_hours_utc"));
-        b.push(unset("off_peak", "uptime.time.peak_hours_utc"));
+        b.push(unset(Rule::PeakHours, "uptime.time.peak_hours_utc"));
+        b.push(unset(Rule::OffPeak, "uptime.time.peak_hours_utc"));
     } else {
         let peak = |p: &Period| t.peak_hours_utc.contains(&(p.start.hour() as u8));
-        b.push(window("peak_hours", t.peak_bonus, "peak hours", &peak));
+        b.push(window(Rule::PeakHours, t.peak_bonus, "peak hours", &peak));
+        let off_peak = |p: &Period| !peak(p);
         b.push(window(
-            "off_peak",
+            Rule::OffPeak,
             t.off_peak_bonus,
             "off-peak hours",
-            &|p| !peak(p),
+            &off_peak,
         ));
     }
-    b.push(window("weekend", t.weekend_bonus, "weekends", &|p| {
-        matches!(p.start.weekday(), Weekday::Sat | Weekday::Sun)
-    }));
+    let weekend = |p: &Period| matches!(p.start.weekday(), Weekday::Sat | Weekday::Sun);
+    b.push(window(Rule::Weekend, t.weekend_bonus, "weekends", &weekend));
     let holidays: Vec<NaiveDate> = t
         .holidays
         .iter()
         .filter_map(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
         .collect();
     if holidays.is_empty() {
-        b.push(unset("holidays", "uptime.time.holidays"));
+        b.push(unset(Rule::Holidays, "uptime.time.holidays"));
     } else {
-        b.push(window("holidays", t.holiday_bonus, "holidays", &|p| {
-            holidays.contains(&p.start.date_naive())
-        }));
-    }
-    if t.maintenance_windows.is_empty() {
-        b.push(unset("maintenance", "uptime.time.maintenance_windows"));
-    } else {
+        let holiday = |p: &Period| holidays.contains(&p.start.date_naive());
         b.push(window(
-            "maintenance",
-            t.maintenance_bonus,
-            "maintenance windows",
-            &|p| {
-                t.maintenance_windows.iter().any(|w| {
-                    weekday_of(&w.weekday) == Some(p.start.weekday())
-                        && (u32::from(w.start_hour)..u32::from(w.end_hour))
-                            .contains(&p.start.hour())
-                })
-            },
+            Rule::Holidays,
+            t.holiday_bonus,
+            "holidays",
+            &holiday,
         ));
     }
-    // All week: every one of the 7 weekdays has known hours and is at or above the threshold.
+    if t.maintenance_windows.is_empty() {
+        b.push(unset(Rule::Maintenance, "uptime.time.maintenance_windows"));
+    } else {
+        let maintenance = |p: &Period| {
+            t.maintenance_windows.iter().any(|w| {
+                weekday_of(&w.weekday) == Some(p.start.weekday())
+                    && (u32::from(w.start_hour)..u32::from(w.end_hour)).contains(&p.start.hour())
+            })
+        };
+        let what = "maintenance windows";
+        b.push(window(
+            Rule::Maintenance,
+            t.maintenance_bonus,
+            what,
+            &maintenance,
+        ));
+    }
+    b.push(all_week(cfg, recent));
+    b
+}
+
+/// One time window: its uptime over the hours `sel` picks, earned at or above the threshold.
+fn window_line(
+    cfg: &UptimeConfig,
+    recent: &[Period],
+    rule: Rule,
+    bonus: f64,
+    what: &str,
+    sel: &dyn Fn(&Period) -> bool,
+) -> Bonus {
+    let t = &cfg.time;
+    let r = ratio(recent.iter().filter(|p| sel(p)));
+    let earned = r.is_some_and(|r| r >= t.threshold);
+    let why = match r {
+        Some(r) => format!(
+            "uptime {} during {what} in the last {} days",
+            pct(r),
+            t.window_days
+        ),
+        None => format!(
+            "no known hour during {what} in the last {} days",
+            t.window_days
+        ),
+    };
+    line(rule, if earned { bonus } else { 0.0 }, r, why)
+}
+
+/// All week: every one of the 7 weekdays has known hours and is at or above the threshold.
+fn all_week(cfg: &UptimeConfig, recent: &[Period]) -> Bonus {
+    let t = &cfg.time;
     let per_day: Vec<Option<f64>> = (0..7)
         .map(|d| {
             ratio(
@@ -427,27 +619,25 @@ pub fn evaluate(cfg: &UptimeConfig, h: &History) -> Outcome {
         .map(|r| r.unwrap_or(-1.0))
         .fold(f64::INFINITY, f64::min);
     let all_week = per_day.iter().all(|r| r.is_some_and(|r| r >= t.threshold));
-    b.push(line(
-        Family::Time,
-        "all_week",
-        if all_week { t.all_week_bonus } else { 0.0 },
-        (worst >= 0.0).then_some(worst),
-        if worst >= 0.0 {
-            format!(
-                "worst weekday of the last {} days at {}",
-                t.window_days,
-                pct(worst)
-            )
-        } else {
-            format!(
-                "not every weekday is known in the last {} days",
-                t.window_days
-            )
-        },
-    ));
+    let why = if worst >= 0.0 {
+        format!(
+            "worst weekday of the last {} days at {}",
+            t.window_days,
+            pct(worst)
+        )
+    } else {
+        format!(
+            "not every weekday is known in the last {} days",
+            t.window_days
+        )
+    };
+    let bonus = if all_week { t.all_week_bonus } else { 0.0 };
+    line(Rule::AllWeek, bonus, (worst >= 0.0).then_some(worst), why)
+}
 
-    // Milestones: reached now and never awarded before ⇒ new; bonuses of achievements still
-    // being applied.
+/// Milestones: reached now and never awarded before ⇒ new; bonuses of achievements still
+/// being applied. Returns the lines and the milestones reached for the first time.
+fn milestones(cfg: &UptimeConfig, h: &History, cons_run: usize) -> (Vec<Bonus>, Vec<Milestone>) {
     let m = &cfg.milestones;
     let hours_run = run(&h.hours, h.last_hour, |p| {
         p.uptime() >= m.hours_streak_threshold
@@ -479,6 +669,7 @@ pub fn evaluate(cfg: &UptimeConfig, h: &History) -> Outcome {
             perfect,
         ),
     ];
+    let mut lines = Vec::with_capacity(reached.len());
     let mut new_milestones = Vec::new();
     for (milestone, hit, bonus, metric) in reached {
         let earlier = h.achievements.iter().find(|a| a.milestone == milestone);
@@ -501,21 +692,17 @@ pub fn evaluate(cfg: &UptimeConfig, h: &History) -> Outcome {
             }
             None => (0.0, "not reached".to_string()),
         };
-        b.push(line(
-            Family::Milestone,
-            milestone.name(),
-            applied,
-            Some(metric as f64),
-            why,
-        ));
+        lines.push(line(milestone.into(), applied, Some(metric as f64), why));
     }
+    (lines, new_milestones)
+}
 
-    // Network contribution.
+/// Network contribution: early adopter, network supporter, community contributor (grants).
+fn contribution(cfg: &UptimeConfig, h: &History) -> Vec<Bonus> {
     let c = &cfg.contribution;
     let early = h.registered_days > f64::from(c.early_adopter_days);
-    b.push(line(
-        Family::Contribution,
-        "early_adopter",
+    let early_adopter = line(
+        Rule::EarlyAdopter,
         if early { c.early_adopter_bonus } else { 0.0 },
         Some(h.registered_days),
         format!(
@@ -524,42 +711,42 @@ pub fn evaluate(cfg: &UptimeConfig, h: &History) -> Outcome {
             if early { "more" } else { "not more" },
             c.early_adopter_days
         ),
-    ));
+    );
+    vec![early_adopter, supporter(cfg, h), community(h)]
+}
+
+fn supporter(cfg: &UptimeConfig, h: &History) -> Bonus {
+    let c = &cfg.contribution;
     let window_start = h.last_day - i64::from(c.supporter_window_days) + 1;
-    if h.registered_day <= window_start {
-        let span = between(&h.days, window_start, h.last_day);
-        let up_days = span.iter().filter(|d| d.up > 0).count();
-        // Days without any round are tenure's outage, never the miner's: excused.
-        let unknown = c.supporter_window_days as usize - span.len();
-        let supported = up_days + unknown >= c.supporter_min_days as usize;
-        b.push(line(
-            Family::Contribution,
-            "network_supporter",
-            if supported { c.supporter_bonus } else { 0.0 },
-            Some(up_days as f64),
-            format!(
-                "up on {up_days} of the last {} days ({unknown} unknown, excused); {} needed",
-                c.supporter_window_days, c.supporter_min_days
-            ),
-        ));
-    } else {
-        b.push(line(
-            Family::Contribution,
-            "network_supporter",
-            0.0,
-            None,
-            format!("registered less than {} days ago", c.supporter_window_days),
-        ));
+    if h.registered_day > window_start {
+        let why = format!("registered less than {} days ago", c.supporter_window_days);
+        return line(Rule::NetworkSupporter, 0.0, None, why);
     }
+    let span = between(&h.days, window_start, h.last_day);
+    let up_days = span.iter().filter(|d| d.up > 0).count();
+    // Days without any round are tenure's outage, never the miner's: excused.
+    let unknown = c.supporter_window_days as usize - span.len();
+    let supported = up_days + unknown >= c.supporter_min_days as usize;
+    line(
+        Rule::NetworkSupporter,
+        if supported { c.supporter_bonus } else { 0.0 },
+        Some(up_days as f64),
+        format!(
+            "up on {up_days} of the last {} days ({unknown} unknown, excused); {} needed",
+            c.supporter_window_days, c.supporter_min_days
+        ),
+    )
+}
+
+fn community(h: &History) -> Bonus {
     let active = h
         .grants
         .iter()
         .filter(|g| !g.revoked && h.now.is_none_or(|now| g.expires_at > now))
         .max_by(|a, b| a.bonus.total_cmp(&b.bonus));
-    b.push(match active {
+    match active {
         Some(g) => line(
-            Family::Contribution,
-            "community_contributor",
+            Rule::CommunityContributor,
             g.bonus.max(0.0),
             None,
             format!(
@@ -569,15 +756,16 @@ pub fn evaluate(cfg: &UptimeConfig, h: &History) -> Outcome {
             ),
         ),
         None => line(
-            Family::Contribution,
-            "community_contributor",
+            Rule::CommunityContributor,
             0.0,
             None,
             "no active grant".into(),
         ),
-    });
+    }
+}
 
-    // Trend.
+/// Trend: daily uptime improving over the window, with a current uptime high enough.
+fn trend(cfg: &UptimeConfig, h: &History, current: Option<f64>) -> Bonus {
     let tr = &cfg.trend;
     let points: Vec<(f64, f64)> = between(
         &h.days,
@@ -590,32 +778,16 @@ pub fn evaluate(cfg: &UptimeConfig, h: &History) -> Outcome {
     let s = slope(&points);
     let improving =
         s.is_some_and(|s| s > tr.min_slope) && current.is_some_and(|c| c >= tr.min_current_uptime);
-    b.push(line(
-        Family::Trend,
-        "trend",
-        if improving { tr.bonus } else { 0.0 },
-        s,
-        match s {
-            Some(s) => format!(
-                "daily uptime slope {s:+.4}/day over {} known days (needs > {} with current uptime >= {})",
-                points.len(),
-                tr.min_slope,
-                pct(tr.min_current_uptime)
-            ),
-            None => format!("{} known days: no trend", points.len()),
-        },
-    ));
-
-    let out = Outcome {
-        current_uptime: current,
-        historical_uptime: h.historical.filter(|x| x.is_finite()),
-        bonuses: b,
-        reliability_factor: 1.0,
-        raw: 1.0,
-        multiplier: 1.0,
-        new_milestones,
+    let why = match s {
+        Some(s) => format!(
+            "daily uptime slope {s:+.4}/day over {} known days (needs > {} with current uptime >= {})",
+            points.len(),
+            tr.min_slope,
+            pct(tr.min_current_uptime)
+        ),
+        None => format!("{} known days: no trend", points.len()),
     };
-    combine(cfg, out)
+    line(Rule::Trend, if improving { tr.bonus } else { 0.0 }, s, why)
 }
 
 fn combine(cfg: &UptimeConfig, mut o: Outcome) -> Outcome {
@@ -702,7 +874,7 @@ mod tests {
     fn get(o: &Outcome, name: &str) -> f64 {
         o.bonuses
             .iter()
-            .find(|b| b.name == name)
+            .find(|b| b.rule.name() == name)
             .map_or(f64::NAN, |b| b.bonus)
     }
 
@@ -852,7 +1024,7 @@ mod tests {
         assert_eq!(
             o.bonuses
                 .iter()
-                .find(|b| b.name == "recovery")
+                .find(|b| b.rule == Rule::Recovery)
                 .unwrap()
                 .metric,
             Some(23.0)
@@ -889,7 +1061,7 @@ mod tests {
         // (every day has a down hour: 23/24 < 0.99).
         let o = evaluate(&cfg, &h);
         for name in ["peak_hours", "off_peak", "holidays", "maintenance"] {
-            let line = o.bonuses.iter().find(|b| b.name == name).unwrap();
+            let line = o.bonuses.iter().find(|b| b.rule.name() == name).unwrap();
             assert_eq!((line.bonus, line.metric), (0.0, None), "{name}");
             assert!(line.why.contains("not configured"), "{name}");
         }
@@ -1037,18 +1209,29 @@ mod tests {
     #[test]
     fn every_epoch_reports_the_same_rules_in_the_same_order() {
         let mut cfg = UptimeConfig::default();
-        let names = |cfg: &UptimeConfig| -> Vec<&str> {
+        let rules = |cfg: &UptimeConfig| -> Vec<Rule> {
             evaluate(cfg, &days(&ok(3)))
                 .bonuses
                 .iter()
-                .map(|b| b.name)
+                .map(|b| b.rule)
                 .collect()
         };
-        assert_eq!(names(&cfg), NAMES.to_vec());
+        let table: Vec<Rule> = RULES.iter().map(|r| r.0).collect();
+        assert_eq!(rules(&cfg), table);
         cfg.time.peak_hours_utc = vec![1];
         cfg.time.holidays = vec!["2026-01-01".into()];
-        assert_eq!(names(&cfg), NAMES.to_vec());
-        assert_eq!(names(&UptimeConfig::default()), NAMES.to_vec());
+        assert_eq!(rules(&cfg), table);
+        assert_eq!(rules(&UptimeConfig::default()), table);
+        // Each line's family is its rule's, and names round-trip; an unknown name is an error.
+        for (i, (rule, family, name)) in RULES.iter().enumerate() {
+            assert_eq!(*rule as usize, i, "RULES is in declaration order");
+            assert_eq!((rule.family(), rule.name()), (*family, *name));
+            assert_eq!(name.parse::<Rule>().unwrap(), *rule);
+            let json = serde_json::to_string(rule).unwrap();
+            assert_eq!(serde_json::from_str::<Rule>(&json).unwrap(), *rule);
+        }
+        assert!("uptime_forever".parse::<Rule>().is_err());
+        assert!(serde_json::from_str::<Rule>("\"Reliability\"").is_err());
     }
 
     #[test]

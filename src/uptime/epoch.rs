@@ -12,7 +12,7 @@ use sqlx::{PgConnection, PgPool, Row};
 use crate::chain::NetUid;
 use crate::config::{Mode, UptimeConfig};
 use crate::settings;
-use crate::uptime::bonus::{Milestone, evaluate};
+use crate::uptime::bonus::{Milestone, Record, Rule, Skipped, evaluate};
 use crate::uptime::cache::{Cache, Horizon};
 use crate::uptime::history::{Achievement, Grant, History, Period};
 use crate::uptime::store::Periods;
@@ -223,7 +223,8 @@ pub async fn record_epoch(
                 } else {
                     "validator permit: uptime bonuses do not apply, 1.0"
                 };
-                (1.0, serde_json::json!({ "reason": why }))
+                let reason = why.to_string();
+                (1.0, Record::Skipped(Skipped { reason }))
             } else {
                 let reg = registered.get(&id).copied().unwrap_or(block);
                 let h = History {
@@ -245,11 +246,11 @@ pub async fn record_epoch(
                     let bonus = o
                         .bonuses
                         .iter()
-                        .find(|b| b.name == ms.name())
+                        .find(|b| b.rule == Rule::from(*ms))
                         .map_or(0.0, |b| b.bonus);
                     new_achievements.push((id, *ms, bonus));
                 }
-                (o.multiplier, detail(&o))
+                (o.multiplier, Record::Evaluated(o.detail()))
             };
             rows.push(
                 id, m.uid, &m.hotkey, current, historical, detail, multiplier,
@@ -302,23 +303,6 @@ pub async fn record_epoch(
     Ok(recorded)
 }
 
-/// What is stored per miner: the bonuses earned in full (with why), and the metric of every
-/// rule in the order of [`crate::uptime::bonus::NAMES`] (a rule not earned is explained by its
-/// metric against the tiers in `uptime_epochs.params`).
-/// Storing every reason of every miner made a 4,096-miner epoch write 14 MB of JSON.
-fn detail(o: &crate::uptime::Outcome) -> serde_json::Value {
-    let earned: Vec<&crate::uptime::Bonus> = o.bonuses.iter().filter(|b| b.bonus > 0.0).collect();
-    // In the order of `bonus::NAMES` (the same for every miner and epoch).
-    let metrics: Vec<Option<f64>> = o.bonuses.iter().map(|b| b.metric).collect();
-    serde_json::json!({
-        "earned": earned,
-        "metrics": metrics,
-        "reliability_factor": o.reliability_factor,
-        "raw": o.raw,
-        "new_milestones": o.new_milestones,
-    })
-}
-
 #[derive(Default)]
 struct Rows {
     ids: Vec<i64>,
@@ -339,7 +323,7 @@ impl Rows {
         hotkey: &str,
         current: Option<f64>,
         historical: Option<f64>,
-        detail: serde_json::Value,
+        detail: Record,
         multiplier: f64,
     ) {
         self.ids.push(id);
@@ -347,7 +331,9 @@ impl Rows {
         self.hotkeys.push(hotkey.to_string());
         self.current.push(current);
         self.historical.push(historical);
-        self.detail.push(detail.to_string());
+        // A record is plain data: serializing it into a String cannot fail.
+        self.detail
+            .push(serde_json::to_string(&detail).unwrap_or_default());
         self.multiplier.push(multiplier);
     }
 

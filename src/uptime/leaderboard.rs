@@ -2,7 +2,10 @@
 //! then longevity), the achievements (badges), and one miner's bonus history.
 
 use serde::Serialize;
+use sqlx::types::Json;
 use sqlx::{PgPool, Row};
+
+use crate::uptime::bonus::{Record, Rule};
 
 use crate::chain::NetUid;
 use crate::vesting::store::MinerSel;
@@ -20,31 +23,24 @@ pub struct Entry {
     pub longevity_days: f64,
     pub multiplier: f64,
     pub mode: String,
-    /// Every bonus with its metric and reason (or why none applies).
-    pub detail: serde_json::Value,
+    /// The bonuses earned and every rule's metric (or why none applies).
+    pub detail: Record,
 }
 
-fn metric(detail: &serde_json::Value, name: &str) -> Option<f64> {
-    let i = crate::uptime::bonus::NAMES
-        .iter()
-        .position(|n| *n == name)?;
-    detail["metrics"][i].as_f64()
-}
-
-fn entry(r: &sqlx::postgres::PgRow) -> Entry {
-    let detail: serde_json::Value = r.get(5);
-    Entry {
+fn entry(r: &sqlx::postgres::PgRow) -> Result<Entry, sqlx::Error> {
+    let detail: Record = r.try_get::<Json<Record>, _>(5)?.0;
+    Ok(Entry {
         rank: 0,
-        uid: r.get::<i32, _>(0) as u16,
-        hotkey: r.get(1),
-        current_uptime: r.get(2),
-        historical_uptime: r.get(3),
-        consistency_days: metric(&detail, "consistency").unwrap_or(0.0),
-        longevity_days: metric(&detail, "longevity").unwrap_or(0.0),
-        multiplier: r.get(4),
-        mode: r.get(6),
+        uid: r.try_get::<i32, _>(0)? as u16,
+        hotkey: r.try_get(1)?,
+        current_uptime: r.try_get(2)?,
+        historical_uptime: r.try_get(3)?,
+        consistency_days: detail.metric(Rule::Consistency).unwrap_or(0.0),
+        longevity_days: detail.metric(Rule::Longevity).unwrap_or(0.0),
+        multiplier: r.try_get(4)?,
+        mode: r.try_get(6)?,
         detail,
-    }
+    })
 }
 
 /// The leaderboard at the last recorded epoch (or `epoch_block`): `None` before any.
@@ -75,7 +71,7 @@ pub async fn leaderboard(
     .await?
     .iter()
     .map(entry)
-    .collect();
+    .collect::<Result<_, _>>()?;
     entries.sort_by(|a, b| {
         let c = |e: &Entry| e.current_uptime.unwrap_or(-1.0);
         c(b).total_cmp(&c(a))
@@ -143,9 +139,9 @@ pub async fn history(
     .bind(limit)
     .fetch_all(pool)
     .await?;
-    Ok(Some(
-        rows.iter()
-            .map(|r| (r.get::<i64, _>(7) as u64, entry(r)))
-            .collect(),
-    ))
+    let entries = rows
+        .iter()
+        .map(|r| Ok((r.try_get::<i64, _>(7)? as u64, entry(r)?)))
+        .collect::<Result<_, sqlx::Error>>()?;
+    Ok(Some(entries))
 }

@@ -13,5 +13,5 @@ pub mod leaderboard;
 pub mod probe;
 pub mod store;
 
-pub use bonus::{Bonus, Family, Milestone, Outcome, evaluate};
+pub use bonus::{Bonus, Family, Milestone, Outcome, Rule, evaluate};
 pub use history::{Achievement, Grant, History, Period};

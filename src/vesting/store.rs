@@ -252,7 +252,7 @@ const RECORD_COLUMNS: &str = "epoch_block, mode, uid, hotkey, coldkey, earned_ra
     holding_fraction, holding_days, amount_tier, duration_tier, multiplier, reason";
 
 fn record(r: &sqlx::postgres::PgRow) -> Record {
-    let mode = Mode::from_name(r.get(1));
+    let mode: Mode = r.get(1);
     let multiplier: f64 = r.get(11);
     Record {
         epoch_block: r.get::<i64, _>(0) as u64,
@@ -393,7 +393,7 @@ async fn epoch_row(
     .await?;
     Ok(row.map(|r| EpochRow {
         epoch_block: r.get::<i64, _>(0) as u64,
-        mode: Mode::from_name(r.get(1)),
+        mode: r.get(1),
         miners: r.get::<i32, _>(2) as u32,
         boosted: r.get::<i32, _>(3) as u32,
         compute_ms: r.get(4),

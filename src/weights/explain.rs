@@ -3,11 +3,12 @@
 //! Shared by the CLI and the HTTP API.
 
 use serde::Serialize;
-use serde_json::{Value, json};
 use sqlx::PgPool;
+use sqlx::types::Json;
 
+use super::explanation::Explanation;
 use super::pipeline::{self, Params, Plan};
-use super::submission::{self, Submission};
+use super::submission::{self, Status, Submission};
 use super::{WeightsError, inputs};
 use crate::vesting::store::MinerSel;
 
@@ -24,40 +25,95 @@ pub enum ExplainError {
 }
 
 /// A submission as the views show it.
-pub fn submission_json(s: &Submission) -> Value {
-    json!({
-        "epoch_index": s.epoch_index,
-        "epoch_block": s.epoch_block,
-        "planned_block": s.planned_block,
-        "status": s.status.name(),
-        "method": s.method,
-        "dry_run": s.dry_run,
-        "version_key": s.version_key,
-        "reveal_round": s.reveal_round,
-        "nonce": s.nonce,
-        "in_block": s.in_block_number,
-        "attempts": s.attempts,
-        "error": s.error,
-        "retryable": s.retryable,
-        "dests": s.uids,
-        "weights": s.weights,
-    })
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SubmissionView {
+    pub epoch_index: u64,
+    pub epoch_block: u64,
+    pub planned_block: u64,
+    pub status: Status,
+    pub method: String,
+    pub dry_run: bool,
+    pub version_key: u64,
+    pub reveal_round: Option<u64>,
+    pub nonce: Option<u64>,
+    pub in_block: Option<u64>,
+    pub attempts: u32,
+    pub error: Option<String>,
+    pub retryable: Option<bool>,
+    pub dests: Vec<u16>,
+    pub weights: Vec<u16>,
+}
+
+impl From<&Submission> for SubmissionView {
+    fn from(s: &Submission) -> Self {
+        SubmissionView {
+            epoch_index: s.epoch_index,
+            epoch_block: s.epoch_block,
+            planned_block: s.planned_block,
+            status: s.status,
+            method: s.method.clone(),
+            dry_run: s.dry_run,
+            version_key: s.version_key,
+            reveal_round: s.reveal_round,
+            nonce: s.nonce,
+            in_block: s.in_block_number,
+            attempts: s.attempts,
+            error: s.error.clone(),
+            retryable: s.retryable,
+            dests: s.uids.clone(),
+            weights: s.weights.clone(),
+        }
+    }
+}
+
+/// One transition of a submission.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Transition {
+    pub at: chrono::DateTime<chrono::Utc>,
+    pub status: String,
+    pub detail: String,
+}
+
+async fn transitions(pool: &PgPool, id: i64) -> Result<Vec<Transition>, sqlx::Error> {
+    Ok(submission::log_of(pool, id)
+        .await?
+        .into_iter()
+        .map(|(at, status, detail)| Transition { at, status, detail })
+        .collect())
+}
+
+/// A submission with its transitions (`tenure weights history`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct HistoryEntry {
+    #[serde(flatten)]
+    pub submission: SubmissionView,
+    pub log: Vec<Transition>,
 }
 
 /// Submissions, newest first, each with its transitions.
-pub async fn history(pool: &PgPool, netuid: u16, limit: i64) -> Result<Value, ExplainError> {
+pub async fn history(
+    pool: &PgPool,
+    netuid: u16,
+    limit: i64,
+) -> Result<Vec<HistoryEntry>, ExplainError> {
     let mut out = Vec::new();
     for s in submission::history(pool, netuid, limit).await? {
-        let log: Vec<Value> = submission::log_of(pool, s.id)
-            .await?
-            .into_iter()
-            .map(|(at, status, detail)| json!({ "at": at, "status": status, "detail": detail }))
-            .collect();
-        let mut j = submission_json(&s);
-        j["log"] = Value::Array(log);
-        out.push(j);
+        out.push(HistoryEntry {
+            submission: SubmissionView::from(&s),
+            log: transitions(pool, s.id).await?,
+        });
     }
-    Ok(Value::Array(out))
+    Ok(out)
+}
+
+/// One miner's weight in one submission, explained (`tenure weights explain`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MinerExplanation {
+    pub uid: u16,
+    pub hotkey: String,
+    pub submission: SubmissionView,
+    pub log: Vec<Transition>,
+    pub explain: Explanation,
 }
 
 /// One miner's entry in one submission (`epoch` = its epoch index; latest when `None`).
@@ -66,7 +122,7 @@ pub async fn explain(
     netuid: u16,
     miner: &MinerSel,
     epoch: Option<u64>,
-) -> Result<Value, ExplainError> {
+) -> Result<MinerExplanation, ExplainError> {
     let sub: Option<(i64, i64)> = sqlx::query_as(
         "SELECT id, epoch_index FROM weight_submissions s
           WHERE netuid = $1 AND ($2::bigint IS NULL OR epoch_index = $2)
@@ -88,8 +144,8 @@ pub async fn explain(
         MinerSel::Uid(u) => (Some(i32::from(*u)), None),
         MinerSel::Hotkey(h) => (None, Some(h.as_str())),
     };
-    let row: Option<(i32, String, String)> = sqlx::query_as(
-        "SELECT uid, hotkey, explain::text FROM weight_entries
+    let row: Option<(i32, String, Json<Explanation>)> = sqlx::query_as(
+        "SELECT uid, hotkey, explain FROM weight_entries
           WHERE submission_id = $1 AND ($2::int IS NULL OR uid = $2)
             AND ($3::text IS NULL OR hotkey = $3)",
     )
@@ -106,30 +162,44 @@ pub async fn explain(
             sub.epoch_index
         )));
     };
-    let log: Vec<Value> = submission::log_of(pool, id)
-        .await?
-        .into_iter()
-        .map(|(at, status, detail)| json!({ "at": at, "status": status, "detail": detail }))
-        .collect();
-    Ok(json!({
-        "uid": uid,
-        "hotkey": hotkey,
-        "submission": submission_json(&sub),
-        "log": log,
-        "explain": serde_json::from_str::<Value>(&explain).unwrap_or(Value::Null),
-    }))
+    Ok(MinerExplanation {
+        uid: uid as u16,
+        hotkey,
+        submission: SubmissionView::from(&sub),
+        log: transitions(pool, id).await?,
+        explain: explain.0,
+    })
 }
 
 /// What would be submitted if the epoch were now, from what the database has at `head`.
 #[derive(Debug, Serialize)]
 pub struct Preview {
     pub head: u64,
-    pub params: Value,
+    pub params: PreviewParams,
     pub blocked: Option<String>,
     pub dests: Vec<u16>,
     pub weights: Vec<u16>,
     pub padding: Option<String>,
-    pub miners: Vec<Value>,
+    pub miners: Vec<PreviewMiner>,
+}
+
+/// The parameters a preview was computed with.
+#[derive(Debug, Serialize)]
+pub struct PreviewParams {
+    pub max_total_multiplier: f64,
+    pub min_allowed_weights: u16,
+    pub max_weights_limit: u16,
+    pub vesting_epoch: Option<u64>,
+    pub uptime_epoch: Option<u64>,
+}
+
+/// One uid of a preview and its explanation.
+#[derive(Debug, Serialize)]
+pub struct PreviewMiner {
+    pub uid: u16,
+    pub hotkey: String,
+    #[serde(flatten)]
+    pub explain: Explanation,
 }
 
 pub async fn preview(
@@ -146,23 +216,22 @@ pub async fn preview(
     let miners = plan
         .entries
         .iter()
-        .map(|e| {
-            let mut j = e.explain(params.max_total_multiplier);
-            j["uid"] = json!(e.input.uid);
-            j["hotkey"] = json!(e.input.hotkey);
-            j
+        .map(|e| PreviewMiner {
+            uid: e.input.uid,
+            hotkey: e.input.hotkey.clone(),
+            explain: e.explain(params.max_total_multiplier),
         })
         .collect();
     Ok((
         Preview {
             head,
-            params: json!({
-                "max_total_multiplier": params.max_total_multiplier,
-                "min_allowed_weights": params.min_allowed_weights,
-                "max_weights_limit": params.max_weights_limit,
-                "vesting_epoch": loaded.vesting_epoch,
-                "uptime_epoch": loaded.uptime_epoch,
-            }),
+            params: PreviewParams {
+                max_total_multiplier: params.max_total_multiplier,
+                min_allowed_weights: params.min_allowed_weights,
+                max_weights_limit: params.max_weights_limit,
+                vesting_epoch: loaded.vesting_epoch,
+                uptime_epoch: loaded.uptime_epoch,
+            },
             blocked,
             dests: plan.uids().to_vec(),
             weights: plan.weights().to_vec(),
@@ -174,39 +243,99 @@ pub async fn preview(
 }
 
 /// The explanation of one entry as text for the terminal.
-pub fn explain_text(v: &Value) -> String {
-    let e = &v["explain"];
-    let s = &v["submission"];
+pub fn explain_text(v: &MinerExplanation) -> String {
+    let (e, s) = (&v.explain, &v.submission);
+    let dry_run = if s.dry_run { " (dry run)" } else { "" };
     let mut out = format!(
-        "uid {} ({}) in epoch {} — {} via {}{}\n",
-        v["uid"],
-        v["hotkey"].as_str().unwrap_or(""),
-        s["epoch_index"],
-        s["status"].as_str().unwrap_or(""),
-        s["method"].as_str().unwrap_or(""),
-        if s["dry_run"] == json!(true) {
-            " (dry run)"
-        } else {
-            ""
-        }
+        "uid {} ({}) in epoch {} — {} via {}{dry_run}\n",
+        v.uid,
+        v.hotkey,
+        s.epoch_index,
+        s.status.name(),
+        s.method
     );
-    out += &format!("  base score         {}\n", e["base"]);
-    if let Some(u) = e["untouched"].as_str() {
+    out += &format!("  base score         {}\n", e.base);
+    if let Some(u) = &e.untouched {
         out += &format!("  untouched          {u}\n");
     }
-    for k in ["uptime", "vesting", "penalty"] {
-        out += &format!("  {k:<18} ×{}   {}\n", e[k]["applied"], e[k]["why"]);
-    }
+    out += &format!(
+        "  uptime             ×{}   {}\n",
+        e.uptime.applied, e.uptime.why
+    );
+    out += &format!(
+        "  vesting            ×{}   {}\n",
+        e.vesting.applied, e.vesting.why
+    );
+    out += &format!(
+        "  penalty            ×{}   {}\n",
+        e.penalty.applied, e.penalty.why
+    );
     out += &format!(
         "  product            {} (clamp {}: {})\n",
-        e["product"], e["clamp"]["max_total_multiplier"], e["clamp"]["clamped"]
+        e.product, e.clamp.max_total_multiplier, e.clamp.clamped
     );
-    out += &format!("  total multiplier   {}\n", e["total_multiplier"]);
-    out += &format!("  raw weight         {}\n", e["raw_weight"]);
-    out += &format!("  normalized weight  {}\n", e["normalized_weight"]);
-    out += &format!("  u16 submitted      {}\n", e["weight_u16"]);
-    if let Some(err) = s["error"].as_str() {
+    out += &format!("  total multiplier   {}\n", e.total_multiplier);
+    out += &format!("  raw weight         {}\n", e.raw_weight);
+    out += &format!("  normalized weight  {}\n", e.normalized_weight);
+    out += &format!("  u16 submitted      {}\n", e.weight_u16);
+    if let Some(err) = &s.error {
         out += &format!("  submission error   {err}\n");
+    }
+    out
+}
+
+/// One submission as a line for the terminal (`tenure weights history`).
+pub fn history_line(h: &HistoryEntry) -> String {
+    let s = &h.submission;
+    let or_dash = |v: Option<u64>| v.map_or("-".to_string(), |v| v.to_string());
+    format!(
+        "epoch {:>8}  {:<10} {:<36} planned at {:>9}  in block {:<9}  {} weights  attempts {}{}{}",
+        s.epoch_index,
+        s.status.name(),
+        s.method,
+        s.planned_block,
+        or_dash(s.in_block),
+        s.dests.len(),
+        s.attempts,
+        if s.dry_run { "  (dry run)" } else { "" },
+        s.error
+            .as_ref()
+            .map(|e| format!("  error: {e}"))
+            .unwrap_or_default(),
+    )
+}
+
+/// A preview as a table for the terminal (`tenure weights preview`).
+pub fn preview_text(p: &Preview) -> String {
+    let mut out = format!(
+        "preview at ingested block {} ({} uids)\n",
+        p.head,
+        p.miners.len()
+    );
+    if let Some(b) = &p.blocked {
+        out += &format!("NOT SUBMITTED: {b}\n");
+    }
+    if let Some(pad) = &p.padding {
+        out += &format!("padded (SDK 10): {pad}\n");
+    }
+    out += &format!(
+        "{:>5}  {:>12}  {:>8}  {:>8}  {:>8}  {:>8}  {:>12}  {:>6}\n",
+        "uid", "base", "uptime", "vesting", "penalty", "total", "normalized", "u16"
+    );
+    for m in &p.miners {
+        let e = &m.explain;
+        out += &format!(
+            "{:>5}  {:>12.6}  {:>8.4}  {:>8.4}  {:>8.4}  {:>8.4}  {:>12.8}  {:>6}{}\n",
+            m.uid,
+            e.base.score(),
+            e.uptime.applied,
+            e.vesting.applied,
+            e.penalty.applied,
+            e.total_multiplier,
+            e.normalized_weight,
+            e.weight_u16,
+            if e.clamp.clamped { "  clamped" } else { "" },
+        );
     }
     out
 }

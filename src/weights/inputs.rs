@@ -4,13 +4,17 @@
 
 use std::collections::{BTreeSet, HashMap};
 
-use serde_json::{Value, json};
 use sqlx::PgConnection;
+use sqlx::types::Json;
 
+use super::explanation::{
+    PenaltyInForce, PenaltyWhy, UptimeRecorded, UptimeWhy, VestingRecorded, VestingWhy,
+};
 use super::penalty::{self, Series};
-use super::pipeline::{Base, Factor, Input};
+use super::pipeline::{Base, Factor, Input, neutral};
 use super::scores::{self, Fresh};
 use crate::config::{Mode, PenaltyConfig, ScoresSource};
+use crate::uptime::bonus::Record;
 use crate::vesting::epoch::applied;
 use crate::vesting::store::StoreError;
 
@@ -183,7 +187,7 @@ struct UptimeRow {
     multiplier: f64,
     current_uptime: Option<f64>,
     historical_uptime: Option<f64>,
-    detail: String,
+    detail: Json<Record>,
 }
 
 /// The last epoch an engine recorded at or before `head`, and its mode.
@@ -192,7 +196,7 @@ async fn last_epoch(
     table: &str,
     netuid: i32,
     head: i64,
-) -> Result<Option<(i64, String)>, sqlx::Error> {
+) -> Result<Option<(i64, Mode)>, sqlx::Error> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT epoch_block, mode FROM {table} WHERE netuid = $1 AND epoch_block <= $2
           ORDER BY epoch_block DESC LIMIT 1"
@@ -204,12 +208,116 @@ async fn last_epoch(
 }
 
 /// Why a miner without a row in an engine's last epoch record gets 1.0.
-fn neutral_reason(engine: &str, epoch: &Option<(i64, String)>) -> String {
+fn neutral_reason(engine: &str, epoch: &Option<(i64, Mode)>) -> String {
     match epoch {
         None => format!("no {engine} epoch recorded yet: 1.0"),
-        Some((b, m)) if m == "off" => format!("{engine} mode off at epoch block {b}: 1.0"),
+        Some((b, Mode::Off)) => format!("{engine} mode off at epoch block {b}: 1.0"),
         Some((b, _)) => format!("not in the {engine} record of epoch block {b}: 1.0"),
     }
+}
+
+/// Every miner's vesting factor at the engine's epoch `(block, mode)`.
+async fn vesting_factors(
+    tx: &mut PgConnection,
+    n: i32,
+    (block, mode): (i64, Mode),
+) -> Result<HashMap<i64, Factor<VestingWhy>>, sqlx::Error> {
+    let rows: Vec<VestingRow> = sqlx::query_as(
+        "SELECT miner_id, multiplier, holding_fraction, holding_days, amount_tier,
+                duration_tier, earned_rao, remaining_rao, reason
+           FROM vesting_multipliers WHERE netuid = $1 AND epoch_block = $2",
+    )
+    .bind(n)
+    .bind(block)
+    .fetch_all(&mut *tx)
+    .await?;
+    let factor = |r: VestingRow| Factor {
+        applied: applied(mode, r.multiplier),
+        why: VestingWhy::Recorded(VestingRecorded {
+            epoch_block: block,
+            mode,
+            multiplier: r.multiplier,
+            holding_fraction: r.holding_fraction,
+            holding_days: r.holding_days,
+            amount_tier: r.amount_tier,
+            duration_tier: r.duration_tier,
+            earned_rao: r.earned_rao,
+            remaining_rao: r.remaining_rao,
+            reason: r.reason,
+        }),
+    };
+    Ok(rows.into_iter().map(|r| (r.miner_id, factor(r))).collect())
+}
+
+/// Every miner's uptime factor at the engine's epoch `(block, mode)`.
+async fn uptime_factors(
+    tx: &mut PgConnection,
+    n: i32,
+    (block, mode): (i64, Mode),
+) -> Result<HashMap<i64, Factor<UptimeWhy>>, sqlx::Error> {
+    let rows: Vec<UptimeRow> = sqlx::query_as(
+        "SELECT miner_id, multiplier, current_uptime, historical_uptime, bonuses AS detail
+           FROM uptime_multipliers WHERE netuid = $1 AND epoch_block = $2",
+    )
+    .bind(n)
+    .bind(block)
+    .fetch_all(&mut *tx)
+    .await?;
+    let factor = |r: UptimeRow| Factor {
+        applied: applied(mode, r.multiplier),
+        why: UptimeWhy::Recorded(UptimeRecorded {
+            epoch_block: block,
+            mode,
+            multiplier: r.multiplier,
+            current_uptime: r.current_uptime,
+            historical_uptime: r.historical_uptime,
+            detail: r.detail.0,
+        }),
+    };
+    Ok(rows.into_iter().map(|r| (r.miner_id, factor(r))).collect())
+}
+
+/// The penalties in force at `head`, strongest per coldkey (detecting new ones first when the
+/// settings say so).
+async fn penalty_factors(
+    tx: &mut PgConnection,
+    n: i32,
+    head: u64,
+    p: &PenaltySettings,
+    miners: &[crate::vesting::epoch::MinerRef],
+) -> Result<HashMap<String, Factor<PenaltyWhy>>, sqlx::Error> {
+    if p.detect {
+        let coldkeys: Vec<String> = miners
+            .iter()
+            .filter_map(|m| m.coldkey.clone())
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        detect(tx, n, head, p, &coldkeys).await?;
+    }
+    let rows: Vec<(String, f64, i64, i64, f64)> = sqlx::query_as(
+        "SELECT DISTINCT ON (coldkey) coldkey, factor, from_block, until_block, drop_fraction
+           FROM stake_penalties WHERE netuid = $1 AND from_block <= $2 AND until_block > $2
+          ORDER BY coldkey, factor, from_block DESC",
+    )
+    .bind(n)
+    .bind(head as i64)
+    .fetch_all(&mut *tx)
+    .await?;
+    let factor = |factor, from_block, until_block, drop_fraction| Factor {
+        applied: factor,
+        why: PenaltyWhy::InForce(PenaltyInForce {
+            factor,
+            drop_fraction,
+            from_block,
+            until_block,
+            mean_window_days: p.cfg.mean_window_days,
+        }),
+    };
+    Ok(rows
+        .into_iter()
+        .map(|(coldkey, f, from, until, drop)| (coldkey, factor(f, from, until, drop)))
+        .collect())
 }
 
 pub async fn load(tx: &mut PgConnection, s: &Settings, head: u64) -> Result<Loaded, StoreError> {
@@ -219,101 +327,21 @@ pub async fn load(tx: &mut PgConnection, s: &Settings, head: u64) -> Result<Load
     let fresh = scores::fresh(tx, s.netuid, s.source, head, s.max_age_blocks).await?;
 
     let vesting_epoch = last_epoch(tx, "vesting_epochs", n, h).await?;
-    let mut vesting: HashMap<i64, Factor> = HashMap::new();
-    if let Some((block, mode)) = &vesting_epoch {
-        let mode = Mode::from_name(mode);
-        let rows: Vec<VestingRow> = sqlx::query_as(
-            "SELECT miner_id, multiplier, holding_fraction, holding_days, amount_tier,
-                    duration_tier, earned_rao, remaining_rao, reason
-               FROM vesting_multipliers WHERE netuid = $1 AND epoch_block = $2",
-        )
-        .bind(n)
-        .bind(block)
-        .fetch_all(&mut *tx)
-        .await?;
-        for r in rows {
-            vesting.insert(
-                r.miner_id,
-                Factor {
-                    applied: applied(mode, r.multiplier),
-                    why: json!({
-                        "epoch_block": block, "mode": mode.name(), "multiplier": r.multiplier,
-                        "holding_fraction": r.holding_fraction, "holding_days": r.holding_days,
-                        "amount_tier": r.amount_tier, "duration_tier": r.duration_tier,
-                        "earned_rao": r.earned_rao, "remaining_rao": r.remaining_rao,
-                        "reason": r.reason,
-                    }),
-                },
-            );
-        }
-    }
+    let mut vesting = match vesting_epoch {
+        Some(epoch) => vesting_factors(tx, n, epoch).await?,
+        None => HashMap::new(),
+    };
     let vesting_default = neutral_reason("vesting", &vesting_epoch);
-
     let uptime_epoch = last_epoch(tx, "uptime_epochs", n, h).await?;
-    let mut uptime: HashMap<i64, Factor> = HashMap::new();
-    if let Some((block, mode)) = &uptime_epoch {
-        let mode = Mode::from_name(mode);
-        let rows: Vec<UptimeRow> = sqlx::query_as(
-            "SELECT miner_id, multiplier, current_uptime, historical_uptime, bonuses::text AS detail
-               FROM uptime_multipliers WHERE netuid = $1 AND epoch_block = $2",
-        )
-        .bind(n)
-        .bind(block)
-        .fetch_all(&mut *tx)
-        .await?;
-        for r in rows {
-            let detail: Value = serde_json::from_str(&r.detail).unwrap_or(Value::Null);
-            uptime.insert(
-                r.miner_id,
-                Factor {
-                    applied: applied(mode, r.multiplier),
-                    why: json!({
-                        "epoch_block": block, "mode": mode.name(), "multiplier": r.multiplier,
-                        "current_uptime": r.current_uptime,
-                        "historical_uptime": r.historical_uptime,
-                        "detail": detail,
-                    }),
-                },
-            );
-        }
-    }
+    let mut uptime = match uptime_epoch {
+        Some(epoch) => uptime_factors(tx, n, epoch).await?,
+        None => HashMap::new(),
+    };
     let uptime_default = neutral_reason("uptime", &uptime_epoch);
-
-    // Penalties in force at the head, strongest per coldkey.
-    let mut penalties: HashMap<String, Factor> = HashMap::new();
-    if let Some(p) = &s.penalty {
-        if p.detect {
-            let coldkeys: Vec<String> = miners
-                .iter()
-                .filter_map(|m| m.coldkey.clone())
-                .collect::<BTreeSet<_>>()
-                .into_iter()
-                .collect();
-            detect(tx, n, head, p, &coldkeys).await?;
-        }
-        let rows: Vec<(String, f64, i64, i64, f64)> = sqlx::query_as(
-            "SELECT DISTINCT ON (coldkey) coldkey, factor, from_block, until_block, drop_fraction
-               FROM stake_penalties WHERE netuid = $1 AND from_block <= $2 AND until_block > $2
-              ORDER BY coldkey, factor, from_block DESC",
-        )
-        .bind(n)
-        .bind(h)
-        .fetch_all(&mut *tx)
-        .await?;
-        for (coldkey, factor, from, until, drop) in rows {
-            penalties.insert(
-                coldkey,
-                Factor {
-                    applied: factor,
-                    why: json!({
-                        "factor": factor, "drop_fraction": drop,
-                        "from_block": from, "until_block": until,
-                        "mean_window_days": p.cfg.mean_window_days,
-                    }),
-                },
-            );
-        }
-    }
+    let penalties = match &s.penalty {
+        Some(p) => penalty_factors(tx, n, head, p, &miners).await?,
+        None => HashMap::new(),
+    };
     let no_penalty = if s.penalty.is_some() {
         "no alpha-selling penalty in force: 1.0"
     } else {
@@ -327,12 +355,12 @@ pub async fn load(tx: &mut PgConnection, s: &Settings, head: u64) -> Result<Load
                 ScoresSource::Uniform => Some(Base {
                     score: 1.0,
                     block: None,
-                    source: "uniform",
+                    source: ScoresSource::Uniform,
                 }),
                 src => fresh.scores.get(&m.hotkey).map(|(score, block)| Base {
                     score: *score,
                     block: Some(*block),
-                    source: src.name(),
+                    source: src,
                 }),
             };
             Input {
@@ -343,15 +371,15 @@ pub async fn load(tx: &mut PgConnection, s: &Settings, head: u64) -> Result<Load
                 base,
                 uptime: uptime
                     .remove(&m.miner_id)
-                    .unwrap_or_else(|| Factor::neutral(&uptime_default)),
+                    .unwrap_or_else(|| neutral(&uptime_default)),
                 vesting: vesting
                     .remove(&m.miner_id)
-                    .unwrap_or_else(|| Factor::neutral(&vesting_default)),
+                    .unwrap_or_else(|| neutral(&vesting_default)),
                 penalty: m
                     .coldkey
                     .as_ref()
                     .and_then(|c| penalties.get(c).cloned())
-                    .unwrap_or_else(|| Factor::neutral(no_penalty)),
+                    .unwrap_or_else(|| neutral(no_penalty)),
                 hotkey: m.hotkey,
             }
         })

@@ -4,6 +4,7 @@
 
 pub mod emit;
 pub mod explain;
+pub mod explanation;
 pub mod inputs;
 pub mod normalize;
 pub mod penalty;

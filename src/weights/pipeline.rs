@@ -3,36 +3,49 @@
 //! untouched (their base score, multiplier 1.0), then the SDK's conversion
 //! ([`super::normalize::emit`]). Pure: the inputs are loaded by [`super::inputs`].
 
-use serde::Serialize;
-use serde_json::{Value, json};
-
+use super::explanation::{
+    Applied, BaseScore, Clamp, Explanation, Note, PenaltyWhy, UptimeWhy, VestingWhy,
+};
 use super::normalize::{self, Emitted, WeightsError};
+use crate::config::ScoresSource;
 
-/// One factor of the product and what earned it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Factor {
-    /// What weights are multiplied by (1.0 in shadow and off modes).
-    pub applied: f64,
-    /// The recorded reasons: the engine's mode, its multiplier, the metrics that earned it.
-    pub why: Value,
+/// One factor of the product and what earned it: what weights are multiplied by (1.0 in shadow
+/// and off modes) and the recorded reasons.
+pub type Factor<W> = Applied<W>;
+
+/// A neutral factor (1.0) and its note.
+pub fn neutral<W: From<Note>>(why: &str) -> Factor<W> {
+    Applied {
+        applied: 1.0,
+        why: W::from(Note { note: why.into() }),
+    }
 }
 
-impl Factor {
-    pub fn neutral(why: &str) -> Self {
-        Factor {
-            applied: 1.0,
-            why: json!({ "note": why }),
-        }
+impl From<Note> for UptimeWhy {
+    fn from(n: Note) -> Self {
+        UptimeWhy::Neutral(n)
+    }
+}
+
+impl From<Note> for VestingWhy {
+    fn from(n: Note) -> Self {
+        VestingWhy::Neutral(n)
+    }
+}
+
+impl From<Note> for PenaltyWhy {
+    fn from(n: Note) -> Self {
+        PenaltyWhy::Neutral(n)
     }
 }
 
 /// A base score and where it came from.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Base {
     pub score: f64,
     /// The block it is as of (`None` for the uniform source).
     pub block: Option<u64>,
-    pub source: &'static str,
+    pub source: ScoresSource,
 }
 
 /// One registered uid.
@@ -45,9 +58,9 @@ pub struct Input {
     pub exempt: bool,
     /// `None`: no fresh base score, the miner's weight is 0.
     pub base: Option<Base>,
-    pub uptime: Factor,
-    pub vesting: Factor,
-    pub penalty: Factor,
+    pub uptime: Factor<UptimeWhy>,
+    pub vesting: Factor<VestingWhy>,
+    pub penalty: Factor<PenaltyWhy>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -78,7 +91,7 @@ pub struct Entry {
 
 impl Entry {
     /// The per-miner explanation stored with the submission and shown by `weights explain`.
-    pub fn explain(&self, max_total: f64) -> Value {
+    pub fn explain(&self, max_total: f64) -> Explanation {
         let untouched = if self.input.validator {
             Some("validator permit: multipliers not applied")
         } else if self.input.exempt {
@@ -86,22 +99,42 @@ impl Entry {
         } else {
             None
         };
-        json!({
-            "base": match &self.input.base {
-                Some(b) => json!({ "score": b.score, "block": b.block, "source": b.source }),
-                None => json!({ "score": 0.0, "note": "no fresh base score: weight 0" }),
+        let base = match &self.input.base {
+            Some(b) => BaseScore::Scored {
+                score: b.score,
+                block: b.block,
+                source: b.source,
             },
-            "untouched": untouched,
-            "uptime": { "applied": self.uptime, "why": self.input.uptime.why },
-            "vesting": { "applied": self.vesting, "why": self.input.vesting.why },
-            "penalty": { "applied": self.penalty, "why": self.input.penalty.why },
-            "product": self.uptime * self.vesting * self.penalty,
-            "clamp": { "max_total_multiplier": max_total, "clamped": self.clamped },
-            "total_multiplier": self.total,
-            "raw_weight": self.raw,
-            "normalized_weight": self.normalized,
-            "weight_u16": self.value,
-        })
+            None => BaseScore::Missing {
+                score: 0.0,
+                note: "no fresh base score: weight 0".into(),
+            },
+        };
+        Explanation {
+            base,
+            untouched: untouched.map(str::to_string),
+            uptime: Applied {
+                applied: self.uptime,
+                why: self.input.uptime.why.clone(),
+            },
+            vesting: Applied {
+                applied: self.vesting,
+                why: self.input.vesting.why.clone(),
+            },
+            penalty: Applied {
+                applied: self.penalty,
+                why: self.input.penalty.why.clone(),
+            },
+            product: self.uptime * self.vesting * self.penalty,
+            clamp: Clamp {
+                max_total_multiplier: max_total,
+                clamped: self.clamped,
+            },
+            total_multiplier: self.total,
+            raw_weight: self.raw,
+            normalized_weight: self.normalized,
+            weight_u16: self.value,
+        }
     }
 }
 
@@ -193,17 +226,17 @@ mod tests {
             base: Some(Base {
                 score: base,
                 block: Some(1),
-                source: "api",
+                source: ScoresSource::Api,
             }),
             uptime: Factor {
                 applied: u,
-                why: Value::Null,
+                ..neutral("test")
             },
             vesting: Factor {
                 applied: v,
-                why: Value::Null,
+                ..neutral("test")
             },
-            penalty: Factor::neutral("off"),
+            penalty: neutral("off"),
         }
     }
 
@@ -243,7 +276,14 @@ mod tests {
             vec![1.0, 1.0, 2.0]
         );
         assert_eq!(plan.weights(), &[65535, 32768, 65535]);
-        assert!(plan.entries[0].explain(3.0)["untouched"].is_string());
+        let explained = plan.entries[0].explain(3.0);
+        assert!(explained.untouched.is_some());
+        // What is stored reads back as the same explanation.
+        let stored = serde_json::to_string(&explained).unwrap();
+        assert_eq!(
+            serde_json::from_str::<Explanation>(&stored).unwrap(),
+            explained
+        );
     }
 
     #[test]

@@ -21,7 +21,9 @@ use tokio_util::sync::CancellationToken;
 use super::inputs;
 use super::pipeline::{self, Params};
 use super::submission::{self, Change, NewPlan, Status, Submission};
-use crate::chain::client::{BlockRef, ChainClient, ChainError, MORTAL_BLOCKS, TxProgress};
+use crate::chain::client::{
+    BlockRef, ChainClient, ChainError, MORTAL_BLOCKS, PoolRefusal, TxProgress,
+};
 use crate::chain::submit::{WeightsRequest, WeightsState, method};
 use crate::chain::types::AccountId;
 use crate::drand::Beacon;
@@ -875,7 +877,15 @@ impl Runner {
             }
             Err(e) => {
                 let (reason, retryable) = classify(&e);
-                if reason == "Transport" || reason == "Priority is too low" {
+                let unknown_outcome = e.is_transient()
+                    || matches!(
+                        &e,
+                        ChainError::Invalid {
+                            refusal: PoolRefusal::PriorityTooLow,
+                            ..
+                        }
+                    );
+                if unknown_outcome {
                     // The outcome is unknown: the row stays submitted and the next head
                     // reconciles it with the chain.
                     tracing::warn!(error = %e, "weights submission outcome unknown; reconciling on the next block");
@@ -940,47 +950,56 @@ fn nonce_consumed(error: &str) -> bool {
     error.contains("failed in block") || error.contains("outdated")
 }
 
-/// The chain's error names worth telling apart, and whether a later attempt in the same epoch
-/// may succeed.
-const REASONS: &[(&str, bool)] = &[
-    ("SettingWeightsTooFast", true),
-    ("CommittingWeightsTooFast", true),
-    ("TooManyUnrevealedCommits", true),
-    ("InvalidRevealRound", true),
-    ("CommitRevealEnabled", true),
-    ("CommitRevealDisabled", true),
-    ("IncorrectWeightVersionKey", false),
-    ("NeuronNoValidatorPermit", false),
-    ("NotEnoughStakeToSetWeights", false),
-    ("HotKeyNotRegisteredInSubNet", false),
-    ("WeightVecLengthIsLow", false),
-    ("UidVecContainInvalidOne", false),
-    ("MaxWeightExceeded", false),
-    ("DuplicateUids", false),
-    ("UidsLengthExceedUidsInSubNet", false),
-    ("IncorrectCommitRevealVersion", false),
-    ("Priority is too low", true),
-    ("outdated", true),
-    ("in the future", true),
-    ("ancient birth block", true),
-];
-
-/// A failed submission's reason label and retryability.
+/// A failed submission's reason label (the chain's own error name where there is one) and
+/// whether a later attempt in the same epoch may succeed.
 pub fn classify(e: &ChainError) -> (&'static str, bool) {
-    if e.is_transient() {
-        return ("Transport", true);
-    }
-    let text = e.to_string();
-    for (name, retryable) in REASONS {
-        if text.contains(name) {
-            return (name, *retryable);
+    match e {
+        ChainError::Unreachable { .. } | ChainError::Timeout { .. } | ChainError::Rpc { .. } => {
+            ("Transport", true)
+        }
+        ChainError::Invalid { refusal, .. } => match refusal {
+            PoolRefusal::PriorityTooLow => ("Priority is too low", true),
+            PoolRefusal::Outdated => ("outdated", true),
+            PoolRefusal::Future => ("in the future", true),
+            PoolRefusal::AncientBirthBlock => ("ancient birth block", true),
+            PoolRefusal::Custom(name) => {
+                subtensor_error(name).unwrap_or(("InvalidTransaction", true))
+            }
+            PoolRefusal::Other => ("InvalidTransaction", true),
+        },
+        ChainError::Module { pallet, error, .. } if pallet == "SubtensorModule" => {
+            subtensor_error(error).unwrap_or(("DispatchError", false))
+        }
+        ChainError::Module { .. } | ChainError::Dispatch(_) => ("DispatchError", false),
+        ChainError::UnknownBlock(_) | ChainError::Decode { .. } | ChainError::Build(_) => {
+            ("Other", false)
         }
     }
-    match e {
-        ChainError::Invalid(_) => ("InvalidTransaction", true),
-        ChainError::Dispatch(_) => ("DispatchError", false),
-        _ => ("Other", false),
-    }
+}
+
+/// subtensor's errors worth telling apart when setting weights, and whether they may pass
+/// later in the same epoch (rate limits, reveal timing) or not (permits, registration, vectors).
+fn subtensor_error(name: &str) -> Option<(&'static str, bool)> {
+    let known = match name {
+        "SettingWeightsTooFast" => ("SettingWeightsTooFast", true),
+        "CommittingWeightsTooFast" => ("CommittingWeightsTooFast", true),
+        "TooManyUnrevealedCommits" => ("TooManyUnrevealedCommits", true),
+        "InvalidRevealRound" => ("InvalidRevealRound", true),
+        "CommitRevealEnabled" => ("CommitRevealEnabled", true),
+        "CommitRevealDisabled" => ("CommitRevealDisabled", true),
+        "IncorrectWeightVersionKey" => ("IncorrectWeightVersionKey", false),
+        "NeuronNoValidatorPermit" => ("NeuronNoValidatorPermit", false),
+        "NotEnoughStakeToSetWeights" => ("NotEnoughStakeToSetWeights", false),
+        "HotKeyNotRegisteredInSubNet" => ("HotKeyNotRegisteredInSubNet", false),
+        "WeightVecLengthIsLow" => ("WeightVecLengthIsLow", false),
+        "UidVecContainInvalidOne" => ("UidVecContainInvalidOne", false),
+        "MaxWeightExceeded" => ("MaxWeightExceeded", false),
+        "DuplicateUids" => ("DuplicateUids", false),
+        "UidsLengthExceedUidsInSubNet" => ("UidsLengthExceedUidsInSubNet", false),
+        "IncorrectCommitRevealVersion" => ("IncorrectCommitRevealVersion", false),
+        _ => return None,
+    };
+    Some(known)
 }
 
 /// The ingested head, as the ingest cursor has it.
@@ -1007,18 +1026,45 @@ mod tests {
 
     #[test]
     fn failures_are_classified_by_the_chains_names() {
-        let d = |s: &str| ChainError::Dispatch(s.into());
+        let m = |pallet: &str, error: &str| ChainError::Module {
+            pallet: pallet.into(),
+            error: error.into(),
+            block: 7,
+        };
         assert_eq!(
-            classify(&d("Module error: SubtensorModule::SettingWeightsTooFast")),
+            classify(&m("SubtensorModule", "SettingWeightsTooFast")),
             ("SettingWeightsTooFast", true)
         );
         assert_eq!(
-            classify(&d("SubtensorModule::NeuronNoValidatorPermit")),
+            classify(&m("SubtensorModule", "NeuronNoValidatorPermit")),
             ("NeuronNoValidatorPermit", false)
         );
+        // Another pallet's error of the same name is not subtensor's.
         assert_eq!(
-            classify(&ChainError::Invalid("Transaction is outdated".into())),
+            classify(&m("Balances", "SettingWeightsTooFast")),
+            ("DispatchError", false)
+        );
+        let pool = |message: &str| ChainError::Invalid {
+            refusal: PoolRefusal::parse(message),
+            message: message.into(),
+        };
+        assert_eq!(
+            classify(&pool("Transaction is outdated")),
             ("outdated", true)
+        );
+        assert_eq!(
+            classify(&pool(
+                "Invalid Transaction (1010): Custom error: InvalidRevealRound (x)"
+            )),
+            ("InvalidRevealRound", true)
+        );
+        assert_eq!(
+            classify(&pool("Invalid Transaction (1010): Custom error: 5")),
+            ("InvalidTransaction", true)
+        );
+        assert_eq!(
+            classify(&pool("Priority is too low (1014)")),
+            ("Priority is too low", true)
         );
         assert_eq!(
             classify(&ChainError::Timeout {

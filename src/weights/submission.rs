@@ -10,7 +10,8 @@ use sqlx::{PgConnection, PgPool, Row};
 use super::pipeline::{Entry, Plan};
 use crate::leader::{Fence, FenceError};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Status {
     Planned,
     Submitted,
@@ -32,17 +33,31 @@ impl Status {
             Status::Missed => "missed",
         }
     }
-    fn from_name(s: &str) -> Status {
-        match s {
-            "planned" => Status::Planned,
-            "submitted" => Status::Submitted,
-            "in_block" => Status::InBlock,
-            "finalized" => Status::Finalized,
-            "missed" => Status::Missed,
-            _ => Status::Failed,
-        }
+}
+
+impl std::str::FromStr for Status {
+    type Err = crate::text_column::UnknownName;
+
+    fn from_str(s: &str) -> Result<Status, Self::Err> {
+        const ALL: [Status; 6] = [
+            Status::Planned,
+            Status::Submitted,
+            Status::InBlock,
+            Status::Finalized,
+            Status::Failed,
+            Status::Missed,
+        ];
+        ALL.into_iter().find(|x| x.name() == s).ok_or_else(|| {
+            crate::text_column::UnknownName::new(
+                "submission status",
+                s,
+                "planned, submitted, in_block, finalized, failed, missed",
+            )
+        })
     }
 }
+
+crate::text_column!(Status);
 
 /// A stored submission.
 #[derive(Debug, Clone, PartialEq)]
@@ -73,29 +88,29 @@ const COLUMNS: &str = "id, epoch_index, epoch_block, planned_block, status, meth
     version_key, uids, weights, reveal_round, nonce, in_block_number, attempts, error, retryable,
     submitted_block, leader_token";
 
-fn of_row(r: &sqlx::postgres::PgRow) -> Submission {
+fn of_row(r: &sqlx::postgres::PgRow) -> Result<Submission, sqlx::Error> {
     let u = |v: Option<i64>| v.map(|x| x.max(0) as u64);
     let v16 = |v: Vec<i32>| v.into_iter().map(|x| x as u16).collect();
-    Submission {
-        id: r.get(0),
-        epoch_index: r.get::<i64, _>(1) as u64,
-        epoch_block: r.get::<i64, _>(2) as u64,
-        planned_block: r.get::<i64, _>(3) as u64,
-        status: Status::from_name(r.get::<&str, _>(4)),
-        method: r.get(5),
-        dry_run: r.get(6),
-        version_key: r.get::<i64, _>(7) as u64,
-        uids: v16(r.get(8)),
-        weights: v16(r.get(9)),
-        reveal_round: u(r.get(10)),
-        nonce: u(r.get(11)),
-        in_block_number: u(r.get(12)),
-        attempts: r.get::<i32, _>(13) as u32,
-        error: r.get(14),
-        retryable: r.get(15),
-        submitted_block: u(r.get(16)),
-        leader_token: r.get(17),
-    }
+    Ok(Submission {
+        id: r.try_get(0)?,
+        epoch_index: r.try_get::<i64, _>(1)? as u64,
+        epoch_block: r.try_get::<i64, _>(2)? as u64,
+        planned_block: r.try_get::<i64, _>(3)? as u64,
+        status: r.try_get(4)?,
+        method: r.try_get(5)?,
+        dry_run: r.try_get(6)?,
+        version_key: r.try_get::<i64, _>(7)? as u64,
+        uids: v16(r.try_get(8)?),
+        weights: v16(r.try_get(9)?),
+        reveal_round: u(r.try_get(10)?),
+        nonce: u(r.try_get(11)?),
+        in_block_number: u(r.try_get(12)?),
+        attempts: r.try_get::<i32, _>(13)? as u32,
+        error: r.try_get(14)?,
+        retryable: r.try_get(15)?,
+        submitted_block: u(r.try_get(16)?),
+        leader_token: r.try_get(17)?,
+    })
 }
 
 pub async fn get(
@@ -113,7 +128,7 @@ pub async fn get(
     .bind(epoch_index as i64)
     .fetch_optional(pool)
     .await?;
-    Ok(row.as_ref().map(of_row))
+    row.as_ref().map(of_row).transpose()
 }
 
 /// Submissions, newest epoch first.
@@ -130,7 +145,7 @@ pub async fn history(
     .bind(limit)
     .fetch_all(pool)
     .await?;
-    Ok(rows.iter().map(of_row).collect())
+    rows.iter().map(of_row).collect()
 }
 
 /// The latest non-dry-run submission that reached the chain.
@@ -230,7 +245,9 @@ async fn insert_entries(
         raw.push(e.raw);
         norm.push(e.normalized);
         value.push(i32::from(e.value));
-        explain.push(e.explain(max_total).to_string());
+        let explained = serde_json::to_string(&e.explain(max_total))
+            .map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
+        explain.push(explained);
     }
     sqlx::query(
         "INSERT INTO weight_entries (submission_id, uid, miner_id, hotkey, exempt, base_score,
@@ -369,7 +386,7 @@ pub async fn by_id(pool: &PgPool, id: i64) -> Result<Submission, sqlx::Error> {
     .bind(id)
     .fetch_one(pool)
     .await?;
-    Ok(of_row(&row))
+    of_row(&row)
 }
 
 /// Records every epoch after the newest row (of any epoch) and before `epoch_index` as
@@ -457,5 +474,5 @@ pub async fn unsettled(
     .bind(epoch_index as i64)
     .fetch_all(pool)
     .await?;
-    Ok(rows.iter().map(of_row).collect())
+    rows.iter().map(of_row).collect()
 }

@@ -128,3 +128,98 @@ async fn constraints_refuse_bad_rows(pool: PgPool) {
     .await;
     assert!(r.is_err());
 }
+
+/// Uptime metrics written by earlier releases (a positional array) become keyed by rule name,
+/// in the per-miner record and inside stored weight explanations, and both read back through
+/// the typed views.
+#[sqlx::test]
+async fn positional_uptime_metrics_are_keyed_by_rule_name(pool: PgPool) {
+    use tenure::uptime::Rule;
+    sqlx::query(
+        "INSERT INTO miners (id, netuid, hotkey, uid, registered_at_block, first_seen_block)
+         VALUES (1, 1, 'hk0', 0, 1, 1)",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    // As every earlier release wrote it: 19 metrics in report order.
+    let metrics: Vec<Option<f64>> = (0..19).map(|i| (i != 3).then_some(f64::from(i))).collect();
+    let detail = serde_json::json!({
+        "earned": [{"family": "longevity", "name": "longevity", "bonus": 0.05, "metric": 2.0,
+                    "why": "2 consecutive known days"}],
+        "metrics": metrics, "reliability_factor": 1.0, "raw": 1.05, "new_milestones": [],
+    });
+    sqlx::query(
+        "INSERT INTO uptime_multipliers (netuid, epoch_block, miner_id, uid, hotkey,
+             current_uptime, historical_uptime, bonuses, multiplier, mode)
+         VALUES (1, 100, 1, 0, 'hk0', 0.99, 0.98, $1, 1.05, 'on')",
+    )
+    .bind(&detail)
+    .execute(&pool)
+    .await
+    .unwrap();
+    let explain = serde_json::json!({
+        "base": {"score": 1.0, "block": 90, "source": "api"},
+        "untouched": null,
+        "uptime": {"applied": 1.05, "why": {"epoch_block": 100, "mode": "on", "multiplier": 1.05,
+            "current_uptime": 0.99, "historical_uptime": 0.98, "detail": detail}},
+        "vesting": {"applied": 1.0, "why": {"note": "no vesting epoch recorded yet: 1.0"}},
+        "penalty": {"applied": 1.0, "why": {"note": "weights.penalty disabled"}},
+        "product": 1.05, "clamp": {"max_total_multiplier": 3.0, "clamped": false},
+        "total_multiplier": 1.05, "raw_weight": 1.05, "normalized_weight": 1.0,
+        "weight_u16": 65535,
+    });
+    let (id,): (i64,) = sqlx::query_as(
+        "INSERT INTO weight_submissions (netuid, epoch_index, epoch_block, planned_block, status,
+             method, version_key, uids, weights)
+         VALUES (1, 1, 100, 101, 'finalized', 'set_weights', 0, '{0}', '{65535}') RETURNING id",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    sqlx::query(
+        "INSERT INTO weight_entries (submission_id, uid, miner_id, hotkey, base_score,
+             uptime_multiplier, vesting_multiplier, penalty, total_multiplier, raw_weight,
+             normalized_weight, weight_u16, explain)
+         VALUES ($1, 0, 1, 'hk0', 1.0, 1.05, 1.0, 1.0, 1.05, 1.05, 1.0, 65535, $2)",
+    )
+    .bind(id)
+    .bind(&explain)
+    .execute(&pool)
+    .await
+    .unwrap();
+    // Old rows do not read as today's types: the typed reader refuses them, never guesses.
+    let sel = tenure::vesting::store::MinerSel::Uid(0);
+    assert!(
+        tenure::weights::explain::explain(&pool, 1, &sel, None)
+            .await
+            .is_err()
+    );
+
+    let migration = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("migrations/20261202000007_uptime_metrics_by_rule.sql"),
+    )
+    .unwrap();
+    sqlx::raw_sql(sqlx::AssertSqlSafe(migration))
+        .execute(&pool)
+        .await
+        .unwrap();
+
+    let (_, board) = tenure::uptime::leaderboard::leaderboard(&pool, 1, None)
+        .await
+        .unwrap()
+        .expect("an uptime epoch");
+    assert_eq!(board[0].consistency_days, 1.0);
+    assert_eq!(board[0].longevity_days, 2.0);
+    assert_eq!(board[0].detail.metric(Rule::Recovery), None);
+    assert_eq!(board[0].detail.metric(Rule::Trend), Some(18.0));
+    let explained = tenure::weights::explain::explain(&pool, 1, &sel, None)
+        .await
+        .expect("the converted explanation reads as the typed one");
+    let tenure::weights::explanation::UptimeWhy::Recorded(r) = &explained.explain.uptime.why else {
+        panic!("the uptime reasons are the recorded epoch's");
+    };
+    assert_eq!(r.detail.metric(Rule::PeakHours), Some(5.0));
+    assert_eq!(r.detail.metric(Rule::CommunityContributor), Some(17.0));
+}

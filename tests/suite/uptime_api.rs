@@ -453,8 +453,12 @@ async fn leaderboard_achievements_and_history(pool: PgPool) {
         common::http_get(addr, "/v1/uptime/leaderboard").await.0,
         404
     );
-    let detail =
-        |longevity: f64| serde_json::json!({"earned": [], "metrics": [null, null, longevity]});
+    let detail = |longevity: f64| {
+        serde_json::json!({
+            "earned": [], "metrics": {"consistency": null, "longevity": longevity},
+            "reliability_factor": 1.0, "raw": 1.0, "new_milestones": [],
+        })
+    };
     for (epoch, miner, uid, current, longevity, m) in [
         (100, 1, 0, Some(0.9), 3.0, 1.1),
         (100, 2, 1, Some(0.9), 9.0, 1.2),
