@@ -186,8 +186,8 @@ pub struct Observers {
 }
 
 fn set(role: &watch::Sender<Role>, obs: &Observers, s: &Settings, r: Role) {
-    obs.metrics.leader_token.set(r.token().unwrap_or(0));
-    obs.metrics.leader.set(i64::from(r.token().is_some()));
+    obs.metrics.lease.token.set(r.token().unwrap_or(0));
+    obs.metrics.lease.leader.set(i64::from(r.token().is_some()));
     obs.health.set_leader(LeaderState {
         instance: s.instance.clone(),
         role: r.name().into(),
@@ -213,7 +213,8 @@ fn set(role: &watch::Sender<Role>, obs: &Observers, s: &Settings, r: Role) {
 
 fn count(obs: &Observers, event: &str) {
     obs.metrics
-        .leader_changes
+        .lease
+        .changes
         .get_or_create(&EventLabels {
             event: event.into(),
         })

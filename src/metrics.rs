@@ -46,50 +46,12 @@ pub struct Metrics {
     pub ready_check: Family<CheckLabels, Gauge>,
     pub database_up: Gauge,
     pub http_requests: Family<RouteLabels, Counter>,
-    /// Last block written by ingestion.
-    pub ingest_cursor: Gauge,
-    /// Finalized head minus the block being planned.
-    pub ingest_behind: Gauge,
-    pub ingest_block_seconds: Histogram,
-    pub ingest_rows: Counter,
-    pub ingest_errors: Counter,
-    pub chain_head: Gauge,
-    pub chain_reconnects: Gauge,
-    pub chain_stalls: Gauge,
-    pub chain_rpc_errors: Gauge,
-    /// Age of the last ingested block by its chain timestamp (≈ head age when caught up).
-    pub ingest_block_age_seconds: Gauge<f64, AtomicU64>,
-    /// Epoch block of the last vesting computation.
-    pub vesting_epoch_block: Gauge,
-    /// 1 for the vesting mode in force at the last epoch.
-    pub vesting_mode: Family<ModeLabels, Gauge>,
-    pub vesting_seconds: Histogram,
-    pub vesting_miners: Gauge,
-    pub vesting_boosted: Gauge,
-    pub vesting_window_tranches: Gauge,
-    /// Uptime rounds recorded, by source.
-    pub uptime_rounds: Family<SourceLabels, Counter>,
-    pub uptime_round_seconds: Histogram,
-    /// Miners up in the last probe round.
-    pub uptime_miners_up: Gauge,
-    /// Probe rounds skipped by an error.
-    pub uptime_errors: Counter,
-    /// Head minus `LastUpdate` of our uid: blocks since the chain last accepted our weights.
-    pub weights_blocks_since_update: Gauge,
-    /// Epoch index of the last submission planned.
-    pub weights_epoch: Gauge,
-    /// Submissions that reached finality, confirmed on chain.
-    pub weights_finalized: Counter,
-    /// Failed submission attempts, by reason (the chain's error name where it gave one).
-    pub weights_failures: Family<ReasonLabels, Counter>,
-    /// Base scores fresh enough to use at the head.
-    pub weights_fresh_scores: Gauge,
-    /// 1 while this instance holds the leader lease and may submit, 0 in standby.
-    pub leader: Gauge,
-    /// Fencing token of the lease term this instance leads (0 in standby).
-    pub leader_token: Gauge,
-    /// Times this instance became leader or lost the lease, by event.
-    pub leader_changes: Family<EventLabels, Counter>,
+    pub ingest: IngestMetrics,
+    pub chain: ChainMetrics,
+    pub vesting: VestingMetrics,
+    pub uptime: UptimeMetrics,
+    pub weights: WeightsMetrics,
+    pub lease: LeaseMetrics,
     pub guards: Guards,
 }
 
@@ -200,6 +162,318 @@ pub struct ReasonLabels {
     pub reason: String,
 }
 
+/// Registers `metric` under `name` and returns it.
+fn add<M: prometheus_client::registry::Metric + Clone>(
+    registry: &mut Registry,
+    name: &str,
+    help: &str,
+    metric: M,
+) -> M {
+    registry.register(name, help, metric.clone());
+    metric
+}
+
+fn histogram(start: f64) -> Histogram {
+    Histogram::new(exponential_buckets(start, 2.0, 14))
+}
+
+/// Ingestion: the cursor and how far behind it is, block times, rows and failures.
+pub struct IngestMetrics {
+    /// Last block written by ingestion.
+    pub cursor: Gauge,
+    /// Finalized head minus the block being planned.
+    pub behind: Gauge,
+    pub block_seconds: Histogram,
+    pub rows: Counter,
+    pub errors: Counter,
+    /// Age of the last ingested block by its chain timestamp (≈ head age when caught up).
+    pub block_age_seconds: Gauge<f64, AtomicU64>,
+}
+
+impl IngestMetrics {
+    fn register(r: &mut Registry) -> Self {
+        IngestMetrics {
+            cursor: add(
+                r,
+                "ingest_cursor_block",
+                "Last block ingested",
+                Gauge::default(),
+            ),
+            behind: add(
+                r,
+                "ingest_behind_blocks",
+                "Finalized blocks not yet ingested",
+                Gauge::default(),
+            ),
+            block_seconds: add(
+                r,
+                "ingest_block_seconds",
+                "Time from planning a block to its commit",
+                histogram(0.001),
+            ),
+            rows: add(
+                r,
+                "ingest_rows",
+                "Rows written by ingestion",
+                Counter::default(),
+            ),
+            errors: add(
+                r,
+                "ingest_errors",
+                "Ingestion pipeline failures (each followed by a resume from the cursor)",
+                Counter::default(),
+            ),
+            block_age_seconds: add(
+                r,
+                "ingest_block_age_seconds",
+                "Age of the last ingested block by its chain timestamp",
+                Gauge::default(),
+            ),
+        }
+    }
+}
+
+/// The chain client: finalized head, reconnections, stalls, failed calls and call latencies.
+pub struct ChainMetrics {
+    pub head: Gauge,
+    pub reconnects: Gauge,
+    pub stalls: Gauge,
+    pub rpc_errors: Gauge,
+}
+
+impl ChainMetrics {
+    fn register(r: &mut Registry, chain: &crate::chain::client::Counters) -> Self {
+        r.register(
+            "chain_rpc_seconds",
+            "Duration of chain calls",
+            chain.rpc_seconds.clone(),
+        );
+        ChainMetrics {
+            head: add(
+                r,
+                "chain_finalized_head",
+                "Finalized head seen",
+                Gauge::default(),
+            ),
+            reconnects: add(
+                r,
+                "chain_reconnects",
+                "Chain reconnections",
+                Gauge::default(),
+            ),
+            stalls: add(
+                r,
+                "chain_stalls",
+                "Finalized streams rebuilt after the stall timeout",
+                Gauge::default(),
+            ),
+            rpc_errors: add(
+                r,
+                "chain_rpc_errors",
+                "Failed chain calls",
+                Gauge::default(),
+            ),
+        }
+    }
+}
+
+/// The vesting engine at its last epoch.
+pub struct VestingMetrics {
+    /// Epoch block of the last vesting computation.
+    pub epoch_block: Gauge,
+    /// 1 for the vesting mode in force at the last epoch.
+    pub mode: Family<ModeLabels, Gauge>,
+    pub seconds: Histogram,
+    pub miners: Gauge,
+    pub boosted: Gauge,
+    pub window_tranches: Gauge,
+}
+
+impl VestingMetrics {
+    fn register(r: &mut Registry) -> Self {
+        VestingMetrics {
+            epoch_block: add(
+                r,
+                "vesting_epoch_block",
+                "Epoch block of the last vesting computation",
+                Gauge::default(),
+            ),
+            mode: add(
+                r,
+                "vesting_mode",
+                "Vesting mode in force at the last epoch (1 for the mode in force)",
+                Family::default(),
+            ),
+            seconds: add(
+                r,
+                "vesting_seconds",
+                "Time to compute and record an epoch's vesting multipliers",
+                histogram(0.001),
+            ),
+            miners: add(
+                r,
+                "vesting_miners",
+                "Miners given a vesting multiplier at the last epoch",
+                Gauge::default(),
+            ),
+            boosted: add(
+                r,
+                "vesting_boosted_miners",
+                "Miners whose vesting multiplier was above 1 at the last epoch",
+                Gauge::default(),
+            ),
+            window_tranches: add(
+                r,
+                "vesting_window_tranches",
+                "Emission tranches inside the lookback window, held in memory",
+                Gauge::default(),
+            ),
+        }
+    }
+}
+
+/// Uptime rounds and the probe.
+pub struct UptimeMetrics {
+    /// Uptime rounds recorded, by source.
+    pub rounds: Family<SourceLabels, Counter>,
+    pub round_seconds: Histogram,
+    /// Miners up in the last probe round.
+    pub miners_up: Gauge,
+    /// Probe rounds skipped by an error.
+    pub errors: Counter,
+}
+
+impl UptimeMetrics {
+    fn register(r: &mut Registry) -> Self {
+        let rounds: Family<SourceLabels, Counter> = add(
+            r,
+            "uptime_rounds",
+            "Uptime rounds recorded, by source",
+            Family::default(),
+        );
+        for source in ["probe", "api"] {
+            rounds
+                .get_or_create(&SourceLabels {
+                    source: source.into(),
+                })
+                .inc_by(0);
+        }
+        UptimeMetrics {
+            rounds,
+            round_seconds: add(
+                r,
+                "uptime_round_seconds",
+                "Duration of a probe round (probes and the database write)",
+                histogram(0.01),
+            ),
+            miners_up: add(
+                r,
+                "uptime_miners_up",
+                "Miners up in the last probe round",
+                Gauge::default(),
+            ),
+            errors: add(
+                r,
+                "uptime_errors",
+                "Probe rounds skipped by an error",
+                Counter::default(),
+            ),
+        }
+    }
+}
+
+/// Weight submissions.
+pub struct WeightsMetrics {
+    /// Head minus `LastUpdate` of our uid: blocks since the chain last accepted our weights.
+    pub blocks_since_update: Gauge,
+    /// Epoch index of the last submission planned.
+    pub epoch: Gauge,
+    /// Submissions that reached finality, confirmed on chain.
+    pub finalized: Counter,
+    /// Failed submission attempts, by reason (the chain's error name where it gave one).
+    pub failures: Family<ReasonLabels, Counter>,
+    /// Base scores fresh enough to use at the head.
+    pub fresh_scores: Gauge,
+}
+
+impl WeightsMetrics {
+    fn register(r: &mut Registry) -> Self {
+        WeightsMetrics {
+            blocks_since_update: add(
+                r,
+                "weights_blocks_since_update",
+                "Blocks since the chain last accepted this validator's weights (head - LastUpdate)",
+                Gauge::default(),
+            ),
+            epoch: add(
+                r,
+                "weights_epoch",
+                "Epoch index of the last weight submission planned",
+                Gauge::default(),
+            ),
+            finalized: add(
+                r,
+                "weights_finalized",
+                "Weight submissions finalized and confirmed on chain",
+                Counter::default(),
+            ),
+            failures: add(
+                r,
+                "weights_failures",
+                "Failed weight submission attempts, by reason",
+                Family::default(),
+            ),
+            fresh_scores: add(
+                r,
+                "weights_fresh_scores",
+                "Base scores fresh enough to be used at the ingested head",
+                Gauge::default(),
+            ),
+        }
+    }
+}
+
+/// The leader lease (HA).
+pub struct LeaseMetrics {
+    /// 1 while this instance holds the leader lease and may submit, 0 in standby.
+    pub leader: Gauge,
+    /// Fencing token of the lease term this instance leads (0 in standby).
+    pub token: Gauge,
+    /// Times this instance became leader or lost the lease, by event.
+    pub changes: Family<EventLabels, Counter>,
+}
+
+impl LeaseMetrics {
+    fn register(r: &mut Registry) -> Self {
+        let changes: Family<EventLabels, Counter> = add(
+            r,
+            "leader_changes",
+            "Leadership changes of this instance (leading, lost, released)",
+            Family::default(),
+        );
+        for event in ["leading", "lost", "released"] {
+            let _ = changes.get_or_create(&EventLabels {
+                event: event.into(),
+            });
+        }
+        LeaseMetrics {
+            leader: add(
+                r,
+                "leader",
+                "1 while this instance holds the leader lease and submits weights, 0 in standby",
+                Gauge::default(),
+            ),
+            token: add(
+                r,
+                "leader_token",
+                "Fencing token of the lease term this instance leads, 0 in standby",
+                Gauge::default(),
+            ),
+            changes,
+        }
+    }
+}
+
 impl Metrics {
     pub fn new(netuid: u16) -> Self {
         Self::with_chain(netuid, &crate::chain::client::Counters::default())
@@ -249,193 +523,22 @@ impl Metrics {
             "HTTP requests served, by route and status",
             http_requests.clone(),
         );
-        let gauge = |registry: &mut Registry, name: &str, help: &str| {
-            let g = Gauge::default();
-            registry.register(name, help, g.clone());
-            g
-        };
-        let counter = |registry: &mut Registry, name: &str, help: &str| {
-            let c = Counter::default();
-            registry.register(name, help, c.clone());
-            c
-        };
-        let ingest_cursor = gauge(&mut registry, "ingest_cursor_block", "Last block ingested");
-        let ingest_behind = gauge(
-            &mut registry,
-            "ingest_behind_blocks",
-            "Finalized blocks not yet ingested",
-        );
-        let ingest_block_seconds = Histogram::new(exponential_buckets(0.001, 2.0, 14));
-        registry.register(
-            "ingest_block_seconds",
-            "Time from planning a block to its commit",
-            ingest_block_seconds.clone(),
-        );
-        let ingest_rows = counter(&mut registry, "ingest_rows", "Rows written by ingestion");
-        let ingest_errors = counter(
-            &mut registry,
-            "ingest_errors",
-            "Ingestion pipeline failures (each followed by a resume from the cursor)",
-        );
-        let chain_head = gauge(&mut registry, "chain_finalized_head", "Finalized head seen");
-        let chain_reconnects = gauge(&mut registry, "chain_reconnects", "Chain reconnections");
-        let chain_stalls = gauge(
-            &mut registry,
-            "chain_stalls",
-            "Finalized streams rebuilt after the stall timeout",
-        );
-        let chain_rpc_errors = gauge(&mut registry, "chain_rpc_errors", "Failed chain calls");
-        registry.register(
-            "chain_rpc_seconds",
-            "Duration of chain calls",
-            chain.rpc_seconds.clone(),
-        );
-        let ingest_block_age_seconds = Gauge::<f64, AtomicU64>::default();
-        registry.register(
-            "ingest_block_age_seconds",
-            "Age of the last ingested block by its chain timestamp",
-            ingest_block_age_seconds.clone(),
-        );
-        let vesting_epoch_block = gauge(
-            &mut registry,
-            "vesting_epoch_block",
-            "Epoch block of the last vesting computation",
-        );
-        let vesting_mode = Family::<ModeLabels, Gauge>::default();
-        registry.register(
-            "vesting_mode",
-            "Vesting mode in force at the last epoch (1 for the mode in force)",
-            vesting_mode.clone(),
-        );
-        let vesting_seconds = Histogram::new(exponential_buckets(0.001, 2.0, 14));
-        registry.register(
-            "vesting_seconds",
-            "Time to compute and record an epoch's vesting multipliers",
-            vesting_seconds.clone(),
-        );
-        let vesting_miners = gauge(
-            &mut registry,
-            "vesting_miners",
-            "Miners given a vesting multiplier at the last epoch",
-        );
-        let vesting_boosted = gauge(
-            &mut registry,
-            "vesting_boosted_miners",
-            "Miners whose vesting multiplier was above 1 at the last epoch",
-        );
-        let vesting_window_tranches = gauge(
-            &mut registry,
-            "vesting_window_tranches",
-            "Emission tranches inside the lookback window, held in memory",
-        );
-        let uptime_rounds = Family::<SourceLabels, Counter>::default();
-        registry.register(
-            "uptime_rounds",
-            "Uptime rounds recorded, by source",
-            uptime_rounds.clone(),
-        );
-        for source in ["probe", "api"] {
-            uptime_rounds
-                .get_or_create(&SourceLabels {
-                    source: source.into(),
-                })
-                .inc_by(0);
-        }
-        let uptime_round_seconds = Histogram::new(exponential_buckets(0.01, 2.0, 14));
-        registry.register(
-            "uptime_round_seconds",
-            "Duration of a probe round (probes and the database write)",
-            uptime_round_seconds.clone(),
-        );
-        let uptime_miners_up = gauge(
-            &mut registry,
-            "uptime_miners_up",
-            "Miners up in the last probe round",
-        );
-        let uptime_errors = counter(
-            &mut registry,
-            "uptime_errors",
-            "Probe rounds skipped by an error",
-        );
-        let weights_blocks_since_update = gauge(
-            &mut registry,
-            "weights_blocks_since_update",
-            "Blocks since the chain last accepted this validator's weights (head - LastUpdate)",
-        );
-        let weights_epoch = gauge(
-            &mut registry,
-            "weights_epoch",
-            "Epoch index of the last weight submission planned",
-        );
-        let weights_finalized = counter(
-            &mut registry,
-            "weights_finalized",
-            "Weight submissions finalized and confirmed on chain",
-        );
-        let weights_failures = Family::<ReasonLabels, Counter>::default();
-        registry.register(
-            "weights_failures",
-            "Failed weight submission attempts, by reason",
-            weights_failures.clone(),
-        );
-        let weights_fresh_scores = gauge(
-            &mut registry,
-            "weights_fresh_scores",
-            "Base scores fresh enough to be used at the ingested head",
-        );
-        let leader = gauge(
-            &mut registry,
-            "leader",
-            "1 while this instance holds the leader lease and submits weights, 0 in standby",
-        );
-        let leader_token = gauge(
-            &mut registry,
-            "leader_token",
-            "Fencing token of the lease term this instance leads, 0 in standby",
-        );
-        let leader_changes = Family::<EventLabels, Counter>::default();
-        registry.register(
-            "leader_changes",
-            "Leadership changes of this instance (leading, lost, released)",
-            leader_changes.clone(),
-        );
-        for event in ["leading", "lost", "released"] {
-            let _ = leader_changes.get_or_create(&EventLabels {
-                event: event.into(),
-            });
-        }
+        let ingest = IngestMetrics::register(&mut registry);
+        let chain = ChainMetrics::register(&mut registry, chain);
+        let vesting = VestingMetrics::register(&mut registry);
+        let uptime = UptimeMetrics::register(&mut registry);
+        let weights = WeightsMetrics::register(&mut registry);
+        let lease = LeaseMetrics::register(&mut registry);
         let guards = Guards::register(&mut registry);
         Metrics {
             guards,
             registry,
-            leader,
-            leader_token,
-            leader_changes,
-            weights_blocks_since_update,
-            weights_epoch,
-            weights_finalized,
-            weights_failures,
-            weights_fresh_scores,
-            uptime_rounds,
-            uptime_round_seconds,
-            uptime_miners_up,
-            uptime_errors,
-            vesting_epoch_block,
-            vesting_mode,
-            vesting_seconds,
-            vesting_miners,
-            vesting_boosted,
-            vesting_window_tranches,
-            ingest_cursor,
-            ingest_behind,
-            ingest_block_seconds,
-            ingest_rows,
-            ingest_errors,
-            chain_head,
-            chain_reconnects,
-            chain_stalls,
-            chain_rpc_errors,
-            ingest_block_age_seconds,
+            ingest,
+            chain,
+            vesting,
+            uptime,
+            weights,
+            lease,
             build_info,
             start_time_seconds,
             ready_check,
@@ -458,11 +561,14 @@ impl Metrics {
 impl Metrics {
     /// Mirrors the chain client's counters.
     pub fn observe_chain(&self, c: &crate::chain::client::Counters) {
-        self.chain_reconnects
+        self.chain
+            .reconnects
             .set(c.reconnects.load(std::sync::atomic::Ordering::Relaxed) as i64);
-        self.chain_stalls
+        self.chain
+            .stalls
             .set(c.stalls.load(std::sync::atomic::Ordering::Relaxed) as i64);
-        self.chain_rpc_errors
+        self.chain
+            .rpc_errors
             .set(c.rpc_errors.load(std::sync::atomic::Ordering::Relaxed) as i64);
     }
 }

@@ -122,7 +122,7 @@ fn status(pulse: &Pulse, metrics: &Metrics, health: &Health) -> String {
         Some(b) => format!("block {b}"),
         None => "starting".to_string(),
     };
-    let behind = metrics.ingest_behind.get();
+    let behind = metrics.ingest.behind.get();
     if behind > 0 {
         s.push_str(&format!(" ({behind} behind)"));
     }
@@ -132,7 +132,7 @@ fn status(pulse: &Pulse, metrics: &Metrics, health: &Health) -> String {
             s.push_str(&format!(" (term {t})"));
         }
     }
-    let since = metrics.weights_blocks_since_update.get();
+    let since = metrics.weights.blocks_since_update.get();
     if since > 0 {
         s.push_str(&format!("; weights set {since} blocks ago"));
     }

@@ -205,7 +205,8 @@ pub(super) async fn observe(
     tx.commit().await?;
     state
         .metrics
-        .uptime_rounds
+        .uptime
+        .rounds
         .get_or_create(&crate::metrics::SourceLabels {
             source: Source::Api.name().into(),
         })

@@ -114,7 +114,7 @@ pub async fn run(
         }
         client.counters.block_loop.beat();
         if let Err(e) = result {
-            metrics.ingest_errors.inc();
+            metrics.ingest.errors.inc();
             health.fail(CHECK_INGEST, e.to_string());
             tracing::error!(error = %e, retry_in_ms = delay.as_millis() as u64, "ingestion stopped; resuming from the database cursor");
         }
@@ -165,7 +165,7 @@ async fn run_once(
             store::write(pool, s, &mut mem, &w).await?;
             client.counters.block_loop.processed(start);
             health.pass(CHECK_INGEST);
-            metrics.ingest_cursor.set(start as i64);
+            metrics.ingest.cursor.set(start as i64);
             tracing::info!(
                 block = start,
                 miners = state.miners.len(),
@@ -203,9 +203,10 @@ async fn run_once(
                 })??;
                 match written {
                     Written::Rows(rows, epoch) => {
-                        metrics.ingest_rows.inc_by(rows);
+                        metrics.ingest.rows.inc_by(rows);
                         metrics
-                            .ingest_block_seconds
+                            .ingest
+                            .block_seconds
                             .observe(started.elapsed().as_secs_f64());
                         if let Some((v, u)) = epoch {
                             observe_vesting(&metrics, w.number, &v, mem.window.len());
@@ -224,7 +225,7 @@ async fn run_once(
                         tracing::debug!(block = w.number, "block already ingested");
                     }
                 }
-                metrics.ingest_cursor.set(w.number as i64);
+                metrics.ingest.cursor.set(w.number as i64);
                 counters.block_loop.processed(w.number);
                 health.pass(CHECK_INGEST);
             }
@@ -272,7 +273,8 @@ async fn run_once(
                 .duration_since(std::time::UNIX_EPOCH)
                 .map_or(0, |d| d.as_millis() as u64);
             metrics
-                .ingest_block_age_seconds
+                .ingest
+                .block_age_seconds
                 .set(now_ms.saturating_sub(data.timestamp_ms) as f64 / 1000.0);
             pulse.stage(
                 "planner",
@@ -291,9 +293,10 @@ async fn run_once(
             if last_head_check.elapsed() > Duration::from_secs(2) {
                 last_head_check = Instant::now();
                 if let Ok(head) = client.finalized_head().await {
-                    metrics.chain_head.set(head.number as i64);
+                    metrics.chain.head.set(head.number as i64);
                     metrics
-                        .ingest_behind
+                        .ingest
+                        .behind
                         .set(head.number.saturating_sub(data.number) as i64);
                 }
                 metrics.observe_chain(&client.counters);
@@ -311,14 +314,15 @@ async fn run_once(
 }
 
 fn observe_vesting(metrics: &Metrics, block: u64, v: &Recorded, tranches: usize) {
-    metrics.vesting_epoch_block.set(block as i64);
-    metrics.vesting_seconds.observe(v.seconds);
-    metrics.vesting_miners.set(v.miners as i64);
-    metrics.vesting_boosted.set(v.boosted as i64);
-    metrics.vesting_window_tranches.set(tranches as i64);
+    metrics.vesting.epoch_block.set(block as i64);
+    metrics.vesting.seconds.observe(v.seconds);
+    metrics.vesting.miners.set(v.miners as i64);
+    metrics.vesting.boosted.set(v.boosted as i64);
+    metrics.vesting.window_tranches.set(tranches as i64);
     for mode in [Mode::On, Mode::Shadow, Mode::Off] {
         metrics
-            .vesting_mode
+            .vesting
+            .mode
             .get_or_create(&ModeLabels {
                 mode: mode.name().to_string(),
             })

@@ -291,15 +291,17 @@ pub async fn run(
             Ok(Some((miners, up))) => {
                 health.pass(CHECK_PROBE);
                 metrics
-                    .uptime_rounds
+                    .uptime
+                    .rounds
                     .get_or_create(&crate::metrics::SourceLabels {
                         source: Source::Probe.name().into(),
                     })
                     .inc();
                 metrics
-                    .uptime_round_seconds
+                    .uptime
+                    .round_seconds
                     .observe(started.elapsed().as_secs_f64());
-                metrics.uptime_miners_up.set(up as i64);
+                metrics.uptime.miners_up.set(up as i64);
                 tracing::info!(
                     block = head,
                     miners,
@@ -309,7 +311,7 @@ pub async fn run(
                 );
             }
             Err(e) => {
-                metrics.uptime_errors.inc();
+                metrics.uptime.errors.inc();
                 health.fail(CHECK_PROBE, format!("probe round at block {head}: {e:#}"));
                 tracing::warn!(
                     block = head,

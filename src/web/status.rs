@@ -113,7 +113,7 @@ async fn load(s: &WebState) -> Result<Status, PageError> {
     };
     Ok(Status {
         head: head.map(|(b, ms)| (b, ms / 1000)),
-        finalized: s.metrics.chain_head.get(),
+        finalized: s.metrics.chain.head.get(),
         last_submission,
         vesting_mode: mode("vesting", s.vesting_mode).await?,
         uptime_mode: mode("uptime", s.uptime_mode).await?,

@@ -260,7 +260,8 @@ impl Runner {
                 }
                 Err(e) => {
                     self.metrics
-                        .weights_failures
+                        .weights
+                        .failures
                         .get_or_create(&ReasonLabels {
                             reason: "internal".into(),
                         })
@@ -313,7 +314,8 @@ impl Runner {
             .await?;
         if st.last_update > 0 {
             self.metrics
-                .weights_blocks_since_update
+                .weights
+                .blocks_since_update
                 .set(head.number.saturating_sub(st.last_update) as i64);
         }
         if st.uid.is_none() {
@@ -384,7 +386,7 @@ impl Runner {
             self.s.inputs.max_age_blocks,
         )
         .await?;
-        self.metrics.weights_fresh_scores.set(fresh.fresh as i64);
+        self.metrics.weights.fresh_scores.set(fresh.fresh as i64);
         if let Some(r) = fresh.none_reason(
             self.s.inputs.source,
             cursor.number,
@@ -542,7 +544,7 @@ impl Runner {
         let Some(id) = submission::plan(&self.pool, &new, self.fence.as_ref()).await? else {
             return Ok(());
         };
-        self.metrics.weights_epoch.set(st.epoch_index as i64);
+        self.metrics.weights.epoch.set(st.epoch_index as i64);
         tracing::info!(
             epoch = st.epoch_index,
             block = head.number,
@@ -639,7 +641,7 @@ impl Runner {
         )
         .await?;
         if moved {
-            self.metrics.weights_finalized.inc();
+            self.metrics.weights.finalized.inc();
             tracing::info!(
                 epoch = sub.epoch_index,
                 block = block.number,
@@ -720,7 +722,8 @@ impl Runner {
         retryable: bool,
     ) -> Result<(), RunError> {
         self.metrics
-            .weights_failures
+            .weights
+            .failures
             .get_or_create(&ReasonLabels {
                 reason: reason.to_string(),
             })
@@ -871,8 +874,8 @@ impl Runner {
                     self.fence.as_ref(),
                 )
                 .await?;
-                self.metrics.weights_finalized.inc();
-                self.metrics.weights_blocks_since_update.set(0);
+                self.metrics.weights.finalized.inc();
+                self.metrics.weights.blocks_since_update.set(0);
                 tracing::info!(epoch = sub.epoch_index, block = done.block.number, method = call.name, reveal_round = ?call.reveal_round, "weights finalized on chain");
             }
             Err(e) => {
@@ -890,7 +893,8 @@ impl Runner {
                     // reconciles it with the chain.
                     tracing::warn!(error = %e, "weights submission outcome unknown; reconciling on the next block");
                     self.metrics
-                        .weights_failures
+                        .weights
+                        .failures
                         .get_or_create(&ReasonLabels {
                             reason: reason.into(),
                         })

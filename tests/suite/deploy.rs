@@ -395,7 +395,8 @@ fn alert_rules_name_only_metrics_the_daemon_exports() {
     let metrics = std::sync::Arc::new(tenure::metrics::Metrics::new(1));
     tenure::health::Health::new(metrics.clone()).fail("ingest", "starting");
     metrics
-        .weights_failures
+        .weights
+        .failures
         .get_or_create(&tenure::metrics::ReasonLabels {
             reason: "SettingWeightsTooFast".into(),
         })
