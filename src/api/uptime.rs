@@ -53,6 +53,72 @@ fn unprocessable(reason: impl Into<String>) -> ApiError {
     ApiError(StatusCode::UNPROCESSABLE_ENTITY, reason.into())
 }
 
+/// When an observation was made: at a block, or at a time (placed on the chain by its block).
+#[derive(Debug, Clone, Copy)]
+enum When {
+    Block(u64),
+    Time(DateTime<Utc>),
+}
+
+/// An observation that passed every check that needs no database.
+#[derive(Debug)]
+struct Checked {
+    hotkey: String,
+    up: bool,
+    compute_score: Option<f64>,
+    when: When,
+}
+
+/// The batch's own checks: size, scores, exactly one of block and timestamp, no hotkey twice.
+fn checked(batch: Batch, max_batch: usize) -> Result<Vec<Checked>, ApiError> {
+    let obs = batch.observations;
+    if obs.is_empty() {
+        return Err(ApiError::bad_request("observations: empty batch"));
+    }
+    if obs.len() > max_batch {
+        return Err(ApiError(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!(
+                "{} observations: more than uptime.api.max_batch = {max_batch}",
+                obs.len()
+            ),
+        ));
+    }
+    let mut seen = BTreeSet::new();
+    let mut out = Vec::with_capacity(obs.len());
+    for (i, o) in obs.into_iter().enumerate() {
+        if let Some(s) = o.compute_score
+            && !(s.is_finite() && s >= 0.0)
+        {
+            return Err(ApiError::bad_request(format!(
+                "observations[{i}].compute_score: {s} is not a finite number >= 0"
+            )));
+        }
+        let when = match (o.block, o.timestamp) {
+            (Some(b), None) => When::Block(b),
+            (None, Some(t)) => When::Time(t),
+            _ => {
+                return Err(ApiError::bad_request(format!(
+                    "observations[{i}]: give exactly one of block and timestamp"
+                )));
+            }
+        };
+        if !seen.insert(o.hotkey.clone()) {
+            return Err(ApiError::bad_request(format!(
+                "observations[{i}]: hotkey {} appears twice",
+                o.hotkey
+            )));
+        }
+        out.push(Checked {
+            hotkey: o.hotkey,
+            up: o.up,
+            compute_score: o.compute_score,
+            when,
+        });
+    }
+    Ok(out)
+}
+
 pub(super) async fn observe(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -67,42 +133,7 @@ pub(super) async fn observe(
         ));
     }
     let super::Strict(batch) = body?;
-    let obs = batch.observations;
-    if obs.is_empty() {
-        return Err(ApiError::bad_request("observations: empty batch"));
-    }
-    if obs.len() > cfg.api.max_batch {
-        return Err(ApiError(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            format!(
-                "{} observations: more than uptime.api.max_batch = {}",
-                obs.len(),
-                cfg.api.max_batch
-            ),
-        ));
-    }
-    let mut seen = BTreeSet::new();
-    for (i, o) in obs.iter().enumerate() {
-        if let Some(s) = o.compute_score
-            && !(s.is_finite() && s >= 0.0)
-        {
-            return Err(ApiError::bad_request(format!(
-                "observations[{i}].compute_score: {s} is not a finite number >= 0"
-            )));
-        }
-        if o.block.is_some() == o.timestamp.is_some() {
-            return Err(ApiError::bad_request(format!(
-                "observations[{i}]: give exactly one of block and timestamp"
-            )));
-        }
-        if !seen.insert(o.hotkey.as_str()) {
-            return Err(ApiError::bad_request(format!(
-                "observations[{i}]: hotkey {} appears twice",
-                o.hotkey
-            )));
-        }
-    }
-
+    let obs = checked(batch, cfg.api.max_batch)?;
     let netuid = state.api.netuid;
     let Some((head, _)) = store::chain_now(&state.pool, netuid).await? else {
         return Err(ApiError(
@@ -111,89 +142,14 @@ pub(super) async fn observe(
         ));
     };
     let now = Utc::now();
-    // Where the round sits on chain: the latest block named, or the block of the latest time.
-    let mut block = None::<u64>;
-    for (i, o) in obs.iter().enumerate() {
-        let b = match (o.block, o.timestamp) {
-            (Some(b), _) => b,
-            (None, Some(t)) => {
-                if t > now + MAX_FUTURE {
-                    return Err(unprocessable(format!(
-                        "observations[{i}].timestamp {} is in the future",
-                        t.to_rfc3339()
-                    )));
-                }
-                store::block_at(&state.pool, netuid, t)
-                    .await?
-                    .ok_or_else(|| {
-                        unprocessable(format!(
-                            "observations[{i}].timestamp {}: before the first ingested block",
-                            t.to_rfc3339()
-                        ))
-                    })?
-            }
-            (None, None) => unreachable!("checked above"),
-        };
-        if b > head + MAX_AHEAD_BLOCKS {
-            return Err(unprocessable(format!(
-                "observations[{i}].block {b} is ahead of the ingested head {head}"
-            )));
-        }
-        if b + cfg.current_window_blocks < head {
-            return Err(unprocessable(format!(
-                "observations[{i}].block {b} is older than the current window ({} blocks before {head})",
-                cfg.current_window_blocks
-            )));
-        }
-        block = Some(block.map_or(b, |x: u64| x.max(b)));
-    }
-    let block = block.unwrap_or(head).min(head);
+    let block = round_block(&state, &obs, head, now).await?;
     let observed_at = store::time_of(&state.pool, netuid, block)
         .await?
         .unwrap_or(now);
 
     let mut tx = state.pool.begin().await?;
     let registered = store::registered_at(&mut tx, netuid, block).await?;
-    let by_hotkey: BTreeMap<&str, i64> = registered
-        .iter()
-        .map(|r| (r.hotkey.as_str(), r.miner_id))
-        .collect();
-    let unknown: Vec<&str> = obs
-        .iter()
-        .map(|o| o.hotkey.as_str())
-        .filter(|h| !by_hotkey.contains_key(h))
-        .collect();
-    if !unknown.is_empty() {
-        return Err(unprocessable(format!(
-            "{} hotkey(s) not registered on netuid {netuid} at block {block}: {}{}",
-            unknown.len(),
-            unknown[..unknown.len().min(10)].join(", "),
-            if unknown.len() > 10 { ", …" } else { "" }
-        )));
-    }
-    let reported: BTreeMap<&str, &Observation> =
-        obs.iter().map(|o| (o.hotkey.as_str(), o)).collect();
-    let samples: Vec<Sample> = registered
-        .iter()
-        .map(|r| match reported.get(r.hotkey.as_str()) {
-            Some(o) => Sample {
-                miner_id: r.miner_id,
-                up: o.up,
-                reported: true,
-                latency_ms: None,
-                compute_score: o.compute_score,
-                error: None,
-            },
-            None => Sample {
-                miner_id: r.miner_id,
-                up: false,
-                reported: false,
-                latency_ms: None,
-                compute_score: None,
-                error: Some("not in the batch".into()),
-            },
-        })
-        .collect();
+    let samples = samples(&registered, &obs, netuid, block)?;
     let round = Round {
         source: Source::Api,
         block,
@@ -226,6 +182,97 @@ pub(super) async fn observe(
         up,
         unreported: samples.len() - obs.len(),
     }))
+}
+
+/// Where the round sits on chain: the latest block named, or the block of the latest time;
+/// every observation must fall inside the current window and not ahead of the head.
+async fn round_block(
+    state: &AppState,
+    obs: &[Checked],
+    head: u64,
+    now: DateTime<Utc>,
+) -> Result<u64, ApiError> {
+    let (netuid, window) = (state.api.netuid, state.api.uptime.current_window_blocks);
+    let mut block = None::<u64>;
+    for (i, o) in obs.iter().enumerate() {
+        let b = match o.when {
+            When::Block(b) => b,
+            When::Time(t) => {
+                if t > now + MAX_FUTURE {
+                    return Err(unprocessable(format!(
+                        "observations[{i}].timestamp {} is in the future",
+                        t.to_rfc3339()
+                    )));
+                }
+                store::block_at(&state.pool, netuid, t)
+                    .await?
+                    .ok_or_else(|| {
+                        unprocessable(format!(
+                            "observations[{i}].timestamp {}: before the first ingested block",
+                            t.to_rfc3339()
+                        ))
+                    })?
+            }
+        };
+        if b > head + MAX_AHEAD_BLOCKS {
+            return Err(unprocessable(format!(
+                "observations[{i}].block {b} is ahead of the ingested head {head}"
+            )));
+        }
+        if b + window < head {
+            return Err(unprocessable(format!(
+                "observations[{i}].block {b} is older than the current window ({window} blocks before {head})"
+            )));
+        }
+        block = Some(block.map_or(b, |x: u64| x.max(b)));
+    }
+    Ok(block.unwrap_or(head).min(head))
+}
+
+/// One sample per miner registered at `block`: reported ones as reported, the others down
+/// ("not in the batch"). A hotkey not registered there refuses the whole batch.
+fn samples(
+    registered: &[store::Registered],
+    obs: &[Checked],
+    netuid: u16,
+    block: u64,
+) -> Result<Vec<Sample>, ApiError> {
+    let by_hotkey: BTreeSet<&str> = registered.iter().map(|r| r.hotkey.as_str()).collect();
+    let unknown: Vec<&str> = obs
+        .iter()
+        .map(|o| o.hotkey.as_str())
+        .filter(|h| !by_hotkey.contains(h))
+        .collect();
+    if !unknown.is_empty() {
+        return Err(unprocessable(format!(
+            "{} hotkey(s) not registered on netuid {netuid} at block {block}: {}{}",
+            unknown.len(),
+            unknown[..unknown.len().min(10)].join(", "),
+            if unknown.len() > 10 { ", …" } else { "" }
+        )));
+    }
+    let reported: BTreeMap<&str, &Checked> = obs.iter().map(|o| (o.hotkey.as_str(), o)).collect();
+    Ok(registered
+        .iter()
+        .map(|r| match reported.get(r.hotkey.as_str()) {
+            Some(o) => Sample {
+                miner_id: r.miner_id,
+                up: o.up,
+                reported: true,
+                latency_ms: None,
+                compute_score: o.compute_score,
+                error: None,
+            },
+            None => Sample {
+                miner_id: r.miner_id,
+                up: false,
+                reported: false,
+                latency_ms: None,
+                compute_score: None,
+                error: Some("not in the batch".into()),
+            },
+        })
+        .collect())
 }
 
 pub(super) async fn set_mode(

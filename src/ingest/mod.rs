@@ -148,31 +148,15 @@ async fn run_once(
     let from = match state.cursor {
         Some((n, _)) => n + 1,
         None => {
-            let start = match s.start_block {
-                Some(b) => b,
-                None => {
-                    client
-                        .retry(cancel, || client.finalized_head())
-                        .await?
-                        .number
-                }
+            let first = First {
+                client,
+                pool,
+                s,
+                metrics,
+                health,
+                cancel,
             };
-            let block = client.retry(cancel, || client.block_hash(start)).await?;
-            let data = client
-                .retry(cancel, || client.block_data(block, s.netuid))
-                .await?;
-            let w = planner.snapshot(client, &mut state, &data).await?;
-            store::write(pool, s, &mut mem, &w).await?;
-            client.counters.block_loop.processed(start);
-            health.pass(CHECK_INGEST);
-            metrics.ingest.cursor.set(start as i64);
-            tracing::info!(
-                block = start,
-                miners = state.miners.len(),
-                coldkeys = state.tracked.len(),
-                "first start: snapshot taken; history before this block is unknown"
-            );
-            start + 1
+            first.snapshot(&planner, &mut state, &mut mem).await? + 1
         }
     };
     tracing::info!(from, "ingesting finalized blocks");
@@ -182,56 +166,16 @@ async fn run_once(
     let (blocks_tx, blocks_rx) = mpsc::channel::<BlockRef>(s.pipeline_depth * 2);
     tokio::spawn(follow(client.clone(), from, blocks_tx, stop.clone()));
 
-    let (writes_tx, mut writes_rx) = mpsc::channel::<(plan::BlockWrite, Instant)>(s.pipeline_depth);
-    let writer = {
-        let (pool, metrics, health, settings) =
-            (pool.clone(), metrics.clone(), health.clone(), s.clone());
-        let counters = client.counters.clone();
-        tokio::spawn(async move {
-            while let Some((w, started)) = writes_rx.recv().await {
-                counters
-                    .block_loop
-                    .stage("writer", format!("the database writing block {}", w.number));
-                let written = tokio::time::timeout(
-                    WRITE_TIMEOUT,
-                    store::write(&pool, &settings, &mut mem, &w),
-                )
-                .await
-                .map_err(|_| StoreError::Timeout {
-                    block: w.number,
-                    secs: WRITE_TIMEOUT.as_secs(),
-                })??;
-                match written {
-                    Written::Rows(rows, epoch) => {
-                        metrics.ingest.rows.inc_by(rows);
-                        metrics
-                            .ingest
-                            .block_seconds
-                            .observe(started.elapsed().as_secs_f64());
-                        if let Some((v, u)) = epoch {
-                            observe_vesting(&metrics, w.number, &v, mem.window.len());
-                            tracing::info!(
-                                epoch_block = w.number,
-                                mode = u.mode.name(),
-                                miners = u.miners,
-                                boosted = u.boosted,
-                                new_achievements = u.new_achievements,
-                                ms = (u.seconds * 1000.0).round() as u64,
-                                "uptime recorded"
-                            );
-                        }
-                    }
-                    Written::AlreadyIngested => {
-                        tracing::debug!(block = w.number, "block already ingested");
-                    }
-                }
-                metrics.ingest.cursor.set(w.number as i64);
-                counters.block_loop.processed(w.number);
-                health.pass(CHECK_INGEST);
-            }
-            Ok::<_, StoreError>(())
-        })
-    };
+    let (writes_tx, writes_rx) = mpsc::channel::<(plan::BlockWrite, Instant)>(s.pipeline_depth);
+    let writer = tokio::spawn(write_blocks(
+        pool.clone(),
+        s.clone(),
+        mem,
+        metrics.clone(),
+        health.clone(),
+        client.counters.clone(),
+        writes_rx,
+    ));
 
     let reads = tokio_stream_of(blocks_rx)
         .map(|block| {
@@ -310,6 +254,106 @@ async fn run_once(
     let written = writer.await.map_err(|_| IngestError::WriterGone)?;
     outcome?;
     written?;
+    Ok(())
+}
+
+/// What the first start of ingestion needs.
+struct First<'a> {
+    client: &'a Arc<ChainClient>,
+    pool: &'a PgPool,
+    s: &'a Settings,
+    metrics: &'a Arc<Metrics>,
+    health: &'a Arc<Health>,
+    cancel: &'a CancellationToken,
+}
+
+impl First<'_> {
+    /// Takes a snapshot at the start block (the configured one, or the finalized head):
+    /// history before it is unknown. Returns the block.
+    async fn snapshot(
+        &self,
+        planner: &Planner,
+        state: &mut plan::State,
+        mem: &mut store::Memory,
+    ) -> Result<u64, IngestError> {
+        let (client, s, cancel) = (self.client, self.s, self.cancel);
+        let start = match s.start_block {
+            Some(b) => b,
+            None => {
+                client
+                    .retry(cancel, || client.finalized_head())
+                    .await?
+                    .number
+            }
+        };
+        let block = client.retry(cancel, || client.block_hash(start)).await?;
+        let data = client
+            .retry(cancel, || client.block_data(block, s.netuid))
+            .await?;
+        let w = planner.snapshot(client, state, &data).await?;
+        store::write(self.pool, s, mem, &w).await?;
+        client.counters.block_loop.processed(start);
+        self.health.pass(CHECK_INGEST);
+        self.metrics.ingest.cursor.set(start as i64);
+        tracing::info!(
+            block = start,
+            miners = state.miners.len(),
+            coldkeys = state.tracked.len(),
+            "first start: snapshot taken; history before this block is unknown"
+        );
+        Ok(start)
+    }
+}
+
+/// The writer task: one transaction per planned block, in order, each bounded.
+async fn write_blocks(
+    pool: PgPool,
+    settings: Settings,
+    mut mem: store::Memory,
+    metrics: Arc<Metrics>,
+    health: Arc<Health>,
+    counters: Arc<crate::chain::client::Counters>,
+    mut writes_rx: mpsc::Receiver<(plan::BlockWrite, Instant)>,
+) -> Result<(), StoreError> {
+    while let Some((w, started)) = writes_rx.recv().await {
+        counters
+            .block_loop
+            .stage("writer", format!("the database writing block {}", w.number));
+        let written =
+            tokio::time::timeout(WRITE_TIMEOUT, store::write(&pool, &settings, &mut mem, &w))
+                .await
+                .map_err(|_| StoreError::Timeout {
+                    block: w.number,
+                    secs: WRITE_TIMEOUT.as_secs(),
+                })??;
+        match written {
+            Written::Rows(rows, epoch) => {
+                metrics.ingest.rows.inc_by(rows);
+                metrics
+                    .ingest
+                    .block_seconds
+                    .observe(started.elapsed().as_secs_f64());
+                if let Some((v, u)) = epoch {
+                    observe_vesting(&metrics, w.number, &v, mem.window.len());
+                    tracing::info!(
+                        epoch_block = w.number,
+                        mode = u.mode.name(),
+                        miners = u.miners,
+                        boosted = u.boosted,
+                        new_achievements = u.new_achievements,
+                        ms = (u.seconds * 1000.0).round() as u64,
+                        "uptime recorded"
+                    );
+                }
+            }
+            Written::AlreadyIngested => {
+                tracing::debug!(block = w.number, "block already ingested");
+            }
+        }
+        metrics.ingest.cursor.set(w.number as i64);
+        counters.block_loop.processed(w.number);
+        health.pass(CHECK_INGEST);
+    }
     Ok(())
 }
 

@@ -499,69 +499,12 @@ async fn books(
     let scope = scope_name(scope);
     let book_of =
         |c: &AccountId, h: &Option<AccountId>| (ss58(c), h.as_ref().map(ss58).unwrap_or_default());
-    let keys: Vec<(String, String)> = w
+    let keys: Vec<BookKey> = w
         .books
         .iter()
         .map(|d| book_of(&d.coldkey, &d.hotkey))
         .collect();
-    // Only an outflow reads existing tranches: books that only receive (every book at an epoch
-    // block, typically) append without loading months of history.
-    let wanted: std::collections::BTreeSet<&(String, String)> = w
-        .books
-        .iter()
-        .zip(&keys)
-        .filter(|(d, _)| {
-            let credited: i128 = d.emissions.iter().map(|(a, _)| i128::from(*a)).sum();
-            i128::from(d.now) - i128::from(d.prev) - credited < 0
-        })
-        .map(|(_, k)| k)
-        .collect();
-    // By coldkey, then narrowed to the books with an outflow here.
-    let cs: Vec<String> = wanted
-        .iter()
-        .map(|k| k.0.clone())
-        .collect::<std::collections::BTreeSet<_>>()
-        .into_iter()
-        .collect();
-    // Open tranches of the books with an outflow, oldest first.
-    let mut open: BTreeMap<(String, String), Vec<(i64, Tranche)>> = BTreeMap::new();
-    let rows = if cs.is_empty() {
-        Vec::new()
-    } else {
-        sqlx::query(
-            "SELECT id, coldkey, hotkey, kind, block, initial_rao, remaining_rao
-           FROM vesting_tranches
-          WHERE netuid = $1 AND scope = $2 AND ($4 OR coldkey = ANY($3)) AND remaining_rao > 0
-          ORDER BY block, id",
-        )
-        .bind(n)
-        .bind(scope)
-        .bind(&cs)
-        // Many books (an epoch block): one scan of the open tranches beats thousands of index probes.
-        .bind(cs.len() > 256)
-        .fetch_all(&mut **tx)
-        .await?
-    };
-    for r in rows {
-        let key: (String, String) = (r.get(1), r.get(2));
-        if !wanted.contains(&key) {
-            continue;
-        }
-        let kind = if r.get::<&str, _>(3) == "emission" {
-            TrancheKind::Emission
-        } else {
-            TrancheKind::Manual
-        };
-        open.entry(key).or_default().push((
-            r.get(0),
-            Tranche {
-                kind,
-                block: r.get::<i64, _>(4) as u64,
-                initial: r.get::<i64, _>(5) as Rao,
-                remaining: r.get::<i64, _>(6) as Rao,
-            },
-        ));
-    }
+    let open = open_tranches(tx, n, scope, w, &keys).await?;
     let miner_ids: BTreeMap<i32, i64> = if w.books.iter().any(|d| !d.emissions.is_empty()) {
         sqlx::query(
             "SELECT uid, id FROM miners WHERE netuid = $1 AND deregistered_at_block IS NULL",
@@ -575,132 +518,9 @@ async fn books(
     } else {
         BTreeMap::new()
     };
-    // (id, remaining) of changed existing tranches; new tranches; (tranche id, amount) outflows.
-    let mut updates: Vec<(i64, i64)> = Vec::new();
-    // The window's copy of the same changes: (book, id, remaining) of consumed tranches.
-    let mut window_updates: Vec<((String, String), i64, Rao)> = Vec::new();
-    struct New {
-        coldkey: String,
-        hotkey: String,
-        kind: &'static str,
-        initial: i64,
-        remaining: i64,
-        miner_id: Option<i64>,
-        slot: usize,
-    }
-    let mut created: Vec<New> = Vec::new();
-    // Outflows: (Ok(existing id) | Err(index into created), amount).
-    let mut outflows: Vec<(Result<i64, usize>, i64)> = Vec::new();
-    for (d, key) in w.books.iter().zip(&keys) {
-        let existing = open.remove(key).unwrap_or_default();
-        let ids: Vec<i64> = existing.iter().map(|(id, _)| *id).collect();
-        let mut book = Book::new(existing.into_iter().map(|(_, t)| t).collect());
-        let before = book.tranches.len();
-        let amounts: Vec<Rao> = d.emissions.iter().map(|(a, _)| *a).collect();
-        let applied = book.apply(w.number, &amounts, d.prev, d.now);
-        if applied.unbacked > 0 {
-            tracing::warn!(
-                coldkey = %d.coldkey, block = w.number, unbacked_rao = applied.unbacked,
-                "outflow larger than the book: stake left that tenure never saw arrive"
-            );
-        }
-        let mut slot_of = BTreeMap::new();
-        for (i, t) in book.tranches.iter().enumerate().skip(before) {
-            // Emission tranches are created first, in the order of `d.emissions`.
-            let (kind, miner_id) = match t.kind {
-                TrancheKind::Emission => {
-                    let uid = d.emissions.get(i - before).map(|(_, u)| i32::from(*u));
-                    ("emission", uid.and_then(|u| miner_ids.get(&u).copied()))
-                }
-                TrancheKind::Manual => ("manual", None),
-            };
-            slot_of.insert(i, created.len());
-            created.push(New {
-                coldkey: key.0.clone(),
-                hotkey: key.1.clone(),
-                kind,
-                initial: i64_of(t.initial),
-                remaining: i64_of(t.remaining),
-                miner_id,
-                slot: created.len(),
-            });
-        }
-        for (i, amount) in &applied.consumed {
-            let target = match ids.get(*i) {
-                Some(id) => {
-                    updates.push((*id, i64_of(book.tranches[*i].remaining)));
-                    window_updates.push((key.clone(), *id, book.tranches[*i].remaining));
-                    Ok(*id)
-                }
-                None => Err(slot_of[i]),
-            };
-            outflows.push((target, i64_of(*amount)));
-        }
-    }
-    let mut rows = 0;
-    // Ids are drawn first so that outflows from tranches created in this block can name them.
-    let new_ids: Vec<i64> = if created.is_empty() {
-        Vec::new()
-    } else {
-        sqlx::query_scalar(
-            "SELECT nextval(pg_get_serial_sequence('vesting_tranches', 'id')) FROM generate_series(1, $1)",
-        )
-        .bind(created.len() as i64)
-        .fetch_all(&mut **tx)
-        .await?
-    };
-    if !created.is_empty() {
-        rows += sqlx::query(
-            "INSERT INTO vesting_tranches (id, netuid, scope, coldkey, hotkey, kind, block, initial_rao, remaining_rao, miner_id)
-             SELECT i, $1, $2, c, h, k, $3, a, r, m
-               FROM UNNEST($4::bigint[], $5::text[], $6::text[], $7::text[], $8::bigint[], $9::bigint[], $10::bigint[])
-                 AS t(i, c, h, k, a, r, m)",
-        )
-        .bind(n)
-        .bind(scope)
-        .bind(b)
-        .bind(created.iter().map(|c| new_ids[c.slot]).collect::<Vec<_>>())
-        .bind(created.iter().map(|c| c.coldkey.clone()).collect::<Vec<_>>())
-        .bind(created.iter().map(|c| c.hotkey.clone()).collect::<Vec<_>>())
-        .bind(created.iter().map(|c| c.kind).collect::<Vec<_>>())
-        .bind(created.iter().map(|c| c.initial).collect::<Vec<_>>())
-        .bind(created.iter().map(|c| c.remaining).collect::<Vec<_>>())
-        .bind(created.iter().map(|c| c.miner_id).collect::<Vec<_>>())
-        .execute(&mut **tx)
-        .await?
-        .rows_affected();
-    }
-    if !updates.is_empty() {
-        rows += sqlx::query(
-            "UPDATE vesting_tranches v SET remaining_rao = t.r
-               FROM UNNEST($1::bigint[], $2::bigint[]) AS t(i, r) WHERE v.id = t.i",
-        )
-        .bind(updates.iter().map(|u| u.0).collect::<Vec<_>>())
-        .bind(updates.iter().map(|u| u.1).collect::<Vec<_>>())
-        .execute(&mut **tx)
-        .await?
-        .rows_affected();
-    }
-    if !outflows.is_empty() {
-        let ids: Vec<i64> = outflows
-            .iter()
-            .map(|(t, _)| match t {
-                Ok(id) => *id,
-                Err(slot) => new_ids[*slot],
-            })
-            .collect();
-        rows += sqlx::query(
-            "INSERT INTO tranche_outflows (tranche_id, block, amount_rao)
-             SELECT i, $1, a FROM UNNEST($2::bigint[], $3::bigint[]) AS t(i, a)",
-        )
-        .bind(b)
-        .bind(&ids)
-        .bind(outflows.iter().map(|o| o.1).collect::<Vec<_>>())
-        .execute(&mut **tx)
-        .await?
-        .rows_affected();
-    }
-    for c in created.iter().filter(|c| c.kind == "emission") {
+    let changes = BookChanges::plan(w, &keys, open, &miner_ids);
+    let (rows, new_ids) = changes.write(tx, n, scope, b).await?;
+    for c in changes.created.iter().filter(|c| c.kind == "emission") {
         window.insert(
             (c.coldkey.clone(), c.hotkey.clone()),
             Entry {
@@ -711,8 +531,237 @@ async fn books(
             },
         );
     }
-    for (key, id, remaining) in &window_updates {
+    for (key, id, remaining) in &changes.window_updates {
         window.set_remaining(key, *id, *remaining);
     }
     Ok(rows)
+}
+
+/// A tranche book: (coldkey, hotkey or "" in the coldkey scope).
+type BookKey = (String, String);
+
+/// The open tranches (id, tranche) of the books with an outflow in this block, oldest first.
+/// Only an outflow reads existing tranches: books that only receive (every book at an epoch
+/// block, typically) append without loading months of history.
+async fn open_tranches(
+    tx: &mut Tx<'_>,
+    n: i32,
+    scope: &str,
+    w: &BlockWrite,
+    keys: &[BookKey],
+) -> Result<BTreeMap<BookKey, Vec<(i64, Tranche)>>, StoreError> {
+    let wanted: std::collections::BTreeSet<&BookKey> = w
+        .books
+        .iter()
+        .zip(keys)
+        .filter(|(d, _)| {
+            let credited: i128 = d.emissions.iter().map(|(a, _)| i128::from(*a)).sum();
+            i128::from(d.now) - i128::from(d.prev) - credited < 0
+        })
+        .map(|(_, k)| k)
+        .collect();
+    // By coldkey, then narrowed to the books with an outflow here.
+    let cs: Vec<String> = wanted
+        .iter()
+        .map(|k| k.0.clone())
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let mut open: BTreeMap<BookKey, Vec<(i64, Tranche)>> = BTreeMap::new();
+    if cs.is_empty() {
+        return Ok(open);
+    }
+    let rows = sqlx::query(
+        "SELECT id, coldkey, hotkey, kind, block, initial_rao, remaining_rao
+           FROM vesting_tranches
+          WHERE netuid = $1 AND scope = $2 AND ($4 OR coldkey = ANY($3)) AND remaining_rao > 0
+          ORDER BY block, id",
+    )
+    .bind(n)
+    .bind(scope)
+    .bind(&cs)
+    // Many books (an epoch block): one scan of the open tranches beats thousands of index probes.
+    .bind(cs.len() > 256)
+    .fetch_all(&mut **tx)
+    .await?;
+    for r in rows {
+        let key: BookKey = (r.try_get(1)?, r.try_get(2)?);
+        if !wanted.contains(&key) {
+            continue;
+        }
+        let kind = if r.try_get::<&str, _>(3)? == "emission" {
+            TrancheKind::Emission
+        } else {
+            TrancheKind::Manual
+        };
+        open.entry(key).or_default().push((
+            r.try_get(0)?,
+            Tranche {
+                kind,
+                block: r.try_get::<i64, _>(4)? as u64,
+                initial: r.try_get::<i64, _>(5)? as Rao,
+                remaining: r.try_get::<i64, _>(6)? as Rao,
+            },
+        ));
+    }
+    Ok(open)
+}
+
+/// A tranche created in this block, and the slot of its id among the ids drawn for them.
+struct NewTranche {
+    coldkey: String,
+    hotkey: String,
+    kind: &'static str,
+    initial: i64,
+    remaining: i64,
+    miner_id: Option<i64>,
+    slot: usize,
+}
+
+/// What a block does to the books, computed in memory before anything is written.
+#[derive(Default)]
+struct BookChanges {
+    /// (id, remaining) of changed existing tranches.
+    updates: Vec<(i64, i64)>,
+    /// The window's copy of the same changes: (book, id, remaining) of consumed tranches.
+    window_updates: Vec<(BookKey, i64, Rao)>,
+    created: Vec<NewTranche>,
+    /// Outflows: (Ok(existing id) | Err(slot of a created tranche), amount).
+    outflows: Vec<(Result<i64, usize>, i64)>,
+}
+
+impl BookChanges {
+    /// Runs every book's FILO arithmetic ([`Book::apply`]) over its open tranches.
+    fn plan(
+        w: &BlockWrite,
+        keys: &[BookKey],
+        mut open: BTreeMap<BookKey, Vec<(i64, Tranche)>>,
+        miner_ids: &BTreeMap<i32, i64>,
+    ) -> Self {
+        let mut c = BookChanges::default();
+        for (d, key) in w.books.iter().zip(keys) {
+            let existing = open.remove(key).unwrap_or_default();
+            let ids: Vec<i64> = existing.iter().map(|(id, _)| *id).collect();
+            let mut book = Book::new(existing.into_iter().map(|(_, t)| t).collect());
+            let before = book.tranches.len();
+            let amounts: Vec<Rao> = d.emissions.iter().map(|(a, _)| *a).collect();
+            let applied = book.apply(w.number, &amounts, d.prev, d.now);
+            if applied.unbacked > 0 {
+                tracing::warn!(
+                    coldkey = %d.coldkey, block = w.number, unbacked_rao = applied.unbacked,
+                    "outflow larger than the book: stake left that tenure never saw arrive"
+                );
+            }
+            let mut slot_of = BTreeMap::new();
+            for (i, t) in book.tranches.iter().enumerate().skip(before) {
+                // Emission tranches are created first, in the order of `d.emissions`.
+                let (kind, miner_id) = match t.kind {
+                    TrancheKind::Emission => {
+                        let uid = d.emissions.get(i - before).map(|(_, u)| i32::from(*u));
+                        ("emission", uid.and_then(|u| miner_ids.get(&u).copied()))
+                    }
+                    TrancheKind::Manual => ("manual", None),
+                };
+                slot_of.insert(i, c.created.len());
+                c.created.push(NewTranche {
+                    coldkey: key.0.clone(),
+                    hotkey: key.1.clone(),
+                    kind,
+                    initial: i64_of(t.initial),
+                    remaining: i64_of(t.remaining),
+                    miner_id,
+                    slot: c.created.len(),
+                });
+            }
+            for (i, amount) in &applied.consumed {
+                let target = match ids.get(*i) {
+                    Some(id) => {
+                        let remaining = book.tranches[*i].remaining;
+                        c.updates.push((*id, i64_of(remaining)));
+                        c.window_updates.push((key.clone(), *id, remaining));
+                        Ok(*id)
+                    }
+                    None => Err(slot_of[i]),
+                };
+                c.outflows.push((target, i64_of(*amount)));
+            }
+        }
+        c
+    }
+
+    /// Writes the changes in three statements; returns the rows written and the new ids.
+    async fn write(
+        &self,
+        tx: &mut Tx<'_>,
+        n: i32,
+        scope: &str,
+        b: i64,
+    ) -> Result<(u64, Vec<i64>), StoreError> {
+        let mut rows = 0;
+        // Ids are drawn first so that outflows from tranches created in this block can name them.
+        let new_ids: Vec<i64> = if self.created.is_empty() {
+            Vec::new()
+        } else {
+            sqlx::query_scalar(
+                "SELECT nextval(pg_get_serial_sequence('vesting_tranches', 'id')) FROM generate_series(1, $1)",
+            )
+            .bind(self.created.len() as i64)
+            .fetch_all(&mut **tx)
+            .await?
+        };
+        if !self.created.is_empty() {
+            let created = &self.created;
+            rows += sqlx::query(
+                "INSERT INTO vesting_tranches (id, netuid, scope, coldkey, hotkey, kind, block, initial_rao, remaining_rao, miner_id)
+                 SELECT i, $1, $2, c, h, k, $3, a, r, m
+                   FROM UNNEST($4::bigint[], $5::text[], $6::text[], $7::text[], $8::bigint[], $9::bigint[], $10::bigint[])
+                     AS t(i, c, h, k, a, r, m)",
+            )
+            .bind(n)
+            .bind(scope)
+            .bind(b)
+            .bind(created.iter().map(|c| new_ids[c.slot]).collect::<Vec<_>>())
+            .bind(created.iter().map(|c| c.coldkey.clone()).collect::<Vec<_>>())
+            .bind(created.iter().map(|c| c.hotkey.clone()).collect::<Vec<_>>())
+            .bind(created.iter().map(|c| c.kind).collect::<Vec<_>>())
+            .bind(created.iter().map(|c| c.initial).collect::<Vec<_>>())
+            .bind(created.iter().map(|c| c.remaining).collect::<Vec<_>>())
+            .bind(created.iter().map(|c| c.miner_id).collect::<Vec<_>>())
+            .execute(&mut **tx)
+            .await?
+            .rows_affected();
+        }
+        if !self.updates.is_empty() {
+            rows += sqlx::query(
+                "UPDATE vesting_tranches v SET remaining_rao = t.r
+                   FROM UNNEST($1::bigint[], $2::bigint[]) AS t(i, r) WHERE v.id = t.i",
+            )
+            .bind(self.updates.iter().map(|u| u.0).collect::<Vec<_>>())
+            .bind(self.updates.iter().map(|u| u.1).collect::<Vec<_>>())
+            .execute(&mut **tx)
+            .await?
+            .rows_affected();
+        }
+        if !self.outflows.is_empty() {
+            let ids: Vec<i64> = self
+                .outflows
+                .iter()
+                .map(|(t, _)| match t {
+                    Ok(id) => *id,
+                    Err(slot) => new_ids[*slot],
+                })
+                .collect();
+            rows += sqlx::query(
+                "INSERT INTO tranche_outflows (tranche_id, block, amount_rao)
+                 SELECT i, $1, a FROM UNNEST($2::bigint[], $3::bigint[]) AS t(i, a)",
+            )
+            .bind(b)
+            .bind(&ids)
+            .bind(self.outflows.iter().map(|o| o.1).collect::<Vec<_>>())
+            .execute(&mut **tx)
+            .await?
+            .rows_affected();
+        }
+        Ok((rows, new_ids))
+    }
 }

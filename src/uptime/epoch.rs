@@ -164,127 +164,19 @@ pub async fn record_epoch(
         .await?;
         t.cache.prune(t.horizon, day, hour);
         let ids: Vec<i64> = miners.iter().map(|m| m.miner_id).collect();
-        let registered: HashMap<i64, u64> = sqlx::query_as::<_, (i64, i64)>(
-            "SELECT id, registered_at_block FROM miners WHERE id = ANY($1)",
-        )
-        .bind(&ids)
-        .fetch_all(&mut *tx)
-        .await?
-        .into_iter()
-        .map(|(id, b)| (id, b.max(0) as u64))
-        .collect();
-        let mut achievements: HashMap<i64, Vec<Achievement>> = HashMap::new();
-        for r in sqlx::query(
-            "SELECT miner_id, milestone, bonus, epochs_remaining FROM achievements
-              WHERE netuid = $1 AND miner_id = ANY($2)",
-        )
-        .bind(n)
-        .bind(&ids)
-        .fetch_all(&mut *tx)
-        .await?
-        {
-            if let Some(m) = Milestone::parse(r.get(1)) {
-                achievements.entry(r.get(0)).or_default().push(Achievement {
-                    milestone: m,
-                    bonus: r.get(2),
-                    epochs_remaining: r.get::<i32, _>(3).max(0) as u32,
-                });
-            }
-        }
-        let mut grants: HashMap<String, Vec<Grant>> = HashMap::new();
-        for r in sqlx::query(
-            "SELECT hotkey, bonus, reason, expires_at FROM grants
-              WHERE netuid = $1 AND revoked_at IS NULL AND expires_at > $2",
-        )
-        .bind(n)
-        .bind(now)
-        .fetch_all(&mut *tx)
-        .await?
-        {
-            grants.entry(r.get(0)).or_default().push(Grant {
-                bonus: r.get(1),
-                reason: r.get(2),
-                expires_at: r.get(3),
-                revoked: false,
-            });
-        }
-        let current_hours = (s.cfg.current_window_blocks / s.periods.blocks_per_hour).max(1) as i64;
-        let historical_hours =
-            (s.cfg.historical_window_blocks / s.periods.blocks_per_hour).max(1) as i64;
-        let mut rows = Rows::default();
-        let mut new_achievements: Vec<(i64, Milestone, f64)> = Vec::new();
-        for m in miners {
-            let id = m.miner_id;
-            let current = t.cache.uptime(id, hour, current_hours);
-            let historical = t.cache.uptime(id, hour, historical_hours);
-            let (multiplier, detail) = if m.exempt || m.validator {
-                let why = if m.exempt {
-                    "exempt uid (weights.exempt_uids): 1.0"
-                } else {
-                    "validator permit: uptime bonuses do not apply, 1.0"
-                };
-                let reason = why.to_string();
-                (1.0, Record::Skipped(Skipped { reason }))
-            } else {
-                let reg = registered.get(&id).copied().unwrap_or(block);
-                let h = History {
-                    current,
-                    historical,
-                    days: t.cache.days(id, day - 1).to_vec(),
-                    hours: t.cache.hours(id, hour - 1).to_vec(),
-                    last_day: day - 1,
-                    last_hour: hour - 1,
-                    registered_days: block.saturating_sub(reg) as f64
-                        / s.periods.blocks_per_day as f64,
-                    registered_day: s.periods.day(reg),
-                    achievements: achievements.remove(&id).unwrap_or_default(),
-                    grants: grants.remove(&m.hotkey).unwrap_or_default(),
-                    now: Some(now),
-                };
-                let o = evaluate(&s.cfg, &h);
-                for ms in &o.new_milestones {
-                    let bonus = o
-                        .bonuses
-                        .iter()
-                        .find(|b| b.rule == Rule::from(*ms))
-                        .map_or(0.0, |b| b.bonus);
-                    new_achievements.push((id, *ms, bonus));
-                }
-                (o.multiplier, Record::Evaluated(o.detail()))
-            };
-            rows.push(
-                id, m.uid, &m.hotkey, current, historical, detail, multiplier,
-            );
-        }
+        let extras = Extras::load(&mut *tx, n, &ids, now).await?;
+        let at = At {
+            block,
+            now,
+            day,
+            hour,
+        };
+        let (rows, new_achievements) = evaluate_all(s, t, miners, extras, at);
         recorded.miners = rows.ids.len();
         recorded.boosted = rows.multiplier.iter().filter(|m| **m > 1.0).count();
         recorded.new_achievements = new_achievements.len();
         rows.insert(tx, n, block, mode).await?;
-        // Bonuses of earlier achievements were applied at this epoch: one epoch less to go.
-        sqlx::query(
-            "UPDATE achievements SET epochs_remaining = epochs_remaining - 1
-              WHERE netuid = $1 AND miner_id = ANY($2) AND epochs_remaining > 0",
-        )
-        .bind(n)
-        .bind(&ids)
-        .execute(&mut *tx)
-        .await?;
-        if !new_achievements.is_empty() {
-            let remaining = s.cfg.milestones.bonus_epochs.saturating_sub(1) as i32;
-            sqlx::query(
-                "INSERT INTO achievements (netuid, miner_id, milestone, awarded_block, bonus, epochs_remaining)
-                 SELECT $1, m, k, $2, b, $3 FROM UNNEST($4::bigint[], $5::text[], $6::float8[]) AS t(m, k, b)
-                 ON CONFLICT (miner_id, milestone) DO NOTHING",
-            )
-            .bind(n)
-            .bind(block as i64)
-            .bind(remaining)
-            .bind(new_achievements.iter().map(|a| a.0).collect::<Vec<_>>())
-            .bind(new_achievements.iter().map(|a| a.1.name()).collect::<Vec<_>>())
-            .bind(new_achievements.iter().map(|a| a.2).collect::<Vec<_>>())
-            .execute(&mut *tx)
-            .await?;
-        }
+        store_achievements(tx, s, block, &ids, &new_achievements).await?;
     }
     recorded.seconds = started.elapsed().as_secs_f64();
     sqlx::query(
@@ -301,6 +193,182 @@ pub async fn record_epoch(
     .execute(&mut *tx)
     .await?;
     Ok(recorded)
+}
+
+/// The epoch's point in chain time: its block, time, day and hour.
+#[derive(Debug, Clone, Copy)]
+struct At {
+    block: u64,
+    now: DateTime<Utc>,
+    day: i64,
+    hour: i64,
+}
+
+/// What the rules read besides the rollups: registration blocks, achievements, active grants.
+struct Extras {
+    registered: HashMap<i64, u64>,
+    achievements: HashMap<i64, Vec<Achievement>>,
+    grants: HashMap<String, Vec<Grant>>,
+}
+
+impl Extras {
+    async fn load(
+        tx: &mut PgConnection,
+        n: i32,
+        ids: &[i64],
+        now: DateTime<Utc>,
+    ) -> Result<Self, EpochError> {
+        let registered: HashMap<i64, u64> = sqlx::query_as::<_, (i64, i64)>(
+            "SELECT id, registered_at_block FROM miners WHERE id = ANY($1)",
+        )
+        .bind(ids)
+        .fetch_all(&mut *tx)
+        .await?
+        .into_iter()
+        .map(|(id, b)| (id, b.max(0) as u64))
+        .collect();
+        let mut achievements: HashMap<i64, Vec<Achievement>> = HashMap::new();
+        for r in sqlx::query(
+            "SELECT miner_id, milestone, bonus, epochs_remaining FROM achievements
+              WHERE netuid = $1 AND miner_id = ANY($2)",
+        )
+        .bind(n)
+        .bind(ids)
+        .fetch_all(&mut *tx)
+        .await?
+        {
+            if let Some(m) = Milestone::parse(r.try_get(1)?) {
+                achievements
+                    .entry(r.try_get(0)?)
+                    .or_default()
+                    .push(Achievement {
+                        milestone: m,
+                        bonus: r.try_get(2)?,
+                        epochs_remaining: r.try_get::<i32, _>(3)?.max(0) as u32,
+                    });
+            }
+        }
+        let mut grants: HashMap<String, Vec<Grant>> = HashMap::new();
+        for r in sqlx::query(
+            "SELECT hotkey, bonus, reason, expires_at FROM grants
+              WHERE netuid = $1 AND revoked_at IS NULL AND expires_at > $2",
+        )
+        .bind(n)
+        .bind(now)
+        .fetch_all(&mut *tx)
+        .await?
+        {
+            grants.entry(r.try_get(0)?).or_default().push(Grant {
+                bonus: r.try_get(1)?,
+                reason: r.try_get(2)?,
+                expires_at: r.try_get(3)?,
+                revoked: false,
+            });
+        }
+        Ok(Extras {
+            registered,
+            achievements,
+            grants,
+        })
+    }
+}
+
+/// Every miner's record at the epoch (validators and exempt uids skipped at 1.0), and the
+/// milestones reached for the first time with the bonus they pay.
+fn evaluate_all(
+    s: &EpochSettings,
+    t: &Tracker,
+    miners: &[MinerRef],
+    mut x: Extras,
+    at: At,
+) -> (Rows, Vec<(i64, Milestone, f64)>) {
+    let current_hours = (s.cfg.current_window_blocks / s.periods.blocks_per_hour).max(1) as i64;
+    let historical_hours =
+        (s.cfg.historical_window_blocks / s.periods.blocks_per_hour).max(1) as i64;
+    let mut rows = Rows::default();
+    let mut new_achievements: Vec<(i64, Milestone, f64)> = Vec::new();
+    for m in miners {
+        let id = m.miner_id;
+        let current = t.cache.uptime(id, at.hour, current_hours);
+        let historical = t.cache.uptime(id, at.hour, historical_hours);
+        let (multiplier, detail) = if m.exempt || m.validator {
+            let why = if m.exempt {
+                "exempt uid (weights.exempt_uids): 1.0"
+            } else {
+                "validator permit: uptime bonuses do not apply, 1.0"
+            };
+            let reason = why.to_string();
+            (1.0, Record::Skipped(Skipped { reason }))
+        } else {
+            let reg = x.registered.get(&id).copied().unwrap_or(at.block);
+            let h = History {
+                current,
+                historical,
+                days: t.cache.days(id, at.day - 1).to_vec(),
+                hours: t.cache.hours(id, at.hour - 1).to_vec(),
+                last_day: at.day - 1,
+                last_hour: at.hour - 1,
+                registered_days: at.block.saturating_sub(reg) as f64
+                    / s.periods.blocks_per_day as f64,
+                registered_day: s.periods.day(reg),
+                achievements: x.achievements.remove(&id).unwrap_or_default(),
+                grants: x.grants.remove(&m.hotkey).unwrap_or_default(),
+                now: Some(at.now),
+            };
+            let o = evaluate(&s.cfg, &h);
+            for ms in &o.new_milestones {
+                let bonus = o
+                    .bonuses
+                    .iter()
+                    .find(|b| b.rule == Rule::from(*ms))
+                    .map_or(0.0, |b| b.bonus);
+                new_achievements.push((id, *ms, bonus));
+            }
+            (o.multiplier, Record::Evaluated(o.detail()))
+        };
+        rows.push(
+            id, m.uid, &m.hotkey, current, historical, detail, multiplier,
+        );
+    }
+    (rows, new_achievements)
+}
+
+/// Counts down the achievements applied at this epoch and awards the new ones (never twice).
+async fn store_achievements(
+    tx: &mut PgConnection,
+    s: &EpochSettings,
+    block: u64,
+    ids: &[i64],
+    new_achievements: &[(i64, Milestone, f64)],
+) -> Result<(), EpochError> {
+    let n = i32::from(s.netuid);
+    // Bonuses of earlier achievements were applied at this epoch: one epoch less to go.
+    sqlx::query(
+        "UPDATE achievements SET epochs_remaining = epochs_remaining - 1
+          WHERE netuid = $1 AND miner_id = ANY($2) AND epochs_remaining > 0",
+    )
+    .bind(n)
+    .bind(ids)
+    .execute(&mut *tx)
+    .await?;
+    if new_achievements.is_empty() {
+        return Ok(());
+    }
+    let remaining = s.cfg.milestones.bonus_epochs.saturating_sub(1) as i32;
+    sqlx::query(
+        "INSERT INTO achievements (netuid, miner_id, milestone, awarded_block, bonus, epochs_remaining)
+         SELECT $1, m, k, $2, b, $3 FROM UNNEST($4::bigint[], $5::text[], $6::float8[]) AS t(m, k, b)
+         ON CONFLICT (miner_id, milestone) DO NOTHING",
+    )
+    .bind(n)
+    .bind(block as i64)
+    .bind(remaining)
+    .bind(new_achievements.iter().map(|a| a.0).collect::<Vec<_>>())
+    .bind(new_achievements.iter().map(|a| a.1.name()).collect::<Vec<_>>())
+    .bind(new_achievements.iter().map(|a| a.2).collect::<Vec<_>>())
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
 }
 
 #[derive(Default)]
