@@ -808,96 +808,23 @@ impl Chain {
 
     /// Applies `action` in block `b` with the real events and ledger lines.
     pub fn apply(&mut self, b: u64, action: Action) -> Result<()> {
-        let netuid = self.params.netuid;
         let uid = action.uid();
         let x = self.neurons[usize::from(uid)].clone();
         let owner = self.owner(&x.hotkey);
         match action {
-            Action::Buy { alpha, .. } => {
-                self.pool_add(b, owner, x.hotkey, alpha)?;
-                self.subtensor_event(
-                    "StakeAdded",
-                    vec![
-                        acct(&owner),
-                        acct(&x.hotkey),
-                        uint(alpha),
-                        uint(alpha),
-                        uint(netuid),
-                        uint(0u8),
-                    ],
-                );
-                self.ledger.record(
-                    b,
-                    "stake_added",
-                    json!({ "coldkey": ss58(&owner), "hotkey": ss58(&x.hotkey), "alpha": alpha }),
-                );
-            }
+            Action::Buy { alpha, .. } => self.buy(b, owner, x.hotkey, alpha),
             Action::Sell { alpha, .. } => {
                 let held = self.alpha(&owner, &x.hotkey);
-                let removed = self.pool_remove(b, owner, x.hotkey, alpha.unwrap_or(held))?;
-                if removed > 0 {
-                    self.subtensor_event(
-                        "StakeRemoved",
-                        vec![
-                            acct(&owner),
-                            acct(&x.hotkey),
-                            uint(removed),
-                            uint(removed),
-                            uint(netuid),
-                            uint(0u8),
-                        ],
-                    );
-                    self.ledger.record(
-                        b,
-                        "stake_removed",
-                        json!({ "coldkey": ss58(&owner), "hotkey": ss58(&x.hotkey), "alpha": removed }),
-                    );
-                }
+                self.sell(b, owner, x.hotkey, alpha.unwrap_or(held))
             }
             Action::Move { to_uid, alpha, .. } => {
                 let to = self.neurons[usize::from(to_uid)].hotkey;
-                let moved = self.pool_remove(b, owner, x.hotkey, alpha)?;
-                if moved > 0 {
-                    // The owner now also stakes on the other miner's hotkey.
-                    self.pool_add(b, owner, to, moved)?;
-                    self.subtensor_event(
-                        "StakeMoved",
-                        vec![
-                            acct(&owner),
-                            acct(&x.hotkey),
-                            uint(netuid),
-                            acct(&to),
-                            uint(netuid),
-                            uint(moved),
-                        ],
-                    );
-                    self.ledger.record(
-                        b,
-                        "stake_moved",
-                        json!({ "coldkey": ss58(&owner), "from": ss58(&x.hotkey), "to": ss58(&to), "alpha": moved }),
-                    );
-                }
+                self.move_stake(b, owner, x.hotkey, to, alpha)
             }
-            Action::Reregister { .. } => {
-                let hotkey = self.fresh_account("hotkey");
-                let coldkey = self.fresh_account("coldkey");
-                self.remove(b, "SubtensorModule", "Uids", (netuid, x.hotkey))?;
-                self.remove(b, "SubtensorModule", "Axons", (netuid, x.hotkey))?;
-                self.neurons[usize::from(uid)] = Neuron {
-                    uid,
-                    hotkey,
-                    registered_at: b,
-                    validator: false,
-                };
-                self.register_state(b, uid, hotkey, coldkey)?;
-                self.subtensor_event(
-                    "NeuronRegistered",
-                    vec![uint(netuid), uint(uid), acct(&hotkey)],
-                );
-            }
+            Action::Reregister { .. } => self.reregister(b, uid, x.hotkey),
             Action::SwapHotkey { .. } => {
                 let new = self.fresh_account("hotkey");
-                self.swap_hotkey(b, uid, x.hotkey, new)?;
+                self.swap_hotkey(b, uid, x.hotkey, new)
             }
             // No event: readers see the change in Owner.
             Action::ChangeOwner { .. } => {
@@ -908,38 +835,143 @@ impl Chain {
                     "owner_changed",
                     json!({ "hotkey": ss58(&x.hotkey), "from": ss58(&owner), "to": ss58(&to) }),
                 );
+                Ok(())
             }
-            // The new coldkey takes over every hotkey and every share of the old one.
-            Action::SwapColdkey { .. } => {
-                let to = self.fresh_account("coldkey");
-                for h in self.owned_by(&owner) {
-                    self.set_owner(b, h, to)?;
-                }
-                let staked: Vec<Account> = self
-                    .staking
-                    .get(&owner)
-                    .map(|s| s.iter().copied().collect())
-                    .unwrap_or_default();
-                for h in staked {
-                    if let Some(p) = self.pools.get_mut(&h) {
-                        p.rename_staker(&owner, to);
-                    }
-                    self.write_pool(b, h, &[owner, to])?;
-                }
-                self.push_event(Value::unnamed_variant(
-                    "SubtensorModule",
-                    [Value::named_variant(
-                        "ColdkeySwapped",
-                        [("old_coldkey", acct(&owner)), ("new_coldkey", acct(&to))],
-                    )],
-                ));
-                self.ledger.record(
-                    b,
-                    "coldkey_swapped",
-                    json!({ "from": ss58(&owner), "to": ss58(&to) }),
-                );
-            }
+            Action::SwapColdkey { .. } => self.swap_coldkey(b, owner),
         }
+    }
+
+    fn buy(&mut self, b: u64, owner: Account, hotkey: Account, alpha: Rao) -> Result<()> {
+        let netuid = self.params.netuid;
+        self.pool_add(b, owner, hotkey, alpha)?;
+        self.subtensor_event(
+            "StakeAdded",
+            vec![
+                acct(&owner),
+                acct(&hotkey),
+                uint(alpha),
+                uint(alpha),
+                uint(netuid),
+                uint(0u8),
+            ],
+        );
+        self.ledger.record(
+            b,
+            "stake_added",
+            json!({ "coldkey": ss58(&owner), "hotkey": ss58(&hotkey), "alpha": alpha }),
+        );
+        Ok(())
+    }
+
+    fn sell(&mut self, b: u64, owner: Account, hotkey: Account, alpha: Rao) -> Result<()> {
+        let netuid = self.params.netuid;
+        let removed = self.pool_remove(b, owner, hotkey, alpha)?;
+        if removed == 0 {
+            return Ok(());
+        }
+        self.subtensor_event(
+            "StakeRemoved",
+            vec![
+                acct(&owner),
+                acct(&hotkey),
+                uint(removed),
+                uint(removed),
+                uint(netuid),
+                uint(0u8),
+            ],
+        );
+        self.ledger.record(
+            b,
+            "stake_removed",
+            json!({ "coldkey": ss58(&owner), "hotkey": ss58(&hotkey), "alpha": removed }),
+        );
+        Ok(())
+    }
+
+    /// The owner moves stake to another miner's hotkey (and stakes there from now on).
+    fn move_stake(
+        &mut self,
+        b: u64,
+        owner: Account,
+        from: Account,
+        to: Account,
+        alpha: Rao,
+    ) -> Result<()> {
+        let netuid = self.params.netuid;
+        let moved = self.pool_remove(b, owner, from, alpha)?;
+        if moved == 0 {
+            return Ok(());
+        }
+        self.pool_add(b, owner, to, moved)?;
+        self.subtensor_event(
+            "StakeMoved",
+            vec![
+                acct(&owner),
+                acct(&from),
+                uint(netuid),
+                acct(&to),
+                uint(netuid),
+                uint(moved),
+            ],
+        );
+        self.ledger.record(
+            b,
+            "stake_moved",
+            json!({ "coldkey": ss58(&owner), "from": ss58(&from), "to": ss58(&to), "alpha": moved }),
+        );
+        Ok(())
+    }
+
+    /// The uid goes to a fresh hotkey with a fresh owner.
+    fn reregister(&mut self, b: u64, uid: u16, old: Account) -> Result<()> {
+        let netuid = self.params.netuid;
+        let hotkey = self.fresh_account("hotkey");
+        let coldkey = self.fresh_account("coldkey");
+        self.remove(b, "SubtensorModule", "Uids", (netuid, old))?;
+        self.remove(b, "SubtensorModule", "Axons", (netuid, old))?;
+        self.neurons[usize::from(uid)] = Neuron {
+            uid,
+            hotkey,
+            registered_at: b,
+            validator: false,
+        };
+        self.register_state(b, uid, hotkey, coldkey)?;
+        self.subtensor_event(
+            "NeuronRegistered",
+            vec![uint(netuid), uint(uid), acct(&hotkey)],
+        );
+        Ok(())
+    }
+
+    /// The new coldkey takes over every hotkey and every share of the old one.
+    fn swap_coldkey(&mut self, b: u64, owner: Account) -> Result<()> {
+        let to = self.fresh_account("coldkey");
+        for h in self.owned_by(&owner) {
+            self.set_owner(b, h, to)?;
+        }
+        let staked: Vec<Account> = self
+            .staking
+            .get(&owner)
+            .map(|s| s.iter().copied().collect())
+            .unwrap_or_default();
+        for h in staked {
+            if let Some(p) = self.pools.get_mut(&h) {
+                p.rename_staker(&owner, to);
+            }
+            self.write_pool(b, h, &[owner, to])?;
+        }
+        self.push_event(Value::unnamed_variant(
+            "SubtensorModule",
+            [Value::named_variant(
+                "ColdkeySwapped",
+                [("old_coldkey", acct(&owner)), ("new_coldkey", acct(&to))],
+            )],
+        ));
+        self.ledger.record(
+            b,
+            "coldkey_swapped",
+            json!({ "from": ss58(&owner), "to": ss58(&to) }),
+        );
         Ok(())
     }
 

@@ -176,7 +176,18 @@ pub const METHODS: &[&str] = &[
 
 pub fn module(node: Arc<Node>) -> Result<RpcModule<Node>, jsonrpsee::core::RegisterMethodError> {
     let mut m = RpcModule::from_arc(node);
+    system(&mut m)?;
+    author(&mut m)?;
+    chain(&mut m)?;
+    state(&mut m)?;
+    subscriptions(&mut m)?;
+    Ok(m)
+}
 
+type Registered = Result<(), jsonrpsee::core::RegisterMethodError>;
+
+/// `system_*`: the node's identity, health and account nonces.
+fn system(m: &mut RpcModule<Node>) -> Registered {
     m.register_method(
         "rpc_methods",
         |_, _, _| json!({ "version": 1, "methods": METHODS }),
@@ -198,6 +209,11 @@ pub fn module(node: Arc<Node>) -> Result<RpcModule<Node>, jsonrpsee::core::Regis
         let who: subxt::utils::AccountId32 = who.parse().map_err(|e| invalid(format!("{e}")))?;
         Ok(node.chain().next_nonce(&who.0))
     })?;
+    Ok(())
+}
+
+/// `author_*`: submitted extrinsics, with or without their status.
+fn author(m: &mut RpcModule<Node>) -> Registered {
     m.register_method("author_submitExtrinsic", |p, node, _| -> RpcResult<H256> {
         let a = args(&p)?;
         let bytes = unhex(&arg::<String>(&a, 0)?.ok_or_else(|| invalid("extrinsic expected"))?)?;
@@ -248,7 +264,11 @@ pub fn module(node: Arc<Node>) -> Result<RpcModule<Node>, jsonrpsee::core::Regis
             }
         },
     )?;
+    Ok(())
+}
 
+/// `chain_*`: blocks, headers and hashes by number.
+fn chain(m: &mut RpcModule<Node>) -> Registered {
     m.register_method("chain_getBlockHash", |p, node, _| -> RpcResult<Json> {
         let a = args(&p)?;
         let chain = node.chain();
@@ -298,7 +318,11 @@ pub fn module(node: Arc<Node>) -> Result<RpcModule<Node>, jsonrpsee::core::Regis
             None => Json::Null,
         })
     })?;
+    Ok(())
+}
 
+/// `state_*`: runtime version, metadata, runtime calls and storage at any block.
+fn state(m: &mut RpcModule<Node>) -> Registered {
     m.register_method("state_getRuntimeVersion", |p, node, _| -> RpcResult<Json> {
         let a = args(&p)?;
         let chain = node.chain();
@@ -397,7 +421,11 @@ pub fn module(node: Arc<Node>) -> Result<RpcModule<Node>, jsonrpsee::core::Regis
             .collect::<RpcResult<Vec<Json>>>()?;
         Ok(json!([{ "block": chain.blocks[n as usize].hash, "changes": changes }]))
     })?;
+    Ok(())
+}
 
+/// The head subscriptions (finalized and best).
+fn subscriptions(m: &mut RpcModule<Node>) -> Registered {
     m.register_subscription(
         "chain_subscribeFinalizedHeads",
         "chain_finalizedHead",
@@ -410,7 +438,7 @@ pub fn module(node: Arc<Node>) -> Result<RpcModule<Node>, jsonrpsee::core::Regis
         "chain_unsubscribeNewHeads",
         |_, pending, node, _| async move { forward(pending, node.new_heads.subscribe()).await },
     )?;
-    Ok(m)
+    Ok(())
 }
 
 async fn forward(

@@ -213,37 +213,15 @@ async fn run_once(
                 ),
             );
             let w = planner.block(client, &mut state, &data).await?;
-            let now_ms = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |d| d.as_millis() as u64);
-            metrics
-                .ingest
-                .block_age_seconds
-                .set(now_ms.saturating_sub(data.timestamp_ms) as f64 / 1000.0);
+            observe_age(metrics, data.timestamp_ms);
             pulse.stage(
                 "planner",
                 format!("the writer taking block {}", data.number),
             );
-            match tokio::time::timeout(WRITE_TIMEOUT, writes_tx.send((w, started))).await {
-                Ok(Ok(())) => {}
-                Ok(Err(_)) => return Err(IngestError::WriterGone),
-                Err(_) => {
-                    return Err(IngestError::Stuck {
-                        what: format!("the writer taking block {}", data.number),
-                        secs: WRITE_TIMEOUT.as_secs(),
-                    });
-                }
-            }
+            hand_over(&writes_tx, w, started).await?;
             if last_head_check.elapsed() > Duration::from_secs(2) {
                 last_head_check = Instant::now();
-                if let Ok(head) = client.finalized_head().await {
-                    metrics.chain.head.set(head.number as i64);
-                    metrics
-                        .ingest
-                        .behind
-                        .set(head.number.saturating_sub(data.number) as i64);
-                }
-                metrics.observe_chain(&client.counters);
+                observe_head(client, metrics, data.number).await;
             }
         }
         Ok(())
@@ -255,6 +233,43 @@ async fn run_once(
     outcome?;
     written?;
     Ok(())
+}
+
+/// Age of the block just planned by its chain timestamp.
+fn observe_age(metrics: &Metrics, timestamp_ms: u64) {
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64);
+    let age = now_ms.saturating_sub(timestamp_ms) as f64 / 1000.0;
+    metrics.ingest.block_age_seconds.set(age);
+}
+
+/// How far ingestion trails the finalized head, and the chain client's counters.
+async fn observe_head(client: &ChainClient, metrics: &Metrics, planned: u64) {
+    if let Ok(head) = client.finalized_head().await {
+        metrics.chain.head.set(head.number as i64);
+        let behind = head.number.saturating_sub(planned);
+        metrics.ingest.behind.set(behind as i64);
+    }
+    metrics.observe_chain(&client.counters);
+}
+
+/// Hands a planned block to the writer, bounded: a writer that takes nothing for
+/// `WRITE_TIMEOUT` is stuck and the pipeline starts over from the cursor.
+async fn hand_over(
+    writes_tx: &mpsc::Sender<(plan::BlockWrite, Instant)>,
+    w: plan::BlockWrite,
+    started: Instant,
+) -> Result<(), IngestError> {
+    let number = w.number;
+    match tokio::time::timeout(WRITE_TIMEOUT, writes_tx.send((w, started))).await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(_)) => Err(IngestError::WriterGone),
+        Err(_) => Err(IngestError::Stuck {
+            what: format!("the writer taking block {number}"),
+            secs: WRITE_TIMEOUT.as_secs(),
+        }),
+    }
 }
 
 /// What the first start of ingestion needs.

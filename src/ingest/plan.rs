@@ -163,78 +163,11 @@ impl Planner {
             hash: data.hash,
         };
         let mut w = header(data);
-        let ours = self.netuid;
-        let mut dirty: BTreeSet<AccountId> = BTreeSet::new();
-        let mut dirty_hotkeys: BTreeSet<AccountId> = BTreeSet::new();
-        // Coldkey swaps: new → old, so the new coldkey's book starts from the old one's stake.
-        let mut merged: BTreeMap<AccountId, AccountId> = BTreeMap::new();
-        for ev in &data.events {
-            match ev {
-                ChainEvent::NeuronRegistered {
-                    netuid,
-                    uid,
-                    hotkey,
-                } if *netuid == ours => {
-                    let n = Neuron {
-                        uid: *uid,
-                        hotkey: *hotkey,
-                        registered_at: data.number,
-                        validator_permit: false,
-                    };
-                    self.register(state, &mut w, &n, data.number);
-                }
-                ChainEvent::HotkeySwapped {
-                    coldkey,
-                    old_hotkey,
-                    new_hotkey,
-                } => {
-                    let uid = state
-                        .miners
-                        .iter()
-                        .find(|(_, l)| l.hotkey == *old_hotkey)
-                        .map(|(u, _)| *u);
-                    if let Some(uid) = uid {
-                        if let Some(l) = state.miners.get_mut(&uid) {
-                            l.hotkey = *new_hotkey;
-                        }
-                        w.hotkey_swaps
-                            .push((uid, *coldkey, *old_hotkey, *new_hotkey));
-                        state.owners.remove(old_hotkey);
-                        w.owners_closed.push(*old_hotkey);
-                        w.owner_changes.remove(old_hotkey);
-                        state.owners.insert(*new_hotkey, *coldkey);
-                        w.owner_changes
-                            .insert(*new_hotkey, (*coldkey, "hotkey_swap"));
-                    }
-                    dirty_hotkeys.extend([*old_hotkey, *new_hotkey]);
-                    dirty.insert(*coldkey);
-                }
-                ChainEvent::ColdkeySwapped {
-                    old_coldkey,
-                    new_coldkey,
-                } if state.tracked.contains(old_coldkey) => {
-                    let owned: Vec<AccountId> = state
-                        .owners
-                        .iter()
-                        .filter(|(_, c)| *c == old_coldkey)
-                        .map(|(h, _)| *h)
-                        .collect();
-                    for h in owned {
-                        state.owners.insert(h, *new_coldkey);
-                        w.owner_changes.insert(h, (*new_coldkey, "coldkey_swap"));
-                    }
-                    state.tracked.insert(*new_coldkey);
-                    w.coldkey_swaps.push((*old_coldkey, *new_coldkey));
-                    merged.insert(*new_coldkey, *old_coldkey);
-                    dirty.extend([*old_coldkey, *new_coldkey]);
-                }
-                other => {
-                    let (coldkeys, hotkeys) = stake_touch(other, ours);
-                    dirty.extend(coldkeys);
-                    dirty_hotkeys.extend(hotkeys);
-                }
-            }
-        }
+        let Touched {
+            mut dirty,
+            mut dirty_hotkeys,
+            merged,
+        } = self.apply_events(state, &mut w, data);
         let epoch = data.epoch.as_ref();
         if let Some(e) = epoch {
             w.epoch = Some((e.index, e.tempo));
@@ -259,22 +192,7 @@ impl Planner {
             dirty_hotkeys.insert(*h);
         }
         if let Some(e) = epoch {
-            for (uid, amount) in e.emissions.iter().enumerate() {
-                let Ok(uid) = Uid::try_from(uid) else { break };
-                let Some(l) = state.miners.get(&uid) else {
-                    continue;
-                };
-                let Some(coldkey) = state.owners.get(&l.hotkey) else {
-                    continue;
-                };
-                w.emissions.push(Emission {
-                    uid,
-                    hotkey: l.hotkey,
-                    coldkey: *coldkey,
-                    amount: *amount,
-                    permit: l.permit,
-                });
-            }
+            emissions(state, &mut w, &e.emissions);
             // Emission distribution moves stake without events.
             dirty.extend(state.tracked.iter().copied());
         }
@@ -299,6 +217,52 @@ impl Planner {
             .await?;
         state.cursor = Some((data.number, data.hash));
         Ok(w)
+    }
+
+    /// Applies the block's events to the state; returns the accounts whose stake to re-read.
+    fn apply_events(&self, state: &mut State, w: &mut BlockWrite, data: &BlockData) -> Touched {
+        let ours = self.netuid;
+        let mut t = Touched::default();
+        for ev in &data.events {
+            match ev {
+                ChainEvent::NeuronRegistered {
+                    netuid,
+                    uid,
+                    hotkey,
+                } if *netuid == ours => {
+                    let n = Neuron {
+                        uid: *uid,
+                        hotkey: *hotkey,
+                        registered_at: data.number,
+                        validator_permit: false,
+                    };
+                    self.register(state, w, &n, data.number);
+                }
+                ChainEvent::HotkeySwapped {
+                    coldkey,
+                    old_hotkey,
+                    new_hotkey,
+                } => {
+                    hotkey_swapped(state, w, *coldkey, *old_hotkey, *new_hotkey);
+                    t.dirty_hotkeys.extend([*old_hotkey, *new_hotkey]);
+                    t.dirty.insert(*coldkey);
+                }
+                ChainEvent::ColdkeySwapped {
+                    old_coldkey,
+                    new_coldkey,
+                } if state.tracked.contains(old_coldkey) => {
+                    coldkey_swapped(state, w, *old_coldkey, *new_coldkey);
+                    t.merged.insert(*new_coldkey, *old_coldkey);
+                    t.dirty.extend([*old_coldkey, *new_coldkey]);
+                }
+                other => {
+                    let (coldkeys, hotkeys) = stake_touch(other, ours);
+                    t.dirty.extend(coldkeys);
+                    t.dirty_hotkeys.extend(hotkeys);
+                }
+            }
+        }
+        t
     }
 
     /// A uid given to `n.hotkey`: the previous miner (if any) is deregistered.
@@ -483,5 +447,78 @@ fn stake_touch(ev: &ChainEvent, ours: NetUid) -> (Vec<AccountId>, Vec<AccountId>
             to_netuid,
         } if *from_netuid == ours || *to_netuid == ours => (vec![*coldkey], vec![*hotkey]),
         _ => (vec![], vec![]),
+    }
+}
+
+/// The accounts a block's events touched.
+#[derive(Default)]
+struct Touched {
+    /// Coldkeys whose stake is re-read.
+    dirty: BTreeSet<AccountId>,
+    /// Hotkeys whose stakers' stake is re-read.
+    dirty_hotkeys: BTreeSet<AccountId>,
+    /// Coldkey swaps: new → old, so the new coldkey's book starts from the old one's stake.
+    merged: BTreeMap<AccountId, AccountId>,
+}
+
+/// A hotkey swap moves the uid (when ours) and the ownership to the new hotkey.
+fn hotkey_swapped(
+    state: &mut State,
+    w: &mut BlockWrite,
+    coldkey: AccountId,
+    old_hotkey: AccountId,
+    new_hotkey: AccountId,
+) {
+    let uid = state
+        .miners
+        .iter()
+        .find(|(_, l)| l.hotkey == old_hotkey)
+        .map(|(u, _)| *u);
+    let Some(uid) = uid else { return };
+    if let Some(l) = state.miners.get_mut(&uid) {
+        l.hotkey = new_hotkey;
+    }
+    w.hotkey_swaps.push((uid, coldkey, old_hotkey, new_hotkey));
+    state.owners.remove(&old_hotkey);
+    w.owners_closed.push(old_hotkey);
+    w.owner_changes.remove(&old_hotkey);
+    state.owners.insert(new_hotkey, coldkey);
+    w.owner_changes.insert(new_hotkey, (coldkey, "hotkey_swap"));
+}
+
+/// A coldkey swap hands every hotkey the old coldkey owned to the new one, which is tracked
+/// from now on.
+fn coldkey_swapped(state: &mut State, w: &mut BlockWrite, old: AccountId, new: AccountId) {
+    let owned: Vec<AccountId> = state
+        .owners
+        .iter()
+        .filter(|(_, c)| **c == old)
+        .map(|(h, _)| *h)
+        .collect();
+    for h in owned {
+        state.owners.insert(h, new);
+        w.owner_changes.insert(h, (new, "coldkey_swap"));
+    }
+    state.tracked.insert(new);
+    w.coldkey_swaps.push((old, new));
+}
+
+/// The epoch's emissions by uid, credited to each live miner's owner.
+fn emissions(state: &State, w: &mut BlockWrite, amounts: &[u64]) {
+    for (uid, amount) in amounts.iter().enumerate() {
+        let Ok(uid) = Uid::try_from(uid) else { break };
+        let Some(l) = state.miners.get(&uid) else {
+            continue;
+        };
+        let Some(coldkey) = state.owners.get(&l.hotkey) else {
+            continue;
+        };
+        w.emissions.push(Emission {
+            uid,
+            hotkey: l.hotkey,
+            coldkey: *coldkey,
+            amount: *amount,
+            permit: l.permit,
+        });
     }
 }

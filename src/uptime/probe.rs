@@ -223,57 +223,9 @@ pub async fn run(
         }
         pulse.beat();
         pulse.at("the last round and the ingested head (database, chain)");
-        let due = match next {
-            Some(n) => n,
-            None => match last_round(&pool, s.netuid).await {
-                Ok(last) => *next.insert(next_round(last, s.interval_blocks)),
-                Err(e) => {
-                    tracing::warn!(error = %e, "uptime: cannot read the last round");
-                    continue;
-                }
-            },
-        };
-        let head = match store::chain_now(&pool, s.netuid).await {
-            Ok(Some((head, _))) => head,
-            Ok(None) => continue,
-            Err(e) => {
-                tracing::warn!(error = %e, "uptime: cannot read the ingested head");
-                continue;
-            }
-        };
-        if head < due {
+        let Some((head, due)) = round_due(&client, &pool, &s, &mut next).await else {
             continue;
-        }
-        // While ingestion catches up (after an outage of tenure), the ingested head lies in the
-        // past: a probe now would date present observations back to it. The outage's rounds
-        // stay missing (unknown, not down); probing resumes once ingestion is near the chain.
-        match client.finalized_head().await {
-            Ok(f) if f.number > head + catch_up_slack(s.interval_blocks) => {
-                tracing::debug!(
-                    ingested = head,
-                    finalized = f.number,
-                    "uptime: ingestion catching up; no probe round"
-                );
-                continue;
-            }
-            Ok(_) => {}
-            Err(e) => {
-                tracing::warn!(error = %e, "uptime: cannot read the finalized head");
-                continue;
-            }
-        }
-        // HA: another instance sharing the database may have probed this interval already.
-        match last_round(&pool, s.netuid).await {
-            Ok(Some(last)) if last >= due => {
-                next = Some(next_round(Some(last), s.interval_blocks));
-                continue;
-            }
-            Ok(_) => {}
-            Err(e) => {
-                tracing::warn!(error = %e, "uptime: cannot read the last round");
-                continue;
-            }
-        }
+        };
         let started = Instant::now();
         pulse.at(format!("the probe round at block {head}"));
         // Shutdown does not wait for a round in flight: its write is one transaction.
@@ -281,47 +233,112 @@ pub async fn run(
             r = round(&client, &pool, &s, &metrics, head, due) => r,
             _ = cancel.cancelled() => return Ok(()),
         };
-        match done {
-            Ok(None) => {
-                tracing::debug!(
-                    block = head,
-                    "uptime: another instance recorded this interval's round"
-                );
-            }
-            Ok(Some((miners, up))) => {
-                health.pass(CHECK_PROBE);
-                metrics
-                    .uptime
-                    .rounds
-                    .get_or_create(&crate::metrics::SourceLabels {
-                        source: Source::Probe.name().into(),
-                    })
-                    .inc();
-                metrics
-                    .uptime
-                    .round_seconds
-                    .observe(started.elapsed().as_secs_f64());
-                metrics.uptime.miners_up.set(up as i64);
-                tracing::info!(
-                    block = head,
-                    miners,
-                    up,
-                    ms = started.elapsed().as_millis() as u64,
-                    "uptime probe round"
-                );
-            }
-            Err(e) => {
-                metrics.uptime.errors.inc();
-                health.fail(CHECK_PROBE, format!("probe round at block {head}: {e:#}"));
-                tracing::warn!(
-                    block = head,
-                    error = format!("{e:#}"),
-                    "uptime probe round skipped"
-                );
-            }
-        }
+        observe(&metrics, &health, head, started, done);
         // Never two rounds for one interval, even when the head jumped (catch-up).
         next = Some(next_round(Some(head), s.interval_blocks));
+    }
+}
+
+/// The ingested head and the round's due block when a round is due now: the interval has
+/// passed, ingestion is near the chain, and no other instance probed this interval.
+async fn round_due(
+    client: &ChainClient,
+    pool: &PgPool,
+    s: &Settings,
+    next: &mut Option<u64>,
+) -> Option<(u64, u64)> {
+    // A read that fails skips this tick (logged); the next tick tries again.
+    let warn = |what: &str, e: &dyn std::fmt::Display| -> Option<(u64, u64)> {
+        tracing::warn!(error = %e, "uptime: cannot read {what}");
+        None
+    };
+    let due = match *next {
+        Some(n) => n,
+        None => match last_round(pool, s.netuid).await {
+            Ok(last) => *next.insert(next_round(last, s.interval_blocks)),
+            Err(e) => return warn("the last round", &e),
+        },
+    };
+    let head = match store::chain_now(pool, s.netuid).await {
+        Ok(Some((head, _))) => head,
+        Ok(None) => return None,
+        Err(e) => return warn("the ingested head", &e),
+    };
+    if head < due {
+        return None;
+    }
+    // While ingestion catches up (after an outage of tenure), the ingested head lies in the
+    // past: a probe now would date present observations back to it. The outage's rounds
+    // stay missing (unknown, not down); probing resumes once ingestion is near the chain.
+    match client.finalized_head().await {
+        Ok(f) if f.number > head + catch_up_slack(s.interval_blocks) => {
+            tracing::debug!(
+                ingested = head,
+                finalized = f.number,
+                "uptime: ingestion catching up; no probe round"
+            );
+            return None;
+        }
+        Ok(_) => {}
+        Err(e) => return warn("the finalized head", &e),
+    }
+    // HA: another instance sharing the database may have probed this interval already.
+    match last_round(pool, s.netuid).await {
+        Ok(Some(last)) if last >= due => {
+            *next = Some(next_round(Some(last), s.interval_blocks));
+            None
+        }
+        Ok(_) => Some((head, due)),
+        Err(e) => warn("the last round", &e),
+    }
+}
+
+/// Readiness, metrics and the log after a round.
+fn observe(
+    metrics: &Metrics,
+    health: &Health,
+    head: u64,
+    started: Instant,
+    done: anyhow::Result<Option<(usize, usize)>>,
+) {
+    match done {
+        Ok(None) => {
+            tracing::debug!(
+                block = head,
+                "uptime: another instance recorded this interval's round"
+            );
+        }
+        Ok(Some((miners, up))) => {
+            health.pass(CHECK_PROBE);
+            metrics
+                .uptime
+                .rounds
+                .get_or_create(&crate::metrics::SourceLabels {
+                    source: Source::Probe.name().into(),
+                })
+                .inc();
+            metrics
+                .uptime
+                .round_seconds
+                .observe(started.elapsed().as_secs_f64());
+            metrics.uptime.miners_up.set(up as i64);
+            tracing::info!(
+                block = head,
+                miners,
+                up,
+                ms = started.elapsed().as_millis() as u64,
+                "uptime probe round"
+            );
+        }
+        Err(e) => {
+            metrics.uptime.errors.inc();
+            health.fail(CHECK_PROBE, format!("probe round at block {head}: {e:#}"));
+            tracing::warn!(
+                block = head,
+                error = format!("{e:#}"),
+                "uptime probe round skipped"
+            );
+        }
     }
 }
 

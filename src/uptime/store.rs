@@ -306,3 +306,24 @@ pub async fn retention(
         }
     }
 }
+
+/// The latest round of a source.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct LastRound {
+    pub source: String,
+    pub block: i64,
+    pub miners: i32,
+    pub up: i32,
+    pub observed_at: DateTime<Utc>,
+}
+
+/// The latest round of each source (`tenure uptime status`).
+pub async fn last_rounds(pool: &PgPool, netuid: u16) -> Result<Vec<LastRound>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT DISTINCT ON (source) source, block, miners, up, observed_at FROM uptime_rounds
+          WHERE netuid = $1 ORDER BY source, block DESC",
+    )
+    .bind(i32::from(netuid))
+    .fetch_all(pool)
+    .await
+}

@@ -154,6 +154,19 @@ pub fn render(netuid: u16, m: &Miner) -> String {
         m.coldkey.as_deref().map_or("–".into(), esc),
         m.registered_at.map_or("–".into(), |b| b.to_string())
     );
+    badges_and_grants(&mut b, m);
+    uptime_charts(&mut b, m);
+    vesting_charts(&mut b, m);
+    weight_charts(&mut b, m);
+    b.push_str("<h2>Why this weight (latest epoch)</h2>");
+    match &m.explain {
+        Some(text) => b.push_str(&format!("<pre id=\"explain\">{}</pre>", esc(text))),
+        None => b.push_str("<p class=\"muted\">No weights planned for this miner yet.</p>"),
+    }
+    page(&title, netuid, &b)
+}
+
+fn badges_and_grants(b: &mut String, m: &Miner) {
     b.push_str("<h2>Badges</h2>");
     if m.badges.is_empty() {
         b.push_str("<p class=\"muted\">None yet.</p>");
@@ -179,6 +192,9 @@ pub fn render(netuid: u16, m: &Miner) -> String {
         }
         b.push_str("</ul>");
     }
+}
+
+fn uptime_charts(b: &mut String, m: &Miner) {
     b.push_str("<h2>Uptime</h2><div class=\"grid\">");
     let daily: Vec<(String, f64)> = m
         .daily
@@ -202,7 +218,11 @@ pub fn render(netuid: u16, m: &Miner) -> String {
         &hourly,
         Some(1.0),
     ));
-    b.push_str("</div><h2>Held alpha and earned emissions</h2><div class=\"grid\">");
+    b.push_str("</div>");
+}
+
+fn vesting_charts(b: &mut String, m: &Miner) {
+    b.push_str("<h2>Held alpha and earned emissions</h2><div class=\"grid\">");
     let alpha = |v: i64| v as f64 / 1e9;
     b.push_str(&lines(
         "Earned in the window vs still held (α)",
@@ -238,6 +258,9 @@ pub fn render(netuid: u16, m: &Miner) -> String {
             pct((last.1 > 0).then(|| last.2 as f64 / last.1 as f64))
         ));
     }
+}
+
+fn weight_charts(b: &mut String, m: &Miner) {
     b.push_str("<h2>Multiplier and weight per epoch</h2><div class=\"grid\">");
     b.push_str(&lines(
         "Total multiplier",
@@ -270,12 +293,6 @@ pub fn render(netuid: u16, m: &Miner) -> String {
             pct(Some(w.2))
         ));
     }
-    b.push_str("<h2>Why this weight (latest epoch)</h2>");
-    match &m.explain {
-        Some(text) => b.push_str(&format!("<pre id=\"explain\">{}</pre>", esc(text))),
-        None => b.push_str("<p class=\"muted\">No weights planned for this miner yet.</p>"),
-    }
-    page(&title, netuid, &b)
 }
 
 pub(super) async fn handler(State(s): State<WebState>, Path(miner): Path<String>) -> Html {

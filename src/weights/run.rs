@@ -22,9 +22,9 @@ use super::inputs;
 use super::pipeline::{self, Params};
 use super::submission::{self, Change, NewPlan, Status, Submission};
 use crate::chain::client::{
-    BlockRef, ChainClient, ChainError, MORTAL_BLOCKS, PoolRefusal, TxProgress,
+    BlockRef, ChainClient, ChainError, MORTAL_BLOCKS, PoolRefusal, Submitted, TxProgress,
 };
-use crate::chain::submit::{WeightsRequest, WeightsState, method};
+use crate::chain::submit::{WeightsCall, WeightsRequest, WeightsState, method};
 use crate::chain::types::AccountId;
 use crate::drand::Beacon;
 use crate::health::Health;
@@ -758,31 +758,8 @@ impl Runner {
             Some(n) => n,
             None => self.client.next_nonce(self.who()).await?,
         };
-        let req = WeightsRequest {
-            netuid: self.s.netuid,
-            mechid: self.s.mechid,
-            uids: sub.uids.clone(),
-            weights: sub.weights.clone(),
-            version_key: sub.version_key,
-        };
-        let call = match self
-            .client
-            .weights_call(
-                head,
-                &st.hyper,
-                &self.signer,
-                &self.beacon,
-                &req,
-                self.s.block_time_secs,
-            )
-            .await
-        {
-            Ok(c) => c,
-            Err(e) if e.is_transient() => return Err(e.into()),
-            Err(e) => {
-                self.fail(sub, e.to_string(), "Build", false).await?;
-                return Ok(());
-            }
+        let Some(call) = self.build(sub, head, st).await? else {
+            return Ok(());
         };
         let moved = submission::transition(
             &self.pool,
@@ -814,96 +791,139 @@ impl Runner {
             return Ok(());
         }
         let (tx, mut rx) = mpsc::unbounded_channel();
-        let pushed = self.client.submit_tracked(
-            &self.signer,
-            "SubtensorModule",
-            call.name,
-            call.args,
-            nonce,
-            self.s.finalize_timeout,
-            Some(tx),
-        );
-        tokio::pin!(pushed);
-        let result = loop {
-            tokio::select! {
-                r = &mut pushed => break r,
-                Some(p) = rx.recv() => self.progress(sub.id, p).await?,
+        let (name, reveal_round) = (call.name, call.reveal_round);
+        let result = {
+            let pushed = self.client.submit_tracked(
+                &self.signer,
+                "SubtensorModule",
+                call.name,
+                call.args,
+                nonce,
+                self.s.finalize_timeout,
+                Some(tx),
+            );
+            tokio::pin!(pushed);
+            loop {
+                tokio::select! {
+                    r = &mut pushed => break r,
+                    Some(p) = rx.recv() => self.progress(sub.id, p).await?,
+                }
             }
         };
         while let Ok(p) = rx.try_recv() {
             self.progress(sub.id, p).await?;
         }
         match result {
-            Ok(done) => {
-                let expected = if call.reveal_round.is_some() {
-                    "SubtensorModule.TimelockedWeightsCommitted"
-                } else {
-                    "SubtensorModule.WeightsSet"
-                };
-                let at = self
-                    .client
-                    .weights_state(done.block, self.s.netuid, self.s.mechid, self.who())
-                    .await?;
-                if !done.events.iter().any(|e| e == expected) || at.last_update != done.block.number
-                {
-                    self.fail(
-                        sub,
-                        format!(
-                            "finalized in block {} without {expected} and LastUpdate = that block (events {:?}, LastUpdate {})",
-                            done.block.number, done.events, at.last_update
-                        ),
-                        "Unconfirmed",
-                        true,
-                    )
-                    .await?;
-                    return Ok(());
-                }
-                submission::transition(
-                    &self.pool,
-                    sub.id,
-                    &[Status::Submitted, Status::InBlock],
-                    Status::Finalized,
-                    Change {
-                        in_block: Some((done.block.number, done.block.hash)),
-                        ..Change::default()
-                    },
-                    &format!(
-                        "finalized in block {}: {expected}, LastUpdate = {}",
-                        done.block.number, at.last_update
-                    ),
-                    self.fence.as_ref(),
-                )
-                .await?;
-                self.metrics.weights.finalized.inc();
-                self.metrics.weights.blocks_since_update.set(0);
-                tracing::info!(epoch = sub.epoch_index, block = done.block.number, method = call.name, reveal_round = ?call.reveal_round, "weights finalized on chain");
-            }
+            Ok(done) => self.confirm(sub, name, reveal_round, done).await,
+            Err(e) => self.attempt_failed(sub, e).await,
+        }
+    }
+
+    /// The extrinsic for `sub` at `head`: `None` (and the row failed) when it cannot be built.
+    async fn build(
+        &mut self,
+        sub: &Submission,
+        head: BlockRef,
+        st: &WeightsState,
+    ) -> Result<Option<WeightsCall>, RunError> {
+        let req = WeightsRequest {
+            netuid: self.s.netuid,
+            mechid: self.s.mechid,
+            uids: sub.uids.clone(),
+            weights: sub.weights.clone(),
+            version_key: sub.version_key,
+        };
+        let built = self
+            .client
+            .weights_call(
+                head,
+                &st.hyper,
+                &self.signer,
+                &self.beacon,
+                &req,
+                self.s.block_time_secs,
+            )
+            .await;
+        match built {
+            Ok(c) => Ok(Some(c)),
+            Err(e) if e.is_transient() => Err(e.into()),
             Err(e) => {
-                let (reason, retryable) = classify(&e);
-                let unknown_outcome = e.is_transient()
-                    || matches!(
-                        &e,
-                        ChainError::Invalid {
-                            refusal: PoolRefusal::PriorityTooLow,
-                            ..
-                        }
-                    );
-                if unknown_outcome {
-                    // The outcome is unknown: the row stays submitted and the next head
-                    // reconciles it with the chain.
-                    tracing::warn!(error = %e, "weights submission outcome unknown; reconciling on the next block");
-                    self.metrics
-                        .weights
-                        .failures
-                        .get_or_create(&ReasonLabels {
-                            reason: reason.into(),
-                        })
-                        .inc();
-                } else {
-                    self.fail(sub, e.to_string(), reason, retryable).await?;
-                }
+                self.fail(sub, e.to_string(), "Build", false).await?;
+                Ok(None)
             }
         }
+    }
+
+    /// A finalized attempt counts only with the chain's own event and `LastUpdate` equal to
+    /// its block.
+    async fn confirm(
+        &mut self,
+        sub: &Submission,
+        name: &'static str,
+        reveal_round: Option<u64>,
+        done: Submitted,
+    ) -> Result<(), RunError> {
+        let expected = if reveal_round.is_some() {
+            "SubtensorModule.TimelockedWeightsCommitted"
+        } else {
+            "SubtensorModule.WeightsSet"
+        };
+        let at = self
+            .client
+            .weights_state(done.block, self.s.netuid, self.s.mechid, self.who())
+            .await?;
+        if !done.events.iter().any(|e| e == expected) || at.last_update != done.block.number {
+            let why = format!(
+                "finalized in block {} without {expected} and LastUpdate = that block (events {:?}, LastUpdate {})",
+                done.block.number, done.events, at.last_update
+            );
+            return self.fail(sub, why, "Unconfirmed", true).await;
+        }
+        submission::transition(
+            &self.pool,
+            sub.id,
+            &[Status::Submitted, Status::InBlock],
+            Status::Finalized,
+            Change {
+                in_block: Some((done.block.number, done.block.hash)),
+                ..Change::default()
+            },
+            &format!(
+                "finalized in block {}: {expected}, LastUpdate = {}",
+                done.block.number, at.last_update
+            ),
+            self.fence.as_ref(),
+        )
+        .await?;
+        self.metrics.weights.finalized.inc();
+        self.metrics.weights.blocks_since_update.set(0);
+        tracing::info!(epoch = sub.epoch_index, block = done.block.number, method = name, reveal_round = ?reveal_round, "weights finalized on chain");
+        Ok(())
+    }
+
+    /// A failed attempt: recorded as failed, unless its outcome is unknown (transport trouble,
+    /// or a transaction with the same nonce pending), which the next head reconciles.
+    async fn attempt_failed(&mut self, sub: &Submission, e: ChainError) -> Result<(), RunError> {
+        let (reason, retryable) = classify(&e);
+        let unknown_outcome = e.is_transient()
+            || matches!(
+                &e,
+                ChainError::Invalid {
+                    refusal: PoolRefusal::PriorityTooLow,
+                    ..
+                }
+            );
+        if !unknown_outcome {
+            return self.fail(sub, e.to_string(), reason, retryable).await;
+        }
+        tracing::warn!(error = %e, "weights submission outcome unknown; reconciling on the next block");
+        self.metrics
+            .weights
+            .failures
+            .get_or_create(&ReasonLabels {
+                reason: reason.into(),
+            })
+            .inc();
         Ok(())
     }
 

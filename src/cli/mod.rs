@@ -9,6 +9,16 @@ use clap::{Parser, Subcommand};
 use crate::config::{Config, ConfigError, Loaded};
 use crate::{daemon, db, telemetry};
 
+mod chain;
+mod uptime;
+mod vesting;
+mod weights;
+
+use chain::{chain_check_file, chain_check_node};
+use uptime::uptime_command;
+use vesting::vesting_command;
+use weights::{weights_command, weights_emit};
+
 /// Exit code of a configuration error (sysexits' EX_CONFIG): systemd units use it with
 /// `RestartPreventExitStatus=` so a bad config is not restarted in a loop.
 pub const EXIT_CONFIG: u8 = 78;
@@ -305,38 +315,6 @@ async fn database(loaded: &Loaded) -> anyhow::Result<sqlx::PgPool> {
     Ok(pool)
 }
 
-async fn vesting_command(loaded: Loaded, command: VestingCommand) -> anyhow::Result<()> {
-    use crate::config::Mode;
-    use crate::vesting::{report, store};
-    let pool = database(&loaded).await?;
-    let (netuid, cfg) = (loaded.config.chain.netuid, &loaded.config.vesting);
-    let change = |mode: Mode, c: ModeChange| (mode, c.reason);
-    let (mode, reason) = match command {
-        VestingCommand::Status { json } => {
-            let status = store::status(&pool, netuid, cfg).await?;
-            if json {
-                println!("{}", serde_json::to_string_pretty(&status)?);
-            } else {
-                print!("{}", report::status(&status));
-            }
-            return Ok(());
-        }
-        VestingCommand::History { miner, limit } => {
-            let sel = store::MinerSel::parse(&miner);
-            match store::history(&pool, netuid, &sel, None, limit.clamp(1, 10_000)).await? {
-                Some(rows) => print!("{}", report::history(&miner, &rows)),
-                None => anyhow::bail!("no miner {miner} on netuid {netuid}"),
-            }
-            return Ok(());
-        }
-        VestingCommand::Simulate { .. } => return Ok(()),
-        VestingCommand::On(c) => change(Mode::On, c),
-        VestingCommand::Off(c) => change(Mode::Off, c),
-        VestingCommand::Shadow(c) => change(Mode::Shadow, c),
-    };
-    change_mode(&pool, netuid, "vesting", cfg.mode, mode, reason).await
-}
-
 async fn change_mode(
     pool: &sqlx::PgPool,
     netuid: u16,
@@ -372,146 +350,6 @@ async fn change_mode(
     Ok(())
 }
 
-async fn uptime_command(loaded: Loaded, command: UptimeCommand) -> anyhow::Result<()> {
-    use crate::config::Mode;
-    use crate::uptime::grants;
-    let pool = database(&loaded).await?;
-    let (netuid, cfg) = (loaded.config.chain.netuid, &loaded.config.uptime);
-    match command {
-        UptimeCommand::On(c) => {
-            change_mode(&pool, netuid, "uptime", cfg.mode, Mode::On, c.reason).await
-        }
-        UptimeCommand::Off(c) => {
-            change_mode(&pool, netuid, "uptime", cfg.mode, Mode::Off, c.reason).await
-        }
-        UptimeCommand::Shadow(c) => {
-            change_mode(&pool, netuid, "uptime", cfg.mode, Mode::Shadow, c.reason).await
-        }
-        UptimeCommand::Status => {
-            let mode = crate::settings::mode(&pool, netuid, crate::settings::UPTIME_MODE, cfg.mode)
-                .await?;
-            println!(
-                "uptime on netuid {netuid}: mode {} ({}), sources {:?}, a probe round every {} blocks",
-                mode.mode.name(),
-                match &mode.source {
-                    crate::settings::Source::Config => "from the configuration file".to_string(),
-                    crate::settings::Source::Database {
-                        updated_by,
-                        updated_at,
-                    } => format!(
-                        "set by {} at {}",
-                        shown(updated_by),
-                        updated_at.to_rfc3339()
-                    ),
-                },
-                cfg.sources,
-                cfg.probe_interval_blocks
-            );
-            let last: Vec<(String, i64, i32, i32, chrono::DateTime<chrono::Utc>)> = sqlx::query_as(
-                "SELECT DISTINCT ON (source) source, block, miners, up, observed_at FROM uptime_rounds
-                  WHERE netuid = $1 ORDER BY source, block DESC",
-            )
-            .bind(i32::from(netuid))
-            .fetch_all(&pool)
-            .await?;
-            if last.is_empty() {
-                println!("no round recorded yet");
-            }
-            for (source, block, miners, up, at) in last {
-                println!(
-                    "last {source} round: block {block} at {}: {up} of {miners} miners up",
-                    at.to_rfc3339()
-                );
-            }
-            Ok(())
-        }
-        UptimeCommand::Grant {
-            hotkey,
-            reason,
-            days,
-            bonus,
-        } => {
-            anyhow::ensure!(days > 0, "--days must be at least 1");
-            let expires = chrono::Utc::now() + chrono::Duration::days(i64::from(days));
-            let bonus = bonus.unwrap_or(cfg.contribution.grant_bonus);
-            let id = grants::grant(
-                &pool,
-                netuid,
-                &hotkey,
-                bonus,
-                &reason,
-                &cli_actor(),
-                expires,
-            )
-            .await?;
-            println!(
-                "grant {id}: {hotkey} +{bonus} until {} ({reason})",
-                expires.to_rfc3339()
-            );
-            Ok(())
-        }
-        UptimeCommand::Revoke { id } => {
-            anyhow::ensure!(
-                grants::revoke(&pool, netuid, id, &cli_actor()).await?,
-                "no active grant {id} on netuid {netuid}"
-            );
-            println!("grant {id} revoked");
-            Ok(())
-        }
-        UptimeCommand::Leaderboard { limit } => {
-            let Some((epoch, entries)) =
-                crate::uptime::leaderboard::leaderboard(&pool, netuid, None).await?
-            else {
-                println!("no uptime recorded yet");
-                return Ok(());
-            };
-            println!("uptime leaderboard of netuid {netuid} at epoch block {epoch}");
-            println!(
-                "{:>4} {:>5} {:>9} {:>9} {:>9} {:>10}  hotkey",
-                "rank", "uid", "current", "48 h", "longevity", "multiplier"
-            );
-            let pct = |x: Option<f64>| x.map_or("-".to_string(), |x| format!("{:.2}%", x * 100.0));
-            for e in entries.iter().take(limit) {
-                println!(
-                    "{:>4} {:>5} {:>9} {:>9} {:>8}d {:>10.4}  {}",
-                    e.rank,
-                    e.uid,
-                    pct(e.current_uptime),
-                    pct(e.historical_uptime),
-                    e.longevity_days,
-                    e.multiplier,
-                    e.hotkey
-                );
-            }
-            Ok(())
-        }
-        UptimeCommand::Grants { all } => {
-            let rows = grants::list(&pool, netuid, !all).await?;
-            if rows.is_empty() {
-                println!("no {}grant", if all { "" } else { "active " });
-            }
-            let now = chrono::Utc::now();
-            for g in rows {
-                println!(
-                    "{:>5} {} +{} until {} by {} ({}){}",
-                    g.id,
-                    g.hotkey,
-                    g.bonus,
-                    g.expires_at.to_rfc3339(),
-                    shown(&g.granted_by),
-                    shown(&g.reason),
-                    match (&g.revoked_by, g.active(now)) {
-                        (Some(by), _) => format!(" revoked by {}", shown(by)),
-                        (None, false) => " expired".to_string(),
-                        (None, true) => String::new(),
-                    }
-                );
-            }
-            Ok(())
-        }
-    }
-}
-
 async fn migrate(loaded: Loaded) -> anyhow::Result<()> {
     let cfg = &loaded.config.database;
     let pool = db::lazy_pool(cfg)?;
@@ -529,151 +367,6 @@ async fn migrate(loaded: Loaded) -> anyhow::Result<()> {
             "applied migrations {applied:?}; schema now at {}",
             all.last().copied().unwrap_or(0)
         );
-    }
-    Ok(())
-}
-
-fn chain_check_report(source: &str, findings: &[crate::chain::check::Finding]) -> ExitCode {
-    println!("# tenure chain check: {source}");
-    match crate::chain::check::report(findings, &mut std::io::stdout()) {
-        Ok(true) => ExitCode::SUCCESS,
-        Ok(false) => ExitCode::from(1),
-        Err(e) => {
-            eprintln!("error: {e}");
-            ExitCode::from(2)
-        }
-    }
-}
-
-fn chain_check_file(file: &std::path::Path) -> ExitCode {
-    let metadata = std::fs::read(file)
-        .map_err(|e| e.to_string())
-        .and_then(|bytes| subxt::Metadata::decode_from(&bytes[..]).map_err(|e| e.to_string()));
-    match metadata {
-        Ok(md) => chain_check_report(
-            &file.display().to_string(),
-            &crate::chain::check::check(&md),
-        ),
-        Err(e) => {
-            eprintln!("error: {}: not runtime metadata: {e}", file.display());
-            ExitCode::from(2)
-        }
-    }
-}
-
-fn chain_check_node(endpoints: Vec<String>) -> ExitCode {
-    let Some(runtime) = async_runtime() else {
-        return ExitCode::from(2);
-    };
-    let source = endpoints.join(", ");
-    let cfg = crate::config::ChainConfig {
-        endpoints,
-        ..Default::default()
-    };
-    let client =
-        crate::chain::client::ChainClient::new(crate::chain::client::Settings::from_config(&cfg));
-    match runtime.block_on(client.check_runtime()) {
-        Ok((block, findings)) => {
-            chain_check_report(&format!("{source} at block {block}"), &findings)
-        }
-        Err(e) => {
-            eprintln!("error: {e}");
-            ExitCode::from(2)
-        }
-    }
-}
-
-/// Bad input data (sysexits EX_DATAERR).
-const EXIT_DATA: u8 = 65;
-
-fn weights_emit() -> ExitCode {
-    use std::io::Read;
-    let mut input = String::new();
-    if let Err(e) = std::io::stdin().read_to_string(&mut input) {
-        eprintln!("error: cannot read stdin: {e}");
-        return ExitCode::from(EXIT_DATA);
-    }
-    match crate::weights::emit::emit(&input) {
-        Ok(v) => {
-            println!("{v}");
-            ExitCode::SUCCESS
-        }
-        Err(reason) => {
-            eprintln!("error: {reason}");
-            ExitCode::from(EXIT_DATA)
-        }
-    }
-}
-
-async fn weights_command(loaded: Loaded, command: WeightsCommand) -> anyhow::Result<()> {
-    use crate::weights::{explain, run};
-    let cfg = &loaded.config;
-    let netuid = cfg.chain.netuid;
-    let pool = database(&loaded).await?;
-    match command {
-        WeightsCommand::Emit => {
-            anyhow::bail!("`weights emit` reads stdin and needs no configuration")
-        }
-        WeightsCommand::History { limit, json } => {
-            let v = explain::history(&pool, netuid, limit).await?;
-            if json {
-                println!("{}", serde_json::to_string_pretty(&v)?);
-            } else {
-                for s in &v {
-                    println!("{}", explain::history_line(s));
-                }
-            }
-        }
-        WeightsCommand::Explain { miner, epoch, json } => {
-            let sel = crate::vesting::store::MinerSel::parse(&miner);
-            let v = explain::explain(&pool, netuid, &sel, epoch).await?;
-            if json {
-                println!("{}", serde_json::to_string_pretty(&v)?);
-            } else {
-                print!("{}", explain::explain_text(&v));
-            }
-        }
-        WeightsCommand::Preview { json } => {
-            let head = run::cursor(&pool, netuid)
-                .await?
-                .ok_or_else(|| anyhow::anyhow!("nothing ingested yet: run the daemon first"))?;
-            // The subnet's limits come from the chain; without one the SDK's no-limit defaults
-            // are used and the preview says so.
-            let client = crate::chain::client::ChainClient::new(
-                crate::chain::client::Settings::from_config(&cfg.chain),
-            );
-            let (min_allowed, limit, note) = match client.hyperparams(head, netuid).await {
-                Ok(h) => (h.min_allowed_weights, h.max_weights_limit, None),
-                Err(e) => (
-                    0,
-                    u16::MAX,
-                    Some(format!(
-                        "chain not reachable ({e}): MinAllowedWeights 0 and MaxWeightsLimit 65535 assumed"
-                    )),
-                ),
-            };
-            let mut settings = run::Settings::from_config(cfg);
-            // A preview reads the penalties in force; it does not detect (store) new ones.
-            settings.inputs.penalty =
-                crate::weights::inputs::PenaltySettings::from_config(cfg, false);
-            let params = crate::weights::pipeline::Params {
-                max_total_multiplier: cfg.weights.max_total_multiplier,
-                min_allowed_weights: min_allowed,
-                max_weights_limit: limit,
-            };
-            let (preview, _) =
-                explain::preview(&pool, &settings.inputs, head.number, params).await?;
-            if json {
-                let mut v = serde_json::to_value(&preview)?;
-                v["note"] = serde_json::json!(note);
-                println!("{}", serde_json::to_string_pretty(&v)?);
-            } else {
-                if let Some(n) = note {
-                    println!("note: {n}");
-                }
-                print!("{}", explain::preview_text(&preview));
-            }
-        }
     }
     Ok(())
 }

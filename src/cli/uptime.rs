@@ -1,0 +1,151 @@
+//! `tenure uptime …`: status, mode changes, grants and the leaderboard.
+
+use super::{UptimeCommand, change_mode, cli_actor, database, shown};
+use crate::config::Loaded;
+
+pub(super) async fn uptime_command(loaded: Loaded, command: UptimeCommand) -> anyhow::Result<()> {
+    use crate::config::Mode;
+    use crate::uptime::grants;
+    let pool = database(&loaded).await?;
+    let (netuid, cfg) = (loaded.config.chain.netuid, &loaded.config.uptime);
+    match command {
+        UptimeCommand::On(c) => {
+            change_mode(&pool, netuid, "uptime", cfg.mode, Mode::On, c.reason).await
+        }
+        UptimeCommand::Off(c) => {
+            change_mode(&pool, netuid, "uptime", cfg.mode, Mode::Off, c.reason).await
+        }
+        UptimeCommand::Shadow(c) => {
+            change_mode(&pool, netuid, "uptime", cfg.mode, Mode::Shadow, c.reason).await
+        }
+        UptimeCommand::Status => status(&pool, netuid, cfg).await,
+        UptimeCommand::Grant {
+            hotkey,
+            reason,
+            days,
+            bonus,
+        } => {
+            anyhow::ensure!(days > 0, "--days must be at least 1");
+            let expires = chrono::Utc::now() + chrono::Duration::days(i64::from(days));
+            let bonus = bonus.unwrap_or(cfg.contribution.grant_bonus);
+            let id = grants::grant(
+                &pool,
+                netuid,
+                &hotkey,
+                bonus,
+                &reason,
+                &cli_actor(),
+                expires,
+            )
+            .await?;
+            println!(
+                "grant {id}: {hotkey} +{bonus} until {} ({reason})",
+                expires.to_rfc3339()
+            );
+            Ok(())
+        }
+        UptimeCommand::Revoke { id } => {
+            anyhow::ensure!(
+                grants::revoke(&pool, netuid, id, &cli_actor()).await?,
+                "no active grant {id} on netuid {netuid}"
+            );
+            println!("grant {id} revoked");
+            Ok(())
+        }
+        UptimeCommand::Leaderboard { limit } => leaderboard(&pool, netuid, limit).await,
+        UptimeCommand::Grants { all } => list_grants(&pool, netuid, all).await,
+    }
+}
+
+async fn status(
+    pool: &sqlx::PgPool,
+    netuid: u16,
+    cfg: &crate::config::UptimeConfig,
+) -> anyhow::Result<()> {
+    let mode = crate::settings::mode(pool, netuid, crate::settings::UPTIME_MODE, cfg.mode).await?;
+    let source = match &mode.source {
+        crate::settings::Source::Config => "from the configuration file".to_string(),
+        crate::settings::Source::Database {
+            updated_by,
+            updated_at,
+        } => format!(
+            "set by {} at {}",
+            shown(updated_by),
+            updated_at.to_rfc3339()
+        ),
+    };
+    println!(
+        "uptime on netuid {netuid}: mode {} ({source}), sources {:?}, a probe round every {} blocks",
+        mode.mode.name(),
+        cfg.sources,
+        cfg.probe_interval_blocks
+    );
+    let last = crate::uptime::store::last_rounds(pool, netuid).await?;
+    if last.is_empty() {
+        println!("no round recorded yet");
+    }
+    for r in last {
+        println!(
+            "last {} round: block {} at {}: {} of {} miners up",
+            r.source,
+            r.block,
+            r.observed_at.to_rfc3339(),
+            r.up,
+            r.miners
+        );
+    }
+    Ok(())
+}
+
+async fn leaderboard(pool: &sqlx::PgPool, netuid: u16, limit: usize) -> anyhow::Result<()> {
+    let Some((epoch, entries)) =
+        crate::uptime::leaderboard::leaderboard(pool, netuid, None).await?
+    else {
+        println!("no uptime recorded yet");
+        return Ok(());
+    };
+    println!("uptime leaderboard of netuid {netuid} at epoch block {epoch}");
+    println!(
+        "{:>4} {:>5} {:>9} {:>9} {:>9} {:>10}  hotkey",
+        "rank", "uid", "current", "48 h", "longevity", "multiplier"
+    );
+    let pct = |x: Option<f64>| x.map_or("-".to_string(), |x| format!("{:.2}%", x * 100.0));
+    for e in entries.iter().take(limit) {
+        println!(
+            "{:>4} {:>5} {:>9} {:>9} {:>8}d {:>10.4}  {}",
+            e.rank,
+            e.uid,
+            pct(e.current_uptime),
+            pct(e.historical_uptime),
+            e.longevity_days,
+            e.multiplier,
+            e.hotkey
+        );
+    }
+    Ok(())
+}
+
+async fn list_grants(pool: &sqlx::PgPool, netuid: u16, all: bool) -> anyhow::Result<()> {
+    let rows = crate::uptime::grants::list(pool, netuid, !all).await?;
+    if rows.is_empty() {
+        println!("no {}grant", if all { "" } else { "active " });
+    }
+    let now = chrono::Utc::now();
+    for g in rows {
+        println!(
+            "{:>5} {} +{} until {} by {} ({}){}",
+            g.id,
+            g.hotkey,
+            g.bonus,
+            g.expires_at.to_rfc3339(),
+            shown(&g.granted_by),
+            shown(&g.reason),
+            match (&g.revoked_by, g.active(now)) {
+                (Some(by), _) => format!(" revoked by {}", shown(by)),
+                (None, false) => " expired".to_string(),
+                (None, true) => String::new(),
+            }
+        );
+    }
+    Ok(())
+}
