@@ -9,21 +9,15 @@
 //!
 //! `cargo run --release --example bench_uptime -- <miners> <days>`
 
+#[path = "support/mod.rs"]
+mod support;
+use support::Rng;
+
 use std::time::Instant;
 
 use chrono::{Duration, TimeZone, Utc};
 use tenure::config::UptimeConfig;
 use tenure::uptime::{History, Period, evaluate};
-
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-}
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();

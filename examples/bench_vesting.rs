@@ -9,6 +9,10 @@
 //! `--load`, the start-up load of the window from `vesting_tranches`. Creates (and drops) its
 //! own database on that server.
 
+#[path = "support/mod.rs"]
+mod support;
+use support::{Rng, median};
+
 use std::time::Instant;
 
 use sqlx::PgPool;
@@ -20,22 +24,6 @@ use tenure::vesting::window::{Entry, Window};
 const NETUID: u16 = 1;
 const TEMPO_BLOCKS: u64 = 361;
 const BLOCKS_PER_DAY: u64 = 7_200;
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
-}
-
-/// A deterministic generator (xorshift) so runs are comparable.
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-}
 
 fn coldkey(i: usize) -> String {
     format!("ck{i:05}")

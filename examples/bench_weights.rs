@@ -5,6 +5,10 @@
 //!
 //! `cargo run --release --example bench_weights -- <uids>`
 
+#[path = "support/mod.rs"]
+mod support;
+use support::median;
+
 use std::time::Instant;
 
 use tenure::config::{Mode, ScoresSource};
@@ -76,11 +80,6 @@ fn inputs(n: usize) -> Vec<Input> {
             penalty: neutral("off"),
         })
         .collect()
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
 }
 
 #[tokio::main]

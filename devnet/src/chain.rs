@@ -56,6 +56,16 @@ pub struct Params {
     pub scenario: Scenario,
 }
 
+/// The arguments of a weight setting (plain, or a revealed commit's payload).
+#[derive(Debug, Clone)]
+struct WeightsArgs {
+    netuid: NetUid,
+    mecid: u8,
+    dests: Vec<u16>,
+    weights: Vec<u16>,
+    version_key: u64,
+}
+
 /// A uid slot and who holds it now.
 #[derive(Debug, Clone)]
 pub struct Neuron {
@@ -1087,14 +1097,28 @@ impl Chain {
         let phase = || Value::unnamed_variant("ApplyExtrinsic", [uint(index)]);
         let outcome = match (tx.pallet_index, tx.call_index) {
             (7, 0) => match <(u16, Vec<u16>, Vec<u16>, u64)>::decode(&mut &tx.args[..]) {
-                Ok((netuid, dests, weights, key)) => {
-                    self.set_weights(b, tx.signer, netuid, 0, dests, weights, key)
+                Ok((netuid, dests, weights, version_key)) => {
+                    let w = WeightsArgs {
+                        netuid,
+                        mecid: 0,
+                        dests,
+                        weights,
+                        version_key,
+                    };
+                    self.set_weights(b, tx.signer, w)
                 }
                 Err(_) => Err(None),
             },
             (7, 119) => match <(u16, u8, Vec<u16>, Vec<u16>, u64)>::decode(&mut &tx.args[..]) {
-                Ok((netuid, mecid, dests, weights, key)) => {
-                    self.set_weights(b, tx.signer, netuid, mecid, dests, weights, key)
+                Ok((netuid, mecid, dests, weights, version_key)) => {
+                    let w = WeightsArgs {
+                        netuid,
+                        mecid,
+                        dests,
+                        weights,
+                        version_key,
+                    };
+                    self.set_weights(b, tx.signer, w)
                 }
                 Err(_) => Err(None),
             },
@@ -1159,37 +1183,34 @@ impl Chain {
 
     /// `set_weights` / `set_mechanism_weights` with the chain's checks in the chain's order.
     /// `Err(None)` is a failure that is no SubtensorModule error.
-    #[allow(clippy::too_many_arguments)]
     fn set_weights(
         &mut self,
         b: u64,
         signer: Account,
-        netuid: u16,
-        mecid: u8,
-        dests: Vec<u16>,
-        weights: Vec<u16>,
-        version_key: u64,
+        w: WeightsArgs,
     ) -> std::result::Result<Vec<Value>, Option<SubtensorError>> {
         if self.params.hyper.commit_reveal {
             return Err(Some(SubtensorError::CommitRevealEnabled));
         }
-        self.store_weights(b, signer, netuid, mecid, dests, weights, version_key, false)
+        self.store_weights(b, signer, w, false)
     }
 
     /// The checks and effects shared by a plain weight setting and a revealed commit (which
     /// skips the commit-reveal and rate-limit checks, as the chain's reveal does).
-    #[allow(clippy::too_many_arguments)]
     fn store_weights(
         &mut self,
         b: u64,
         signer: Account,
-        netuid: u16,
-        mecid: u8,
-        dests: Vec<u16>,
-        weights: Vec<u16>,
-        version_key: u64,
+        w: WeightsArgs,
         revealed: bool,
     ) -> std::result::Result<Vec<Value>, Option<SubtensorError>> {
+        let WeightsArgs {
+            netuid,
+            mecid,
+            dests,
+            weights,
+            version_key,
+        } = w;
         use SubtensorError::*;
         let h = self.params.hyper.clone();
         let n = self.neurons.len() as u16;
@@ -1462,18 +1483,17 @@ impl Chain {
                     }
                 });
             let outcome = match payload {
-                Ok(p) => self
-                    .store_weights(
-                        b,
-                        c.who,
-                        self.params.netuid,
-                        c.mecid,
-                        p.uids,
-                        p.values,
-                        p.version_key,
-                        true,
-                    )
-                    .map_err(|e| format!("{e:?}")),
+                Ok(p) => {
+                    let w = WeightsArgs {
+                        netuid: self.params.netuid,
+                        mecid: c.mecid,
+                        dests: p.uids,
+                        weights: p.values,
+                        version_key: p.version_key,
+                    };
+                    self.store_weights(b, c.who, w, true)
+                        .map_err(|e| format!("{e:?}"))
+                }
                 Err(e) => Err(e),
             };
             match outcome {

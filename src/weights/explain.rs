@@ -8,7 +8,7 @@ use sqlx::types::Json;
 
 use super::explanation::Explanation;
 use super::pipeline::{self, Params, Plan};
-use super::submission::{self, Status, Submission};
+use super::submission::{self, Submission};
 use super::{WeightsError, inputs};
 use crate::vesting::store::MinerSel;
 
@@ -22,48 +22,6 @@ pub enum ExplainError {
     Weights(#[from] WeightsError),
     #[error("{0}")]
     NotFound(String),
-}
-
-/// A submission as the views show it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct SubmissionView {
-    pub epoch_index: u64,
-    pub epoch_block: u64,
-    pub planned_block: u64,
-    pub status: Status,
-    pub method: String,
-    pub dry_run: bool,
-    pub version_key: u64,
-    pub reveal_round: Option<u64>,
-    pub nonce: Option<u64>,
-    pub in_block: Option<u64>,
-    pub attempts: u32,
-    pub error: Option<String>,
-    pub retryable: Option<bool>,
-    pub dests: Vec<u16>,
-    pub weights: Vec<u16>,
-}
-
-impl From<&Submission> for SubmissionView {
-    fn from(s: &Submission) -> Self {
-        SubmissionView {
-            epoch_index: s.epoch_index,
-            epoch_block: s.epoch_block,
-            planned_block: s.planned_block,
-            status: s.status,
-            method: s.method.clone(),
-            dry_run: s.dry_run,
-            version_key: s.version_key,
-            reveal_round: s.reveal_round,
-            nonce: s.nonce,
-            in_block: s.in_block_number,
-            attempts: s.attempts,
-            error: s.error.clone(),
-            retryable: s.retryable,
-            dests: s.uids.clone(),
-            weights: s.weights.clone(),
-        }
-    }
 }
 
 /// One transition of a submission.
@@ -86,7 +44,7 @@ async fn transitions(pool: &PgPool, id: i64) -> Result<Vec<Transition>, sqlx::Er
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct HistoryEntry {
     #[serde(flatten)]
-    pub submission: SubmissionView,
+    pub submission: Submission,
     pub log: Vec<Transition>,
 }
 
@@ -99,8 +57,8 @@ pub async fn history(
     let mut out = Vec::new();
     for s in submission::history(pool, netuid, limit).await? {
         out.push(HistoryEntry {
-            submission: SubmissionView::from(&s),
             log: transitions(pool, s.id).await?,
+            submission: s,
         });
     }
     Ok(out)
@@ -111,7 +69,7 @@ pub async fn history(
 pub struct MinerExplanation {
     pub uid: u16,
     pub hotkey: String,
-    pub submission: SubmissionView,
+    pub submission: Submission,
     pub log: Vec<Transition>,
     pub explain: Explanation,
 }
@@ -165,7 +123,7 @@ pub async fn explain(
     Ok(MinerExplanation {
         uid: uid as u16,
         hotkey,
-        submission: SubmissionView::from(&sub),
+        submission: sub,
         log: transitions(pool, id).await?,
         explain: explain.0,
     })
@@ -294,8 +252,8 @@ pub fn history_line(h: &HistoryEntry) -> String {
         s.status.name(),
         s.method,
         s.planned_block,
-        or_dash(s.in_block),
-        s.dests.len(),
+        or_dash(s.in_block_number),
+        s.uids.len(),
         s.attempts,
         if s.dry_run { "  (dry run)" } else { "" },
         s.error

@@ -47,6 +47,25 @@ impl PenaltySettings {
     }
 }
 
+/// The rows of `sql` for `coldkeys` of a subnet over the blocks `(from, to]` (bound as $1 to $4).
+async fn over_window<T>(
+    tx: &mut PgConnection,
+    sql: &'static str,
+    (netuid, coldkeys): (i32, &[String]),
+    (from, to): (i64, i64),
+) -> Result<Vec<T>, sqlx::Error>
+where
+    T: for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow> + Send + Unpin,
+{
+    sqlx::query_as(sql)
+        .bind(netuid)
+        .bind(coldkeys)
+        .bind(from)
+        .bind(to)
+        .fetch_all(&mut *tx)
+        .await
+}
+
 /// Measures every coldkey's drop over the window ending at `head` and stores a penalty where a
 /// tier is reached and no penalty at least as strong is in force.
 async fn detect(
@@ -79,16 +98,14 @@ async fn detect(
         e.0.insert(hk, a);
         e.1.initial += a;
     }
-    let changes: Vec<(String, String, i64, i64)> = sqlx::query_as(
+    let changes: Vec<(String, String, i64, i64)> = over_window(
+        tx,
         "SELECT coldkey, hotkey, block, alpha_rao FROM stake_changes
           WHERE netuid = $1 AND coldkey = ANY($2) AND block > $3 AND block <= $4
           ORDER BY block",
+        (netuid, coldkeys),
+        (f, h),
     )
-    .bind(netuid)
-    .bind(coldkeys)
-    .bind(f)
-    .bind(h)
-    .fetch_all(&mut *tx)
     .await?;
     for (c, hk, b, a) in changes {
         let e = series.entry(c).or_default();
@@ -96,16 +113,14 @@ async fn detect(
         let total = e.0.values().sum();
         e.1.changes.push((b as u64, total));
     }
-    let emissions: Vec<(String, i64, i64)> = sqlx::query_as(
+    let emissions: Vec<(String, i64, i64)> = over_window(
+        tx,
         "SELECT coldkey, epoch_block, sum(amount_rao)::bigint FROM emissions
           WHERE netuid = $1 AND coldkey = ANY($2) AND epoch_block > $3 AND epoch_block <= $4
           GROUP BY 1, 2 ORDER BY 2",
+        (netuid, coldkeys),
+        (f, h),
     )
-    .bind(netuid)
-    .bind(coldkeys)
-    .bind(f)
-    .bind(h)
-    .fetch_all(&mut *tx)
     .await?;
     for (c, b, a) in emissions {
         series.entry(c).or_default().1.emissions.push((b as u64, a));
@@ -216,65 +231,68 @@ fn neutral_reason(engine: &str, epoch: &Option<(i64, Mode)>) -> String {
     }
 }
 
-/// Every miner's vesting factor at the engine's epoch `(block, mode)`.
-async fn vesting_factors(
+/// Every miner's factor at an engine's epoch `(block, mode)`: the rows `sql` reads, each
+/// made into (miner, multiplier, reasons) by `why`; applied only where the mode applies it.
+async fn engine_factors<R, W>(
     tx: &mut PgConnection,
+    sql: &'static str,
     n: i32,
     (block, mode): (i64, Mode),
-) -> Result<HashMap<i64, Factor<VestingWhy>>, sqlx::Error> {
-    let rows: Vec<VestingRow> = sqlx::query_as(
-        "SELECT miner_id, multiplier, holding_fraction, holding_days, amount_tier,
-                duration_tier, earned_rao, remaining_rao, reason
-           FROM vesting_multipliers WHERE netuid = $1 AND epoch_block = $2",
-    )
-    .bind(n)
-    .bind(block)
-    .fetch_all(&mut *tx)
-    .await?;
-    let factor = |r: VestingRow| Factor {
-        applied: applied(mode, r.multiplier),
-        why: VestingWhy::Recorded(VestingRecorded {
-            epoch_block: block,
-            mode,
-            multiplier: r.multiplier,
-            holding_fraction: r.holding_fraction,
-            holding_days: r.holding_days,
-            amount_tier: r.amount_tier,
-            duration_tier: r.duration_tier,
-            earned_rao: r.earned_rao,
-            remaining_rao: r.remaining_rao,
-            reason: r.reason,
-        }),
+    why: impl Fn(R, i64, Mode) -> (i64, f64, W),
+) -> Result<HashMap<i64, Factor<W>>, sqlx::Error>
+where
+    R: for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow> + Send + Unpin,
+{
+    let rows: Vec<R> = sqlx::query_as(sql)
+        .bind(n)
+        .bind(block)
+        .fetch_all(&mut *tx)
+        .await?;
+    let factor = |r: R| {
+        let (miner_id, multiplier, why) = why(r, block, mode);
+        let applied = applied(mode, multiplier);
+        (miner_id, Factor { applied, why })
     };
-    Ok(rows.into_iter().map(|r| (r.miner_id, factor(r))).collect())
+    Ok(rows.into_iter().map(factor).collect())
 }
 
-/// Every miner's uptime factor at the engine's epoch `(block, mode)`.
-async fn uptime_factors(
-    tx: &mut PgConnection,
-    n: i32,
-    (block, mode): (i64, Mode),
-) -> Result<HashMap<i64, Factor<UptimeWhy>>, sqlx::Error> {
-    let rows: Vec<UptimeRow> = sqlx::query_as(
-        "SELECT miner_id, multiplier, current_uptime, historical_uptime, bonuses AS detail
-           FROM uptime_multipliers WHERE netuid = $1 AND epoch_block = $2",
-    )
-    .bind(n)
-    .bind(block)
-    .fetch_all(&mut *tx)
-    .await?;
-    let factor = |r: UptimeRow| Factor {
-        applied: applied(mode, r.multiplier),
-        why: UptimeWhy::Recorded(UptimeRecorded {
-            epoch_block: block,
-            mode,
-            multiplier: r.multiplier,
-            current_uptime: r.current_uptime,
-            historical_uptime: r.historical_uptime,
-            detail: r.detail.0,
-        }),
-    };
-    Ok(rows.into_iter().map(|r| (r.miner_id, factor(r))).collect())
+const VESTING_ROWS: &str = "SELECT miner_id, multiplier, holding_fraction, holding_days,
+        amount_tier, duration_tier, earned_rao, remaining_rao, reason
+   FROM vesting_multipliers WHERE netuid = $1 AND epoch_block = $2";
+
+/// A miner's vesting record as the reasons of its factor.
+fn vesting_why(r: VestingRow, epoch_block: i64, mode: Mode) -> (i64, f64, VestingWhy) {
+    let why = VestingWhy::Recorded(VestingRecorded {
+        epoch_block,
+        mode,
+        multiplier: r.multiplier,
+        holding_fraction: r.holding_fraction,
+        holding_days: r.holding_days,
+        amount_tier: r.amount_tier,
+        duration_tier: r.duration_tier,
+        earned_rao: r.earned_rao,
+        remaining_rao: r.remaining_rao,
+        reason: r.reason,
+    });
+    (r.miner_id, r.multiplier, why)
+}
+
+const UPTIME_ROWS: &str = "SELECT miner_id, multiplier, current_uptime, historical_uptime,
+        bonuses AS detail
+   FROM uptime_multipliers WHERE netuid = $1 AND epoch_block = $2";
+
+/// A miner's uptime record as the reasons of its factor.
+fn uptime_why(r: UptimeRow, epoch_block: i64, mode: Mode) -> (i64, f64, UptimeWhy) {
+    let multiplier = r.multiplier;
+    let why = UptimeWhy::Recorded(UptimeRecorded {
+        current_uptime: r.current_uptime,
+        historical_uptime: r.historical_uptime,
+        detail: r.detail.0,
+        epoch_block,
+        mode,
+        multiplier,
+    });
+    (r.miner_id, multiplier, why)
 }
 
 /// The penalties in force at `head`, strongest per coldkey (detecting new ones first when the
@@ -328,13 +346,13 @@ pub async fn load(tx: &mut PgConnection, s: &Settings, head: u64) -> Result<Load
 
     let vesting_epoch = last_epoch(tx, "vesting_epochs", n, h).await?;
     let mut vesting = match vesting_epoch {
-        Some(epoch) => vesting_factors(tx, n, epoch).await?,
+        Some(epoch) => engine_factors(tx, VESTING_ROWS, n, epoch, vesting_why).await?,
         None => HashMap::new(),
     };
     let vesting_default = neutral_reason("vesting", &vesting_epoch);
     let uptime_epoch = last_epoch(tx, "uptime_epochs", n, h).await?;
     let mut uptime = match uptime_epoch {
-        Some(epoch) => uptime_factors(tx, n, epoch).await?,
+        Some(epoch) => engine_factors(tx, UPTIME_ROWS, n, epoch, uptime_why).await?,
         None => HashMap::new(),
     };
     let uptime_default = neutral_reason("uptime", &uptime_epoch);

@@ -59,9 +59,10 @@ impl std::str::FromStr for Status {
 
 crate::text_column!(Status);
 
-/// A stored submission.
-#[derive(Debug, Clone, PartialEq)]
+/// A stored submission; serialized as the views show it.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct Submission {
+    #[serde(skip)]
     pub id: i64,
     pub epoch_index: u64,
     pub epoch_block: u64,
@@ -70,17 +71,21 @@ pub struct Submission {
     pub method: String,
     pub dry_run: bool,
     pub version_key: u64,
+    #[serde(rename = "dests")]
     pub uids: Vec<u16>,
     pub weights: Vec<u16>,
     pub reveal_round: Option<u64>,
     pub nonce: Option<u64>,
+    #[serde(rename = "in_block")]
     pub in_block_number: Option<u64>,
     pub attempts: u32,
     pub error: Option<String>,
     pub retryable: Option<bool>,
     /// The block the last attempt was signed at (its mortality counts from there).
+    #[serde(skip)]
     pub submitted_block: Option<u64>,
     /// Fencing token of the lease term that last wrote it (None without a lease).
+    #[serde(skip)]
     pub leader_token: Option<i64>,
 }
 
