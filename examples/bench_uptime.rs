@@ -27,7 +27,9 @@ fn main() {
     let t0 = Utc.with_ymd_and_hms(2025, 1, 1, 0, 0, 0).unwrap();
     let mut cfg = UptimeConfig::default();
     cfg.time.peak_hours_utc = vec![14, 15, 16, 17];
-    cfg.time.holidays = vec!["2026-02-01".into()];
+    cfg.time.holidays = vec![tenure::config::Date(
+        chrono::NaiveDate::from_ymd_opt(2026, 2, 1).expect("a date"),
+    )];
     let mut rng = Rng(0x2545_f491_4f6c_dd1d);
     let histories: Vec<History> = (0..miners)
         .map(|i| {

@@ -822,11 +822,71 @@ impl Default for ReliabilityFactorConfig {
     }
 }
 
+/// A calendar date of the configuration, `YYYY-MM-DD` (UTC).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Date(pub chrono::NaiveDate);
+
+impl Serialize for Date {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(&self.0.format("%Y-%m-%d"))
+    }
+}
+
+impl<'de> Deserialize<'de> for Date {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        chrono::NaiveDate::parse_from_str(&text, "%Y-%m-%d")
+            .map(Date)
+            .map_err(|_| {
+                let shown: String = text.chars().take(40).collect();
+                serde::de::Error::custom(format!("`{shown}` is not a date of the form YYYY-MM-DD"))
+            })
+    }
+}
+
+/// A weekday of the configuration: `mon` … `sun`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Day(pub chrono::Weekday);
+
+const DAYS: [(&str, chrono::Weekday); 7] = [
+    ("mon", chrono::Weekday::Mon),
+    ("tue", chrono::Weekday::Tue),
+    ("wed", chrono::Weekday::Wed),
+    ("thu", chrono::Weekday::Thu),
+    ("fri", chrono::Weekday::Fri),
+    ("sat", chrono::Weekday::Sat),
+    ("sun", chrono::Weekday::Sun),
+];
+
+impl Serialize for Day {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let name = DAYS
+            .iter()
+            .find(|(_, d)| *d == self.0)
+            .map_or("?", |(n, _)| n);
+        s.serialize_str(name)
+    }
+}
+
+impl<'de> Deserialize<'de> for Day {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        DAYS.iter()
+            .find(|(n, _)| *n == text)
+            .map(|(_, d)| Day(*d))
+            .ok_or_else(|| {
+                let shown: String = text.chars().take(40).collect();
+                serde::de::Error::custom(format!(
+                    "`{shown}` must be one of mon, tue, wed, thu, fri, sat, sun"
+                ))
+            })
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MaintenanceWindow {
-    /// `mon` … `sun`.
-    pub weekday: String,
+    pub weekday: Day,
     pub start_hour: u8,
     /// Exclusive.
     pub end_hour: u8,
@@ -846,7 +906,7 @@ pub struct TimeBonusConfig {
     /// Every one of the last 7 days at or above `threshold`.
     pub all_week_bonus: f64,
     /// Dates (`YYYY-MM-DD`, UTC); empty ⇒ no holiday bonus.
-    pub holidays: Vec<String>,
+    pub holidays: Vec<Date>,
     pub holiday_bonus: f64,
     /// Empty ⇒ no maintenance bonus.
     pub maintenance_windows: Vec<MaintenanceWindow>,

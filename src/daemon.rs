@@ -221,7 +221,7 @@ fn spawn_weights(
     tasks.spawn("leader-lease", async move {
         crate::leader::run(p, lease, role_tx, obs, stop).await
     });
-    let pulse = Arc::new(crate::notify::Pulse::default());
+    let pulse = Arc::new(crate::pulse::Pulse::default());
     let s = crate::weights::run::Settings::from_config(cfg);
     watched.push(crate::progress::Watched {
         name: "weights",
@@ -243,7 +243,7 @@ fn spawn_probe(
     client: Arc<crate::chain::client::ChainClient>,
 ) {
     let settings = crate::uptime::probe::Settings::from_config(cfg);
-    let pulse = Arc::new(crate::notify::Pulse::default());
+    let pulse = Arc::new(crate::pulse::Pulse::default());
     watched.push(crate::progress::Watched {
         name: "uptime-probe",
         pulse: pulse.clone(),

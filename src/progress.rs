@@ -11,7 +11,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::health::Health;
 use crate::metrics::{Metrics, TaskLabels};
-use crate::notify::Pulse;
+use crate::pulse::Pulse;
 
 /// The tasks watched, by name (their metric series exist from the start).
 pub const TASKS: &[&str] = &["ingest", "weights", "uptime-probe"];

@@ -7,8 +7,8 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sqlx::{PgExecutor, PgPool, Row};
 
-use crate::chain::NetUid;
 use crate::config::Mode;
+use crate::units::NetUid;
 
 pub const VESTING_MODE: &str = "vesting.mode";
 pub const UPTIME_MODE: &str = "uptime.mode";

@@ -22,12 +22,12 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 use sqlx::PgPool;
 
-use crate::chain::NetUid;
 use crate::config::{ScoresConfig, Secret, UptimeConfig, VestingConfig};
 use crate::db;
 use crate::health::{CheckState, Health};
 use crate::metrics::{Metrics, RouteLabels};
 use crate::settings;
+use crate::units::NetUid;
 
 #[derive(Clone)]
 pub struct AppState {

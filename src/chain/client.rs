@@ -141,7 +141,7 @@ pub struct Counters {
     /// Duration of every chain call, successful or not.
     pub rpc_seconds: prometheus_client::metrics::histogram::Histogram,
     /// The block loop's sign of life, for the systemd watchdog.
-    pub block_loop: Arc<crate::notify::Pulse>,
+    pub block_loop: Arc<crate::pulse::Pulse>,
 }
 
 impl Default for Counters {

@@ -1,18 +1,11 @@
-//! Plain chain types. Balances are integer RAO (1 alpha = 1e9 RAO), never floats.
+//! Accounts as the chain shows them (SS58); the units re-exported from [`crate::units`].
 
 use std::fmt;
 use std::str::FromStr;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-pub type NetUid = u16;
-pub type Uid = u16;
-pub type MechId = u8;
-/// An alpha or TAO amount in RAO.
-pub type Rao = u64;
-
-/// RAO per alpha (or TAO).
-pub const RAO_PER_UNIT: Rao = 1_000_000_000;
+pub use crate::units::{MechId, NetUid, RAO_PER_UNIT, Rao, Uid, format_alpha};
 
 /// A 32-byte account (hotkey or coldkey), shown and parsed as SS58 (any prefix is accepted on
 /// input; output uses Bittensor's prefix 42).
@@ -72,11 +65,6 @@ impl<'de> Deserialize<'de> for AccountId {
         let s = String::deserialize(d)?;
         s.parse().map_err(serde::de::Error::custom)
     }
-}
-
-/// Formats RAO as alpha with 9 decimals, e.g. `12.500000000`; exact (no floats).
-pub fn format_alpha(rao: Rao) -> String {
-    format!("{}.{:09}", rao / RAO_PER_UNIT, rao % RAO_PER_UNIT)
 }
 
 #[cfg(test)]

@@ -131,8 +131,6 @@ fn endpoint(key: &str, s: &str) -> Result<(), Failure> {
     }
 }
 
-const WEEKDAYS: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
-
 pub(super) fn check(c: &Config) -> Result<(), Failure> {
     chain(c)?;
     wallet(c)?;
@@ -480,22 +478,8 @@ fn uptime_time(u: &super::UptimeConfig) -> Result<(), Failure> {
     ] {
         bonus(key, b)?;
     }
-    for (i, d) in t.holidays.iter().enumerate() {
-        if chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").is_err() {
-            return fail(
-                format!("uptime.time.holidays[{i}]"),
-                format!("`{d}` is not a date of the form YYYY-MM-DD"),
-            );
-        }
-    }
     for (i, w) in t.maintenance_windows.iter().enumerate() {
         let k = format!("uptime.time.maintenance_windows[{i}]");
-        if !WEEKDAYS.contains(&w.weekday.as_str()) {
-            return fail(
-                format!("{k}.weekday"),
-                format!("`{}` must be one of {}", w.weekday, WEEKDAYS.join(", ")),
-            );
-        }
         if w.start_hour > 23 || w.end_hour > 24 || w.end_hour <= w.start_hour {
             return fail(
                 format!("{k}.end_hour"),

@@ -26,12 +26,12 @@ use sqlx::PgPool;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use crate::chain::NetUid;
 use crate::chain::client::{BlockRef, ChainClient, ChainError};
 use crate::chain::follow::follow;
 use crate::config::{Config, Mode, StakeScope};
 use crate::health::Health;
 use crate::metrics::{Metrics, ModeLabels};
+use crate::units::NetUid;
 use crate::vesting::store::{EpochSettings, Recorded};
 use plan::{PlanError, Planner};
 use store::{StoreError, Written};

@@ -210,6 +210,7 @@ pub struct Outcome {
 #[serde(deny_unknown_fields)]
 pub struct Detail {
     pub earned: Vec<Bonus>,
+    #[serde(deserialize_with = "metrics_by_rule")]
     pub metrics: BTreeMap<Rule, Option<f64>>,
     pub reliability_factor: f64,
     pub raw: f64,
@@ -238,6 +239,55 @@ impl Record {
             Record::Evaluated(d) => d.metric(rule),
             Record::Skipped(_) => None,
         }
+    }
+}
+
+/// The order in which releases before migration 7 wrote the metrics as an array. An instance
+/// of such a release may still write rows while an HA pair is upgraded one by one; its rows are
+/// read in this fixed order (never in today's [`RULES`] order, which may change).
+const POSITIONAL_ORDER: [Rule; 19] = [
+    Rule::Reliability,
+    Rule::Consistency,
+    Rule::Longevity,
+    Rule::Recovery,
+    Rule::Stability,
+    Rule::PeakHours,
+    Rule::OffPeak,
+    Rule::Weekend,
+    Rule::Holidays,
+    Rule::Maintenance,
+    Rule::AllWeek,
+    Rule::HoursStreak,
+    Rule::DaysStreak,
+    Rule::PerfectMonth,
+    Rule::PerfectWeek,
+    Rule::EarlyAdopter,
+    Rule::NetworkSupporter,
+    Rule::CommunityContributor,
+    Rule::Trend,
+];
+
+/// Metrics keyed by rule name, or the 19-entry array of earlier releases; anything else (an
+/// unknown rule, an array of another length) is an error.
+fn metrics_by_rule<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<BTreeMap<Rule, Option<f64>>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Stored {
+        ByRule(BTreeMap<Rule, Option<f64>>),
+        Positional(Vec<Option<f64>>),
+    }
+    match Stored::deserialize(d)? {
+        Stored::ByRule(m) => Ok(m),
+        Stored::Positional(v) if v.len() == POSITIONAL_ORDER.len() => {
+            Ok(POSITIONAL_ORDER.into_iter().zip(v).collect())
+        }
+        Stored::Positional(v) => Err(serde::de::Error::custom(format!(
+            "{} positional metrics: releases before rule names wrote {}",
+            v.len(),
+            POSITIONAL_ORDER.len()
+        ))),
     }
 }
 
@@ -342,10 +392,6 @@ fn last_episode(hours: &[Period], last_hour: i64, window_hours: i64) -> Option<R
         (n, true) => Some(Ok(n)),
         (n, false) => Some(Err(n)),
     }
-}
-
-fn weekday_of(s: &str) -> Option<Weekday> {
-    s.parse::<Weekday>().ok()
 }
 
 fn pct(x: f64) -> String {
@@ -539,11 +585,7 @@ fn time_windows(cfg: &UptimeConfig, h: &History) -> Vec<Bonus> {
     }
     let weekend = |p: &Period| matches!(p.start.weekday(), Weekday::Sat | Weekday::Sun);
     b.push(window(Rule::Weekend, t.weekend_bonus, "weekends", &weekend));
-    let holidays: Vec<NaiveDate> = t
-        .holidays
-        .iter()
-        .filter_map(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
-        .collect();
+    let holidays: Vec<NaiveDate> = t.holidays.iter().map(|d| d.0).collect();
     if holidays.is_empty() {
         b.push(unset(Rule::Holidays, "uptime.time.holidays"));
     } else {
@@ -560,7 +602,7 @@ fn time_windows(cfg: &UptimeConfig, h: &History) -> Vec<Bonus> {
     } else {
         let maintenance = |p: &Period| {
             t.maintenance_windows.iter().any(|w| {
-                weekday_of(&w.weekday) == Some(p.start.weekday())
+                w.weekday.0 == p.start.weekday()
                     && (u32::from(w.start_hour)..u32::from(w.end_hour)).contains(&p.start.hour())
             })
         };
@@ -824,6 +866,10 @@ mod tests {
     use crate::uptime::history::{Achievement, Grant};
     use chrono::{DateTime, Duration, TimeZone, Utc};
 
+    fn date(y: i32, m: u32, d: u32) -> crate::config::Date {
+        crate::config::Date(NaiveDate::from_ymd_opt(y, m, d).unwrap())
+    }
+
     /// Day 0 starts on Monday 2026-01-05 00:00 UTC.
     fn t0() -> DateTime<Utc> {
         Utc.with_ymd_and_hms(2026, 1, 5, 0, 0, 0).unwrap()
@@ -1068,9 +1114,9 @@ mod tests {
         assert_eq!(get(&o, "weekend"), 0.0);
         assert_eq!(get(&o, "all_week"), 0.0);
         cfg.time.peak_hours_utc = vec![12, 13, 14];
-        cfg.time.holidays = vec!["2026-01-17".into()]; // the second Saturday
+        cfg.time.holidays = vec![date(2026, 1, 17)]; // the second Saturday
         cfg.time.maintenance_windows = vec![MaintenanceWindow {
-            weekday: "sun".into(),
+            weekday: crate::config::Day(Weekday::Sun),
             start_hour: 3,
             end_hour: 6,
         }];
@@ -1093,7 +1139,7 @@ mod tests {
         }
         assert!((o.family(Family::Time) - (0.10 + 0.05 + 0.05 + 0.08 + 0.15 + 0.10)).abs() < 1e-12);
         // A holiday outside the last 7 days does not count; a weekday missing breaks all-week.
-        cfg.time.holidays = vec!["2026-01-06".into()];
+        cfg.time.holidays = vec![date(2026, 1, 6)];
         let mut u = ok(14 * 24);
         for x in u.iter_mut().skip(8 * 24).take(24) {
             *x = None;
@@ -1219,7 +1265,7 @@ mod tests {
         let table: Vec<Rule> = RULES.iter().map(|r| r.0).collect();
         assert_eq!(rules(&cfg), table);
         cfg.time.peak_hours_utc = vec![1];
-        cfg.time.holidays = vec!["2026-01-01".into()];
+        cfg.time.holidays = vec![date(2026, 1, 1)];
         assert_eq!(rules(&cfg), table);
         assert_eq!(rules(&UptimeConfig::default()), table);
         // Each line's family is its rule's, and names round-trip; an unknown name is an error.
@@ -1231,6 +1277,21 @@ mod tests {
             assert_eq!(serde_json::from_str::<Rule>(&json).unwrap(), *rule);
         }
         assert!("uptime_forever".parse::<Rule>().is_err());
+        // Stored metrics: by name, or the 19-entry array of earlier releases; nothing else.
+        let detail = |metrics: &str| {
+            let text = format!(
+                r#"{{"earned": [], "metrics": {metrics}, "reliability_factor": 1.0, "raw": 1.0, "new_milestones": []}}"#
+            );
+            serde_json::from_str::<Detail>(&text)
+        };
+        let named = detail(r#"{"trend": 0.5, "recovery": null}"#).unwrap();
+        assert_eq!(named.metric(Rule::Trend), Some(0.5));
+        let positional: Vec<String> = (0..19).map(|i| i.to_string()).collect();
+        let old = detail(&format!("[{}]", positional.join(","))).unwrap();
+        assert_eq!(old.metric(Rule::Longevity), Some(2.0));
+        assert_eq!(old.metric(Rule::Trend), Some(18.0));
+        assert!(detail("[1, 2, 3]").is_err());
+        assert!(detail(r#"{"uptime_forever": 1.0}"#).is_err());
         assert!(serde_json::from_str::<Rule>("\"Reliability\"").is_err());
     }
 

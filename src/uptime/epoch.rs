@@ -9,9 +9,9 @@ use std::time::Instant;
 use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, PgPool, Row};
 
-use crate::chain::NetUid;
 use crate::config::{Mode, UptimeConfig};
 use crate::settings;
+use crate::units::NetUid;
 use crate::uptime::bonus::{Milestone, Record, Rule, Skipped, evaluate};
 use crate::uptime::cache::{Cache, Horizon};
 use crate::uptime::history::{Achievement, Grant, History, Period};
@@ -237,16 +237,19 @@ impl Extras {
         .fetch_all(&mut *tx)
         .await?
         {
-            if let Some(m) = Milestone::parse(r.try_get(1)?) {
-                achievements
-                    .entry(r.try_get(0)?)
-                    .or_default()
-                    .push(Achievement {
-                        milestone: m,
-                        bonus: r.try_get(2)?,
-                        epochs_remaining: r.try_get::<i32, _>(3)?.max(0) as u32,
-                    });
-            }
+            let name: &str = r.try_get(1)?;
+            // Only tenure writes achievements, with known milestones: anything else is an error.
+            let milestone = Milestone::parse(name).ok_or_else(|| {
+                sqlx::Error::Decode(format!("achievements holds unknown milestone `{name}`").into())
+            })?;
+            achievements
+                .entry(r.try_get(0)?)
+                .or_default()
+                .push(Achievement {
+                    milestone,
+                    bonus: r.try_get(2)?,
+                    epochs_remaining: r.try_get::<i32, _>(3)?.max(0) as u32,
+                });
         }
         let mut grants: HashMap<String, Vec<Grant>> = HashMap::new();
         for r in sqlx::query(

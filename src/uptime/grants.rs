@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sqlx::{PgPool, Row};
 
-use crate::chain::NetUid;
+use crate::units::NetUid;
 
 #[derive(Debug, thiserror::Error)]
 pub enum GrantError {

@@ -7,7 +7,7 @@ use sqlx::{PgPool, Row};
 
 use crate::uptime::bonus::{Record, Rule};
 
-use crate::chain::NetUid;
+use crate::units::NetUid;
 use crate::vesting::store::MinerSel;
 
 #[derive(Debug, Clone, PartialEq, Serialize)]

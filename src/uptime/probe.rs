@@ -208,7 +208,7 @@ pub async fn run(
     s: Settings,
     metrics: Arc<Metrics>,
     health: Arc<Health>,
-    pulse: Arc<crate::notify::Pulse>,
+    pulse: Arc<crate::pulse::Pulse>,
     cancel: CancellationToken,
 ) -> anyhow::Result<()> {
     let mut next: Option<u64> = None;

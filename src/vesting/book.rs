@@ -4,7 +4,7 @@
 
 use serde::Serialize;
 
-use crate::chain::Rao;
+use crate::units::Rao;
 use crate::vesting::multiplier::Holding;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

@@ -8,9 +8,9 @@ use std::time::Instant;
 use serde::Serialize;
 use sqlx::{PgConnection, PgPool, Row};
 
-use crate::chain::{NetUid, Rao};
 use crate::config::{Mode, StakeScope, VestingConfig};
 use crate::settings::{self, ModeSetting, SettingsError};
+use crate::units::{NetUid, Rao};
 use crate::vesting::epoch::{self, MinerRef, MinerVesting, Params};
 use crate::vesting::window::{Entry, Window};
 

@@ -8,7 +8,7 @@
 
 use std::collections::HashMap;
 
-use crate::chain::Rao;
+use crate::units::Rao;
 use crate::vesting::multiplier::Holding;
 
 /// A book: `(coldkey, hotkey)` as stored, the hotkey empty in the coldkey scope.

@@ -110,7 +110,7 @@ pub struct Runner {
     /// The term a step runs under: every submission write checks it.
     fence: Option<Fence>,
     /// Beaten once per loop turn; says what a step waits on (never silent).
-    pulse: Arc<crate::notify::Pulse>,
+    pulse: Arc<crate::pulse::Pulse>,
     /// Steps that failed in a row: two or more fail readiness.
     failures: u32,
     /// The chain epoch whose predecessors were last checked for missed epochs.
@@ -148,7 +148,7 @@ impl Runner {
     }
 
     /// Reports progress on `pulse` (watched by [`crate::progress`]).
-    pub fn with_pulse(mut self, pulse: Arc<crate::notify::Pulse>) -> Self {
+    pub fn with_pulse(mut self, pulse: Arc<crate::pulse::Pulse>) -> Self {
         self.pulse = pulse;
         self
     }

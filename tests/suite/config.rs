@@ -156,6 +156,11 @@ fn out_of_range_values_are_refused() {
         "uptime.time.holidays[0]",
     );
     refused(
+        "[[uptime.time.maintenance_windows]]\nweekday = \"funday\"\nstart_hour = 1\nend_hour = 2\n",
+        &[],
+        "uptime.time.maintenance_windows[0].weekday",
+    );
+    refused(
         "[weights]\nexempt_uids = [3, 3]\n",
         &[],
         "weights.exempt_uids[1]",

@@ -103,15 +103,17 @@ async fn runs_migrates_serves_and_exits_zero_on_sigterm(pool: PgPool) {
     })
     .await
     .unwrap();
-    let config = write_config(
-        dir.path(),
-        &format!(
-            "[chain]\nendpoints = [{:?}]\n[database]\nurl = {:?}\n[http]\nlisten = \"127.0.0.1:0\"\n[web]\nlisten = \"127.0.0.1:0\"\n[log]\nformat = \"json\"\n[daemon]\nshutdown_deadline_secs = 5\n[wallet]\npath = {:?}\nname = \"devnet\"\nhotkey = \"validator\"\n[scores]\nsource = \"uniform\"\n",
-            devnet.url(),
-            common::url_of(&pool),
-            dir.path().display().to_string()
-        ),
-    );
+    let mut c = common::daemon::config(&devnet.url(), &common::url_of(&pool), 1);
+    // The test reads the daemon's own info lines (where it listens, when it runs).
+    c.log.level = "info".into();
+    c.uptime.sources = tenure::config::Config::default().uptime.sources;
+    c.ingest.start_block = None;
+    common::daemon::http(&mut c, 0, None);
+    c.web.listen = Some(([127, 0, 0, 1], 0).into());
+    c.daemon.shutdown_deadline_secs = 5;
+    common::daemon::devnet_wallet(&mut c, dir.path());
+    c.scores.source = tenure::config::ScoresSource::Uniform;
+    let config = common::daemon::write(dir.path(), "tenure", &c);
     let mut daemon = Daemon::start(&config);
     let listening = daemon.wait_for("http server listening", Duration::from_secs(30));
     let addr: SocketAddr = listening["addr"].as_str().unwrap().parse().unwrap();

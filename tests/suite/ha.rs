@@ -59,31 +59,24 @@ struct Instance {
 }
 
 impl Instance {
-    fn start(net: &Net, db: &str, name: &'static str, extra: &str) -> Instance {
+    fn start(net: &Net, db: &str, name: &'static str, lead_blocks: Option<u64>) -> Instance {
         let port = common::free_port();
-        let config = net.dir.path().join(format!("{name}.toml"));
-        std::fs::write(
-            &config,
-            format!(
-                "[chain]\nendpoints = [{:?}]\nnetuid = {NETUID}\nreconnect_initial_delay_ms = 50\nreconnect_max_delay_secs = 1\n\
-                 [wallet]\npath = {:?}\nname = \"devnet\"\nhotkey = \"validator\"\n\
-                 [database]\nurl = {db:?}\n\
-                 [http]\nlisten = \"127.0.0.1:{port}\"\n\
-                 [log]\nformat = \"json\"\nlevel = \"warn\"\n\
-                 [ingest]\nstart_block = 0\n\
-                 [uptime]\nsources = [\"api\"]\n\
-                 [scores]\nsource = \"uniform\"\n\
-                 [ha]\ninstance = {name:?}\nlease_check_ms = {CHECK_MS}\ntakeover_delay_ms = {TAKEOVER_MS}\n\
-                 {extra}",
-                net.devnet.url(),
-                net.dir.path().display().to_string(),
-            ),
-        )
-        .unwrap();
+        let mut c = common::daemon::config(&net.devnet.url(), db, NETUID);
+        common::daemon::devnet_wallet(&mut c, net.dir.path());
+        common::daemon::http(&mut c, port, None);
+        c.scores.source = tenure::config::ScoresSource::Uniform;
+        c.ha.instance = name.into();
+        c.ha.lease_check_ms = CHECK_MS;
+        c.ha.takeover_delay_ms = TAKEOVER_MS;
+        match lead_blocks {
+            Some(lead) => c.weights.lead_blocks = lead,
+            None => c.weights.enabled = false,
+        }
+        let (_, child) = common::daemon::start(net.dir.path(), name, &c);
         Instance {
             name,
             addr: format!("127.0.0.1:{port}").parse().unwrap(),
-            child: Some(common::spawn_daemon(&config)),
+            child: Some(child),
         }
     }
 
@@ -250,15 +243,10 @@ async fn two_daemons_submit_once_per_epoch_and_the_standby_takes_over(pool: PgPo
     let reference = tenure::db::scratch(&common::database_url(), "tenure_ha_reference")
         .await
         .unwrap();
-    let mut solo = Instance::start(
-        &net,
-        &common::url_of(&reference),
-        "solo",
-        "[weights]\nenabled = false\n",
-    );
-    let mut alpha = Instance::start(&net, &db, "alpha", "[weights]\nlead_blocks = 8\n");
+    let mut solo = Instance::start(&net, &common::url_of(&reference), "solo", None);
+    let mut alpha = Instance::start(&net, &db, "alpha", Some(8));
     let t_alpha = wait_leading(&pool, "alpha", 0, 60).await;
-    let mut beta = Instance::start(&net, &db, "beta", "[weights]\nlead_blocks = 8\n");
+    let mut beta = Instance::start(&net, &db, "beta", Some(8));
 
     // Both running, one submitter.
     wait_finalized_by(&pool, t_alpha, 3, 120).await;
@@ -358,9 +346,9 @@ async fn a_cut_lease_connection_stops_the_old_leader_before_the_new_one_starts(p
     let _serial = common::SERIAL.lock().await;
     let net = devnet().await;
     let db = common::url_of(&pool);
-    let mut alpha = Instance::start(&net, &db, "alpha", "[weights]\nlead_blocks = 8\n");
+    let mut alpha = Instance::start(&net, &db, "alpha", Some(8));
     let t_alpha = wait_leading(&pool, "alpha", 0, 60).await;
-    let mut beta = Instance::start(&net, &db, "beta", "[weights]\nlead_blocks = 8\n");
+    let mut beta = Instance::start(&net, &db, "beta", Some(8));
     wait_finalized_by(&pool, t_alpha, 2, 120).await;
     // beta is up and standing by.
     let deadline = Instant::now() + Duration::from_secs(30);

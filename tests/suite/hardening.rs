@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 
 use axum::routing::{get, post};
 use sqlx::PgPool;
+use tenure::config::{Config, ScoresSource, UptimeSource};
 use tenure_devnet::{Devnet, DevnetArgs};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpSocket, TcpStream};
@@ -524,38 +525,33 @@ async fn net(args: DevnetArgs) -> Net {
     }
 }
 
-/// A daemon config on `net`: uniform scores, the devnet's validator wallet, API uptime unless
-/// `extra` says otherwise.
-fn daemon_config(net: &Net, db: &str, port: u16, name: &str, extra: &str) -> PathBuf {
-    let config = net.dir.path().join(format!("{name}.toml"));
-    let extra = if extra.contains("[uptime]") {
-        extra.to_string()
-    } else {
-        format!("[uptime]\nsources = [\"api\"]\n{extra}")
-    };
-    std::fs::write(
-        &config,
-        format!(
-            "[chain]\nendpoints = [{:?}]\nnetuid = {NETUID}\nreconnect_initial_delay_ms = 50\nreconnect_max_delay_secs = 1\n\
-             [wallet]\npath = {:?}\nname = \"devnet\"\nhotkey = \"validator\"\n\
-             [database]\nurl = {db:?}\n\
-             [http]\nlisten = \"127.0.0.1:{port}\"\napi_token = \"{TOKEN}\"\n\
-             [log]\nformat = \"json\"\nlevel = \"warn\"\n\
-             [ingest]\nstart_block = 0\n\
-             [ha]\ninstance = {name:?}\nlease_check_ms = 200\ntakeover_delay_ms = 1000\n\
-             {extra}",
-            net.devnet.url(),
-            net.dir.path().display().to_string(),
-        ),
-    )
-    .unwrap();
-    config
+/// A daemon's configuration on `net`: the devnet's validator wallet, the API token, HA
+/// instance `name`, then the test's own changes; written as `<name>.toml`.
+fn daemon_config(
+    net: &Net,
+    db: &str,
+    port: u16,
+    name: &str,
+    change: impl FnOnce(&mut Config),
+) -> (PathBuf, Config) {
+    let mut c = common::daemon::config(&net.devnet.url(), db, NETUID);
+    common::daemon::devnet_wallet(&mut c, net.dir.path());
+    common::daemon::http(&mut c, port, Some(TOKEN));
+    c.ha.instance = name.into();
+    c.ha.lease_check_ms = 200;
+    c.ha.takeover_delay_ms = 1000;
+    change(&mut c);
+    (common::daemon::write(net.dir.path(), name, &c), c)
 }
 
 /// A daemon ("a") on `net` and the test's database, on a free port: its address and config.
-fn daemon_on_free_port(net: &Net, pool: &PgPool, extra: &str) -> (SocketAddr, PathBuf) {
+fn daemon_on_free_port(
+    net: &Net,
+    pool: &PgPool,
+    change: impl FnOnce(&mut Config),
+) -> (SocketAddr, (PathBuf, Config)) {
     let port = common::free_port();
-    let config = daemon_config(net, &common::url_of(pool), port, "a", extra);
+    let config = daemon_config(net, &common::url_of(pool), port, "a", change);
     (SocketAddr::from(([127, 0, 0, 1], port)), config)
 }
 
@@ -610,16 +606,17 @@ async fn cursor(pool: &PgPool) -> i64 {
 struct Daemon(Option<Child>);
 
 impl Daemon {
-    fn start(config: &Path) -> Daemon {
-        Daemon(Some(common::spawn_daemon(config)))
+    fn start((file, config): &(PathBuf, Config)) -> Daemon {
+        Daemon(Some(common::daemon::spawn(file, config)))
     }
 
     /// With the descriptor limit lowered to `nofile` (soft and hard).
-    fn start_limited(config: &Path, nofile: u64) -> Daemon {
+    fn start_limited((file, config): &(PathBuf, Config), nofile: u64) -> Daemon {
         use std::os::unix::process::CommandExt;
         let mut c = Command::new(BIN);
-        c.args(["--config", config.to_str().unwrap(), "run"])
+        c.args(["--config", file.to_str().unwrap(), "run"])
             .env_remove("RUST_LOG")
+            .env("TENURE__HTTP__API_TOKEN", config.http.api_token.expose())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::inherit());
@@ -680,7 +677,9 @@ async fn one_set_per_epoch_after_a_catch_up_and_missed_epochs_are_recorded(pool:
     .await;
     // History to catch up: 300 blocks before the daemon starts.
     until_block(&net.devnet, 300).await;
-    let (_, config) = daemon_on_free_port(&net, &pool, "[scores]\nsource = \"uniform\"\n");
+    let (_, config) = daemon_on_free_port(&net, &pool, |c| {
+        c.scores.source = ScoresSource::Uniform;
+    });
     let mut d = Daemon::start(&config);
     let first = wait_epochs(&net, &pool, 4).await;
     // Stopped for two whole epochs, then started again.
@@ -789,11 +788,10 @@ async fn a_weights_step_failing_twice_fails_readiness(pool: PgPool) {
         ..DevnetArgs::default()
     })
     .await;
-    let (addr, config) = daemon_on_free_port(
-        &net,
-        &pool,
-        "[scores]\nsource = \"table\"\nmax_age_blocks = 100000\n",
-    );
+    let (addr, config) = daemon_on_free_port(&net, &pool, |c| {
+        c.scores.source = ScoresSource::Table;
+        c.scores.max_age_blocks = 100_000;
+    });
     let _d = Daemon::start(&config);
     wait_cursor(&pool, 5).await;
     sqlx::query(
@@ -848,16 +846,13 @@ async fn a_thousand_idle_connections_per_listener_leave_the_daemons_work_alone(p
     let (port, web_port) = (common::free_port(), common::free_port());
     let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
     let web: SocketAddr = format!("127.0.0.1:{web_port}").parse().unwrap();
-    let config = daemon_config(
-        &net,
-        &common::url_of(&pool),
-        port,
-        "a",
-        &format!(
-            "[web]\nlisten = \"127.0.0.1:{web_port}\"\n[scores]\nsource = \"uniform\"\n\
-             [uptime]\nsources = [\"probe\"]\nprobe_interval_blocks = 5\n[uptime.probe]\nconcurrency = 64\n"
-        ),
-    );
+    let config = daemon_config(&net, &common::url_of(&pool), port, "a", |c| {
+        c.web.listen = Some(web);
+        c.scores.source = ScoresSource::Uniform;
+        c.uptime.sources = vec![UptimeSource::Probe];
+        c.uptime.probe_interval_blocks = 5;
+        c.uptime.probe.concurrency = 64;
+    });
     // 2 listeners × 256 + 64 probes + 10 database + 64 reserved = 650 fit in 700; two thousand
     // unbounded idle connections would not.
     let mut d = Daemon::start_limited(&config, 700);
@@ -1183,25 +1178,15 @@ async fn chaos_one_set_per_epoch_no_hang_and_tables_equal_a_clean_back_fill(pool
     cluster.start();
     let port = common::free_port();
     let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
-    let config = daemon_config(
-        &net,
-        &cluster.url(),
-        port,
-        "chaos",
-        "[scores]\nsource = \"uniform\"\n[weights]\nlead_blocks = 10\n",
-    );
-    // Seconds, not minutes, to notice a stalled stream or a dead database.
-    let text = std::fs::read_to_string(&config)
-        .unwrap()
-        .replace(
-            "reconnect_max_delay_secs = 1\n",
-            "reconnect_max_delay_secs = 1\nstall_timeout_secs = 2\nrpc_timeout_secs = 5\n",
-        )
-        .replace(
-            "[database]\n",
-            "[database]\nconnect_timeout_secs = 2\nstartup_retry_secs = 30\n",
-        );
-    std::fs::write(&config, text).unwrap();
+    let config = daemon_config(&net, &cluster.url(), port, "chaos", |c| {
+        c.scores.source = ScoresSource::Uniform;
+        c.weights.lead_blocks = 10;
+        // Seconds, not minutes, to notice a stalled stream or a dead database.
+        c.chain.stall_timeout_secs = 2;
+        c.chain.rpc_timeout_secs = 5;
+        c.database.connect_timeout_secs = 2;
+        c.database.startup_retry_secs = 30;
+    });
 
     let mut rng = 0x9e37_79b9_7f4a_7c15u64;
     let mut rand = move |lo: u64, hi: u64| {
@@ -1505,11 +1490,10 @@ async fn a_stalled_task_fails_readiness_with_what_it_waits_on(pool: PgPool) {
         ..DevnetArgs::default()
     })
     .await;
-    let (addr, config) = daemon_on_free_port(
-        &net,
-        &pool,
-        "[scores]\nsource = \"uniform\"\n[daemon]\nprogress_timeout_secs = 2\n",
-    );
+    let (addr, config) = daemon_on_free_port(&net, &pool, |c| {
+        c.scores.source = ScoresSource::Uniform;
+        c.daemon.progress_timeout_secs = 2;
+    });
     let mut d = Daemon::start(&config);
     wait_cursor(&pool, 5).await;
     let stalled = |body: &str| body.contains("tenure_task_stalled{task=\"ingest\"} 1");

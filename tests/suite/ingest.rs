@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value as Json;
 use sqlx::{PgPool, Row};
+use tenure::config::{Config, StakeScope};
 use tenure_devnet::{Devnet, DevnetArgs};
 
 const HALT: u64 = 75;
@@ -64,28 +65,27 @@ async fn devnet(dir: &Path) -> (Devnet, PathBuf) {
     (devnet, ledger)
 }
 
-fn config(dir: &Path, name: &str, chain: &str, db: &str) -> PathBuf {
-    config_with(dir, name, chain, db, "")
+fn config(dir: &Path, name: &str, chain: &str, db: &str) -> (PathBuf, Config) {
+    config_with(dir, name, chain, db, StakeScope::Coldkey)
 }
 
 /// Probes are off (`uptime.sources = ["api"]`): their rounds depend on wall-clock timing, and
-/// both databases of the kill test must be equal.
-fn config_with(dir: &Path, name: &str, chain: &str, db: &str, extra: &str) -> PathBuf {
-    let path = dir.join(format!("{name}.toml"));
-    std::fs::write(
-        &path,
-        format!(
-            "{extra}\n[chain]\nendpoints = [{chain:?}]\nnetuid = 1\nreconnect_initial_delay_ms = 50\nreconnect_max_delay_secs = 1\n\
-             [database]\nurl = {db:?}\n[http]\nenabled = false\n[log]\nformat = \"json\"\nlevel = \"warn\"\n\
-             [ingest]\nstart_block = 0\n[uptime]\nsources = [\"api\"]\n"
-        ),
-    )
-    .unwrap();
-    path
+/// both databases of the kill test must be equal. No HTTP: ingestion alone.
+fn config_with(
+    dir: &Path,
+    name: &str,
+    chain: &str,
+    db: &str,
+    scope: StakeScope,
+) -> (PathBuf, Config) {
+    let mut c = common::daemon::config(chain, db, 1);
+    c.http.enabled = false;
+    c.vesting.stake_scope = scope;
+    (common::daemon::write(dir, name, &c), c)
 }
 
-fn spawn(config: &Path) -> Child {
-    common::spawn_daemon(config)
+fn spawn((file, config): &(PathBuf, Config)) -> Child {
+    common::daemon::spawn(file, config)
 }
 
 async fn cursor(pool: &PgPool) -> Option<i64> {
@@ -386,7 +386,7 @@ async fn hotkey_scope_keeps_one_book_per_coldkey_and_hotkey(pool: PgPool) {
         "h",
         &devnet.url(),
         &common::url_of(&pool),
-        "[vesting]\nstake_scope = \"hotkey\"",
+        StakeScope::Hotkey,
     );
     let daemon = spawn(&cfg);
     wait_for_cursor(&pool, HALT, Duration::from_secs(120)).await;

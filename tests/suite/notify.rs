@@ -75,19 +75,11 @@ async fn ready_after_the_first_block_watchdog_from_the_block_loop(pool: PgPool) 
     })
     .await
     .unwrap();
-    let config = dir.path().join("tenure.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[chain]\nendpoints = [{:?}]\nreconnect_initial_delay_ms = 50\nreconnect_max_delay_secs = 1\n\
-             [database]\nurl = {:?}\n[http]\nenabled = false\n[log]\nlevel = \"warn\"\n\
-             [ingest]\nstart_block = 0\npipeline_depth = 1\n[uptime]\nsources = [\"api\"]\n\
-             [weights]\nenabled = false\n",
-            devnet.url(),
-            common::url_of(&pool),
-        ),
-    )
-    .unwrap();
+    let mut c = common::daemon::config(&devnet.url(), &common::url_of(&pool), 1);
+    c.http.enabled = false;
+    c.ingest.pipeline_depth = 1;
+    c.weights.enabled = false;
+    let config = common::daemon::write(dir.path(), "tenure", &c);
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_tenure"))
         .args(["--config", config.to_str().unwrap(), "run"])
         .env("NOTIFY_SOCKET", &sock_path)

@@ -4,6 +4,7 @@
 //! at that round's block; the rollups must count exactly the rounds and samples written.
 
 use crate::common;
+use tenure::config::{Config, UptimeSource};
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -48,21 +49,14 @@ fn profiles() -> DevnetArgs {
 }
 
 /// A daemon that only ingests and probes every 10 blocks.
-fn write_config(dir: &Path, devnet: &Devnet, pool: &PgPool, timeout_ms: u64) -> PathBuf {
-    let config = dir.join("tenure.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[chain]\nendpoints = [{:?}]\nnetuid = 2\nreconnect_initial_delay_ms = 50\nreconnect_max_delay_secs = 1\n\
-             [database]\nurl = {:?}\n[http]\nenabled = false\n[log]\nformat = \"json\"\nlevel = \"warn\"\n\
-             [ingest]\nstart_block = 0\n[weights]\nenabled = false\n\
-             [uptime]\nsources = [\"probe\"]\nprobe_interval_blocks = 10\n[uptime.probe]\ntimeout_ms = {timeout_ms}\n",
-            devnet.url(),
-            common::url_of(pool)
-        ),
-    )
-    .unwrap();
-    config
+fn write_config(dir: &Path, devnet: &Devnet, pool: &PgPool, timeout_ms: u64) -> (PathBuf, Config) {
+    let mut c = common::daemon::config(&devnet.url(), &common::url_of(pool), 2);
+    c.http.enabled = false;
+    c.weights.enabled = false;
+    c.uptime.sources = vec![UptimeSource::Probe];
+    c.uptime.probe_interval_blocks = 10;
+    c.uptime.probe.timeout_ms = timeout_ms;
+    (common::daemon::write(dir, "tenure", &c), c)
 }
 
 fn state(t: &[(u64, bool)], block: u64) -> bool {
@@ -84,7 +78,7 @@ async fn probes_follow_the_axon_profiles(pool: PgPool) {
     .await
     .unwrap();
     let config = write_config(dir.path(), &devnet, &pool, 500);
-    let mut daemon = common::spawn_daemon(&config);
+    let mut daemon = common::daemon::spawn(&config.0, &config.1);
     let deadline = Instant::now() + Duration::from_secs(90);
     loop {
         let last: Option<i64> = sqlx::query_scalar("SELECT max(block) FROM uptime_rounds")
@@ -227,7 +221,7 @@ async fn probes_follow_the_axon_profiles(pool: PgPool) {
     let out = Command::new(BIN)
         .args([
             "--config",
-            config.to_str().unwrap(),
+            config.0.to_str().unwrap(),
             "uptime",
             "leaderboard",
         ])
@@ -288,14 +282,14 @@ async fn a_daemon_outage_is_unknown_not_down(pool: PgPool) {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     };
-    let mut daemon = common::spawn_daemon(&config);
+    let mut daemon = common::daemon::spawn(&config.0, &config.1);
     let before = wait_round(250).await;
     daemon.kill().unwrap();
     daemon.wait().unwrap();
     let before = before.max(last_round().await);
     // About 400 blocks (well over a chain hour) without tenure.
     tokio::time::sleep(Duration::from_secs(6)).await;
-    let mut daemon = common::spawn_daemon(&config);
+    let mut daemon = common::daemon::spawn(&config.0, &config.1);
     wait_round(before + 900).await;
     daemon.kill().unwrap();
     daemon.wait().unwrap();

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value as Json;
 use sqlx::{PgPool, Row};
-use tenure::config::{MultiplierTier, VestingConfig};
+use tenure::config::{Config, MultiplierTier, StakeScope, VestingConfig};
 use tenure::vesting::{Holding, multiplier};
 use tenure_devnet::{Devnet, DevnetArgs};
 
@@ -60,26 +60,27 @@ fn vesting_cfg() -> VestingConfig {
     }
 }
 
-fn write_config(dir: &Path, chain: &str, db: &str, port: u16, vesting: &str) -> PathBuf {
-    let path = dir.join("tenure.toml");
-    std::fs::write(
-        &path,
-        format!(
-            "[chain]\nendpoints = [{chain:?}]\nnetuid = 1\nblock_time_secs = {}\nreconnect_initial_delay_ms = 50\nreconnect_max_delay_secs = 1\n\
-             [database]\nurl = {db:?}\n\
-             [http]\nlisten = \"127.0.0.1:{port}\"\napi_token = {TOKEN:?}\n\
-             [log]\nformat = \"json\"\nlevel = \"warn\"\n\
-             [ingest]\nstart_block = 0\n\
-             [vesting]\nlookback_days = 5\nduration_tiers = [{{ min = 1.0, multiplier = 1.1 }}, {{ min = 2.0, multiplier = 1.2 }}, {{ min = 4.0, multiplier = 1.3 }}]\n{vesting}",
-            86_400 / BLOCKS_PER_DAY
-        ),
-    )
-    .unwrap();
-    path
+fn write_config(
+    dir: &Path,
+    chain: &str,
+    db: &str,
+    port: u16,
+    scope: StakeScope,
+) -> (PathBuf, Config) {
+    let mut c = common::daemon::config(chain, db, 1);
+    c.uptime.sources = Config::default().uptime.sources;
+    c.chain.block_time_secs = 86_400 / BLOCKS_PER_DAY;
+    common::daemon::http(&mut c, port, Some(TOKEN));
+    c.vesting.lookback_days = 5;
+    c.vesting.duration_tiers = [(1.0, 1.1), (2.0, 1.2), (4.0, 1.3)]
+        .map(|(min, multiplier)| MultiplierTier { min, multiplier })
+        .to_vec();
+    c.vesting.stake_scope = scope;
+    (common::daemon::write(dir, "tenure", &c), c)
 }
 
-fn spawn(config: &Path) -> Child {
-    common::spawn_daemon(config)
+fn spawn((file, config): &(PathBuf, Config)) -> Child {
+    common::daemon::spawn(file, config)
 }
 
 fn cli(config: &Path, args: &[&str]) -> (bool, String) {
@@ -208,8 +209,16 @@ async fn multipliers_match_the_ledger_and_modes_switch_at_run_time(pool: PgPool)
     let (devnet, ledger) = start_devnet(dir.path(), 40).await;
     let port = common::free_port();
     let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
-    let config = write_config(dir.path(), &devnet.url(), &common::url_of(&pool), port, "");
+    let (file, c) = write_config(
+        dir.path(),
+        &devnet.url(),
+        &common::url_of(&pool),
+        port,
+        StakeScope::Coldkey,
+    );
+    let config = (file.clone(), c);
     let daemon = spawn(&config);
+    let config = file;
     let mut switches = Vec::new();
 
     // 1. Shadow from the CLI.
@@ -505,7 +514,7 @@ async fn hotkey_scope_multipliers_match_the_ledger(pool: PgPool) {
         &devnet.url(),
         &common::url_of(&pool),
         common::free_port(),
-        "stake_scope = \"hotkey\"\n",
+        StakeScope::Hotkey,
     );
     let mut daemon = spawn(&config);
     wait_for(&pool, LAST).await;

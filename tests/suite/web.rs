@@ -116,27 +116,20 @@ async fn leaderboard_and_miner_pages_in_headless_chromium(pool: PgPool) {
     .unwrap();
     let port = common::free_port();
     let addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
-    let config = dir.path().join("tenure.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[chain]\nendpoints = [{:?}]\nnetuid = 1\nreconnect_initial_delay_ms = 50\nreconnect_max_delay_secs = 1\n\
-             [wallet]\npath = {:?}\nname = \"devnet\"\nhotkey = \"validator\"\n\
-             [database]\nurl = {:?}\n\
-             [http]\nlisten = \"127.0.0.1:{port}\"\napi_token = {TOKEN:?}\n\
-             [log]\nlevel = \"warn\"\n[ingest]\nstart_block = 0\n\
-             [scores]\nsource = \"uniform\"\n[weights]\nlead_blocks = 5\n\
-             [ha]\nlease_check_ms = 200\ntakeover_delay_ms = 500\n\
-             [uptime]\nsources = [\"probe\"]\nprobe_interval_blocks = 10\n\
-             [uptime.probe]\ntimeout_ms = 500\n\
-             [uptime.milestones]\nhours_streak = 1\nhours_streak_threshold = 0.9\n",
-            devnet.url(),
-            dir.path().display().to_string(),
-            common::url_of(&pool),
-        ),
-    )
-    .unwrap();
-    let mut daemon = common::spawn_daemon(&config);
+    let mut c = common::daemon::config(&devnet.url(), &common::url_of(&pool), 1);
+    common::daemon::devnet_wallet(&mut c, dir.path());
+    common::daemon::http(&mut c, port, Some(TOKEN));
+    c.log.format = tenure::config::LogFormat::Human;
+    c.scores.source = tenure::config::ScoresSource::Uniform;
+    c.weights.lead_blocks = 5;
+    c.ha.lease_check_ms = 200;
+    c.ha.takeover_delay_ms = 500;
+    c.uptime.sources = vec![tenure::config::UptimeSource::Probe];
+    c.uptime.probe_interval_blocks = 10;
+    c.uptime.probe.timeout_ms = 500;
+    c.uptime.milestones.hours_streak = 1;
+    c.uptime.milestones.hours_streak_threshold = 0.9;
+    let (_config, mut daemon) = common::daemon::start(dir.path(), "tenure", &c);
 
     // Until the chain halts and everything up to its last finalized block is recorded.
     let deadline = Instant::now() + Duration::from_secs(240);

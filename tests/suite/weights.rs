@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value as Json, json};
 use sqlx::PgPool;
+use tenure::config::{Config, ScoresSource};
 use tenure_devnet::{Devnet, DevnetArgs};
 
 use crate::common;
@@ -28,10 +29,11 @@ struct Setup {
     dir: tempfile::TempDir,
     ledger: PathBuf,
     config: PathBuf,
+    cfg: Config,
     addr: SocketAddr,
 }
 
-async fn setup(pool: &PgPool, args: DevnetArgs, extra: &str) -> Setup {
+async fn setup(pool: &PgPool, args: DevnetArgs, daemon: impl FnOnce(&mut Config)) -> Setup {
     let dir = tempfile::tempdir().unwrap();
     let ledger = dir.path().join("ledger.jsonl");
     let devnet = Devnet::start(&DevnetArgs {
@@ -49,30 +51,19 @@ async fn setup(pool: &PgPool, args: DevnetArgs, extra: &str) -> Setup {
     .await
     .unwrap();
     let port = common::free_port();
-    let config = dir.path().join("tenure.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[chain]\nendpoints = [{:?}]\nnetuid = {NETUID}\nreconnect_initial_delay_ms = 50\nreconnect_max_delay_secs = 1\n\
-             [wallet]\npath = {:?}\nname = \"devnet\"\nhotkey = \"validator\"\n\
-             [database]\nurl = {:?}\n\
-             [http]\nlisten = \"127.0.0.1:{port}\"\napi_token = {TOKEN:?}\n\
-             [log]\nformat = \"json\"\nlevel = \"warn\"\n\
-             [ingest]\nstart_block = 0\n\
-             [uptime]\nsources = [\"api\"]\n\
-             [ha]\nlease_check_ms = 200\ntakeover_delay_ms = 500\n\
-             {extra}",
-            devnet.url(),
-            dir.path().display().to_string(),
-            common::url_of(pool),
-        ),
-    )
-    .unwrap();
+    let mut cfg = common::daemon::config(&devnet.url(), &common::url_of(pool), NETUID);
+    common::daemon::devnet_wallet(&mut cfg, dir.path());
+    common::daemon::http(&mut cfg, port, Some(TOKEN));
+    cfg.ha.lease_check_ms = 200;
+    cfg.ha.takeover_delay_ms = 500;
+    daemon(&mut cfg);
+    let config = common::daemon::write(dir.path(), "tenure", &cfg);
     Setup {
         devnet,
         dir,
         ledger,
         config,
+        cfg,
         addr: format!("127.0.0.1:{port}").parse().unwrap(),
     }
 }
@@ -244,10 +235,14 @@ async fn one_submission_per_epoch_equal_to_explain(pool: PgPool) {
             block_ms: 100,
             ..DevnetArgs::default()
         },
-        "[scores]\nsource = \"api\"\nmax_age_blocks = 100000\n[weights]\nlead_blocks = 10\n",
+        |c: &mut Config| {
+            c.scores.source = ScoresSource::Api;
+            c.scores.max_age_blocks = 100_000;
+            c.weights.lead_blocks = 10;
+        },
     )
     .await;
-    let daemon = common::spawn_daemon(&s.config);
+    let daemon = common::daemon::spawn(&s.config, &s.cfg);
 
     // Refused batches store nothing.
     wait_listening(s.addr).await;
@@ -392,12 +387,14 @@ async fn commit_reveal_subnets_get_timelocked_commits_the_devnet_reveals(pool: P
             reveal_period: 1,
             ..DevnetArgs::default()
         },
-        &format!(
-            "[scores]\nsource = \"uniform\"\n[weights]\nlead_blocks = 8\n[weights.drand]\npublic_key = {key:?}\n"
-        ),
+        |c: &mut Config| {
+            c.scores.source = ScoresSource::Uniform;
+            c.weights.lead_blocks = 8;
+            c.weights.drand.public_key = key;
+        },
     )
     .await;
-    let daemon = common::spawn_daemon(&s.config);
+    let daemon = common::daemon::spawn(&s.config, &s.cfg);
     let deadline = Instant::now() + Duration::from_secs(180);
     let (r, revealed) = loop {
         let r = rows(&pool).await;
@@ -443,10 +440,13 @@ async fn killed_during_a_submission_it_does_not_submit_twice(pool: PgPool) {
             finality_lag: 3,
             ..DevnetArgs::default()
         },
-        "[scores]\nsource = \"uniform\"\n[weights]\nlead_blocks = 15\n",
+        |c: &mut Config| {
+            c.scores.source = ScoresSource::Uniform;
+            c.weights.lead_blocks = 15;
+        },
     )
     .await;
-    let daemon = common::spawn_daemon(&s.config);
+    let daemon = common::daemon::spawn(&s.config, &s.cfg);
     // Kill the moment a transaction is out and not yet finalized.
     let deadline = Instant::now() + Duration::from_secs(120);
     let killed_epoch = loop {
@@ -464,7 +464,7 @@ async fn killed_during_a_submission_it_does_not_submit_twice(pool: PgPool) {
         tokio::time::sleep(Duration::from_millis(5)).await;
     };
     kill(daemon);
-    let daemon = common::spawn_daemon(&s.config);
+    let daemon = common::daemon::spawn(&s.config, &s.cfg);
     let deadline = Instant::now() + Duration::from_secs(180);
     loop {
         let r = rows(&pool).await;
@@ -524,10 +524,14 @@ async fn stale_scores_stop_submission_and_readyz_says_why(pool: PgPool) {
             block_ms: 100,
             ..DevnetArgs::default()
         },
-        "[scores]\nsource = \"api\"\nmax_age_blocks = 30\n[weights]\nlead_blocks = 8\n",
+        |c: &mut Config| {
+            c.scores.source = ScoresSource::Api;
+            c.scores.max_age_blocks = 30;
+            c.weights.lead_blocks = 8;
+        },
     )
     .await;
-    let daemon = common::spawn_daemon(&s.config);
+    let daemon = common::daemon::spawn(&s.config, &s.cfg);
     wait_listening(s.addr).await;
     // No score at all: not ready, and the reason says so.
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -593,10 +597,14 @@ async fn dry_run_plans_without_sending(pool: PgPool) {
             block_ms: 100,
             ..DevnetArgs::default()
         },
-        "[scores]\nsource = \"uniform\"\n[weights]\nlead_blocks = 8\ndry_run = true\n",
+        |c: &mut Config| {
+            c.scores.source = ScoresSource::Uniform;
+            c.weights.lead_blocks = 8;
+            c.weights.dry_run = true;
+        },
     )
     .await;
-    let daemon = common::spawn_daemon(&s.config);
+    let daemon = common::daemon::spawn(&s.config, &s.cfg);
     let deadline = Instant::now() + Duration::from_secs(90);
     loop {
         let n: i64 = sqlx::query_scalar("SELECT count(*) FROM weight_submissions WHERE dry_run")
@@ -637,7 +645,10 @@ async fn a_version_key_below_the_chains_stops_the_daemon(pool: PgPool) {
             version_key: 7,
             ..DevnetArgs::default()
         },
-        "[scores]\nsource = \"uniform\"\n[weights]\nversion_key = 3\n",
+        |c: &mut Config| {
+            c.scores.source = ScoresSource::Uniform;
+            c.weights.version_key = Some(3);
+        },
     )
     .await;
     let mut cmd = Command::new(BIN);

@@ -1,24 +1,13 @@
 //! Helpers shared by the integration tests. Database tests run against the real PostgreSQL
 //! that `scripts/test.sh` (and CI) starts; `#[sqlx::test]` gives each test its own database.
 
+pub mod daemon;
 pub mod ledger;
 
 /// One daemon scenario at a time across the whole suite: a devnet and two or three daemons
 /// already fill two cores, and "landed in the epoch it was planned for" must be a question of
 /// tenure, not of CPU.
 pub static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
-
-/// Starts `tenure --config <config> run` (the real binary) with stderr passed through.
-pub fn spawn_daemon(config: &std::path::Path) -> std::process::Child {
-    std::process::Command::new(env!("CARGO_BIN_EXE_tenure"))
-        .args(["--config", config.to_str().expect("UTF-8 path"), "run"])
-        .env_remove("RUST_LOG")
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::inherit())
-        .spawn()
-        .expect("spawn tenure")
-}
 
 use std::net::SocketAddr;
 
