@@ -129,6 +129,7 @@ async fn main() -> anyhow::Result<()> {
             max_total_multiplier: 3.0,
             plan: &plan,
             detail: "bench".into(),
+            uptime_epoch: Some(epoch * 361),
         };
         let t = Instant::now();
         let id = tenure::weights::submission::plan(&pool, &new, None).await?;

@@ -648,7 +648,12 @@ pub enum UptimeSource {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum UptimeCombine {
+    /// The design document's raw product mapped onto `[1, max_multiplier]` so that a miner
+    /// holding every persistent family's top tier reaches the cap: no tier is left dead.
+    Scaled,
+    /// The raw product, clamped (the top tiers can be dead under the cap).
     Multiplicative,
+    /// `1 + Σ bonuses`, clamped.
     Additive,
 }
 
@@ -687,7 +692,7 @@ impl Default for UptimeConfig {
             rollup_retention_days: 400,
             current_window_blocks: 7_200,
             historical_window_blocks: 14_400,
-            combine: UptimeCombine::Multiplicative,
+            combine: UptimeCombine::Scaled,
             max_multiplier: 2.0,
             probe: ProbeConfig::default(),
             api: UptimeApiConfig::default(),

@@ -80,6 +80,24 @@ async fn status(
         cfg.sources,
         cfg.probe_interval_blocks
     );
+    let combine = match cfg.combine {
+        crate::config::UptimeCombine::Scaled => format!(
+            "scaled: a miner holding every persistent family's top tier (raw {:.4}) gets {}",
+            crate::uptime::bonus::top_raw(cfg),
+            cfg.max_multiplier
+        ),
+        crate::config::UptimeCombine::Multiplicative => format!(
+            "multiplicative: the raw product, capped at {} (top tiers may change nothing)",
+            cfg.max_multiplier
+        ),
+        crate::config::UptimeCombine::Additive => {
+            format!(
+                "additive: 1 + the sum of bonuses, capped at {}",
+                cfg.max_multiplier
+            )
+        }
+    };
+    println!("combine {combine}");
     let last = crate::uptime::store::last_rounds(pool, netuid).await?;
     if last.is_empty() {
         println!("no round recorded yet");

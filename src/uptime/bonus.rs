@@ -367,31 +367,32 @@ fn consistency_run(days: &[Period], last: i64, threshold: f64, protection: u32) 
 /// The last downtime episode (consecutive known hours with any down round) that ended within
 /// the window: `Some(hours)` once the miner is up again after it, `None` without an episode;
 /// `Err(hours)` while it is still going on.
-fn last_episode(hours: &[Period], last_hour: i64, window_hours: i64) -> Option<Result<u32, u32>> {
-    let mut newest_up = false;
-    let mut length = 0u32;
+/// The longest downtime episode (consecutive known hours with a down sample) that reaches into
+/// the last `window_hours` hours, counted whole (an episode that began before the window counts
+/// all its hours); 0 when there is none. Unknown hours neither lengthen nor split an episode.
+fn longest_episode(hours: &[Period], last_hour: i64, window_hours: i64) -> u32 {
+    let start = last_hour - window_hours;
+    let (mut longest, mut run, mut reaches_window) = (0u32, 0u32, false);
     for h in hours.iter().rev().filter(|h| h.index <= last_hour) {
-        let down = h.up < h.rounds;
-        if length == 0 {
-            if h.index <= last_hour - window_hours {
-                return None;
+        if h.up < h.rounds {
+            if run == 0 {
+                reaches_window = h.index > start;
             }
-            if down {
-                length = 1;
-            } else {
-                newest_up = true;
-            }
-        } else if down {
-            length += 1;
-        } else {
+            run += 1;
+            continue;
+        }
+        if reaches_window {
+            longest = longest.max(run);
+        }
+        run = 0;
+        if h.index <= start {
             break;
         }
     }
-    match (length, newest_up) {
-        (0, _) => None,
-        (n, true) => Some(Ok(n)),
-        (n, false) => Some(Err(n)),
+    if reaches_window {
+        longest = longest.max(run);
     }
+    longest
 }
 
 fn pct(x: f64) -> String {
@@ -479,41 +480,35 @@ fn longevity(cfg: &UptimeConfig, h: &History) -> Bonus {
     )
 }
 
-/// Recovery (part of the reliability factor): the last downtime in the window was short.
+/// Recovery (part of the reliability factor): no downtime in the window lasted
+/// `recovery_max_hours` or longer. A miner that never went down qualifies: the bonus rewards
+/// never staying down long, it never pays for having had an outage.
 fn recovery(cfg: &UptimeConfig, h: &History) -> Bonus {
     let rf = &cfg.reliability_factor;
     let window_hours = i64::from(rf.recovery_window_days) * 24;
-    match last_episode(&h.hours, h.last_hour, window_hours) {
-        Some(Ok(n)) => {
-            let quick = n < rf.recovery_max_hours;
-            line(
-                Rule::Recovery,
-                if quick { rf.recovery_bonus } else { 0.0 },
-                Some(f64::from(n)),
-                format!(
-                    "last downtime in {} days lasted {n} h ({} {} h)",
-                    rf.recovery_window_days,
-                    if quick { "under" } else { "not under" },
-                    rf.recovery_max_hours
-                ),
-            )
-        }
-        Some(Err(n)) => line(
-            Rule::Recovery,
-            0.0,
-            Some(f64::from(n)),
-            format!("down for the last {n} known hours: not recovered"),
-        ),
-        None => line(
-            Rule::Recovery,
-            0.0,
-            None,
-            format!(
-                "no downtime in {} days: nothing to recover from",
-                rf.recovery_window_days
-            ),
-        ),
+    let known = h
+        .hours
+        .iter()
+        .any(|p| p.index <= h.last_hour && p.index > h.last_hour - window_hours);
+    if !known {
+        // Unknown hours never count against a miner, nor do they show that it stayed up.
+        let why = format!("no known hour in {} days", rf.recovery_window_days);
+        return line(Rule::Recovery, 0.0, None, why);
     }
+    let longest = longest_episode(&h.hours, h.last_hour, window_hours);
+    let short = longest < rf.recovery_max_hours;
+    let why = if longest == 0 {
+        format!("no downtime in {} days", rf.recovery_window_days)
+    } else {
+        format!(
+            "longest downtime in {} days: {longest} h ({} {} h)",
+            rf.recovery_window_days,
+            if short { "under" } else { "not under" },
+            rf.recovery_max_hours
+        )
+    };
+    let bonus = if short { rf.recovery_bonus } else { 0.0 };
+    line(Rule::Recovery, bonus, Some(f64::from(longest)), why)
 }
 
 /// Stability (part of the reliability factor): a low spread of daily uptime.
@@ -832,27 +827,71 @@ fn trend(cfg: &UptimeConfig, h: &History, current: Option<f64>) -> Bonus {
     line(Rule::Trend, if improving { tr.bonus } else { 0.0 }, s, why)
 }
 
+/// The raw value `R = (1+reliability)·(1+consistency)·(1+longevity)·(1+recovery+stability)·
+/// (1 + time + milestones + contribution + trend)` from the families' bonuses.
+fn product(family: impl Fn(Family) -> f64) -> f64 {
+    (1.0 + family(Family::Reliability))
+        * (1.0 + family(Family::Consistency))
+        * (1.0 + family(Family::Longevity))
+        * (1.0 + family(Family::Recovery) + family(Family::Stability))
+        * (1.0
+            + family(Family::Time)
+            + family(Family::Milestone)
+            + family(Family::Contribution)
+            + family(Family::Trend))
+}
+
+/// `R` of a miner holding the top tier of every persistent family the configuration can pay
+/// at once (every configured time window, contribution without grants; milestones excluded):
+/// the raw value the `scaled` combination maps to the cap.
+pub fn top_raw(cfg: &UptimeConfig) -> f64 {
+    let top =
+        |tiers: &[crate::config::BonusTier]| tiers.iter().map(|t| t.bonus).fold(0.0, f64::max);
+    let (t, c, rf) = (&cfg.time, &cfg.contribution, &cfg.reliability_factor);
+    let mut time = t.weekend_bonus + t.all_week_bonus;
+    if !t.peak_hours_utc.is_empty() {
+        time += t.peak_bonus + t.off_peak_bonus;
+    }
+    if !t.holidays.is_empty() {
+        time += t.holiday_bonus;
+    }
+    if !t.maintenance_windows.is_empty() {
+        time += t.maintenance_bonus;
+    }
+    product(|f| match f {
+        Family::Reliability => top(&cfg.reliability.tiers),
+        Family::Consistency => top(&cfg.consistency.tiers),
+        Family::Longevity => top(&cfg.longevity.tiers),
+        Family::Recovery => rf.recovery_bonus,
+        Family::Stability => rf.stability_bonus,
+        Family::Time => time,
+        Family::Milestone => 0.0,
+        Family::Contribution => c.early_adopter_bonus + c.supporter_bonus,
+        Family::Trend => cfg.trend.bonus,
+    })
+}
+
 fn combine(cfg: &UptimeConfig, mut o: Outcome) -> Outcome {
-    let f = |x: Family| o.family(x);
-    let factor = 1.0 + f(Family::Recovery) + f(Family::Stability);
+    let factor = 1.0 + o.family(Family::Recovery) + o.family(Family::Stability);
     let raw = match cfg.combine {
-        UptimeCombine::Multiplicative => {
-            (1.0 + f(Family::Reliability))
-                * (1.0 + f(Family::Consistency))
-                * (1.0 + f(Family::Longevity))
-                * factor
-                * (1.0
-                    + f(Family::Time)
-                    + f(Family::Milestone)
-                    + f(Family::Contribution)
-                    + f(Family::Trend))
-        }
+        UptimeCombine::Scaled | UptimeCombine::Multiplicative => product(|f| o.family(f)),
         UptimeCombine::Additive => 1.0 + o.bonuses.iter().map(|b| b.bonus).sum::<f64>(),
+    };
+    let value = match cfg.combine {
+        UptimeCombine::Scaled => {
+            let top = top_raw(cfg);
+            if top > 1.0 {
+                1.0 + (cfg.max_multiplier - 1.0) * (raw - 1.0) / (top - 1.0)
+            } else {
+                1.0
+            }
+        }
+        UptimeCombine::Multiplicative | UptimeCombine::Additive => raw,
     };
     o.reliability_factor = factor;
     o.raw = raw;
-    o.multiplier = if raw.is_finite() {
-        raw.clamp(1.0, cfg.max_multiplier)
+    o.multiplier = if value.is_finite() {
+        value.clamp(1.0, cfg.max_multiplier)
     } else {
         1.0
     };
@@ -1039,7 +1078,7 @@ mod tests {
     }
 
     #[test]
-    fn recovery_needs_a_short_finished_episode_within_the_window() {
+    fn recovery_pays_for_never_staying_down_long() {
         let cfg = UptimeConfig::default();
         let episode = |down: usize, after: usize, before: usize| {
             let mut u = ok(before);
@@ -1047,18 +1086,31 @@ mod tests {
             u.extend(ok(after));
             hours(&u)
         };
+        // Never down: the bonus (it must never pay for having had an outage).
+        assert_eq!(bonus_of(&cfg, &hours(&ok(200)), "recovery"), 0.03);
+        // A 2 h and a 23 h outage: still never down a whole day.
+        assert_eq!(bonus_of(&cfg, &episode(2, 5, 48), "recovery"), 0.03);
         assert_eq!(bonus_of(&cfg, &episode(23, 5, 48), "recovery"), 0.03);
+        // 24 h and 30 h: down too long.
         assert_eq!(bonus_of(&cfg, &episode(24, 5, 48), "recovery"), 0.0);
-        // Still down: not recovered.
-        assert_eq!(bonus_of(&cfg, &episode(3, 0, 48), "recovery"), 0.0);
-        // No downtime at all: nothing to recover from.
-        assert_eq!(bonus_of(&cfg, &hours(&ok(200)), "recovery"), 0.0);
-        // An episode that ended more than 7 days ago does not count.
-        assert_eq!(bonus_of(&cfg, &episode(2, 7 * 24, 10), "recovery"), 0.0);
+        assert_eq!(bonus_of(&cfg, &episode(30, 5, 48), "recovery"), 0.0);
+        // Still down: short so far qualifies, a whole day does not.
+        assert_eq!(bonus_of(&cfg, &episode(3, 0, 48), "recovery"), 0.03);
+        assert_eq!(bonus_of(&cfg, &episode(30, 0, 48), "recovery"), 0.0);
+        // A long episode that ended more than 7 days ago no longer counts; one whose last hour
+        // is inside the window counts whole.
+        assert_eq!(bonus_of(&cfg, &episode(30, 7 * 24, 10), "recovery"), 0.03);
         assert_eq!(
-            bonus_of(&cfg, &episode(2, 7 * 24 - 1, 10), "recovery"),
-            0.03
+            bonus_of(&cfg, &episode(30, 7 * 24 - 1, 10), "recovery"),
+            0.0
         );
+        // The longest episode decides, not the last one.
+        let mut u = ok(10);
+        u.extend(vec![Some(0.0); 30]);
+        u.extend(ok(20));
+        u.extend(vec![Some(0.0); 2]);
+        u.extend(ok(5));
+        assert_eq!(bonus_of(&cfg, &hours(&u), "recovery"), 0.0);
         // Unknown hours inside an episode neither lengthen nor split it.
         let mut u = ok(10);
         u.extend(vec![Some(0.0); 12]);
@@ -1298,19 +1350,27 @@ mod tests {
     #[test]
     fn combinations_and_the_cap() {
         let mut cfg = UptimeConfig::default();
-        // 20 perfect days: reliability 0.25, consistency 0.10, longevity 0.05, stability 0.05,
-        // weekend and all-week 0.13 (hours), perfect week (new) 0.15.
+        // 20 perfect days: reliability 0.25, consistency 0.10, longevity 0.05, recovery 0.03,
+        // stability 0.05, weekend and all-week 0.13 (hours), perfect week (new) 0.15.
         let mut h = days(&ok(20));
         h.hours = hours(&ok(20 * 24)).hours;
         let o = evaluate(&cfg, &h);
         let time = o.family(Family::Time);
         assert!((time - 0.13).abs() < 1e-12, "{time}");
-        let want = 1.25 * 1.10 * 1.05 * 1.05 * (1.0 + 0.13 + 0.15);
-        assert!((o.raw - want).abs() < 1e-12, "{} vs {want}", o.raw);
-        assert_eq!(o.multiplier, cfg.max_multiplier.min(want));
+        let raw = 1.25 * 1.10 * 1.05 * 1.08 * (1.0 + 0.13 + 0.15);
+        assert!((o.raw - raw).abs() < 1e-12, "{} vs {raw}", o.raw);
+        // Scaled (the default): the top of every persistent family (reliability 0.25,
+        // consistency 0.15, longevity 0.30, recovery + stability 0.08, weekend + all-week 0.13,
+        // early adopter + supporter 0.35, trend 0.05) maps to the cap of 2.0.
+        let top = 1.25 * 1.15 * 1.30 * 1.08 * (1.0 + 0.13 + 0.35 + 0.05);
+        assert!((top_raw(&cfg) - top).abs() < 1e-12);
+        let scaled = 1.0 + (raw - 1.0) / (top - 1.0);
+        assert!((o.multiplier - scaled).abs() < 1e-12, "{}", o.multiplier);
+        cfg.combine = UptimeCombine::Multiplicative;
+        assert_eq!(evaluate(&cfg, &h).multiplier, cfg.max_multiplier.min(raw));
         cfg.combine = UptimeCombine::Additive;
         let o = evaluate(&cfg, &h);
-        let want = 1.0 + 0.25 + 0.10 + 0.05 + 0.05 + 0.13 + 0.15;
+        let want = 1.0 + 0.25 + 0.10 + 0.05 + 0.03 + 0.05 + 0.13 + 0.15;
         assert!((o.raw - want).abs() < 1e-12);
         assert!((o.multiplier - want).abs() < 1e-12);
         cfg.max_multiplier = 1.5;
@@ -1318,6 +1378,49 @@ mod tests {
         // Nothing known: exactly 1.
         let o = evaluate(&cfg, &History::default());
         assert_eq!(o.multiplier, 1.0);
+    }
+
+    /// The point of `scaled`: every longevity step still raises a perfect miner's multiplier,
+    /// where the raw product under a 2.0 cap has saturated long before 90 days.
+    #[test]
+    fn every_longevity_step_raises_a_perfect_miner_under_scaled() {
+        let at = |combine, n: usize| {
+            let cfg = UptimeConfig {
+                combine,
+                ..UptimeConfig::default()
+            };
+            let mut h = days(&ok(n));
+            h.hours = hours(&ok(14 * 24)).hours;
+            h.last_hour = n as i64 * 24 - 1;
+            for p in h.hours.iter_mut() {
+                p.index += n as i64 * 24 - 14 * 24;
+            }
+            // Milestones already paid: one-time bonuses are outside the scale.
+            h.achievements = Milestone::ALL
+                .iter()
+                .map(|m| Achievement {
+                    milestone: *m,
+                    bonus: 0.0,
+                    epochs_remaining: 0,
+                })
+                .collect();
+            evaluate(&cfg, &h).multiplier
+        };
+        let scaled: Vec<f64> = [13, 14, 30, 90, 180]
+            .iter()
+            .map(|n| at(UptimeCombine::Scaled, *n))
+            .collect();
+        assert!(scaled.windows(2).all(|w| w[1] > w[0]), "{scaled:?}");
+        assert!(scaled[4] < 2.0, "not everything is held yet: {scaled:?}");
+        let raw: Vec<f64> = [90, 180]
+            .iter()
+            .map(|n| at(UptimeCombine::Multiplicative, *n))
+            .collect();
+        assert_eq!(
+            raw,
+            [2.0, 2.0],
+            "the raw product is capped: the 180-day tier is dead"
+        );
     }
 
     mod properties {

@@ -176,7 +176,7 @@ pub async fn record_epoch(
         recorded.boosted = rows.multiplier.iter().filter(|m| **m > 1.0).count();
         recorded.new_achievements = new_achievements.len();
         rows.insert(tx, n, block, mode).await?;
-        store_achievements(tx, s, block, &ids, &new_achievements).await?;
+        store_achievements(tx, s, block, &new_achievements).await?;
     }
     recorded.seconds = started.elapsed().as_secs_f64();
     sqlx::query(
@@ -336,28 +336,20 @@ fn evaluate_all(
     (rows, new_achievements)
 }
 
-/// Counts down the achievements applied at this epoch and awards the new ones (never twice).
+/// Awards the milestones reached for the first time (never twice). Their bonus, like an earlier
+/// achievement's, is used up by the weight submissions that pay it
+/// (`weights::submission::plan`), not by the epoch: a shadow trial keeps it for later.
 async fn store_achievements(
     tx: &mut PgConnection,
     s: &EpochSettings,
     block: u64,
-    ids: &[i64],
     new_achievements: &[(i64, Milestone, f64)],
 ) -> Result<(), EpochError> {
     let n = i32::from(s.netuid);
-    // Bonuses of earlier achievements were applied at this epoch: one epoch less to go.
-    sqlx::query(
-        "UPDATE achievements SET epochs_remaining = epochs_remaining - 1
-          WHERE netuid = $1 AND miner_id = ANY($2) AND epochs_remaining > 0",
-    )
-    .bind(n)
-    .bind(ids)
-    .execute(&mut *tx)
-    .await?;
     if new_achievements.is_empty() {
         return Ok(());
     }
-    let remaining = s.cfg.milestones.bonus_epochs.saturating_sub(1) as i32;
+    let remaining = s.cfg.milestones.bonus_epochs as i32;
     sqlx::query(
         "INSERT INTO achievements (netuid, miner_id, milestone, awarded_block, bonus, epochs_remaining)
          SELECT $1, m, k, $2, b, $3 FROM UNNEST($4::bigint[], $5::text[], $6::float8[]) AS t(m, k, b)

@@ -540,6 +540,7 @@ impl Runner {
             max_total_multiplier: self.s.max_total_multiplier,
             plan: &plan,
             detail,
+            uptime_epoch: loaded.uptime_epoch,
         };
         let Some(id) = submission::plan(&self.pool, &new, self.fence.as_ref()).await? else {
             return Ok(());

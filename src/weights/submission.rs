@@ -178,6 +178,9 @@ pub struct NewPlan<'a> {
     pub max_total_multiplier: f64,
     pub plan: &'a Plan,
     pub detail: String,
+    /// The uptime epoch whose multipliers the plan applies (its milestone bonuses are used up
+    /// by this submission when that epoch's mode was `on`).
+    pub uptime_epoch: Option<u64>,
 }
 
 /// Stores the plan and every entry behind it in one transaction. `None`: the epoch already has
@@ -217,9 +220,30 @@ pub async fn plan(
         return Ok(None);
     };
     insert_entries(&mut tx, id, &p.plan.entries, p.max_total_multiplier).await?;
+    if let (Some(epoch), false) = (p.uptime_epoch, p.dry_run) {
+        use_milestones(&mut tx, p.netuid, epoch).await?;
+    }
     log(&mut tx, id, Status::Planned, &p.detail).await?;
     tx.commit().await?;
     Ok(Some(id))
+}
+
+/// A milestone's bonus applies to the next `milestones.bonus_epochs` submissions made while
+/// the uptime mode is `on`: this one uses it up for every achievement the uptime record of
+/// `epoch` applied (awarded by then, not yet used up), when that record's mode was `on`.
+/// Shadow and off epochs, dry runs and epochs without a submission use nothing.
+async fn use_milestones(tx: &mut PgConnection, netuid: u16, epoch: u64) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE achievements a SET epochs_remaining = a.epochs_remaining - 1
+          WHERE a.netuid = $1 AND a.epochs_remaining > 0 AND a.awarded_block <= $2
+            AND EXISTS (SELECT 1 FROM uptime_epochs u
+                         WHERE u.netuid = $1 AND u.epoch_block = $2 AND u.mode = 'on')",
+    )
+    .bind(i32::from(netuid))
+    .bind(epoch as i64)
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
 }
 
 async fn insert_entries(

@@ -187,3 +187,94 @@ async fn table_scores_are_used_while_fresh(pool: PgPool) {
     assert!(reason.contains("550 blocks old"), "{reason}");
     assert!(later.inputs.iter().all(|i| i.base.is_none()));
 }
+
+/// A milestone's bonus is used up only by a submission made with the uptime mode `on`: a shadow
+/// trial's plans, dry runs and epochs without a plan leave it for the first real one.
+#[sqlx::test]
+async fn milestones_are_used_only_by_submissions_in_mode_on(pool: PgPool) {
+    use tenure::weights::pipeline::{self, Base, Input, Params};
+    use tenure::weights::submission::{NewPlan, plan};
+    sqlx::query(
+        "INSERT INTO miners (id, netuid, hotkey, uid, registered_at_block, first_seen_block)
+         VALUES (1, 1, 'hA', 0, 0, 0)",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    sqlx::query(
+        "INSERT INTO achievements (netuid, miner_id, milestone, awarded_block, bonus, epochs_remaining)
+         VALUES (1, 1, 'perfect_week', 100, 0.15, 1)",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    for (block, mode) in [(100, "shadow"), (200, "on"), (300, "on")] {
+        sqlx::query(
+            "INSERT INTO uptime_epochs (netuid, epoch_block, mode, params) VALUES (1, $1, $2, '{}')",
+        )
+        .bind(block as i64)
+        .bind(mode)
+        .execute(&pool)
+        .await
+        .unwrap();
+    }
+    let input = Input {
+        uid: 0,
+        hotkey: "hA".into(),
+        miner_id: Some(1),
+        validator: false,
+        exempt: false,
+        base: Some(Base {
+            score: 1.0,
+            block: None,
+            source: ScoresSource::Uniform,
+        }),
+        uptime: pipeline::neutral("test"),
+        vesting: pipeline::neutral("test"),
+        penalty: pipeline::neutral("test"),
+    };
+    let params = Params {
+        max_total_multiplier: 3.0,
+        min_allowed_weights: 0,
+        max_weights_limit: u16::MAX,
+    };
+    let computed = pipeline::compute(&params, vec![input]).unwrap();
+    let remaining = || async {
+        sqlx::query_scalar::<_, i32>("SELECT epochs_remaining FROM achievements")
+            .fetch_one(&pool)
+            .await
+            .unwrap()
+    };
+    let mut epoch = 0;
+    let mut submit = |uptime_epoch: Option<u64>, dry_run: bool| {
+        epoch += 1;
+        let new = NewPlan {
+            netuid: 1,
+            mechid: 0,
+            epoch_index: epoch,
+            epoch_block: epoch * 100,
+            planned_block: epoch * 100 + 1,
+            method: "set_weights",
+            dry_run,
+            version_key: 0,
+            max_total_multiplier: 3.0,
+            plan: &computed,
+            detail: "test".into(),
+            uptime_epoch,
+        };
+        let pool = pool.clone();
+        async move { plan(&pool, &new, None).await.unwrap().expect("a new plan") }
+    };
+    submit(Some(100), false).await; // the shadow epoch's record
+    submit(None, false).await; // no uptime record at all
+    submit(Some(200), true).await; // a dry run
+    assert_eq!(remaining().await, 1, "nothing paid the bonus yet");
+    submit(Some(200), false).await;
+    assert_eq!(
+        remaining().await,
+        0,
+        "the first submission in mode on used it"
+    );
+    submit(Some(300), false).await;
+    assert_eq!(remaining().await, 0);
+}
