@@ -482,17 +482,20 @@ fn longevity(cfg: &UptimeConfig, h: &History) -> Bonus {
 
 /// Recovery (part of the reliability factor): no downtime in the window lasted
 /// `recovery_max_hours` or longer. A miner that never went down qualifies: the bonus rewards
-/// never staying down long, it never pays for having had an outage.
+/// never staying down long, it never pays for having had an outage. A miner not seen up in the
+/// window (dead, or nothing known) does not.
 fn recovery(cfg: &UptimeConfig, h: &History) -> Bonus {
     let rf = &cfg.reliability_factor;
     let window_hours = i64::from(rf.recovery_window_days) * 24;
-    let known = h
+    let up_in_window = h
         .hours
         .iter()
-        .any(|p| p.index <= h.last_hour && p.index > h.last_hour - window_hours);
-    if !known {
-        // Unknown hours never count against a miner, nor do they show that it stayed up.
-        let why = format!("no known hour in {} days", rf.recovery_window_days);
+        .filter(|p| p.index <= h.last_hour && p.index > h.last_hour - window_hours)
+        .any(|p| p.up > 0);
+    if !up_in_window {
+        // Unknown hours never count against a miner, nor do they show that it stays up; a
+        // miner never up in the window has shown nothing either.
+        let why = format!("not seen up in {} days", rf.recovery_window_days);
         return line(Rule::Recovery, 0.0, None, why);
     }
     let longest = longest_episode(&h.hours, h.last_hour, window_hours);
@@ -1094,8 +1097,9 @@ mod tests {
         // 24 h and 30 h: down too long.
         assert_eq!(bonus_of(&cfg, &episode(24, 5, 48), "recovery"), 0.0);
         assert_eq!(bonus_of(&cfg, &episode(30, 5, 48), "recovery"), 0.0);
-        // Still down: short so far qualifies, a whole day does not.
+        // Still down: short so far qualifies, a whole day does not; never seen up: nothing.
         assert_eq!(bonus_of(&cfg, &episode(3, 0, 48), "recovery"), 0.03);
+        assert_eq!(bonus_of(&cfg, &episode(3, 0, 0), "recovery"), 0.0);
         assert_eq!(bonus_of(&cfg, &episode(30, 0, 48), "recovery"), 0.0);
         // A long episode that ended more than 7 days ago no longer counts; one whose last hour
         // is inside the window counts whole.

@@ -636,3 +636,44 @@ async fn a_scenario_plays_its_actions_at_their_blocks() {
     assert!(verify_ledger(&api, &lines, args.netuid).await > 20);
     devnet.stop().await;
 }
+
+/// The `tenure-devnet` binary itself (what the quickstart and the compose profile run): it
+/// prints where it listens, serves subxt there, writes the validator's wallet, and stops with
+/// exit 0 on SIGTERM. `scripts/test.sh` builds it beside the `tenure` binary.
+#[tokio::test]
+async fn the_devnet_binary_serves_and_stops_on_sigterm() {
+    use std::io::{BufRead, BufReader};
+    let bin = std::path::Path::new(env!("CARGO_BIN_EXE_tenure")).with_file_name("tenure-devnet");
+    assert!(
+        bin.is_file(),
+        "{} is missing: run the tests through scripts/test.sh, which builds it",
+        bin.display()
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = std::process::Command::new(&bin)
+        .args(["--port", "0", "--block-ms", "50", "--wallet-path"])
+        .arg(dir.path())
+        .env_remove("RUST_LOG")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn tenure-devnet");
+    let stdout = child.stdout.take().unwrap();
+    let url = tokio::task::spawn_blocking(move || {
+        BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+            .find_map(|l| l.strip_prefix("devnet listening on ").map(str::to_string))
+    })
+    .await
+    .unwrap()
+    .expect("the devnet prints where it listens");
+    let api = client(&url).await;
+    let at = api.at_current_block().await.expect("a block");
+    assert!(at.block_number() < 1_000);
+    assert!(dir.path().join("devnet/hotkeys/validator").is_file());
+    common::sigterm(&child);
+    let status = common::wait_exit(&mut child, 10).await;
+    assert!(status.success(), "exit {status}");
+}

@@ -207,7 +207,15 @@ async fn probes_follow_the_axon_profiles(pool: PgPool) {
     };
     assert_eq!(board[1].1, Some(1.0));
     assert_eq!(reliability(&board[1]), 0.25);
-    assert!(board[1].2 >= 1.25, "{:?}", board[1]);
+    // The default `scaled` combination maps the raw value onto [1, 2.0] by the top raw value.
+    let raw = board[1].3["raw"].as_f64().unwrap();
+    let top = tenure::uptime::bonus::top_raw(&tenure::config::UptimeConfig::default());
+    assert!(raw >= 1.25, "{:?}", board[1]);
+    assert!(
+        (board[1].2 - (1.0 + (raw - 1.0) / (top - 1.0))).abs() < 1e-9,
+        "{:?}",
+        board[1]
+    );
     let flapping = board[2].1.unwrap();
     assert!(flapping > 0.3 && flapping < 0.75, "{flapping}");
     assert_eq!(reliability(&board[2]), 0.0);
