@@ -16,6 +16,7 @@ pub mod health;
 pub mod ingest;
 pub mod leader;
 pub mod metrics;
+pub mod network;
 pub mod notify;
 pub mod progress;
 pub mod pulse;
