@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 mod body;
+mod network;
 mod uptime;
 mod vesting;
 mod weights;
@@ -128,6 +129,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/vesting/mode", put(vesting::set_mode))
         .route("/v1/vesting/miners", get(vesting::epoch))
         .route("/v1/vesting/miners/{miner}", get(vesting::history))
+        .route("/v1/network", get(network::latest))
         .route("/v1/scores", post(weights::post_scores))
         .route("/v1/weights/submissions", get(weights::submissions))
         .route("/v1/weights/miners/{miner}", get(weights::miner))

@@ -10,6 +10,7 @@ use crate::config::{Config, ConfigError, Loaded};
 use crate::{daemon, db, telemetry};
 
 mod chain;
+mod network;
 mod uptime;
 mod vesting;
 mod weights;
@@ -73,6 +74,12 @@ pub enum Command {
     Weights {
         #[command(subcommand)]
         command: WeightsCommand,
+    },
+    /// Network health at the latest recorded epochs: uptime, bonus coverage, skew, retention.
+    Network {
+        /// Print JSON (as GET /v1/network).
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -254,6 +261,9 @@ pub fn main() -> ExitCode {
         } => weights_emit(),
         Command::Weights { command } => with_config(&cli.config, |loaded| {
             run_async(weights_command(loaded, command))
+        }),
+        Command::Network { json } => with_config(&cli.config, |loaded| {
+            run_async(network::network_command(loaded, json))
         }),
         Command::Migrate => with_config(&cli.config, |loaded| run_async(migrate(loaded))),
         Command::Run => with_config(&cli.config, |loaded| run_async(daemon::run(loaded))),

@@ -1,7 +1,10 @@
 //! Network health (SPEC §9), the pure figures: how concentrated the final weights are, how far
 //! the multipliers moved them from the base scores, bonus coverage, and how many miners of a
 //! registration cohort are still there. Plain data in, numbers out; recording them per epoch and
-//! serving them come on top of these (issue 21, item 2).
+//! serving them come on top of these (issue 21, item 2). `store` reads the figures of the latest
+//! recorded epochs.
+
+pub mod store;
 
 /// The Gini coefficient of `x` (non-negative; 0 = perfectly equal, → 1 = one holds everything):
 /// `Σᵢ Σⱼ |xᵢ − xⱼ| / (2 n² mean)`, computed in O(n log n) on the sorted values. `None` for an
@@ -49,7 +52,7 @@ pub fn shares(x: &[f64]) -> Vec<f64> {
 /// base-only shares and the final shares, `½ Σ |pᵢ − qᵢ|` (0 = unchanged, 1 = disjoint), with
 /// the largest single gain and loss in share points (`q − p`). The two vectors are per uid, in
 /// the same order.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
 pub struct Moved {
     pub total_variation: f64,
     pub largest_gain: f64,

@@ -1,0 +1,60 @@
+//! `tenure network`: network health at the latest recorded epochs.
+
+use super::database;
+use crate::config::Loaded;
+use crate::network::store::{Snapshot, snapshot};
+
+pub(super) async fn network_command(loaded: Loaded, json: bool) -> anyhow::Result<()> {
+    let pool = database(&loaded).await?;
+    let cfg = &loaded.config;
+    let blocks_per_day = 86_400 / cfg.chain.block_time_secs.max(1);
+    let s = snapshot(&pool, cfg.chain.netuid, blocks_per_day).await?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&s)?);
+    } else {
+        print!("{}", text(cfg.chain.netuid, &s));
+    }
+    Ok(())
+}
+
+fn pct(x: Option<f64>) -> String {
+    x.map_or("-".into(), |x| format!("{:.2}%", x * 100.0))
+}
+
+/// The snapshot for the terminal.
+fn text(netuid: u16, s: &Snapshot) -> String {
+    let at = |e: Option<u64>| e.map_or("none recorded yet".into(), |e| e.to_string());
+    let mut out = format!("network health of netuid {netuid}\n");
+    out += &format!(
+        "uptime (epoch block {}): {} miners, mean current {}, mean historical {}, with a bonus {}\n",
+        at(s.uptime_epoch),
+        s.miners,
+        pct(s.mean_current_uptime),
+        pct(s.mean_historical_uptime),
+        pct(s.bonus_coverage)
+    );
+    out += &format!(
+        "weights (epoch {}): Gini {}, top 10 % hold {}",
+        at(s.weights_epoch),
+        s.gini.map_or("-".into(), |g| format!("{g:.4}")),
+        pct(s.top10_share)
+    );
+    match s.moved {
+        Some(m) => {
+            out += &format!(
+                ", multipliers moved {} of the weight (largest gain {:+.2} pts, loss {:+.2} pts)\n",
+                pct(Some(m.total_variation)),
+                m.largest_gain * 100.0,
+                m.largest_loss * 100.0
+            )
+        }
+        None => out.push('\n'),
+    }
+    let retention: Vec<String> = s
+        .retention
+        .iter()
+        .map(|r| format!("{} d {}", r.after_days, pct(r.share)))
+        .collect();
+    out += &format!("retention: {}\n", retention.join(", "));
+    out
+}

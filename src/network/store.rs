@@ -1,0 +1,172 @@
+//! Network health now, from what is recorded: the latest uptime epoch (miners' uptime and
+//! bonus coverage), the latest planned weights (skew, and how far the multipliers moved them),
+//! and every registration (retention). Miners are registered non-validator, non-exempt uids.
+//! Read-only; shared by `GET /v1/network` and `tenure network`.
+
+use serde::Serialize;
+use sqlx::PgPool;
+use sqlx::types::Json;
+
+use super::{Moved, Registration, coverage, gini, moved, retention, top_share};
+use crate::units::NetUid;
+use crate::uptime::bonus::Record;
+
+/// The retention horizons of SPEC §9, in chain days.
+pub const RETENTION_DAYS: [i64; 4] = [7, 30, 90, 180];
+
+/// Network health at the latest recorded epochs.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Snapshot {
+    /// The uptime epoch the uptime figures are from.
+    pub uptime_epoch: Option<u64>,
+    /// Miners in that epoch's record (validators and exempt uids excluded).
+    pub miners: usize,
+    pub mean_current_uptime: Option<f64>,
+    pub mean_historical_uptime: Option<f64>,
+    /// Share of miners with an uptime multiplier above 1 (the design's target: 80 %).
+    pub bonus_coverage: Option<f64>,
+    /// The epoch index of the planned weights the skew figures are from.
+    pub weights_epoch: Option<u64>,
+    /// Gini coefficient of the miners' final weight shares.
+    pub gini: Option<f64>,
+    /// Share of the final weight held by the top 10 % of miners.
+    pub top10_share: Option<f64>,
+    /// How far the multipliers moved the weights from the base scores alone.
+    pub moved: Option<Moved>,
+    /// Registrations still there `after_days` after they began (at the ingested head).
+    pub retention: Vec<Retention>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Retention {
+    pub after_days: i64,
+    pub share: Option<f64>,
+}
+
+/// The snapshot of `netuid` at the ingested head; `blocks_per_day` places registrations in days.
+pub async fn snapshot(
+    pool: &PgPool,
+    netuid: NetUid,
+    blocks_per_day: u64,
+) -> Result<Snapshot, sqlx::Error> {
+    let n = i32::from(netuid);
+    let (uptime_epoch, miners) = uptime_rows(pool, n).await?;
+    let mean = |pick: fn(&MinerUptime) -> Option<f64>| {
+        let known: Vec<f64> = miners.iter().filter_map(pick).collect();
+        (!known.is_empty()).then(|| known.iter().sum::<f64>() / known.len() as f64)
+    };
+    let multipliers: Vec<f64> = miners.iter().map(|m| m.multiplier).collect();
+    let (weights_epoch, base, final_shares) = weight_rows(pool, n).await?;
+    let registrations = registrations(pool, n, blocks_per_day).await?;
+    let head: Option<i64> =
+        sqlx::query_scalar("SELECT block_number FROM ingest_cursor WHERE netuid = $1")
+            .bind(n)
+            .fetch_optional(pool)
+            .await?;
+    let today = head.map(|h| h / blocks_per_day.max(1) as i64);
+    Ok(Snapshot {
+        uptime_epoch,
+        miners: miners.len(),
+        mean_current_uptime: mean(|m| m.current_uptime),
+        mean_historical_uptime: mean(|m| m.historical_uptime),
+        bonus_coverage: coverage(&multipliers),
+        weights_epoch,
+        gini: gini(&final_shares),
+        top10_share: top_share(&final_shares, 0.10),
+        moved: weights_epoch.map(|_| moved(&base, &final_shares)),
+        retention: RETENTION_DAYS
+            .iter()
+            .map(|after| Retention {
+                after_days: *after,
+                share: today.and_then(|t| retention(&registrations, *after, t)),
+            })
+            .collect(),
+    })
+}
+
+/// One miner in an uptime epoch's record.
+#[derive(sqlx::FromRow)]
+struct MinerUptime {
+    current_uptime: Option<f64>,
+    historical_uptime: Option<f64>,
+    multiplier: f64,
+    bonuses: Json<Record>,
+}
+
+/// The latest uptime epoch and its evaluated miners (validators and exempt uids skipped).
+async fn uptime_rows(
+    pool: &PgPool,
+    n: i32,
+) -> Result<(Option<u64>, Vec<MinerUptime>), sqlx::Error> {
+    let epoch: Option<i64> =
+        sqlx::query_scalar("SELECT max(epoch_block) FROM uptime_multipliers WHERE netuid = $1")
+            .bind(n)
+            .fetch_one(pool)
+            .await?;
+    let Some(epoch) = epoch else {
+        return Ok((None, Vec::new()));
+    };
+    let rows: Vec<MinerUptime> = sqlx::query_as(
+        "SELECT current_uptime, historical_uptime, multiplier, bonuses FROM uptime_multipliers
+          WHERE netuid = $1 AND epoch_block = $2",
+    )
+    .bind(n)
+    .bind(epoch)
+    .fetch_all(pool)
+    .await?;
+    let miners = rows
+        .into_iter()
+        .filter(|r| matches!(r.bonuses.0, Record::Evaluated(_)))
+        .collect();
+    Ok((Some(epoch as u64), miners))
+}
+
+/// The latest planned weights' miners: (epoch, base scores, final normalized weights).
+async fn weight_rows(
+    pool: &PgPool,
+    n: i32,
+) -> Result<(Option<u64>, Vec<f64>, Vec<f64>), sqlx::Error> {
+    let latest: Option<(i64, i64)> = sqlx::query_as(
+        "SELECT s.id, s.epoch_index FROM weight_submissions s
+          WHERE s.netuid = $1 AND EXISTS (SELECT 1 FROM weight_entries e WHERE e.submission_id = s.id)
+          ORDER BY s.epoch_index DESC, s.mechid LIMIT 1",
+    )
+    .bind(n)
+    .fetch_optional(pool)
+    .await?;
+    let Some((id, epoch)) = latest else {
+        return Ok((None, Vec::new(), Vec::new()));
+    };
+    // `exempt` is set for validators and exempt uids alike: they are not miners here.
+    let rows: Vec<(f64, f64)> = sqlx::query_as(
+        "SELECT base_score, normalized_weight FROM weight_entries
+          WHERE submission_id = $1 AND NOT exempt ORDER BY uid",
+    )
+    .bind(id)
+    .fetch_all(pool)
+    .await?;
+    let (base, final_shares) = rows.into_iter().unzip();
+    Ok((Some(epoch as u64), base, final_shares))
+}
+
+/// Every registration of the subnet, in chain days.
+async fn registrations(
+    pool: &PgPool,
+    n: i32,
+    blocks_per_day: u64,
+) -> Result<Vec<Registration>, sqlx::Error> {
+    let per_day = blocks_per_day.max(1) as i64;
+    let rows: Vec<(i64, Option<i64>)> = sqlx::query_as(
+        "SELECT registered_at_block, deregistered_at_block FROM miners WHERE netuid = $1",
+    )
+    .bind(n)
+    .fetch_all(pool)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(from, until)| Registration {
+            from_day: from / per_day,
+            until_day: until.map(|u| u / per_day),
+        })
+        .collect())
+}
