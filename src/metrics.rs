@@ -52,6 +52,7 @@ pub struct Metrics {
     pub uptime: UptimeMetrics,
     pub weights: WeightsMetrics,
     pub lease: LeaseMetrics,
+    pub network: NetworkMetrics,
     pub guards: Guards,
 }
 
@@ -433,6 +434,60 @@ impl WeightsMetrics {
     }
 }
 
+/// Network health at the last epoch (NaN while a figure is not known yet).
+pub struct NetworkMetrics {
+    pub mean_current_uptime: Gauge<f64, AtomicU64>,
+    pub bonus_coverage: Gauge<f64, AtomicU64>,
+    pub gini: Gauge<f64, AtomicU64>,
+    pub weight_moved: Gauge<f64, AtomicU64>,
+}
+
+impl NetworkMetrics {
+    fn register(r: &mut Registry) -> Self {
+        let unknown = || {
+            let g = Gauge::<f64, AtomicU64>::default();
+            g.set(f64::NAN);
+            g
+        };
+        NetworkMetrics {
+            mean_current_uptime: add(
+                r,
+                "network_mean_current_uptime",
+                "Mean current uptime of the subnet's miners at the last epoch",
+                unknown(),
+            ),
+            bonus_coverage: add(
+                r,
+                "network_bonus_coverage",
+                "Share of miners with an uptime multiplier above 1 at the last epoch",
+                unknown(),
+            ),
+            gini: add(
+                r,
+                "network_weight_gini",
+                "Gini coefficient of the miners' latest planned weights",
+                unknown(),
+            ),
+            weight_moved: add(
+                r,
+                "network_weight_moved",
+                "Total variation distance between base-only and final weight shares",
+                unknown(),
+            ),
+        }
+    }
+
+    /// The figures of an epoch's snapshot.
+    pub fn observe(&self, s: &crate::network::store::Snapshot) {
+        let or_nan = |x: Option<f64>| x.unwrap_or(f64::NAN);
+        self.mean_current_uptime.set(or_nan(s.mean_current_uptime));
+        self.bonus_coverage.set(or_nan(s.bonus_coverage));
+        self.gini.set(or_nan(s.gini));
+        self.weight_moved
+            .set(or_nan(s.moved.map(|m| m.total_variation)));
+    }
+}
+
 /// The leader lease (HA).
 pub struct LeaseMetrics {
     /// 1 while this instance holds the leader lease and may submit, 0 in standby.
@@ -529,6 +584,7 @@ impl Metrics {
         let uptime = UptimeMetrics::register(&mut registry);
         let weights = WeightsMetrics::register(&mut registry);
         let lease = LeaseMetrics::register(&mut registry);
+        let network = NetworkMetrics::register(&mut registry);
         let guards = Guards::register(&mut registry);
         Metrics {
             guards,
@@ -539,6 +595,7 @@ impl Metrics {
             uptime,
             weights,
             lease,
+            network,
             build_info,
             start_time_seconds,
             ready_check,

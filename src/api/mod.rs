@@ -130,6 +130,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/vesting/miners", get(vesting::epoch))
         .route("/v1/vesting/miners/{miner}", get(vesting::history))
         .route("/v1/network", get(network::latest))
+        .route("/v1/network/history", get(network::history))
         .route("/v1/scores", post(weights::post_scores))
         .route("/v1/weights/submissions", get(weights::submissions))
         .route("/v1/weights/miners/{miner}", get(weights::miner))

@@ -1,14 +1,36 @@
-//! `GET /v1/network`: network health at the latest recorded epochs (`tenure network` as JSON).
+//! `GET /v1/network`: network health at the latest recorded epochs (`tenure network` as JSON);
+//! `GET /v1/network/history`: one row per recorded epoch.
 
 use axum::Json;
-use axum::extract::State;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Query, State};
+use serde::Deserialize;
 
-use super::{ApiResult, AppState};
-use crate::network::store::{Snapshot, snapshot};
+use super::{ApiError, ApiResult, AppState};
+use crate::network::store::{EpochRow, Snapshot, history as recorded, snapshot};
 
 pub(super) async fn latest(State(state): State<AppState>) -> ApiResult<Snapshot> {
     let blocks_per_day = 86_400 / state.api.block_time_secs.max(1);
     Ok(Json(
         snapshot(&state.pool, state.api.netuid, blocks_per_day).await?,
     ))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct HistoryQuery {
+    limit: Option<i64>,
+}
+
+/// `GET /v1/network/history[?limit=N]`: the recorded epochs, newest first (default 100).
+pub(super) async fn history(
+    State(state): State<AppState>,
+    query: Result<Query<HistoryQuery>, QueryRejection>,
+) -> ApiResult<Vec<EpochRow>> {
+    let Query(q) = query.map_err(|e| ApiError::bad_request(e.body_text()))?;
+    let limit = q.limit.unwrap_or(100);
+    if !(1..=10_000).contains(&limit) {
+        return Err(ApiError::bad_request("limit: between 1 and 10000"));
+    }
+    Ok(Json(recorded(&state.pool, state.api.netuid, limit).await?))
 }

@@ -348,8 +348,10 @@ async fn write_blocks(
                     .ingest
                     .block_seconds
                     .observe(started.elapsed().as_secs_f64());
-                if let Some((v, u)) = epoch {
-                    observe_vesting(&metrics, w.number, &v, mem.window.len());
+                if let Some(e) = epoch {
+                    let (v, u) = (&e.vesting, &e.uptime);
+                    observe_vesting(&metrics, w.number, v, mem.window.len());
+                    metrics.network.observe(&e.network);
                     tracing::info!(
                         epoch_block = w.number,
                         mode = u.mode.name(),

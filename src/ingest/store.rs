@@ -77,11 +77,20 @@ impl Memory {
     }
 }
 
+/// What an epoch block recorded besides its rows: the vesting and uptime epochs and the
+/// network's health at that epoch.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EpochWritten {
+    pub vesting: Recorded,
+    pub uptime: crate::uptime::epoch::Recorded,
+    pub network: crate::network::store::Snapshot,
+}
+
 /// What a write did.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Written {
-    /// Rows written, and the vesting and uptime computed when the epoch ran in the block.
-    Rows(u64, Option<(Recorded, crate::uptime::epoch::Recorded)>),
+    /// Rows written, and what was recorded when the epoch ran in the block.
+    Rows(u64, Option<Box<EpochWritten>>),
     /// The block was already in the database (re-processing changes nothing).
     AlreadyIngested,
 }
@@ -263,8 +272,19 @@ pub async fn write(
                 &miners,
             )
             .await?;
-            rows += (vesting.miners + uptime.miners) as u64 + 2;
-            Some((vesting, uptime))
+            let network = crate::network::store::record(
+                &mut tx,
+                s.uptime.netuid,
+                w.number,
+                s.uptime.periods.blocks_per_day,
+            )
+            .await?;
+            rows += (vesting.miners + uptime.miners) as u64 + 3;
+            Some(Box::new(EpochWritten {
+                vesting,
+                uptime,
+                network,
+            }))
         }
         None => None,
     };

@@ -4,8 +4,8 @@
 //! Read-only; shared by `GET /v1/network` and `tenure network`.
 
 use serde::Serialize;
-use sqlx::PgPool;
 use sqlx::types::Json;
+use sqlx::{PgConnection, PgPool};
 
 use super::{Moved, Registration, coverage, gini, moved, retention, top_share};
 use crate::units::NetUid;
@@ -49,21 +49,41 @@ pub async fn snapshot(
     netuid: NetUid,
     blocks_per_day: u64,
 ) -> Result<Snapshot, sqlx::Error> {
+    let mut conn = pool.acquire().await?;
+    let head: Option<i64> =
+        sqlx::query_scalar("SELECT block_number FROM ingest_cursor WHERE netuid = $1")
+            .bind(i32::from(netuid))
+            .fetch_optional(&mut *conn)
+            .await?;
+    snapshot_at(
+        &mut conn,
+        netuid,
+        blocks_per_day,
+        head.map(|h| h as u64),
+        None,
+    )
+    .await
+}
+
+/// The snapshot as of block `head` (`None`: nothing ingested, no retention figure), with the
+/// uptime figures of `uptime_epoch` (`None`: the latest recorded).
+async fn snapshot_at(
+    conn: &mut PgConnection,
+    netuid: NetUid,
+    blocks_per_day: u64,
+    head: Option<u64>,
+    uptime_epoch: Option<u64>,
+) -> Result<Snapshot, sqlx::Error> {
     let n = i32::from(netuid);
-    let (uptime_epoch, miners) = uptime_rows(pool, n).await?;
+    let (uptime_epoch, miners) = uptime_rows(conn, n, uptime_epoch).await?;
     let mean = |pick: fn(&MinerUptime) -> Option<f64>| {
         let known: Vec<f64> = miners.iter().filter_map(pick).collect();
         (!known.is_empty()).then(|| known.iter().sum::<f64>() / known.len() as f64)
     };
     let multipliers: Vec<f64> = miners.iter().map(|m| m.multiplier).collect();
-    let (weights_epoch, base, final_shares) = weight_rows(pool, n).await?;
-    let registrations = registrations(pool, n, blocks_per_day).await?;
-    let head: Option<i64> =
-        sqlx::query_scalar("SELECT block_number FROM ingest_cursor WHERE netuid = $1")
-            .bind(n)
-            .fetch_optional(pool)
-            .await?;
-    let today = head.map(|h| h / blocks_per_day.max(1) as i64);
+    let (weights_epoch, base, final_shares) = weight_rows(conn, n).await?;
+    let registrations = registrations(conn, n, blocks_per_day).await?;
+    let today = head.map(|h| (h / blocks_per_day.max(1)) as i64);
     Ok(Snapshot {
         uptime_epoch,
         miners: miners.len(),
@@ -84,6 +104,89 @@ pub async fn snapshot(
     })
 }
 
+/// Computes the snapshot at the uptime epoch `epoch_block` (just recorded, in the caller's
+/// transaction) and stores it as that epoch's row of `network_epochs`.
+pub async fn record(
+    conn: &mut PgConnection,
+    netuid: NetUid,
+    epoch_block: u64,
+    blocks_per_day: u64,
+) -> Result<Snapshot, sqlx::Error> {
+    let at = Some(epoch_block);
+    let s = snapshot_at(conn, netuid, blocks_per_day, at, at).await?;
+    let retention = |days: i64| {
+        s.retention
+            .iter()
+            .find(|r| r.after_days == days)
+            .and_then(|r| r.share)
+    };
+    sqlx::query(
+        "INSERT INTO network_epochs (netuid, epoch_block, miners, mean_current_uptime,
+             mean_historical_uptime, bonus_coverage, weights_epoch, gini, top10_share,
+             total_variation, largest_gain, largest_loss, retention_7, retention_30,
+             retention_90, retention_180)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
+         ON CONFLICT (netuid, epoch_block) DO NOTHING",
+    )
+    .bind(i32::from(netuid))
+    .bind(epoch_block as i64)
+    .bind(s.miners as i32)
+    .bind(s.mean_current_uptime)
+    .bind(s.mean_historical_uptime)
+    .bind(s.bonus_coverage)
+    .bind(s.weights_epoch.map(|e| e as i64))
+    .bind(s.gini)
+    .bind(s.top10_share)
+    .bind(s.moved.map(|m| m.total_variation))
+    .bind(s.moved.map(|m| m.largest_gain))
+    .bind(s.moved.map(|m| m.largest_loss))
+    .bind(retention(7))
+    .bind(retention(30))
+    .bind(retention(90))
+    .bind(retention(180))
+    .execute(&mut *conn)
+    .await?;
+    Ok(s)
+}
+
+/// One recorded epoch of `network_epochs`.
+#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
+pub struct EpochRow {
+    pub epoch_block: i64,
+    pub miners: i32,
+    pub mean_current_uptime: Option<f64>,
+    pub mean_historical_uptime: Option<f64>,
+    pub bonus_coverage: Option<f64>,
+    pub weights_epoch: Option<i64>,
+    pub gini: Option<f64>,
+    pub top10_share: Option<f64>,
+    pub total_variation: Option<f64>,
+    pub largest_gain: Option<f64>,
+    pub largest_loss: Option<f64>,
+    pub retention_7: Option<f64>,
+    pub retention_30: Option<f64>,
+    pub retention_90: Option<f64>,
+    pub retention_180: Option<f64>,
+}
+
+/// The recorded epochs, newest first.
+pub async fn history(
+    pool: &PgPool,
+    netuid: NetUid,
+    limit: i64,
+) -> Result<Vec<EpochRow>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT epoch_block, miners, mean_current_uptime, mean_historical_uptime, bonus_coverage,
+                weights_epoch, gini, top10_share, total_variation, largest_gain, largest_loss,
+                retention_7, retention_30, retention_90, retention_180
+           FROM network_epochs WHERE netuid = $1 ORDER BY epoch_block DESC LIMIT $2",
+    )
+    .bind(i32::from(netuid))
+    .bind(limit)
+    .fetch_all(pool)
+    .await
+}
+
 /// One miner in an uptime epoch's record.
 #[derive(sqlx::FromRow)]
 struct MinerUptime {
@@ -93,16 +196,21 @@ struct MinerUptime {
     bonuses: Json<Record>,
 }
 
-/// The latest uptime epoch and its evaluated miners (validators and exempt uids skipped).
+/// The evaluated miners of uptime epoch `at` (the latest when `None`; validators and exempt
+/// uids skipped). An epoch in mode off records no miner: no figures.
 async fn uptime_rows(
-    pool: &PgPool,
+    conn: &mut PgConnection,
     n: i32,
+    at: Option<u64>,
 ) -> Result<(Option<u64>, Vec<MinerUptime>), sqlx::Error> {
-    let epoch: Option<i64> =
-        sqlx::query_scalar("SELECT max(epoch_block) FROM uptime_multipliers WHERE netuid = $1")
-            .bind(n)
-            .fetch_one(pool)
-            .await?;
+    let epoch: Option<i64> = sqlx::query_scalar(
+        "SELECT max(epoch_block) FROM uptime_multipliers
+          WHERE netuid = $1 AND ($2::bigint IS NULL OR epoch_block = $2)",
+    )
+    .bind(n)
+    .bind(at.map(|b| b as i64))
+    .fetch_one(&mut *conn)
+    .await?;
     let Some(epoch) = epoch else {
         return Ok((None, Vec::new()));
     };
@@ -112,7 +220,7 @@ async fn uptime_rows(
     )
     .bind(n)
     .bind(epoch)
-    .fetch_all(pool)
+    .fetch_all(&mut *conn)
     .await?;
     let miners = rows
         .into_iter()
@@ -123,7 +231,7 @@ async fn uptime_rows(
 
 /// The latest planned weights' miners: (epoch, base scores, final normalized weights).
 async fn weight_rows(
-    pool: &PgPool,
+    conn: &mut PgConnection,
     n: i32,
 ) -> Result<(Option<u64>, Vec<f64>, Vec<f64>), sqlx::Error> {
     let latest: Option<(i64, i64)> = sqlx::query_as(
@@ -132,7 +240,7 @@ async fn weight_rows(
           ORDER BY s.epoch_index DESC, s.mechid LIMIT 1",
     )
     .bind(n)
-    .fetch_optional(pool)
+    .fetch_optional(&mut *conn)
     .await?;
     let Some((id, epoch)) = latest else {
         return Ok((None, Vec::new(), Vec::new()));
@@ -143,7 +251,7 @@ async fn weight_rows(
           WHERE submission_id = $1 AND NOT exempt ORDER BY uid",
     )
     .bind(id)
-    .fetch_all(pool)
+    .fetch_all(&mut *conn)
     .await?;
     let (base, final_shares) = rows.into_iter().unzip();
     Ok((Some(epoch as u64), base, final_shares))
@@ -151,7 +259,7 @@ async fn weight_rows(
 
 /// Every registration of the subnet, in chain days.
 async fn registrations(
-    pool: &PgPool,
+    conn: &mut PgConnection,
     n: i32,
     blocks_per_day: u64,
 ) -> Result<Vec<Registration>, sqlx::Error> {
@@ -160,7 +268,7 @@ async fn registrations(
         "SELECT registered_at_block, deregistered_at_block FROM miners WHERE netuid = $1",
     )
     .bind(n)
-    .fetch_all(pool)
+    .fetch_all(&mut *conn)
     .await?;
     Ok(rows
         .into_iter()

@@ -232,3 +232,44 @@ async fn network_health_from_the_recorded_epochs(pool: PgPool) {
         "{text}"
     );
 }
+
+/// An epoch's snapshot is recorded with the uptime figures of that very epoch and retention
+/// at its block; the history serves the rows newest first and refuses a bad limit.
+#[sqlx::test]
+async fn each_epoch_is_recorded_and_served_newest_first(pool: PgPool) {
+    seed(&pool).await;
+    let mut conn = pool.acquire().await.unwrap();
+    for epoch in [100u64, 200] {
+        tenure::network::store::record(&mut conn, NETUID, epoch, DAY as u64)
+            .await
+            .unwrap();
+    }
+    // An epoch without uptime rows (mode off): no uptime figures, never another epoch's.
+    let off = tenure::network::store::record(&mut conn, NETUID, 150, DAY as u64)
+        .await
+        .unwrap();
+    assert_eq!((off.uptime_epoch, off.miners), (None, 0));
+    drop(conn);
+    let addr = serve(pool.clone()).await;
+    let (status, body) = common::http_get(addr, "/v1/network/history").await;
+    assert_eq!(status, 200, "{body}");
+    let rows: Vec<Json> = serde_json::from_str(&body).unwrap();
+    let blocks: Vec<i64> = rows
+        .iter()
+        .map(|r| r["epoch_block"].as_i64().unwrap())
+        .collect();
+    assert_eq!(blocks, [200, 150, 100]);
+    assert_eq!(
+        (rows[0]["miners"].clone(), rows[2]["miners"].clone()),
+        (3.into(), 1.into())
+    );
+    assert!(close(&rows[0]["bonus_coverage"], 2.0 / 3.0), "{}", rows[0]);
+    assert!(close(&rows[2]["mean_current_uptime"], 0.1), "{}", rows[2]);
+    // At block 200 (chain day 0) no registration is 7 days old yet.
+    assert_eq!(rows[0]["retention_7"], Json::Null);
+    assert!(close(&rows[0]["total_variation"], 0.15), "{}", rows[0]);
+    for bad in ["limit=0", "limit=x", "since=3"] {
+        let (status, _) = common::http_get(addr, &format!("/v1/network/history?{bad}")).await;
+        assert_eq!(status, 400, "{bad}");
+    }
+}

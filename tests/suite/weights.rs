@@ -368,6 +368,21 @@ async fn one_submission_per_epoch_equal_to_explain(pool: PgPool) {
         !ok && text.contains("no weights were planned for epoch 999999"),
         "{text}"
     );
+    // Network health: one row per uptime epoch, written in the epoch's transaction; once
+    // weights were planned, the rows carry their skew.
+    let (uptime_epochs, network_epochs, with_weights): (i64, i64, i64) = sqlx::query_as(
+        "SELECT (SELECT count(*) FROM uptime_epochs), (SELECT count(*) FROM network_epochs),
+                (SELECT count(*) FROM network_epochs WHERE weights_epoch IS NOT NULL
+                    AND gini IS NOT NULL AND total_variation IS NOT NULL)",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(network_epochs, uptime_epochs);
+    assert!(with_weights > 0, "{network_epochs} rows, none with weights");
+    let (status, body) = common::http_get(s.addr, "/v1/network/history?limit=2").await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(serde_json::from_str::<Vec<Json>>(&body).unwrap().len(), 2);
     kill(daemon);
     s.devnet.stop().await;
     drop(s.dir);
