@@ -1,7 +1,8 @@
 //! Weights benchmark (see BENCHMARKS.md): one epoch's weights for `<uids>` uids — the pure
 //! pipeline (product, clamp, the SDK conversion with the max-weight clip, explanations) and,
 //! with `DATABASE_URL` set, storing the plan with every uid's explanation (scratch database
-//! `tenure_bench_weights`), as the submitter does once per epoch.
+//! `tenure_bench_weights`), as the submitter does once per epoch; then the network-health step
+//! of an epoch block over the same miners.
 //!
 //! `cargo run --release --example bench_weights -- <uids>`
 
@@ -16,7 +17,17 @@ use tenure::uptime::bonus::{Detail, RULES, Record};
 use tenure::weights::explanation::{UptimeRecorded, UptimeWhy, VestingRecorded, VestingWhy};
 use tenure::weights::pipeline::{Base, Factor, Input, Params, compute, neutral};
 
-/// An uptime record of the stored size: every rule's metric.
+/// A miner's uptime record of the stored size: every rule's metric.
+fn record(current: f64) -> Record {
+    Record::Evaluated(Detail {
+        earned: Vec::new(),
+        metrics: RULES.iter().map(|r| (r.0, Some(current))).collect(),
+        reliability_factor: 1.0,
+        raw: 1.0,
+        new_milestones: Vec::new(),
+    })
+}
+
 fn uptime_why(current: f64) -> UptimeWhy {
     UptimeWhy::Recorded(UptimeRecorded {
         epoch_block: 1,
@@ -24,13 +35,7 @@ fn uptime_why(current: f64) -> UptimeWhy {
         multiplier: 1.0,
         current_uptime: Some(current),
         historical_uptime: Some(current),
-        detail: Record::Evaluated(Detail {
-            earned: Vec::new(),
-            metrics: RULES.iter().map(|r| (r.0, Some(current))).collect(),
-            reliability_factor: 1.0,
-            raw: 1.0,
-            new_milestones: Vec::new(),
-        }),
+        detail: record(current),
     })
 }
 
@@ -140,5 +145,41 @@ async fn main() -> anyhow::Result<()> {
         "weights_plan_stored uids={n} median_ms={:.1}",
         median(stored)
     );
+    network_step(&pool, n).await
+}
+
+/// The network-health step of an epoch block: `n` miners with a full uptime record each, the
+/// plans stored above, then `network::store::record` timed at seven epochs.
+async fn network_step(pool: &sqlx::PgPool, n: usize) -> anyhow::Result<()> {
+    sqlx::query(
+        "INSERT INTO miners (id, netuid, hotkey, uid, registered_at_block, first_seen_block)
+         SELECT g, 1, 'hk' || g, g - 1, g * 10, g * 10 FROM generate_series(1, $1) g",
+    )
+    .bind(n as i64)
+    .execute(pool)
+    .await?;
+    let record = serde_json::to_string(&record(0.99))?;
+    let mut times = Vec::new();
+    for epoch in 0..7i64 {
+        let block = 100_000 + epoch * 361;
+        sqlx::query(
+            "INSERT INTO uptime_multipliers (netuid, epoch_block, miner_id, uid, hotkey,
+                 current_uptime, historical_uptime, bonuses, multiplier, mode)
+             SELECT 1, $1, g, g - 1, 'hk' || g, random(), random(), $3::jsonb, 1 + random(), 'on'
+               FROM generate_series(1, $2) g",
+        )
+        .bind(block)
+        .bind(n as i64)
+        .bind(&record)
+        .execute(pool)
+        .await?;
+        let mut conn = pool.acquire().await?;
+        let t = Instant::now();
+        let s = tenure::network::store::record(&mut conn, 1, block as u64, 7_200).await?;
+        times.push(t.elapsed().as_secs_f64() * 1000.0);
+        assert_eq!(s.miners, n);
+        assert!(s.gini.is_some());
+    }
+    println!("network_record uids={n} median_ms={:.1}", median(times));
     Ok(())
 }
