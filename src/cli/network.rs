@@ -34,6 +34,11 @@ fn text(netuid: u16, s: &Snapshot) -> String {
         pct(s.bonus_coverage)
     );
     out += &format!(
+        "downtime: {} miner-hours on the last complete chain day, trend {} per day\n",
+        s.downtime_hours.map_or("-".into(), |h| format!("{h:.1}")),
+        s.downtime_trend.map_or("-".into(), |t| format!("{t:+.2}"))
+    );
+    out += &format!(
         "weights (epoch {}): Gini {}, top 10 % hold {}",
         at(s.weights_epoch),
         s.gini.map_or("-".into(), |g| format!("{g:.4}")),

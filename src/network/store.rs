@@ -11,6 +11,9 @@ use super::{Moved, Registration, coverage, gini, moved, retention, top_share};
 use crate::units::NetUid;
 use crate::uptime::bonus::Record;
 
+/// Complete chain days the downtime trend is fitted over.
+const DOWNTIME_TREND_DAYS: i64 = 30;
+
 /// The retention horizons of SPEC §9, in chain days.
 pub const RETENTION_DAYS: [i64; 4] = [7, 30, 90, 180];
 
@@ -25,6 +28,11 @@ pub struct Snapshot {
     pub mean_historical_uptime: Option<f64>,
     /// Share of miners with an uptime multiplier above 1 (the design's target: 80 %).
     pub bonus_coverage: Option<f64>,
+    /// Miner-hours down on the last complete chain day (those miners; `None`: nothing known).
+    pub downtime_hours: Option<f64>,
+    /// The least-squares slope of the daily downtime over the last 30 complete chain days, in
+    /// miner-hours per day (the strategy's target: down by half).
+    pub downtime_trend: Option<f64>,
     /// The epoch index of the planned weights the skew figures are from.
     pub weights_epoch: Option<u64>,
     /// Gini coefficient of the miners' final weight shares.
@@ -84,12 +92,21 @@ async fn snapshot_at(
     let (weights_epoch, base, final_shares) = weight_rows(conn, n).await?;
     let registrations = registrations(conn, n, blocks_per_day).await?;
     let today = head.map(|h| (h / blocks_per_day.max(1)) as i64);
+    let ids: Vec<i64> = miners.iter().map(|m| m.miner_id).collect();
+    let daily = match today {
+        Some(t) => downtime(conn, n, &ids, t - DOWNTIME_TREND_DAYS, t).await?,
+        None => Vec::new(),
+    };
+    let last_day = today.and_then(|t| daily.iter().find(|(d, _)| *d == t - 1).map(|(_, h)| *h));
+    let points: Vec<(f64, f64)> = daily.iter().map(|(d, h)| (*d as f64, *h)).collect();
     Ok(Snapshot {
         uptime_epoch,
         miners: miners.len(),
         mean_current_uptime: mean(|m| m.current_uptime),
         mean_historical_uptime: mean(|m| m.historical_uptime),
         bonus_coverage: coverage(&multipliers),
+        downtime_hours: last_day,
+        downtime_trend: crate::uptime::history::slope(&points),
         weights_epoch,
         gini: gini(&final_shares),
         top10_share: top_share(&final_shares, 0.10),
@@ -124,8 +141,9 @@ pub async fn record(
         "INSERT INTO network_epochs (netuid, epoch_block, miners, mean_current_uptime,
              mean_historical_uptime, bonus_coverage, weights_epoch, gini, top10_share,
              total_variation, largest_gain, largest_loss, retention_7, retention_30,
-             retention_90, retention_180)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
+             retention_90, retention_180, downtime_hours, downtime_trend)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17,
+                 $18)
          ON CONFLICT (netuid, epoch_block) DO NOTHING",
     )
     .bind(i32::from(netuid))
@@ -144,9 +162,34 @@ pub async fn record(
     .bind(retention(30))
     .bind(retention(90))
     .bind(retention(180))
+    .bind(s.downtime_hours)
+    .bind(s.downtime_trend)
     .execute(&mut *conn)
     .await?;
     Ok(s)
+}
+
+/// Miner-hours down per complete chain day in `[from, to)` for the miners `ids`, from the daily
+/// rollups (`24 · (rounds − up) / rounds` a miner and day). A day without rounds is unknown, and
+/// absent: never zero.
+async fn downtime(
+    conn: &mut PgConnection,
+    n: i32,
+    ids: &[i64],
+    from: i64,
+    to: i64,
+) -> Result<Vec<(i64, f64)>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT day, sum(24.0 * (rounds - up) / rounds)::float8 FROM uptime_daily
+          WHERE netuid = $1 AND miner_id = ANY($2) AND day >= $3 AND day < $4
+          GROUP BY day ORDER BY day",
+    )
+    .bind(n)
+    .bind(ids)
+    .bind(from)
+    .bind(to)
+    .fetch_all(&mut *conn)
+    .await
 }
 
 /// One recorded epoch of `network_epochs`.
@@ -157,6 +200,8 @@ pub struct EpochRow {
     pub mean_current_uptime: Option<f64>,
     pub mean_historical_uptime: Option<f64>,
     pub bonus_coverage: Option<f64>,
+    pub downtime_hours: Option<f64>,
+    pub downtime_trend: Option<f64>,
     pub weights_epoch: Option<i64>,
     pub gini: Option<f64>,
     pub top10_share: Option<f64>,
@@ -177,7 +222,7 @@ pub async fn history(
 ) -> Result<Vec<EpochRow>, sqlx::Error> {
     sqlx::query_as(
         "SELECT epoch_block, miners, mean_current_uptime, mean_historical_uptime, bonus_coverage,
-                weights_epoch, gini, top10_share, total_variation, largest_gain, largest_loss,
+                downtime_hours, downtime_trend, weights_epoch, gini, top10_share, total_variation, largest_gain, largest_loss,
                 retention_7, retention_30, retention_90, retention_180
            FROM network_epochs WHERE netuid = $1 ORDER BY epoch_block DESC LIMIT $2",
     )
@@ -190,6 +235,7 @@ pub async fn history(
 /// One miner in an uptime epoch's record.
 #[derive(sqlx::FromRow)]
 struct MinerUptime {
+    miner_id: i64,
     current_uptime: Option<f64>,
     historical_uptime: Option<f64>,
     multiplier: f64,
@@ -215,8 +261,8 @@ async fn uptime_rows(
         return Ok((None, Vec::new()));
     };
     let rows: Vec<MinerUptime> = sqlx::query_as(
-        "SELECT current_uptime, historical_uptime, multiplier, bonuses FROM uptime_multipliers
-          WHERE netuid = $1 AND epoch_block = $2",
+        "SELECT miner_id, current_uptime, historical_uptime, multiplier, bonuses
+           FROM uptime_multipliers WHERE netuid = $1 AND epoch_block = $2",
     )
     .bind(n)
     .bind(epoch)

@@ -75,6 +75,24 @@ async fn seed(pool: &PgPool) {
         ),
     )
     .await;
+    // Daily rollups on days 97–99: miner 1 down 3/4, 5/8, 1/2 of its rounds (18, 15, 12
+    // miner-hours), miner 4 never, the validator (not a miner here) always.
+    for (miner, day, rounds, up) in [
+        (1, 97, 4, 1),
+        (1, 98, 8, 3),
+        (1, 99, 10, 5),
+        (4, 99, 4, 4),
+        (6, 99, 2, 0),
+    ] {
+        exec(
+            pool,
+            &format!(
+                "INSERT INTO uptime_daily (netuid, miner_id, day, started_at, rounds, up)
+             VALUES ({NETUID}, {miner}, {day}, now(), {rounds}, {up})"
+            ),
+        )
+        .await;
+    }
     let evaluated = r#"{"earned": [], "metrics": {}, "reliability_factor": 1.0, "raw": 1.0, "new_milestones": []}"#;
     let skipped = r#"{"reason": "validator permit: uptime bonuses do not apply, 1.0"}"#;
     for (epoch, miner, uid, current, historical, detail, multiplier) in [
@@ -160,6 +178,9 @@ fn check(s: &Json) {
     assert!(close(&s["mean_current_uptime"], 0.9), "{s}");
     assert!(close(&s["mean_historical_uptime"], 0.8), "{s}");
     assert!(close(&s["bonus_coverage"], 2.0 / 3.0), "{s}");
+    // Downtime on day 99 (the last complete day at day 100), and its trend over 18, 15, 12.
+    assert!(close(&s["downtime_hours"], 12.0), "{s}");
+    assert!(close(&s["downtime_trend"], -3.0), "{s}");
     // The latest planned weights (epoch 4), without the exempt validator.
     assert_eq!(s["weights_epoch"], 4, "{s}");
     assert!(
