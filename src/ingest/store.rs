@@ -258,33 +258,9 @@ pub async fn write(
     rows += books(&mut tx, n, b, scope, w, window).await?;
     let epoch = match w.epoch {
         Some(_) => {
-            // One read of the registered miners for both engines.
-            let miners = crate::vesting::store::live_miners(&mut tx, n, &s.vesting.exempt).await?;
-            let vesting = record_epoch(&mut tx, &s.vesting, w.number, window, &miners).await?;
-            let now =
-                chrono::DateTime::from_timestamp_millis(i64_of(w.timestamp_ms)).unwrap_or_default();
-            let uptime = crate::uptime::epoch::record_epoch(
-                &mut tx,
-                &s.uptime,
-                w.number,
-                now,
-                &mut mem.uptime,
-                &miners,
-            )
-            .await?;
-            let network = crate::network::store::record(
-                &mut tx,
-                s.uptime.netuid,
-                w.number,
-                s.uptime.periods.blocks_per_day,
-            )
-            .await?;
-            rows += (vesting.miners + uptime.miners) as u64 + 3;
-            Some(Box::new(EpochWritten {
-                vesting,
-                uptime,
-                network,
-            }))
+            let recorded = record_engines(&mut tx, s, w, mem).await?;
+            rows += (recorded.vesting.miners + recorded.uptime.miners) as u64 + 3;
+            Some(Box::new(recorded))
         }
         None => None,
     };
@@ -501,6 +477,35 @@ async fn stake_and_emissions(
         .rows_affected();
     }
     Ok(rows)
+}
+
+/// An epoch block's engines, in the block's transaction: vesting and uptime over one read of
+/// the registered miners, then the network's health at that epoch.
+async fn record_engines(
+    tx: &mut Tx<'_>,
+    s: &Settings,
+    w: &BlockWrite,
+    mem: &mut Memory,
+) -> Result<EpochWritten, StoreError> {
+    let n = i32::from(s.netuid);
+    let miners = crate::vesting::store::live_miners(tx, n, &s.vesting.exempt).await?;
+    let vesting = record_epoch(tx, &s.vesting, w.number, &mut mem.window, &miners).await?;
+    let now = chrono::DateTime::from_timestamp_millis(i64_of(w.timestamp_ms)).unwrap_or_default();
+    let uptime =
+        crate::uptime::epoch::record_epoch(tx, &s.uptime, w.number, now, &mut mem.uptime, &miners)
+            .await?;
+    let network = crate::network::store::record(
+        tx,
+        s.uptime.netuid,
+        w.number,
+        s.uptime.periods.blocks_per_day,
+    )
+    .await?;
+    Ok(EpochWritten {
+        vesting,
+        uptime,
+        network,
+    })
 }
 
 /// Applies the block's book deltas: open tranches are loaded for the touched books, the FILO
