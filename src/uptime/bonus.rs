@@ -845,8 +845,11 @@ fn product(family: impl Fn(Family) -> f64) -> f64 {
 }
 
 /// `R` of a miner holding the top tier of every persistent family the configuration can pay
-/// at once (every configured time window, contribution without grants; milestones excluded):
-/// the raw value the `scaled` combination maps to the cap.
+/// at once (every configured time window, contribution without grants): the raw value the
+/// `scaled` combination maps to the cap. Milestones and trend are left out: they are
+/// transient (a milestone pays once, trend pays only while uptime improves, which a miner
+/// already at 100 % never does), so a steady perfect miner reaches the cap and they raise a
+/// miner below it.
 pub fn top_raw(cfg: &UptimeConfig) -> f64 {
     let top =
         |tiers: &[crate::config::BonusTier]| tiers.iter().map(|t| t.bonus).fold(0.0, f64::max);
@@ -870,7 +873,7 @@ pub fn top_raw(cfg: &UptimeConfig) -> f64 {
         Family::Time => time,
         Family::Milestone => 0.0,
         Family::Contribution => c.early_adopter_bonus + c.supporter_bonus,
-        Family::Trend => cfg.trend.bonus,
+        Family::Trend => 0.0,
     })
 }
 
@@ -1365,8 +1368,8 @@ mod tests {
         assert!((o.raw - raw).abs() < 1e-12, "{} vs {raw}", o.raw);
         // Scaled (the default): the top of every persistent family (reliability 0.25,
         // consistency 0.15, longevity 0.30, recovery + stability 0.08, weekend + all-week 0.13,
-        // early adopter + supporter 0.35, trend 0.05) maps to the cap of 2.0.
-        let top = 1.25 * 1.15 * 1.30 * 1.08 * (1.0 + 0.13 + 0.35 + 0.05);
+        // early adopter + supporter 0.35; trend and milestones are transient) maps to the cap.
+        let top = 1.25 * 1.15 * 1.30 * 1.08 * (1.0 + 0.13 + 0.35);
         assert!((top_raw(&cfg) - top).abs() < 1e-12);
         let scaled = 1.0 + (raw - 1.0) / (top - 1.0);
         assert!((o.multiplier - scaled).abs() < 1e-12, "{}", o.multiplier);

@@ -12,7 +12,7 @@ use sqlx::{PgConnection, PgPool, Row};
 use crate::config::{Mode, UptimeConfig};
 use crate::settings;
 use crate::units::NetUid;
-use crate::uptime::bonus::{Milestone, Record, Rule, Skipped, evaluate};
+use crate::uptime::bonus::{Milestone, Outcome, Record, Rule, Skipped, evaluate};
 use crate::uptime::cache::{Cache, Horizon};
 use crate::uptime::history::{Achievement, Grant, History, Period};
 use crate::uptime::store::Periods;
@@ -117,6 +117,11 @@ impl Tracker {
             horizon: Horizon::of(&s.cfg, s.periods.blocks_per_hour),
         }
     }
+
+    /// Forgets the rollups no rule reads any more at day `day` and hour `hour`.
+    pub fn prune(&mut self, day: i64, hour: i64) {
+        self.cache.prune(self.horizon, day, hour);
+    }
 }
 
 /// What an epoch's computation did.
@@ -162,15 +167,10 @@ pub async fn record_epoch(
             false,
         )
         .await?;
-        t.cache.prune(t.horizon, day, hour);
+        t.prune(day, hour);
         let ids: Vec<i64> = miners.iter().map(|m| m.miner_id).collect();
         let extras = Extras::load(&mut *tx, n, &ids, now).await?;
-        let at = At {
-            block,
-            now,
-            day,
-            hour,
-        };
+        let at = At::new(s.periods, block, now);
         let (rows, new_achievements) = evaluate_all(s, t, miners, extras, at);
         recorded.miners = rows.ids.len();
         recorded.boosted = rows.multiplier.iter().filter(|m| **m > 1.0).count();
@@ -196,12 +196,23 @@ pub async fn record_epoch(
 }
 
 /// The epoch's point in chain time: its block, time, day and hour.
-#[derive(Debug, Clone, Copy)]
-struct At {
-    block: u64,
-    now: DateTime<Utc>,
-    day: i64,
-    hour: i64,
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct At {
+    pub block: u64,
+    pub now: DateTime<Utc>,
+    pub day: i64,
+    pub hour: i64,
+}
+
+impl At {
+    pub fn new(periods: Periods, block: u64, now: DateTime<Utc>) -> Self {
+        At {
+            block,
+            now,
+            day: periods.day(block),
+            hour: periods.hour(block),
+        }
+    }
 }
 
 /// What the rules read besides the rollups: registration blocks, achievements, active grants.
@@ -276,6 +287,83 @@ impl Extras {
     }
 }
 
+/// One miner's uptime at an epoch, before it is stored: the daemon's epoch and the incentive
+/// lab both come through [`evaluate_miner`], so they cannot disagree.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MinerUptime {
+    pub current: Option<f64>,
+    pub historical: Option<f64>,
+    /// `Err(reason)`: the rules do not apply (validator permit, exempt uid), multiplier 1.0.
+    pub outcome: Result<Outcome, &'static str>,
+}
+
+impl MinerUptime {
+    pub fn multiplier(&self) -> f64 {
+        self.outcome.as_ref().map_or(1.0, |o| o.multiplier)
+    }
+
+    /// What is stored of it.
+    pub fn record(&self) -> Record {
+        match &self.outcome {
+            Ok(o) => Record::Evaluated(o.detail()),
+            Err(why) => Record::Skipped(Skipped {
+                reason: why.to_string(),
+            }),
+        }
+    }
+}
+
+/// What a miner's history holds besides its rollups.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct MinerExtras {
+    /// Registration block (`None`: unknown, taken as the epoch block).
+    pub registered: Option<u64>,
+    pub achievements: Vec<Achievement>,
+    pub grants: Vec<Grant>,
+}
+
+/// One miner's history from the rollup cache at `at`, evaluated under `cfg`.
+pub fn evaluate_miner(
+    s: &EpochSettings,
+    cache: &Cache,
+    m: &MinerRef,
+    extras: MinerExtras,
+    at: At,
+) -> MinerUptime {
+    let id = m.miner_id;
+    let current_hours = (s.cfg.current_window_blocks / s.periods.blocks_per_hour).max(1) as i64;
+    let historical_hours =
+        (s.cfg.historical_window_blocks / s.periods.blocks_per_hour).max(1) as i64;
+    let current = cache.uptime(id, at.hour, current_hours);
+    let historical = cache.uptime(id, at.hour, historical_hours);
+    let outcome = if m.exempt {
+        Err("exempt uid (weights.exempt_uids): 1.0")
+    } else if m.validator {
+        Err("validator permit: uptime bonuses do not apply, 1.0")
+    } else {
+        let reg = extras.registered.unwrap_or(at.block);
+        let h = History {
+            current,
+            historical,
+            days: cache.days(id, at.day - 1).to_vec(),
+            hours: cache.hours(id, at.hour - 1).to_vec(),
+            last_day: at.day - 1,
+            last_hour: at.hour - 1,
+            registered_days: at.block.saturating_sub(reg) as f64 / s.periods.blocks_per_day as f64,
+            registered_day: s.periods.day(reg),
+            achievements: extras.achievements,
+            grants: extras.grants,
+            now: Some(at.now),
+        };
+        Ok(evaluate(&s.cfg, &h))
+    };
+    MinerUptime {
+        current,
+        historical,
+        outcome,
+    }
+}
+
 /// Every miner's record at the epoch (validators and exempt uids skipped at 1.0), and the
 /// milestones reached for the first time with the bonus they pay.
 fn evaluate_all(
@@ -285,55 +373,43 @@ fn evaluate_all(
     mut x: Extras,
     at: At,
 ) -> (Rows, Vec<(i64, Milestone, f64)>) {
-    let current_hours = (s.cfg.current_window_blocks / s.periods.blocks_per_hour).max(1) as i64;
-    let historical_hours =
-        (s.cfg.historical_window_blocks / s.periods.blocks_per_hour).max(1) as i64;
     let mut rows = Rows::default();
     let mut new_achievements: Vec<(i64, Milestone, f64)> = Vec::new();
     for m in miners {
         let id = m.miner_id;
-        let current = t.cache.uptime(id, at.hour, current_hours);
-        let historical = t.cache.uptime(id, at.hour, historical_hours);
-        let (multiplier, detail) = if m.exempt || m.validator {
-            let why = if m.exempt {
-                "exempt uid (weights.exempt_uids): 1.0"
-            } else {
-                "validator permit: uptime bonuses do not apply, 1.0"
-            };
-            let reason = why.to_string();
-            (1.0, Record::Skipped(Skipped { reason }))
-        } else {
-            let reg = x.registered.get(&id).copied().unwrap_or(at.block);
-            let h = History {
-                current,
-                historical,
-                days: t.cache.days(id, at.day - 1).to_vec(),
-                hours: t.cache.hours(id, at.hour - 1).to_vec(),
-                last_day: at.day - 1,
-                last_hour: at.hour - 1,
-                registered_days: at.block.saturating_sub(reg) as f64
-                    / s.periods.blocks_per_day as f64,
-                registered_day: s.periods.day(reg),
-                achievements: x.achievements.remove(&id).unwrap_or_default(),
-                grants: x.grants.remove(&m.hotkey).unwrap_or_default(),
-                now: Some(at.now),
-            };
-            let o = evaluate(&s.cfg, &h);
-            for ms in &o.new_milestones {
-                let bonus = o
-                    .bonuses
-                    .iter()
-                    .find(|b| b.rule == Rule::from(*ms))
-                    .map_or(0.0, |b| b.bonus);
-                new_achievements.push((id, *ms, bonus));
-            }
-            (o.multiplier, Record::Evaluated(o.detail()))
+        let extras = MinerExtras {
+            registered: x.registered.get(&id).copied(),
+            achievements: x.achievements.remove(&id).unwrap_or_default(),
+            grants: x.grants.remove(&m.hotkey).unwrap_or_default(),
         };
+        let u = evaluate_miner(s, &t.cache, m, extras, at);
+        if let Ok(o) = &u.outcome {
+            new_achievements.extend(new_milestones(o).map(|(ms, bonus)| (id, ms, bonus)));
+        }
+        let detail = u.record();
         rows.push(
-            id, m.uid, &m.hotkey, current, historical, detail, multiplier,
+            id,
+            m.uid,
+            &m.hotkey,
+            u.current,
+            u.historical,
+            detail,
+            u.multiplier(),
         );
     }
     (rows, new_achievements)
+}
+
+/// The milestones an outcome reached for the first time, with the bonus each pays.
+pub fn new_milestones(o: &Outcome) -> impl Iterator<Item = (Milestone, f64)> + '_ {
+    o.new_milestones.iter().map(|ms| {
+        let bonus = o
+            .bonuses
+            .iter()
+            .find(|b| b.rule == Rule::from(*ms))
+            .map_or(0.0, |b| b.bonus);
+        (*ms, bonus)
+    })
 }
 
 /// Awards the milestones reached for the first time (never twice). Their bonus, like an earlier
