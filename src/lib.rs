@@ -14,6 +14,7 @@ pub mod drand;
 pub mod edge;
 pub mod health;
 pub mod ingest;
+pub mod lab;
 pub mod leader;
 pub mod metrics;
 pub mod network;

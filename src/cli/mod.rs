@@ -10,6 +10,7 @@ use crate::config::{Config, ConfigError, Loaded};
 use crate::{daemon, db, telemetry};
 
 mod chain;
+mod lab;
 mod network;
 mod uptime;
 mod vesting;
@@ -36,7 +37,7 @@ pub struct Cli {
         long,
         global = true,
         env = "TENURE_CONFIG",
-        default_value = "config/tenure.toml"
+        default_value = lab::DEFAULT_CONFIG
     )]
     pub config: PathBuf,
 
@@ -75,6 +76,11 @@ pub enum Command {
         #[command(subcommand)]
         command: WeightsCommand,
     },
+    /// The incentive lab: run a synthetic subnet (groups of miners with uptime and holding
+    /// behaviours) through the engines and the weight pipeline under this configuration; report
+    /// each group's multipliers and weight share over time, the network figures, and the tiers
+    /// that changed no miner's multiplier (dead tiers). Touches no database and no chain.
+    Simulate(lab::SimulateArgs),
     /// Network health at the latest recorded epochs: uptime, bonus coverage, skew, retention.
     Network {
         /// Print JSON (as GET /v1/network).
@@ -265,6 +271,7 @@ pub fn main() -> ExitCode {
         Command::Network { json } => with_config(&cli.config, |loaded| {
             run_async(network::network_command(loaded, json))
         }),
+        Command::Simulate(args) => lab::simulate(&cli.config, args),
         Command::Migrate => with_config(&cli.config, |loaded| run_async(migrate(loaded))),
         Command::Run => with_config(&cli.config, |loaded| run_async(daemon::run(loaded))),
     }

@@ -175,6 +175,20 @@ pub enum Family {
     Trend,
 }
 
+impl Family {
+    pub const ALL: [Family; 9] = [
+        Family::Reliability,
+        Family::Consistency,
+        Family::Longevity,
+        Family::Recovery,
+        Family::Stability,
+        Family::Time,
+        Family::Milestone,
+        Family::Contribution,
+        Family::Trend,
+    ];
+}
+
 /// One bonus line: its rule (stored as `name`) and family, the bonus (0 when not earned), the
 /// metric it was decided on and why.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -883,6 +897,14 @@ fn combine(cfg: &UptimeConfig, mut o: Outcome) -> Outcome {
         UptimeCombine::Scaled | UptimeCombine::Multiplicative => product(|f| o.family(f)),
         UptimeCombine::Additive => 1.0 + o.bonuses.iter().map(|b| b.bonus).sum::<f64>(),
     };
+    o.reliability_factor = factor;
+    o.raw = raw;
+    o.multiplier = scale(cfg, raw);
+    o
+}
+
+/// The multiplier of a raw value under `cfg`'s combination, clamped to `[1, max_multiplier]`.
+fn scale(cfg: &UptimeConfig, raw: f64) -> f64 {
     let value = match cfg.combine {
         UptimeCombine::Scaled => {
             let top = top_raw(cfg);
@@ -894,14 +916,21 @@ fn combine(cfg: &UptimeConfig, mut o: Outcome) -> Outcome {
         }
         UptimeCombine::Multiplicative | UptimeCombine::Additive => raw,
     };
-    o.reliability_factor = factor;
-    o.raw = raw;
-    o.multiplier = if value.is_finite() {
+    if value.is_finite() {
         value.clamp(1.0, cfg.max_multiplier)
     } else {
         1.0
+    }
+}
+
+/// The multiplier of bonuses summed per family as `family` gives them: what-if questions
+/// ("would this tier have changed anything?") asked of the same combination [`evaluate`] uses.
+pub fn combined(cfg: &UptimeConfig, family: impl Fn(Family) -> f64) -> f64 {
+    let raw = match cfg.combine {
+        UptimeCombine::Scaled | UptimeCombine::Multiplicative => product(&family),
+        UptimeCombine::Additive => 1.0 + Family::ALL.iter().map(|f| family(*f)).sum::<f64>(),
     };
-    o
+    scale(cfg, raw)
 }
 
 #[cfg(test)]

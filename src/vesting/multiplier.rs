@@ -46,24 +46,8 @@ pub fn multiplier(cfg: &VestingConfig, holding: Holding) -> Outcome {
     };
     let a = tiers::multiplier(&cfg.amount_tiers, fraction);
     let b = tiers::multiplier(&cfg.duration_tiers, days);
+    let raw = combined(cfg, fraction, days, a, b);
     let max = cfg.max_multiplier;
-    let raw = match cfg.combine {
-        VestingCombine::Bettensor => {
-            let top = |t: &[MultiplierTier]| t.last().map_or(1.0, |t| t.multiplier);
-            let span = (top(&cfg.amount_tiers) - 1.0) + (top(&cfg.duration_tiers) - 1.0);
-            if span <= 0.0 {
-                1.0
-            } else {
-                1.0 + (max - 1.0) * ((a - 1.0) + (b - 1.0)) / span
-            }
-        }
-        VestingCombine::Product => a * b,
-        VestingCombine::Continuous => {
-            let f = (fraction / cfg.continuous_fraction_target).min(1.0);
-            let d = (days / cfg.continuous_days_target).min(1.0);
-            1.0 + (max - 1.0) * (f * d).sqrt()
-        }
-    };
     let m = raw.clamp(1.0, max);
     let clamp_note = if m != raw {
         format!(", clamped from {raw:.4}")
@@ -83,6 +67,29 @@ pub fn multiplier(cfg: &VestingConfig, holding: Holding) -> Outcome {
                 VestingCombine::Continuous => "continuous",
             }
         ),
+    }
+}
+
+/// The unclamped multiplier of amount tier `a` and duration tier `b` (the holding itself for
+/// the continuous rule): [`multiplier`]'s combination, also asked what-if questions by the lab.
+pub fn combined(cfg: &VestingConfig, fraction: f64, days: f64, a: f64, b: f64) -> f64 {
+    let max = cfg.max_multiplier;
+    match cfg.combine {
+        VestingCombine::Bettensor => {
+            let top = |t: &[MultiplierTier]| t.last().map_or(1.0, |t| t.multiplier);
+            let span = (top(&cfg.amount_tiers) - 1.0) + (top(&cfg.duration_tiers) - 1.0);
+            if span <= 0.0 {
+                1.0
+            } else {
+                1.0 + (max - 1.0) * ((a - 1.0) + (b - 1.0)) / span
+            }
+        }
+        VestingCombine::Product => a * b,
+        VestingCombine::Continuous => {
+            let f = (fraction / cfg.continuous_fraction_target).min(1.0);
+            let d = (days / cfg.continuous_days_target).min(1.0);
+            1.0 + (max - 1.0) * (f * d).sqrt()
+        }
     }
 }
 

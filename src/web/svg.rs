@@ -11,7 +11,11 @@ const LEFT: f64 = 64.0;
 const RIGHT: f64 = 12.0;
 const TOP: f64 = 24.0;
 const BOTTOM: f64 = 36.0;
-const COLORS: [&str; 4] = ["#0b5cad", "#d9822b", "#2e8b57", "#8e44ad"];
+const COLORS: [&str; 8] = [
+    "#0b5cad", "#d9822b", "#2e8b57", "#8e44ad", "#c0392b", "#17a2b8", "#7f8c8d", "#b7950b",
+];
+/// Legend entries per row, right-aligned above the plot.
+const LEGEND_ROW: usize = 4;
 
 /// One line: its legend label and (x, y) points.
 pub struct Series<'a> {
@@ -136,12 +140,16 @@ pub fn lines(
                 pts.join(" ")
             );
         }
-        let lx = W - RIGHT - 90.0 * (series.len() - i) as f64;
+        let (row, col) = (i / LEGEND_ROW, i % LEGEND_ROW);
+        let in_row = (series.len() - row * LEGEND_ROW).min(LEGEND_ROW);
+        let lx = W - RIGHT - 90.0 * (in_row - col) as f64;
+        let ly = 6.0 + 11.0 * row as f64;
         let _ = write!(
             out,
-            "<rect x=\"{lx:.0}\" y=\"6\" width=\"10\" height=\"10\" fill=\"{color}\"/>\
-<text x=\"{:.0}\" y=\"15\" font-size=\"11\">{}</text>",
+            "<rect x=\"{lx:.0}\" y=\"{ly:.0}\" width=\"10\" height=\"10\" fill=\"{color}\"/>\
+<text x=\"{:.0}\" y=\"{:.0}\" font-size=\"11\">{}</text>",
             lx + 14.0,
+            ly + 9.0,
             esc(s.label)
         );
     }

@@ -20,6 +20,7 @@ mod ha;
 mod hardening;
 mod http;
 mod ingest;
+mod lab;
 mod network;
 mod notify;
 mod sdk_weights;

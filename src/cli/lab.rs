@@ -1,0 +1,94 @@
+//! `tenure simulate`: the incentive lab's synthetic subnet, from the command line.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use crate::config::{Config, ConfigError};
+use crate::lab::population::Population;
+use crate::lab::simulate::Rules;
+
+/// The path the global `--config` has when nobody set it.
+pub(super) const DEFAULT_CONFIG: &str = "config/tenure.toml";
+
+#[derive(Debug, clap::Args)]
+pub struct SimulateArgs {
+    /// The population file (TOML): groups of miners with uptime and holding behaviours
+    /// (examples/populations/).
+    #[arg(long)]
+    population: PathBuf,
+    /// Chain days to run.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=3650))]
+    days: u32,
+    /// Print the whole report as JSON.
+    #[arg(long)]
+    json: bool,
+    /// Write the charts (SVG) into this directory.
+    #[arg(long)]
+    svg: Option<PathBuf>,
+}
+
+/// The rules to simulate: the configuration's, or the built-in defaults when no configuration
+/// was asked for and none sits at the default path.
+fn rules(config: &Path) -> Result<(Rules, String), ConfigError> {
+    let defaulted =
+        config == Path::new(DEFAULT_CONFIG) && std::env::var_os("TENURE_CONFIG").is_none();
+    match Config::load(config) {
+        Ok(loaded) => Ok((
+            Rules::of(&loaded.config),
+            format!("rules of {}", config.display()),
+        )),
+        Err(ConfigError::Missing { .. }) if defaulted => Ok((
+            Rules::of(&Config::default()),
+            "built-in default rules (no config/tenure.toml)".into(),
+        )),
+        Err(e) => Err(e),
+    }
+}
+
+pub(super) fn simulate(config: &Path, args: SimulateArgs) -> ExitCode {
+    let (rules, source) = match rules(config) {
+        Ok(r) => r,
+        Err(e) => return super::config_error(&e),
+    };
+    let pop = match Population::load(&args.population) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(super::EXIT_CONFIG);
+        }
+    };
+    let started = std::time::Instant::now();
+    let report = match crate::lab::simulate(&pop, &rules, args.days) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: the weight pipeline refused an epoch: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    if let Some(dir) = &args.svg {
+        match report.write_svg(dir) {
+            Ok(files) => {
+                for f in files {
+                    eprintln!("wrote {}", f.display());
+                }
+            }
+            Err(e) => {
+                eprintln!("error: cannot write charts into {}: {e}", dir.display());
+                return ExitCode::FAILURE;
+            }
+        }
+    }
+    if args.json {
+        match serde_json::to_string_pretty(&report) {
+            Ok(s) => println!("{s}"),
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ExitCode::FAILURE;
+            }
+        }
+    } else {
+        print!("{}", report.text());
+        println!("({source}; {:.1} s)", started.elapsed().as_secs_f64());
+    }
+    ExitCode::SUCCESS
+}
