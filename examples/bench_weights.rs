@@ -135,6 +135,8 @@ async fn main() -> anyhow::Result<()> {
             plan: &plan,
             detail: "bench".into(),
             uptime_epoch: Some(epoch * 361),
+            min_allowed_weights: 1,
+            max_weights_limit: u16::MAX,
         };
         let t = Instant::now();
         let id = tenure::weights::submission::plan(&pool, &new, None).await?;

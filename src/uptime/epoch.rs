@@ -334,8 +334,10 @@ pub fn evaluate_miner(
     let current_hours = (s.cfg.current_window_blocks / s.periods.blocks_per_hour).max(1) as i64;
     let historical_hours =
         (s.cfg.historical_window_blocks / s.periods.blocks_per_hour).max(1) as i64;
-    let current = cache.uptime(id, at.hour, current_hours);
-    let historical = cache.uptime(id, at.hour, historical_hours);
+    // Complete hours only: the epoch's own hour is still being observed, and what an epoch
+    // reads must be what `tenure replay` can read back.
+    let current = cache.uptime(id, at.hour - 1, current_hours);
+    let historical = cache.uptime(id, at.hour - 1, historical_hours);
     let outcome = if m.exempt {
         Err("exempt uid (weights.exempt_uids): 1.0")
     } else if m.validator {

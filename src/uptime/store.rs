@@ -102,7 +102,8 @@ pub async fn registered_at(
         .collect())
 }
 
-/// Writes a round, its samples and the rollups in the caller's transaction; returns its id.
+/// Writes a round, its samples and the rollups in the caller's transaction, which it must begin;
+/// returns its id.
 pub async fn record_round(
     tx: &mut PgConnection,
     netuid: NetUid,
@@ -112,9 +113,18 @@ pub async fn record_round(
 ) -> Result<i64, sqlx::Error> {
     let n = i32::from(netuid);
     let up = samples.iter().filter(|s| s.up).count() as i32;
+    // First statement of the transaction: the share lock orders this round with the block
+    // transactions (which lock the cursor row first), so the uptime epoch at block E counted
+    // the round exactly when the cursor read here is below E (`tenure replay` relies on it).
+    let cursor: Option<i64> =
+        sqlx::query_scalar("SELECT block_number FROM ingest_cursor WHERE netuid = $1 FOR SHARE")
+            .bind(n)
+            .fetch_optional(&mut *tx)
+            .await?;
     let id: i64 = sqlx::query_scalar(
-        "INSERT INTO uptime_rounds (netuid, source, block, observed_at, miners, up, duration_ms)
-         VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+        "INSERT INTO uptime_rounds (netuid, source, block, observed_at, miners, up, duration_ms,
+                                    cursor_block)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
     )
     .bind(n)
     .bind(round.source.name())
@@ -123,6 +133,7 @@ pub async fn record_round(
     .bind(samples.len() as i32)
     .bind(up)
     .bind(round.duration_ms.map(|d| d as i32))
+    .bind(cursor)
     .fetch_one(&mut *tx)
     .await?;
     if samples.is_empty() {

@@ -541,6 +541,8 @@ impl Runner {
             plan: &plan,
             detail,
             uptime_epoch: loaded.uptime_epoch,
+            min_allowed_weights: st.hyper.min_allowed_weights,
+            max_weights_limit: st.hyper.max_weights_limit,
         };
         let Some(id) = submission::plan(&self.pool, &new, self.fence.as_ref()).await? else {
             return Ok(());

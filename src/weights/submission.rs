@@ -181,6 +181,9 @@ pub struct NewPlan<'a> {
     /// The uptime epoch whose multipliers the plan applies (its milestone bonuses are used up
     /// by this submission when that epoch's mode was `on`).
     pub uptime_epoch: Option<u64>,
+    /// The chain's `MinAllowedWeights` and `MaxWeightsLimit` the plan was converted under.
+    pub min_allowed_weights: u16,
+    pub max_weights_limit: u16,
 }
 
 /// Stores the plan and every entry behind it in one transaction. `None`: the epoch already has
@@ -199,8 +202,9 @@ pub async fn plan(
     let weights: Vec<i32> = p.plan.weights().iter().map(|w| i32::from(*w)).collect();
     let id: Option<i64> = sqlx::query_scalar(
         "INSERT INTO weight_submissions (netuid, mechid, epoch_index, epoch_block, planned_block,
-             status, method, dry_run, version_key, uids, weights, leader_token)
-         VALUES ($1, $2, $3, $4, $5, 'planned', $6, $7, $8, $9, $10, $11)
+             status, method, dry_run, version_key, uids, weights, leader_token,
+             min_allowed_weights, max_weights_limit)
+         VALUES ($1, $2, $3, $4, $5, 'planned', $6, $7, $8, $9, $10, $11, $12, $13)
          ON CONFLICT (netuid, mechid, epoch_index) DO NOTHING RETURNING id",
     )
     .bind(i32::from(p.netuid))
@@ -214,6 +218,8 @@ pub async fn plan(
     .bind(&uids)
     .bind(&weights)
     .bind(fence.map(|f| f.token))
+    .bind(i32::from(p.min_allowed_weights))
+    .bind(i32::from(p.max_weights_limit))
     .fetch_optional(&mut *tx)
     .await?;
     let Some(id) = id else {

@@ -261,6 +261,8 @@ async fn milestones_are_used_only_by_submissions_in_mode_on(pool: PgPool) {
             plan: &computed,
             detail: "test".into(),
             uptime_epoch,
+            min_allowed_weights: 1,
+            max_weights_limit: u16::MAX,
         };
         let pool = pool.clone();
         async move { plan(&pool, &new, None).await.unwrap().expect("a new plan") }
