@@ -92,3 +92,60 @@ pub(super) fn simulate(config: &Path, args: SimulateArgs) -> ExitCode {
     }
     ExitCode::SUCCESS
 }
+
+#[derive(Debug, clap::Args)]
+pub struct ReplayArgs {
+    /// First epoch block to report (default: the first recorded).
+    #[arg(long)]
+    from: Option<u64>,
+    /// Last epoch block to report (default: the last recorded).
+    #[arg(long)]
+    to: Option<u64>,
+    /// Print the whole report as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+/// `tenure --config ALT.toml replay`: the recorded history under ALT's parameters. Reads the
+/// database ALT names; writes nothing, touches no chain.
+pub(super) async fn replay(loaded: crate::config::Loaded, args: ReplayArgs) -> anyhow::Result<()> {
+    let pool = super::database(&loaded).await?;
+    let cfg = &loaded.config;
+    let rules = Rules::of(cfg);
+    let periods = crate::uptime::store::Periods::new(cfg.chain.block_time_secs);
+    let to = args.to.unwrap_or(u64::MAX >> 1);
+    let extra = [(rules.uptime.clone(), rules.vesting.clone())];
+    let recorded = crate::lab::recorded::load(&pool, cfg.chain.netuid, periods, to, &extra).await?;
+    let Some(first) = recorded.epochs.first().map(|e| e.block) else {
+        anyhow::bail!(
+            "no epoch recorded for netuid {} up to block {to}",
+            cfg.chain.netuid
+        );
+    };
+    if recorded.scope != rules.vesting.stake_scope {
+        anyhow::bail!(
+            "vesting.stake_scope differs from the recorded one: only the recorded scope's books exist"
+        );
+    }
+    let first_plan = recorded
+        .submissions
+        .first()
+        .map_or(first, |s| s.planned_block);
+    let from = args.from.unwrap_or(first.min(first_plan));
+    let report = crate::lab::replay::replay(&recorded, &rules, from, to)?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print!(
+            "{}",
+            crate::lab::replay::text(&report, &loaded.file.display().to_string())
+        );
+    }
+    if report.reproduced.differing > 0 {
+        eprintln!(
+            "warning: {} recorded value(s) were not reproduced with the recorded parameters (see above)",
+            report.reproduced.differing
+        );
+    }
+    Ok(())
+}

@@ -81,6 +81,12 @@ pub enum Command {
     /// each group's multipliers and weight share over time, the network figures, and the tiers
     /// that changed no miner's multiplier (dead tiers). Touches no database and no chain.
     Simulate(lab::SimulateArgs),
+    /// The incentive lab on recorded history: recompute every recorded epoch and weight
+    /// submission with this configuration's parameters (`--config ALT.toml`) and with the ones
+    /// each epoch recorded; report both (coverage, skew, shares), the largest movers, and
+    /// whether the recorded parameters reproduce what was recorded. Writes nothing, touches no
+    /// chain.
+    Replay(lab::ReplayArgs),
     /// Network health at the latest recorded epochs: uptime, bonus coverage, skew, retention.
     Network {
         /// Print JSON (as GET /v1/network).
@@ -272,6 +278,9 @@ pub fn main() -> ExitCode {
             run_async(network::network_command(loaded, json))
         }),
         Command::Simulate(args) => lab::simulate(&cli.config, args),
+        Command::Replay(args) => {
+            with_config(&cli.config, |loaded| run_async(lab::replay(loaded, args)))
+        }
         Command::Migrate => with_config(&cli.config, |loaded| run_async(migrate(loaded))),
         Command::Run => with_config(&cli.config, |loaded| run_async(daemon::run(loaded))),
     }

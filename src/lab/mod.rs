@@ -6,6 +6,8 @@ pub mod behaviour;
 pub mod figures;
 pub mod liveness;
 pub mod population;
+pub mod recorded;
+pub mod replay;
 pub mod report;
 pub mod simulate;
 

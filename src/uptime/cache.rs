@@ -126,6 +126,12 @@ impl Cache {
         )
     }
 
+    /// Every miner with a row, in no particular order.
+    pub fn miners(&self) -> impl Iterator<Item = i64> + '_ {
+        let hours_only = self.hours.keys().filter(|m| !self.days.contains_key(m));
+        self.days.keys().chain(hours_only).copied()
+    }
+
     /// Rows held (days + hours).
     pub fn len(&self) -> usize {
         self.days.values().map(Vec::len).sum::<usize>()

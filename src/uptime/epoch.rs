@@ -43,9 +43,12 @@ pub struct Tracker {
     horizon: Horizon,
 }
 
+/// Days back from the epoch that a round may still change (the day before, and today).
+pub const REFRESH_DAYS: i64 = 2;
+
 /// Hours back from the epoch that a round may still change: the API accepts observations up to
 /// `current_window_blocks` old.
-fn refresh_hours(s: &EpochSettings) -> i64 {
+pub fn refresh_hours(s: &EpochSettings) -> i64 {
     (s.cfg.current_window_blocks / s.periods.blocks_per_hour) as i64 + 2
 }
 
@@ -118,6 +121,11 @@ impl Tracker {
         }
     }
 
+    /// How far back the rules read.
+    pub fn horizon(&self) -> Horizon {
+        self.horizon
+    }
+
     /// Forgets the rollups no rule reads any more at day `day` and hour `hour`.
     pub fn prune(&mut self, day: i64, hour: i64) {
         self.cache.prune(self.horizon, day, hour);
@@ -162,7 +170,7 @@ pub async fn record_epoch(
             &mut *tx,
             s,
             &mut t.cache,
-            day - 2,
+            day - REFRESH_DAYS,
             hour - refresh_hours(s),
             false,
         )
@@ -313,6 +321,10 @@ impl MinerUptime {
     }
 }
 
+/// The recorded reasons a miner is left at 1.0 (`tenure replay` reads them back).
+pub const SKIP_EXEMPT: &str = "exempt uid (weights.exempt_uids): 1.0";
+pub const SKIP_VALIDATOR: &str = "validator permit: uptime bonuses do not apply, 1.0";
+
 /// What a miner's history holds besides its rollups.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct MinerExtras {
@@ -339,9 +351,9 @@ pub fn evaluate_miner(
     let current = cache.uptime(id, at.hour - 1, current_hours);
     let historical = cache.uptime(id, at.hour - 1, historical_hours);
     let outcome = if m.exempt {
-        Err("exempt uid (weights.exempt_uids): 1.0")
+        Err(SKIP_EXEMPT)
     } else if m.validator {
-        Err("validator permit: uptime bonuses do not apply, 1.0")
+        Err(SKIP_VALIDATOR)
     } else {
         let reg = extras.registered.unwrap_or(at.block);
         let h = History {

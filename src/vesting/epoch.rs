@@ -40,6 +40,10 @@ impl Params {
     }
 }
 
+/// The recorded reasons a miner is left at 1.0 (`tenure replay` reads them back).
+pub const SKIP_EXEMPT: &str = "exempt uid (weights.exempt_uids): 1.0";
+pub const SKIP_VALIDATOR: &str = "validator permit: vesting does not apply, 1.0";
+
 /// A registered miner as the epoch sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MinerRef {
@@ -96,9 +100,9 @@ pub fn compute(
                 )
             };
             let (earned, remaining, holding, outcome) = if m.exempt {
-                fixed("exempt uid (weights.exempt_uids): 1.0".into())
+                fixed(SKIP_EXEMPT.into())
             } else if m.validator {
-                fixed("validator permit: vesting does not apply, 1.0".into())
+                fixed(SKIP_VALIDATOR.into())
             } else if m.coldkey.is_none() {
                 fixed("owning coldkey unknown: 1.0".into())
             } else {

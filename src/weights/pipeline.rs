@@ -39,6 +39,10 @@ impl From<Note> for PenaltyWhy {
     }
 }
 
+/// Why an entry's multipliers were not applied, as stored in its explanation.
+pub const UNTOUCHED_VALIDATOR: &str = "validator permit: multipliers not applied";
+pub const UNTOUCHED_EXEMPT: &str = "weights.exempt_uids: multipliers not applied";
+
 /// A base score and where it came from.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Base {
@@ -93,9 +97,9 @@ impl Entry {
     /// The per-miner explanation stored with the submission and shown by `weights explain`.
     pub fn explain(&self, max_total: f64) -> Explanation {
         let untouched = if self.input.validator {
-            Some("validator permit: multipliers not applied")
+            Some(UNTOUCHED_VALIDATOR)
         } else if self.input.exempt {
-            Some("weights.exempt_uids: multipliers not applied")
+            Some(UNTOUCHED_EXEMPT)
         } else {
             None
         };

@@ -1,0 +1,534 @@
+//! What `tenure replay` reads back: every input the daemon recorded for its epochs and weight
+//! submissions, as plain data (the replay itself is pure). Read-only: it writes nothing.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use sqlx::types::Json;
+use sqlx::{PgPool, Row};
+
+use crate::config::{Mode, StakeScope, UptimeConfig, VestingConfig};
+use crate::units::{NetUid, Rao};
+use crate::uptime::bonus::Record;
+use crate::uptime::cache::{Cache, Horizon};
+use crate::uptime::history::Period;
+use crate::uptime::store::Periods;
+use crate::weights::explanation::Explanation;
+
+#[derive(Debug, thiserror::Error)]
+pub enum RecordedError {
+    #[error("database: {0}")]
+    Db(#[from] sqlx::Error),
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// A miner at one recorded epoch.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EpochMiner {
+    pub miner_id: i64,
+    pub uid: u16,
+    pub hotkey: String,
+    pub coldkey: Option<String>,
+    pub validator: bool,
+    pub exempt: bool,
+    pub registered: u64,
+}
+
+/// One engine at one epoch: its mode, its parameters, and the multiplier each miner got.
+#[derive(Debug, Clone)]
+pub struct Engine<C> {
+    pub mode: Mode,
+    pub cfg: C,
+    pub multipliers: HashMap<i64, f64>,
+}
+
+/// One recorded epoch block.
+#[derive(Debug, Clone)]
+pub struct Epoch {
+    pub block: u64,
+    pub time: DateTime<Utc>,
+    pub miners: Vec<EpochMiner>,
+    pub vesting: Option<Engine<VestingConfig>>,
+    pub uptime: Option<Engine<UptimeConfig>>,
+}
+
+/// An emission tranche, keyed by the book it was credited to when it was created.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Tranche {
+    pub id: i64,
+    pub block: u64,
+    pub coldkey: String,
+    pub hotkey: String,
+    pub initial: Rao,
+}
+
+/// A round written after an epoch had read its hour (see migration 10).
+#[derive(Debug, Clone, PartialEq)]
+pub struct LateRound {
+    pub block: u64,
+    pub cursor_block: u64,
+    /// `(miner, up)`; `None` when its samples are past `uptime.raw_retention_days`.
+    pub samples: Option<Vec<(i64, bool)>>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Entry {
+    pub uid: u16,
+    pub hotkey: String,
+    pub miner_id: Option<i64>,
+    pub exempt: bool,
+    pub explanation: Explanation,
+}
+
+#[derive(Debug, Clone)]
+pub struct Submission {
+    pub id: i64,
+    pub epoch_block: u64,
+    pub planned_block: u64,
+    pub dry_run: bool,
+    pub uids: Vec<u16>,
+    pub weights: Vec<u16>,
+    /// `(MinAllowedWeights, MaxWeightsLimit)`; `None` before migration 10.
+    pub limits: Option<(u16, u16)>,
+    pub entries: Vec<Entry>,
+}
+
+/// Everything a replay reads.
+#[derive(Debug, Clone)]
+pub struct Recorded {
+    pub epochs: Vec<Epoch>,
+    pub scope: StakeScope,
+    pub tranches: Vec<Tranche>,
+    /// `(tranche id, block, amount)`, by block.
+    pub outflows: Vec<(i64, u64, Rao)>,
+    /// `(block, old, new)`, by block.
+    pub swaps: Vec<(u64, String, String)>,
+    /// The hourly and daily rollups as kept now.
+    pub rollups: Cache,
+    pub late: Vec<LateRound>,
+    pub submissions: Vec<Submission>,
+}
+
+fn u64_of(x: i64) -> u64 {
+    x.max(0) as u64
+}
+
+fn u16_of(x: i32, what: &str) -> Result<u16, RecordedError> {
+    u16::try_from(x).map_err(|_| RecordedError::Invalid(format!("{what} {x} is not a u16")))
+}
+
+/// Reads the recorded inputs of every epoch up to `to` (the engines replay from the start of
+/// the history: milestones and the tranche window depend on everything before).
+pub async fn load(
+    pool: &PgPool,
+    netuid: NetUid,
+    periods: Periods,
+    to: u64,
+    extra: &[(UptimeConfig, VestingConfig)],
+) -> Result<Recorded, RecordedError> {
+    let n = i32::from(netuid);
+    let mut epochs = epochs(pool, n, to).await?;
+    miners(pool, n, to, &mut epochs).await?;
+    let first = epochs.first().map_or(to, |e| e.block);
+    let mut configs: Vec<(&UptimeConfig, &VestingConfig)> =
+        extra.iter().map(|(u, v)| (u, v)).collect();
+    for e in &epochs {
+        if let (Some(u), Some(v)) = (&e.uptime, &e.vesting) {
+            configs.push((&u.cfg, &v.cfg));
+        }
+    }
+    let scope = epochs
+        .iter()
+        .find_map(|e| e.vesting.as_ref().map(|v| v.cfg.stake_scope))
+        .unwrap_or(StakeScope::Coldkey);
+    let lookback = configs
+        .iter()
+        .map(|(_, v)| u64::from(v.lookback_days) * periods.blocks_per_day)
+        .max()
+        .unwrap_or(0);
+    let since = first.saturating_sub(lookback);
+    let (tranches, outflows, swaps) = books(pool, n, scope, since, to).await?;
+    let horizon = configs
+        .iter()
+        .map(|(u, _)| Horizon::of(u, periods.blocks_per_hour))
+        .fold(Horizon { days: 0, hours: 0 }, |a, h| Horizon {
+            days: a.days.max(h.days),
+            hours: a.hours.max(h.hours),
+        });
+    let rollups = rollups(pool, n, periods, first, to, horizon).await?;
+    let late = late_rounds(pool, n, first, to).await?;
+    let submissions = submissions(pool, n, to).await?;
+    Ok(Recorded {
+        epochs,
+        scope,
+        tranches,
+        outflows,
+        swaps,
+        rollups,
+        late,
+        submissions,
+    })
+}
+
+async fn epochs(pool: &PgPool, n: i32, to: u64) -> Result<Vec<Epoch>, RecordedError> {
+    type Row = (
+        i64,
+        Option<i64>,
+        Option<Mode>,
+        Option<Json<VestingConfig>>,
+        Option<Mode>,
+        Option<Json<UptimeConfig>>,
+    );
+    let rows: Vec<Row> = sqlx::query_as(
+        "SELECT coalesce(v.epoch_block, u.epoch_block), b.timestamp_ms,
+                v.mode, v.params, u.mode, u.params
+           FROM vesting_epochs v
+           FULL JOIN uptime_epochs u ON u.netuid = v.netuid AND u.epoch_block = v.epoch_block
+           LEFT JOIN blocks b ON b.netuid = $1 AND b.number = coalesce(v.epoch_block, u.epoch_block)
+          WHERE coalesce(v.netuid, u.netuid) = $1 AND coalesce(v.epoch_block, u.epoch_block) <= $2
+          ORDER BY 1",
+    )
+    .bind(n)
+    .bind(to as i64)
+    .fetch_all(pool)
+    .await?;
+    let mut out = Vec::with_capacity(rows.len());
+    for (block, ts, vmode, vparams, umode, uparams) in rows {
+        out.push(Epoch {
+            block: u64_of(block),
+            time: ts
+                .and_then(DateTime::from_timestamp_millis)
+                .unwrap_or_default(),
+            miners: Vec::new(),
+            vesting: vparams.map(|p| engine(vmode, p.0)),
+            uptime: uparams.map(|p| engine(umode, p.0)),
+        });
+    }
+    Ok(out)
+}
+
+fn engine<C>(mode: Option<Mode>, cfg: C) -> Engine<C> {
+    Engine {
+        mode: mode.unwrap_or(Mode::Off),
+        cfg,
+        multipliers: HashMap::new(),
+    }
+}
+
+/// Why an engine left a miner at 1.0, from the reasons the engines themselves record.
+fn skipped_as(reason: &str) -> Result<(bool, bool), RecordedError> {
+    use crate::uptime::epoch::{SKIP_EXEMPT, SKIP_VALIDATOR};
+    match reason {
+        SKIP_VALIDATOR => Ok((true, false)),
+        SKIP_EXEMPT => Ok((false, true)),
+        other => Err(RecordedError::Invalid(format!(
+            "uptime record skipped a miner for an unknown reason: {other}"
+        ))),
+    }
+}
+
+/// Every epoch's miners (from what the engines recorded for them) and recorded multipliers.
+async fn miners(pool: &PgPool, n: i32, to: u64, epochs: &mut [Epoch]) -> Result<(), RecordedError> {
+    let at: HashMap<u64, usize> = epochs
+        .iter()
+        .enumerate()
+        .map(|(i, e)| (e.block, i))
+        .collect();
+    let registered: HashMap<i64, u64> = sqlx::query_as::<_, (i64, i64)>(
+        "SELECT id, registered_at_block FROM miners WHERE netuid = $1",
+    )
+    .bind(n)
+    .fetch_all(pool)
+    .await?
+    .into_iter()
+    .map(|(id, b)| (id, u64_of(b)))
+    .collect();
+    let mut found: Vec<HashMap<i64, EpochMiner>> = vec![HashMap::new(); epochs.len()];
+    let rows = sqlx::query(
+        "SELECT epoch_block, miner_id, uid, hotkey, multiplier, bonuses FROM uptime_multipliers
+          WHERE netuid = $1 AND epoch_block <= $2",
+    )
+    .bind(n)
+    .bind(to as i64)
+    .fetch_all(pool)
+    .await?;
+    for r in rows {
+        let Some(&i) = at.get(&u64_of(r.try_get(0)?)) else {
+            continue;
+        };
+        let id: i64 = r.try_get(1)?;
+        let record: Json<Record> = r.try_get(5)?;
+        let (validator, exempt) = match &record.0 {
+            Record::Skipped(s) => skipped_as(&s.reason)?,
+            Record::Evaluated(_) => (false, false),
+        };
+        if let Some(u) = epochs[i].uptime.as_mut() {
+            u.multipliers.insert(id, r.try_get(4)?);
+        }
+        found[i].insert(
+            id,
+            EpochMiner {
+                miner_id: id,
+                uid: u16_of(r.try_get(2)?, "uid")?,
+                hotkey: r.try_get(3)?,
+                coldkey: None,
+                validator,
+                exempt,
+                registered: registered.get(&id).copied().unwrap_or(0),
+            },
+        );
+    }
+    let rows = sqlx::query(
+        "SELECT epoch_block, miner_id, uid, hotkey, coldkey, multiplier, reason
+           FROM vesting_multipliers WHERE netuid = $1 AND epoch_block <= $2",
+    )
+    .bind(n)
+    .bind(to as i64)
+    .fetch_all(pool)
+    .await?;
+    for r in rows {
+        let Some(&i) = at.get(&u64_of(r.try_get(0)?)) else {
+            continue;
+        };
+        let id: i64 = r.try_get(1)?;
+        let coldkey: String = r.try_get(4)?;
+        let reason: String = r.try_get(6)?;
+        if let Some(v) = epochs[i].vesting.as_mut() {
+            v.multipliers.insert(id, r.try_get(5)?);
+        }
+        let m = found[i].entry(id).or_insert(EpochMiner {
+            miner_id: id,
+            uid: u16_of(r.try_get(2)?, "uid")?,
+            hotkey: r.try_get(3)?,
+            coldkey: None,
+            validator: reason == crate::vesting::epoch::SKIP_VALIDATOR,
+            exempt: reason == crate::vesting::epoch::SKIP_EXEMPT,
+            registered: registered.get(&id).copied().unwrap_or(0),
+        });
+        m.coldkey = (!coldkey.is_empty()).then_some(coldkey);
+    }
+    for (e, f) in epochs.iter_mut().zip(found) {
+        e.miners = f.into_values().collect();
+        e.miners.sort_by_key(|m| m.uid);
+    }
+    Ok(())
+}
+
+type Books = (
+    Vec<Tranche>,
+    Vec<(i64, u64, Rao)>,
+    Vec<(u64, String, String)>,
+);
+
+/// The emission tranches created in `[since, to]`, keyed by the coldkey they were credited to
+/// (the tranche rows follow later coldkey swaps), their outflows and the swaps.
+async fn books(
+    pool: &PgPool,
+    n: i32,
+    scope: StakeScope,
+    since: u64,
+    to: u64,
+) -> Result<Books, RecordedError> {
+    let scope = crate::vesting::store::scope_name(scope);
+    let tranches = sqlx::query_as::<_, (i64, i64, String, String, i64)>(
+        "SELECT t.id, t.block, coalesce(e.coldkey, t.coldkey), t.hotkey, t.initial_rao
+           FROM vesting_tranches t
+           LEFT JOIN emissions e ON e.netuid = t.netuid AND e.miner_id = t.miner_id
+                                AND e.epoch_block = t.block
+          WHERE t.netuid = $1 AND t.scope = $2 AND t.kind = 'emission'
+            AND t.block BETWEEN $3 AND $4
+          ORDER BY t.id",
+    )
+    .bind(n)
+    .bind(scope)
+    .bind(since as i64)
+    .bind(to as i64)
+    .fetch_all(pool)
+    .await?
+    .into_iter()
+    .map(|(id, block, coldkey, hotkey, initial)| Tranche {
+        id,
+        block: u64_of(block),
+        coldkey,
+        hotkey,
+        initial: u64_of(initial),
+    })
+    .collect();
+    let outflows = sqlx::query_as::<_, (i64, i64, i64)>(
+        "SELECT o.tranche_id, o.block, o.amount_rao FROM tranche_outflows o
+           JOIN vesting_tranches t ON t.id = o.tranche_id
+          WHERE t.netuid = $1 AND t.scope = $2 AND t.kind = 'emission'
+            AND t.block BETWEEN $3 AND $4 AND o.block <= $4
+          ORDER BY o.block, o.tranche_id",
+    )
+    .bind(n)
+    .bind(scope)
+    .bind(since as i64)
+    .bind(to as i64)
+    .fetch_all(pool)
+    .await?
+    .into_iter()
+    .map(|(id, block, amount)| (id, u64_of(block), u64_of(amount)))
+    .collect();
+    let swaps = sqlx::query_as::<_, (i64, String, String)>(
+        "SELECT block, old_coldkey, new_coldkey FROM coldkey_swaps
+          WHERE netuid = $1 AND block BETWEEN $2 AND $3 ORDER BY block",
+    )
+    .bind(n)
+    .bind(since as i64)
+    .bind(to as i64)
+    .fetch_all(pool)
+    .await?
+    .into_iter()
+    .map(|(b, old, new)| (u64_of(b), old, new))
+    .collect();
+    Ok((tranches, outflows, swaps))
+}
+
+async fn rollups(
+    pool: &PgPool,
+    n: i32,
+    periods: Periods,
+    first: u64,
+    to: u64,
+    horizon: Horizon,
+) -> Result<Cache, RecordedError> {
+    let mut cache = Cache::new();
+    for (table, col, from, until) in [
+        (
+            "uptime_daily",
+            "day",
+            periods.day(first) - horizon.days,
+            periods.day(to),
+        ),
+        (
+            "uptime_hourly",
+            "hour",
+            periods.hour(first) - horizon.hours,
+            periods.hour(to),
+        ),
+    ] {
+        let rows: Vec<(i64, i64, DateTime<Utc>, i32, i32)> =
+            sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                "SELECT miner_id, {col}, started_at, rounds, up FROM {table}
+                  WHERE netuid = $1 AND {col} BETWEEN $2 AND $3 ORDER BY miner_id, 2"
+            )))
+            .bind(n)
+            .bind(from)
+            .bind(until)
+            .fetch_all(pool)
+            .await?;
+        for (miner, index, start, rounds, up) in rows {
+            let p = Period {
+                index,
+                start,
+                rounds: rounds.max(0) as u32,
+                up: up.max(0) as u32,
+            };
+            if col == "day" {
+                cache.upsert_day(miner, p);
+            } else {
+                cache.upsert_hour(miner, p);
+            }
+        }
+    }
+    Ok(cache)
+}
+
+/// Rounds written after the ingest cursor had passed their block: an epoch between the two did
+/// not count them.
+async fn late_rounds(
+    pool: &PgPool,
+    n: i32,
+    first: u64,
+    to: u64,
+) -> Result<Vec<LateRound>, RecordedError> {
+    let rows = sqlx::query(
+        "SELECT r.id, r.block, r.cursor_block, r.miners,
+                array_remove(array_agg(s.miner_id), NULL), array_remove(array_agg(s.up), NULL)
+           FROM uptime_rounds r LEFT JOIN uptime_samples s ON s.round_id = r.id
+          WHERE r.netuid = $1 AND r.cursor_block > r.block AND r.cursor_block >= $2
+            AND r.block <= $3
+          GROUP BY r.id ORDER BY r.id",
+    )
+    .bind(n)
+    .bind(first as i64)
+    .bind(to as i64)
+    .fetch_all(pool)
+    .await?;
+    let mut out = Vec::with_capacity(rows.len());
+    for r in rows {
+        let miners: i32 = r.try_get(3)?;
+        let ids: Vec<i64> = r.try_get(4)?;
+        let ups: Vec<bool> = r.try_get(5)?;
+        let kept = ids.len() == miners.max(0) as usize;
+        out.push(LateRound {
+            block: u64_of(r.try_get(1)?),
+            cursor_block: u64_of(r.try_get(2)?),
+            samples: kept.then(|| ids.into_iter().zip(ups).collect()),
+        });
+    }
+    Ok(out)
+}
+
+async fn submissions(pool: &PgPool, n: i32, to: u64) -> Result<Vec<Submission>, RecordedError> {
+    let rows = sqlx::query(
+        "SELECT id, epoch_block, planned_block, dry_run, uids, weights, min_allowed_weights,
+                max_weights_limit
+           FROM weight_submissions WHERE netuid = $1 AND planned_block <= $2
+          ORDER BY planned_block, id",
+    )
+    .bind(n)
+    .bind(to as i64)
+    .fetch_all(pool)
+    .await?;
+    let mut out = Vec::with_capacity(rows.len());
+    for r in rows {
+        let u16s = |v: Vec<i32>, what| -> Result<Vec<u16>, RecordedError> {
+            v.into_iter().map(|x| u16_of(x, what)).collect()
+        };
+        let min: Option<i32> = r.try_get(6)?;
+        let max: Option<i32> = r.try_get(7)?;
+        let limits = match (min, max) {
+            (Some(a), Some(b)) => Some((
+                u16_of(a, "min_allowed_weights")?,
+                u16_of(b, "max_weights_limit")?,
+            )),
+            _ => None,
+        };
+        out.push(Submission {
+            id: r.try_get(0)?,
+            epoch_block: u64_of(r.try_get(1)?),
+            planned_block: u64_of(r.try_get(2)?),
+            dry_run: r.try_get(3)?,
+            uids: u16s(r.try_get(4)?, "uid")?,
+            weights: u16s(r.try_get(5)?, "weight")?,
+            limits,
+            entries: Vec::new(),
+        });
+    }
+    let ids: Vec<i64> = out.iter().map(|s| s.id).collect();
+    let at: HashMap<i64, usize> = ids.iter().enumerate().map(|(i, id)| (*id, i)).collect();
+    let rows = sqlx::query(
+        "SELECT submission_id, uid, miner_id, hotkey, exempt, explain FROM weight_entries
+          WHERE submission_id = ANY($1) ORDER BY submission_id, uid",
+    )
+    .bind(&ids)
+    .fetch_all(pool)
+    .await?;
+    for r in rows {
+        let Some(&i) = at.get(&r.try_get::<i64, _>(0)?) else {
+            continue;
+        };
+        let explanation: Json<Explanation> = r.try_get(5)?;
+        out[i].entries.push(Entry {
+            uid: u16_of(r.try_get(1)?, "uid")?,
+            miner_id: r.try_get(2)?,
+            hotkey: r.try_get(3)?,
+            exempt: r.try_get(4)?,
+            explanation: explanation.0,
+        });
+    }
+    Ok(out)
+}
