@@ -11,7 +11,7 @@ use crate::config::{Mode, StakeScope, UptimeConfig, VestingConfig};
 use crate::units::{NetUid, Rao};
 use crate::uptime::bonus::Record;
 use crate::uptime::cache::{Cache, Horizon};
-use crate::uptime::history::Period;
+use crate::uptime::history::{Grant, Period};
 use crate::uptime::store::Periods;
 use crate::weights::explanation::Explanation;
 
@@ -48,6 +48,8 @@ pub struct Engine<C> {
 pub struct Epoch {
     pub block: u64,
     pub time: DateTime<Utc>,
+    /// When its transaction ran (what operator grants made or revoked then are measured by).
+    pub ingested_at: Option<DateTime<Utc>>,
     pub miners: Vec<EpochMiner>,
     pub vesting: Option<Engine<VestingConfig>>,
     pub uptime: Option<Engine<UptimeConfig>>,
@@ -108,6 +110,27 @@ pub struct Recorded {
     pub rollups: Cache,
     pub late: Vec<LateRound>,
     pub submissions: Vec<Submission>,
+    /// Operator grants by hotkey.
+    pub grants: HashMap<String, Vec<RecordedGrant>>,
+}
+
+/// A grant and when it was made and revoked.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RecordedGrant {
+    pub grant: Grant,
+    pub granted_at: DateTime<Utc>,
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+impl RecordedGrant {
+    /// Whether an epoch whose transaction ran at `ingested` (chain time `now`) counted it.
+    pub fn counted(&self, ingested: Option<DateTime<Utc>>, now: DateTime<Utc>) -> bool {
+        let made = ingested.is_none_or(|t| self.granted_at <= t);
+        let standing = self
+            .revoked_at
+            .is_none_or(|r| ingested.is_some_and(|t| r > t));
+        made && standing && self.grant.expires_at > now
+    }
 }
 
 fn u64_of(x: i64) -> u64 {
@@ -159,6 +182,7 @@ pub async fn load(
     let rollups = rollups(pool, n, periods, first, to, horizon).await?;
     let late = late_rounds(pool, n, first, to).await?;
     let submissions = submissions(pool, n, to).await?;
+    let grants = grants(pool, n).await?;
     Ok(Recorded {
         epochs,
         scope,
@@ -168,7 +192,45 @@ pub async fn load(
         rollups,
         late,
         submissions,
+        grants,
     })
+}
+
+/// A grant row: hotkey, bonus, reason, expiry, made, revoked.
+type GrantRow = (
+    String,
+    f64,
+    String,
+    DateTime<Utc>,
+    DateTime<Utc>,
+    Option<DateTime<Utc>>,
+);
+
+async fn grants(
+    pool: &PgPool,
+    n: i32,
+) -> Result<HashMap<String, Vec<RecordedGrant>>, RecordedError> {
+    let rows: Vec<GrantRow> = sqlx::query_as(
+        "SELECT hotkey, bonus, reason, expires_at, granted_at, revoked_at FROM grants
+              WHERE netuid = $1",
+    )
+    .bind(n)
+    .fetch_all(pool)
+    .await?;
+    let mut out: HashMap<String, Vec<RecordedGrant>> = HashMap::new();
+    for (hotkey, bonus, reason, expires_at, granted_at, revoked_at) in rows {
+        out.entry(hotkey).or_default().push(RecordedGrant {
+            grant: Grant {
+                bonus,
+                reason,
+                expires_at,
+                revoked: false,
+            },
+            granted_at,
+            revoked_at,
+        });
+    }
+    Ok(out)
 }
 
 async fn epochs(pool: &PgPool, n: i32, to: u64) -> Result<Vec<Epoch>, RecordedError> {
@@ -179,10 +241,11 @@ async fn epochs(pool: &PgPool, n: i32, to: u64) -> Result<Vec<Epoch>, RecordedEr
         Option<Json<VestingConfig>>,
         Option<Mode>,
         Option<Json<UptimeConfig>>,
+        Option<DateTime<Utc>>,
     );
     let rows: Vec<Row> = sqlx::query_as(
         "SELECT coalesce(v.epoch_block, u.epoch_block), b.timestamp_ms,
-                v.mode, v.params, u.mode, u.params
+                v.mode, v.params, u.mode, u.params, b.ingested_at
            FROM vesting_epochs v
            FULL JOIN uptime_epochs u ON u.netuid = v.netuid AND u.epoch_block = v.epoch_block
            LEFT JOIN blocks b ON b.netuid = $1 AND b.number = coalesce(v.epoch_block, u.epoch_block)
@@ -194,12 +257,13 @@ async fn epochs(pool: &PgPool, n: i32, to: u64) -> Result<Vec<Epoch>, RecordedEr
     .fetch_all(pool)
     .await?;
     let mut out = Vec::with_capacity(rows.len());
-    for (block, ts, vmode, vparams, umode, uparams) in rows {
+    for (block, ts, vmode, vparams, umode, uparams, ingested_at) in rows {
         out.push(Epoch {
             block: u64_of(block),
             time: ts
                 .and_then(DateTime::from_timestamp_millis)
                 .unwrap_or_default(),
+            ingested_at,
             miners: Vec::new(),
             vesting: vparams.map(|p| engine(vmode, p.0)),
             uptime: uparams.map(|p| engine(umode, p.0)),

@@ -251,7 +251,12 @@ impl<'a> Side<'a> {
                     .achievements
                     .get(&m.miner_id)
                     .map_or(Vec::new(), |a| a.iter().map(|x| x.1).collect()),
-                grants: Vec::new(),
+                grants: rec.grants.get(&m.hotkey).map_or(Vec::new(), |g| {
+                    g.iter()
+                        .filter(|g| g.counted(e.ingested_at, e.time))
+                        .map(|g| g.grant.clone())
+                        .collect()
+                }),
             };
             let u = evaluate_miner(&s, &t.cache, &miner_ref(m), extras, at);
             if let Ok(o) = &u.outcome {

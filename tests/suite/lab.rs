@@ -262,6 +262,7 @@ async fn replay_reproduces_the_recorded_history(pool: sqlx::PgPool) {
     cfg.uptime.probe.timeout_ms = 300;
     let (file, mut daemon) = crate::common::daemon::start(dir.path(), "tenure", &cfg);
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(150);
+    let mut granted = false;
     loop {
         let cursor = count(
             &pool,
@@ -269,6 +270,33 @@ async fn replay_reproduces_the_recorded_history(pool: sqlx::PgPool) {
         )
         .await;
         let planned = count(&pool, "SELECT count(*) FROM weight_submissions").await;
+        if cursor >= 300 && !granted {
+            // An operator grant in the middle of the history: later epochs pay it.
+            let hotkey: String = sqlx::query_scalar(
+                "SELECT hotkey FROM miners WHERE uid = 5 AND deregistered_at_block IS NULL",
+            )
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+            let out = Command::new(BIN)
+                .args([
+                    "--config",
+                    file.to_str().unwrap(),
+                    "uptime",
+                    "grant",
+                    &hotkey,
+                ])
+                .args(["--reason", "ran the subnet's docs", "--days", "30"])
+                .env("TENURE__DATABASE__URL", cfg.database.url.expose())
+                .output()
+                .unwrap();
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            granted = true;
+        }
         if cursor as u64 >= HALT - 2 && planned >= 4 {
             break;
         }
@@ -336,6 +364,12 @@ async fn replay_reproduces_the_recorded_history(pool: sqlx::PgPool) {
         boosted_vesting > 0 && boosted_uptime > 0,
         "{boosted_vesting} {boosted_uptime}"
     );
+    let paid = count(
+        &pool,
+        "SELECT count(*) FROM uptime_multipliers WHERE bonuses::text LIKE '%operator grant%'",
+    )
+    .await;
+    assert!(paid > 0, "no epoch paid the grant");
     let changed = &same["changed"];
     assert_eq!(changed["vesting_multipliers"], 0, "{changed}");
     assert_eq!(changed["uptime_multipliers"], 0, "{changed}");
