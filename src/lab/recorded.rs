@@ -9,11 +9,10 @@ use sqlx::{PgPool, Row};
 
 use crate::config::{Mode, StakeScope, UptimeConfig, VestingConfig};
 use crate::units::{NetUid, Rao};
-use crate::uptime::bonus::Record;
 use crate::uptime::cache::{Cache, Horizon};
 use crate::uptime::history::{Grant, Period};
 use crate::uptime::store::Periods;
-use crate::weights::explanation::Explanation;
+use crate::weights::explanation::BaseScore;
 
 #[derive(Debug, thiserror::Error)]
 pub enum RecordedError {
@@ -74,13 +73,51 @@ pub struct LateRound {
     pub samples: Option<Vec<(i64, bool)>>,
 }
 
+/// One uid of a submission: what its weight was computed from. Read from the stored
+/// explanation's fields in SQL (the whole explanation, with every rule's metric, is ten times
+/// the size and a replay needs none of the rest).
 #[derive(Debug, Clone)]
 pub struct Entry {
     pub uid: u16,
     pub hotkey: String,
     pub miner_id: Option<i64>,
     pub exempt: bool,
-    pub explanation: Explanation,
+    pub base: BaseScore,
+    /// Why the multipliers were not applied (validator permit, exempt uid).
+    pub untouched: Option<String>,
+    pub uptime: Factor,
+    pub vesting: Factor,
+    pub penalty: f64,
+    pub max_total_multiplier: f64,
+}
+
+/// A multiplier as a submission applied it: from an engine's epoch record, or neutral.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Factor {
+    Recorded {
+        epoch_block: u64,
+        mode: Mode,
+        multiplier: f64,
+    },
+    Neutral(f64),
+}
+
+impl Factor {
+    fn of(
+        applied: f64,
+        epoch_block: Option<i64>,
+        mode: Option<Mode>,
+        multiplier: Option<f64>,
+    ) -> Self {
+        match (epoch_block, mode, multiplier) {
+            (Some(b), Some(mode), Some(multiplier)) => Factor::Recorded {
+                epoch_block: u64_of(b),
+                mode,
+                multiplier,
+            },
+            _ => Factor::Neutral(applied),
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -310,8 +347,8 @@ async fn miners(pool: &PgPool, n: i32, to: u64, epochs: &mut [Epoch]) -> Result<
     .collect();
     let mut found: Vec<HashMap<i64, EpochMiner>> = vec![HashMap::new(); epochs.len()];
     let rows = sqlx::query(
-        "SELECT epoch_block, miner_id, uid, hotkey, multiplier, bonuses FROM uptime_multipliers
-          WHERE netuid = $1 AND epoch_block <= $2",
+        "SELECT epoch_block, miner_id, uid, hotkey, multiplier, bonuses->>'reason'
+           FROM uptime_multipliers WHERE netuid = $1 AND epoch_block <= $2",
     )
     .bind(n)
     .bind(to as i64)
@@ -322,10 +359,11 @@ async fn miners(pool: &PgPool, n: i32, to: u64, epochs: &mut [Epoch]) -> Result<
             continue;
         };
         let id: i64 = r.try_get(1)?;
-        let record: Json<Record> = r.try_get(5)?;
-        let (validator, exempt) = match &record.0 {
-            Record::Skipped(s) => skipped_as(&s.reason)?,
-            Record::Evaluated(_) => (false, false),
+        // Only a skipped record has a reason at its top level.
+        let skipped: Option<String> = r.try_get(5)?;
+        let (validator, exempt) = match skipped {
+            Some(reason) => skipped_as(&reason)?,
+            None => (false, false),
         };
         if let Some(u) = epochs[i].uptime.as_mut() {
             u.multipliers.insert(id, r.try_get(4)?);
@@ -575,8 +613,14 @@ async fn submissions(pool: &PgPool, n: i32, to: u64) -> Result<Vec<Submission>, 
     let ids: Vec<i64> = out.iter().map(|s| s.id).collect();
     let at: HashMap<i64, usize> = ids.iter().enumerate().map(|(i, id)| (*id, i)).collect();
     let rows = sqlx::query(
-        "SELECT submission_id, uid, miner_id, hotkey, exempt, explain FROM weight_entries
-          WHERE submission_id = ANY($1) ORDER BY submission_id, uid",
+        "SELECT submission_id, uid, miner_id, hotkey, exempt, explain->'base', explain->>'untouched',
+                (explain #>> '{uptime,applied}')::float8, (explain #>> '{uptime,why,epoch_block}')::bigint,
+                explain #>> '{uptime,why,mode}', (explain #>> '{uptime,why,multiplier}')::float8,
+                (explain #>> '{vesting,applied}')::float8, (explain #>> '{vesting,why,epoch_block}')::bigint,
+                explain #>> '{vesting,why,mode}', (explain #>> '{vesting,why,multiplier}')::float8,
+                (explain #>> '{penalty,applied}')::float8,
+                (explain #>> '{clamp,max_total_multiplier}')::float8
+           FROM weight_entries WHERE submission_id = ANY($1) ORDER BY submission_id, uid",
     )
     .bind(&ids)
     .fetch_all(pool)
@@ -585,13 +629,30 @@ async fn submissions(pool: &PgPool, n: i32, to: u64) -> Result<Vec<Submission>, 
         let Some(&i) = at.get(&r.try_get::<i64, _>(0)?) else {
             continue;
         };
-        let explanation: Json<Explanation> = r.try_get(5)?;
+        let base: Json<BaseScore> = r.try_get(5)?;
+        let mode = |k: usize| -> Result<Option<Mode>, RecordedError> {
+            let m: Option<String> = r.try_get(k)?;
+            m.map(|m| {
+                m.parse()
+                    .map_err(|e| RecordedError::Invalid(format!("{e}")))
+            })
+            .transpose()
+        };
+        let need = |k: usize| -> Result<f64, RecordedError> {
+            let x: Option<f64> = r.try_get(k)?;
+            x.ok_or_else(|| RecordedError::Invalid("a stored explanation lacks a factor".into()))
+        };
         out[i].entries.push(Entry {
             uid: u16_of(r.try_get(1)?, "uid")?,
             miner_id: r.try_get(2)?,
             hotkey: r.try_get(3)?,
             exempt: r.try_get(4)?,
-            explanation: explanation.0,
+            base: base.0,
+            untouched: r.try_get(6)?,
+            uptime: Factor::of(need(7)?, r.try_get(8)?, mode(9)?, r.try_get(10)?),
+            vesting: Factor::of(need(11)?, r.try_get(12)?, mode(13)?, r.try_get(14)?),
+            penalty: need(15)?,
+            max_total_multiplier: need(16)?,
         });
     }
     Ok(out)

@@ -8,7 +8,7 @@ use std::collections::{BTreeSet, HashMap};
 
 use serde::Serialize;
 
-use super::recorded::{Epoch, EpochMiner, Recorded, Submission};
+use super::recorded::{Epoch, EpochMiner, Factor, Recorded, Submission};
 use super::simulate::Rules;
 use crate::config::{Mode, UptimeConfig, VestingConfig};
 use crate::network;
@@ -283,38 +283,19 @@ impl<'a> Side<'a> {
         let mut uptime_epoch: Option<(u64, Mode)> = None;
         let mut max_total = self.alt.max_total_multiplier;
         for e in &s.entries {
-            let x = &e.explanation;
             if self.which == Which::Recorded {
-                max_total = x.clamp.max_total_multiplier;
+                max_total = e.max_total_multiplier;
             }
             let miner = e.miner_id.unwrap_or(-1);
-            let uptime = match &x.uptime.why {
-                UptimeWhy::Recorded(r) => {
-                    let block = r.epoch_block.max(0) as u64;
-                    if uptime_epoch.is_none_or(|(b, _)| b < block) {
-                        uptime_epoch = Some((block, r.mode));
-                    }
-                    let m = self
-                        .uptime
-                        .get(&(block, miner))
-                        .copied()
-                        .unwrap_or(r.multiplier);
-                    applied(r.mode, m)
-                }
-                UptimeWhy::Neutral(_) => x.uptime.applied,
-            };
-            let vesting = match &x.vesting.why {
-                VestingWhy::Recorded(r) => {
-                    let block = r.epoch_block.max(0) as u64;
-                    let m = self
-                        .vesting
-                        .get(&(block, miner))
-                        .copied()
-                        .unwrap_or(r.multiplier);
-                    applied(r.mode, m)
-                }
-                VestingWhy::Neutral(_) => x.vesting.applied,
-            };
+            if let Factor::Recorded {
+                epoch_block, mode, ..
+            } = e.uptime
+                && uptime_epoch.is_none_or(|(b, _)| b < epoch_block)
+            {
+                uptime_epoch = Some((epoch_block, mode));
+            }
+            let uptime = self.factor(&self.uptime, e.uptime, miner);
+            let vesting = self.factor(&self.vesting, e.vesting, miner);
             let note = || Note {
                 note: String::new(),
             };
@@ -322,9 +303,9 @@ impl<'a> Side<'a> {
                 uid: e.uid,
                 hotkey: e.hotkey.clone(),
                 miner_id: e.miner_id,
-                validator: x.untouched.as_deref() == Some(UNTOUCHED_VALIDATOR),
+                validator: e.untouched.as_deref() == Some(UNTOUCHED_VALIDATOR),
                 exempt: e.exempt,
-                base: match &x.base {
+                base: match &e.base {
                     BaseScore::Scored {
                         score,
                         block,
@@ -345,7 +326,7 @@ impl<'a> Side<'a> {
                     why: VestingWhy::Neutral(note()),
                 },
                 penalty: Applied {
-                    applied: x.penalty.applied,
+                    applied: e.penalty,
                     why: PenaltyWhy::Neutral(note()),
                 },
             });
@@ -362,6 +343,23 @@ impl<'a> Side<'a> {
             max_weights_limit,
         };
         pipeline::compute(&params, inputs).map(Some)
+    }
+
+    /// A factor as this side applies it: its own multiplier of the recorded engine epoch.
+    fn factor(&self, mine: &HashMap<(u64, i64), f64>, f: Factor, miner: i64) -> f64 {
+        match f {
+            Factor::Recorded {
+                epoch_block,
+                mode,
+                multiplier,
+            } => applied(
+                mode,
+                mine.get(&(epoch_block, miner))
+                    .copied()
+                    .unwrap_or(multiplier),
+            ),
+            Factor::Neutral(applied) => applied,
+        }
     }
 
     fn use_milestones(&mut self, epoch: u64) {
@@ -506,10 +504,21 @@ pub fn replay(
             report.reproduced.approximate_epochs += 1;
         }
         let late = late.unwrap_or_default();
-        for side in sides.iter_mut() {
-            side.vesting(e, &books.window, alt.block_time_secs);
+        // The two sides are independent: one on each core.
+        let [a, b] = &mut sides;
+        let window = &books.window;
+        let step = |side: &mut Side<'_>| {
+            side.vesting(e, window, alt.block_time_secs);
             side.uptime(rec, e, periods, &late);
-        }
+        };
+        std::thread::scope(|scope| {
+            let other = scope.spawn(|| step(b));
+            step(a);
+            // A panic there is a bug: it goes on here, as if it had happened on this thread.
+            if let Err(panic) = other.join() {
+                std::panic::resume_unwind(panic);
+            }
+        });
         if (from..=to).contains(&e.block) {
             compare_epoch(e, &sides, &mut report);
         }
