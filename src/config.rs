@@ -190,6 +190,7 @@ pub struct Config {
     pub vesting: VestingConfig,
     pub uptime: UptimeConfig,
     pub weights: WeightsConfig,
+    pub network: NetworkConfig,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -1007,6 +1008,41 @@ impl Default for TrendConfig {
             min_slope: 0.005,
             min_current_uptime: 0.9,
             bonus: 0.05,
+        }
+    }
+}
+
+/// Network health's success criteria: a baseline against now, for each target of the uptime
+/// strategy.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct NetworkConfig {
+    /// The baseline: the first this many chain days of recorded history (and "now": the last
+    /// as many days).
+    pub baseline_days: u32,
+    /// Or an explicit block range (both set).
+    pub baseline_from_block: Option<u64>,
+    pub baseline_to_block: Option<u64>,
+    /// Mean current uptime up by this fraction of the baseline's (0.10 = +10 %).
+    pub target_uptime_gain: f64,
+    /// 6-month (180-day) retention up by this fraction of the baseline's.
+    pub target_retention_gain: f64,
+    /// At least this share of miners with an uptime multiplier above 1.
+    pub target_bonus_coverage: f64,
+    /// Miner-hours down per chain day cut by this fraction of the baseline's (0.5 = halved).
+    pub target_downtime_cut: f64,
+}
+
+impl Default for NetworkConfig {
+    fn default() -> Self {
+        NetworkConfig {
+            baseline_days: 14,
+            baseline_from_block: None,
+            baseline_to_block: None,
+            target_uptime_gain: 0.10,
+            target_retention_gain: 0.20,
+            target_bonus_coverage: 0.80,
+            target_downtime_cut: 0.50,
         }
     }
 }

@@ -46,6 +46,7 @@ pub struct ApiConfig {
     pub vesting: VestingConfig,
     pub uptime: UptimeConfig,
     pub scores: ScoresConfig,
+    pub network: crate::config::NetworkConfig,
     /// Bearer token of the write endpoints; `None` refuses every write.
     pub token: Option<Secret>,
 }
@@ -58,6 +59,7 @@ impl ApiConfig {
             vesting: c.vesting.clone(),
             uptime: c.uptime.clone(),
             scores: c.scores.clone(),
+            network: c.network.clone(),
             token,
         }
     }

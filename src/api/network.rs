@@ -7,12 +7,13 @@ use axum::extract::{Query, State};
 use serde::Deserialize;
 
 use super::{ApiError, ApiResult, AppState};
-use crate::network::store::{EpochRow, Snapshot, history as recorded, snapshot};
+use crate::network::store::{EpochRow, Health, health, history as recorded};
 
-pub(super) async fn latest(State(state): State<AppState>) -> ApiResult<Snapshot> {
+pub(super) async fn latest(State(state): State<AppState>) -> ApiResult<Health> {
     let blocks_per_day = 86_400 / state.api.block_time_secs.max(1);
+    let a = &state.api;
     Ok(Json(
-        snapshot(&state.pool, state.api.netuid, blocks_per_day).await?,
+        health(&state.pool, a.netuid, blocks_per_day, &a.network).await?,
     ))
 }
 

@@ -2,17 +2,19 @@
 
 use super::database;
 use crate::config::Loaded;
-use crate::network::store::{Snapshot, snapshot};
+use crate::network::criteria::Criterion;
+use crate::network::store::{Snapshot, health};
 
 pub(super) async fn network_command(loaded: Loaded, json: bool) -> anyhow::Result<()> {
     let pool = database(&loaded).await?;
     let cfg = &loaded.config;
     let blocks_per_day = 86_400 / cfg.chain.block_time_secs.max(1);
-    let s = snapshot(&pool, cfg.chain.netuid, blocks_per_day).await?;
+    let h = health(&pool, cfg.chain.netuid, blocks_per_day, &cfg.network).await?;
     if json {
-        println!("{}", serde_json::to_string_pretty(&s)?);
+        println!("{}", serde_json::to_string_pretty(&h)?);
     } else {
-        print!("{}", text(cfg.chain.netuid, &s));
+        print!("{}", text(cfg.chain.netuid, &h.latest));
+        print!("{}", criteria_text(&h.criteria));
     }
     Ok(())
 }
@@ -61,5 +63,23 @@ fn text(netuid: u16, s: &Snapshot) -> String {
         .map(|r| format!("{} d {}", r.after_days, pct(r.share)))
         .collect();
     out += &format!("retention: {}\n", retention.join(", "));
+    out
+}
+
+/// The success criteria, one line each.
+fn criteria_text(c: &[Criterion]) -> String {
+    let mut out = String::from("success criteria (baseline -> now):\n");
+    for c in c {
+        let v = |x: Option<f64>| x.map_or("-".into(), |x| format!("{x:.4}"));
+        out += &format!(
+            "  {:<16} {:<18} {} -> {}  ({}){}\n",
+            c.name,
+            c.state.label(),
+            v(c.baseline),
+            v(c.now),
+            c.target,
+            c.why.as_ref().map_or(String::new(), |w| format!(": {w}"))
+        );
+    }
     out
 }

@@ -146,6 +146,7 @@ pub(super) fn check(c: &Config) -> Result<(), Failure> {
     uptime_contribution(&c.uptime)?;
     uptime_trend(&c.uptime)?;
     weights(c)?;
+    network(c)?;
     Ok(())
 }
 
@@ -576,5 +577,38 @@ fn weights(c: &Config) -> Result<(), Failure> {
         u64::from(w.penalty.mean_window_days),
     )?;
     penalty_tiers("weights.penalty.tiers", &w.penalty.tiers)?;
+    Ok(())
+}
+
+fn network(c: &Config) -> Result<(), Failure> {
+    let n = &c.network;
+    positive("network.baseline_days", u64::from(n.baseline_days))?;
+    match (n.baseline_from_block, n.baseline_to_block) {
+        (Some(from), Some(to)) if from >= to => {
+            return fail(
+                "network.baseline_to_block",
+                "must be after baseline_from_block",
+            );
+        }
+        (Some(_), None) => return fail("network.baseline_to_block", "set both ends, or neither"),
+        (None, Some(_)) => {
+            return fail("network.baseline_from_block", "set both ends, or neither");
+        }
+        _ => {}
+    }
+    finite_in(
+        "network.target_uptime_gain",
+        n.target_uptime_gain,
+        0.0,
+        10.0,
+    )?;
+    finite_in(
+        "network.target_retention_gain",
+        n.target_retention_gain,
+        0.0,
+        10.0,
+    )?;
+    fraction("network.target_bonus_coverage", n.target_bonus_coverage)?;
+    fraction("network.target_downtime_cut", n.target_downtime_cut)?;
     Ok(())
 }

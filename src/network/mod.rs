@@ -4,6 +4,7 @@
 //! serving them come on top of these (issue 21, item 2). `store` reads the figures of the latest
 //! recorded epochs.
 
+pub mod criteria;
 pub mod store;
 
 /// The Gini coefficient of `x` (non-negative; 0 = perfectly equal, → 1 = one holds everything):
@@ -79,6 +80,16 @@ pub fn coverage(multipliers: &[f64]) -> Option<f64> {
     Some(covered as f64 / multipliers.len() as f64)
 }
 
+/// The share of `values` at or below `x` (a miner's standing: 1.0 = at or above every miner).
+/// `None` without values.
+pub fn percentile(values: &[f64], x: f64) -> Option<f64> {
+    if values.is_empty() {
+        return None;
+    }
+    let below = values.iter().filter(|v| **v <= x).count();
+    Some(below as f64 / values.len() as f64)
+}
+
 /// One registration: the chain day it began and the day it ended (`None`: still registered).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Registration {
@@ -106,6 +117,15 @@ pub fn retention(registrations: &[Registration], after: i64, today: i64) -> Opti
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn percentile_is_the_share_at_or_below() {
+        assert_eq!(percentile(&[], 1.0), None);
+        let v = [0.5, 0.9, 0.9, 1.0];
+        assert_eq!(percentile(&v, 0.9), Some(0.75));
+        assert_eq!(percentile(&v, 0.4), Some(0.0));
+        assert_eq!(percentile(&v, 1.0), Some(1.0));
+    }
 
     /// The definition itself, over every pair: the oracle for the sorted formula.
     fn gini_by_pairs(x: &[f64]) -> f64 {

@@ -324,3 +324,40 @@ async fn registrations(
         })
         .collect())
 }
+
+/// Network health now: the latest figures and the success criteria over the whole recorded
+/// history (`GET /v1/network`, `tenure network`, the `/network` page).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Health {
+    #[serde(flatten)]
+    pub latest: Snapshot,
+    pub criteria: Vec<crate::network::criteria::Criterion>,
+}
+
+/// Recorded epochs kept for the charts and the criteria at most (400 days of 20 epochs).
+pub const HISTORY_LIMIT: i64 = 8_000;
+
+/// The recorded epochs, oldest first (at most [`HISTORY_LIMIT`], the newest).
+pub async fn history_ascending(
+    pool: &PgPool,
+    netuid: NetUid,
+) -> Result<Vec<EpochRow>, sqlx::Error> {
+    let mut rows = history(pool, netuid, HISTORY_LIMIT).await?;
+    rows.reverse();
+    Ok(rows)
+}
+
+/// [`snapshot`] and the success criteria.
+pub async fn health(
+    pool: &PgPool,
+    netuid: NetUid,
+    blocks_per_day: u64,
+    cfg: &crate::config::NetworkConfig,
+) -> Result<Health, sqlx::Error> {
+    let latest = snapshot(pool, netuid, blocks_per_day).await?;
+    let rows = history_ascending(pool, netuid).await?;
+    Ok(Health {
+        latest,
+        criteria: crate::network::criteria::criteria(&rows, cfg, blocks_per_day),
+    })
+}

@@ -38,7 +38,8 @@ pub fn page(title: &str, netuid: u16, body: &str) -> String {
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
 <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
 <title>{t} · tenure · subnet {netuid}</title><style>{STYLE}</style></head><body>\
-<header><nav><a href=\"/\">Leaderboard</a> <a href=\"/status\">Status</a></nav>\
+<header><nav><a href=\"/\">Leaderboard</a> <a href=\"/network\">Network</a> \
+<a href=\"/status\">Status</a></nav>\
 <h1>{t}</h1><p class=\"sub\">subnet {netuid} · served by tenure {v}</p></header>\
 <main>{body}</main></body></html>\n",
         t = esc(title),
@@ -58,7 +59,8 @@ code,.key{font-family:ui-monospace,Menlo,monospace;font-size:13px}\
 .badge{display:inline-block;padding:1px 6px;margin:1px;border-radius:8px;background:#fff3c4;\
 border:1px solid #e8c547;font-size:12px}.muted{color:#7a8597}.chart{margin:8px 0 20px}\
 .grid{display:grid;grid-template-columns:repeat(auto-fit,minmax(480px,1fr));gap:16px}\
-dl{display:grid;grid-template-columns:max-content 1fr;gap:4px 16px}dt{color:#5b6678}dd{margin:0}";
+dl{display:grid;grid-template-columns:max-content 1fr;gap:4px 16px}dt{color:#5b6678}dd{margin:0}\
+.met{color:#2e8b57;font-weight:600}.notmet{color:#c0392b;font-weight:600}";
 
 /// `1234.5678` TAO from RAO, with a unit and sensible precision.
 pub fn tao(rao: i64, unit: &str) -> String {

@@ -32,6 +32,45 @@ pub struct Miner {
     pub grants: Vec<(String, f64, String, i64)>,
     /// `tenure weights explain` of the latest planned epoch, as text.
     pub explain: Option<String>,
+    pub standing: Standing,
+}
+
+/// Where the miner stands against the network's miners (validators and exempt uids aside).
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct Standing {
+    /// (its current uptime, share of miners at or below it) at the latest uptime epoch.
+    pub uptime: Option<(f64, f64)>,
+    /// (its weight share, share of miners at or below it) in the latest planned weights.
+    pub weight: Option<(f64, f64)>,
+}
+
+async fn standing(pool: &PgPool, n: i32, ids: &[i64]) -> Result<Standing, sqlx::Error> {
+    let rank = |rows: Vec<(i64, f64)>| {
+        let mine = rows.iter().find(|r| ids.contains(&r.0)).map(|r| r.1)?;
+        let all: Vec<f64> = rows.iter().map(|r| r.1).collect();
+        Some((mine, crate::network::percentile(&all, mine)?))
+    };
+    let uptime: Vec<(i64, f64)> = sqlx::query_as(
+        "SELECT miner_id, current_uptime FROM uptime_multipliers
+          WHERE netuid = $1 AND current_uptime IS NOT NULL AND bonuses->>'reason' IS NULL
+            AND epoch_block = (SELECT max(epoch_block) FROM uptime_multipliers WHERE netuid = $1)",
+    )
+    .bind(n)
+    .fetch_all(pool)
+    .await?;
+    let weight: Vec<(i64, f64)> = sqlx::query_as(
+        "SELECT miner_id, normalized_weight FROM weight_entries
+          WHERE NOT exempt AND miner_id IS NOT NULL AND submission_id =
+            (SELECT id FROM weight_submissions WHERE netuid = $1
+              ORDER BY epoch_index DESC, mechid LIMIT 1)",
+    )
+    .bind(n)
+    .fetch_all(pool)
+    .await?;
+    Ok(Standing {
+        uptime: rank(uptime),
+        weight: rank(weight),
+    })
 }
 
 pub async fn load(
@@ -138,6 +177,7 @@ pub async fn load(
         Err(crate::weights::explain::ExplainError::Db(e)) => return Err(e),
         Err(other) => Some(format!("cannot explain: {other}")),
     };
+    m.standing = standing(pool, n, &ids).await?;
     Ok(Some(m))
 }
 
@@ -154,6 +194,7 @@ pub fn render(netuid: u16, m: &Miner) -> String {
         m.coldkey.as_deref().map_or("–".into(), esc),
         m.registered_at.map_or("–".into(), |b| b.to_string())
     );
+    standing_text(&mut b, &m.standing);
     badges_and_grants(&mut b, m);
     uptime_charts(&mut b, m);
     vesting_charts(&mut b, m);
@@ -164,6 +205,24 @@ pub fn render(netuid: u16, m: &Miner) -> String {
         None => b.push_str("<p class=\"muted\">No weights planned for this miner yet.</p>"),
     }
     page(&title, netuid, &b)
+}
+
+fn standing_text(b: &mut String, s: &Standing) {
+    let pct = |x: f64| format!("{:.1} %", x * 100.0);
+    let line = |what: &str, v: Option<(f64, f64)>| match v {
+        Some((value, rank)) => format!(
+            "{what} {}: at or above {} of the network's miners.",
+            pct(value),
+            pct(rank)
+        ),
+        None => format!("{what}: not known yet."),
+    };
+    b.push_str(&format!(
+        "<h2>Against the network</h2><p id=\"standing\">{} {} \
+<a href=\"/network\">Network health</a></p>",
+        line("Current uptime", s.uptime),
+        line("Weight share", s.weight)
+    ));
 }
 
 fn badges_and_grants(b: &mut String, m: &Miner) {

@@ -1,10 +1,11 @@
 //! The public web pages, rendered on the server (no JavaScript, no build step): the
-//! leaderboard, a page per miner with SVG charts, and the daemon's status. Read-only and without
+//! leaderboard, a page per miner with SVG charts, network health, and the daemon's status. Read-only and without
 //! a token; `[web]` disables them or serves them on their own address.
 
 pub mod html;
 mod leaderboard;
 mod miner;
+mod network;
 mod status;
 pub mod svg;
 
@@ -29,6 +30,8 @@ pub struct WebState {
     /// The configured modes (the database's run-time setting wins, as everywhere).
     pub vesting_mode: Mode,
     pub uptime_mode: Mode,
+    pub block_time_secs: u64,
+    pub network: crate::config::NetworkConfig,
 }
 
 impl WebState {
@@ -45,6 +48,8 @@ impl WebState {
             metrics,
             vesting_mode: c.vesting.mode,
             uptime_mode: c.uptime.mode,
+            block_time_secs: c.chain.block_time_secs,
+            network: c.network.clone(),
         }
     }
 }
@@ -54,6 +59,7 @@ pub fn router(state: WebState) -> Router {
         .route("/", get(leaderboard::handler))
         .route("/leaderboard", get(leaderboard::handler))
         .route("/miners/{miner}", get(miner::handler))
+        .route("/network", get(network::handler))
         .route("/status", get(status::handler))
         .with_state(state)
 }

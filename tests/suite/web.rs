@@ -234,9 +234,57 @@ async fn leaderboard_and_miner_pages_in_headless_chromium(pool: PgPool) {
     let file = dir.path().join("miner.png");
     let size = screenshot(format!("http://{addr}/miners/{granted}"), &file, 2200).await;
     assert!(size > 20_000, "miner screenshot of {size} bytes");
-    // `TENURE_SCREENSHOTS=dir` keeps them (the README's picture comes from here).
+    assert!(
+        page.contains("id=\"standing\"") && page.contains("href=\"/network\""),
+        "no standing against the network: {page}"
+    );
+
+    // The network page: criteria as the API scores them, the charts, the tiers.
+    let (status, body) = common::http_get(addr, "/v1/network").await;
+    assert_eq!(status, 200, "{body}");
+    let api: Json = serde_json::from_str(&body).unwrap();
+    let criteria = api["criteria"].as_array().unwrap();
+    assert_eq!(criteria.len(), 4, "{api}");
+    let page = dom(format!("http://{addr}/network")).await;
+    for c in criteria {
+        let name = c["name"].as_str().unwrap();
+        let label = c["state"].as_str().unwrap().replace('_', " ");
+        let start = page
+            .find(&format!("data-criterion=\"{name}\""))
+            .unwrap_or_else(|| panic!("no row for {name}: {page}"));
+        let row = &page[start..start + page[start..].find("</tr>").unwrap()];
+        assert!(
+            row.contains(&format!("data-state=\"{label}\"")),
+            "{name}: {row}"
+        );
+    }
+    // 800 blocks are far less than the 14-day baseline: the relative criteria say so.
+    assert_eq!(criteria[0]["state"], "not_enough_history", "{api}");
+    let coverage = api["bonus_coverage"].as_f64().unwrap();
+    assert!(
+        page.contains(&format!("{:.1} %", coverage * 100.0)),
+        "coverage {coverage} not shown"
+    );
+    // Five charts; those of figures an 800-block history cannot know yet (retention after a
+    // week, a complete chain day's downtime) say so instead of drawing empty axes.
+    assert_eq!(page.matches("<div class=\"chart\">").count(), 5, "{page}");
+    assert!(page.matches("<svg").count() >= 3, "charts missing: {page}");
+    assert!(page.contains("Retention: no data yet"), "{page}");
+    assert!(
+        page.contains("<polyline") && page.contains("id=\"tiers\""),
+        "{page}"
+    );
+    assert!(
+        page.contains("&gt;= 0.95: <b>") && page.contains("id=\"cells\""),
+        "{page}"
+    );
+    assert!(page.contains("id=\"capped\""), "{page}");
+    let file = dir.path().join("network.png");
+    let size = screenshot(format!("http://{addr}/network"), &file, 1500).await;
+    assert!(size > 20_000, "network screenshot of {size} bytes");
+    // `TENURE_SCREENSHOTS=dir` keeps them (the README's pictures come from here).
     if let Ok(keep) = std::env::var("TENURE_SCREENSHOTS") {
-        for f in ["leaderboard.png", "miner.png"] {
+        for f in ["leaderboard.png", "miner.png", "network.png"] {
             std::fs::copy(dir.path().join(f), Path::new(&keep).join(f)).unwrap();
         }
     }
