@@ -744,6 +744,13 @@ pub fn text(r: &ReplayReport, alt: &str) -> String {
         "the alternative changes {} vesting and {} uptime multipliers and {} weight vectors\n",
         c.vesting_multipliers, c.uptime_multipliers, c.weight_vectors
     );
+    epochs_text(&mut o, r);
+    submissions_text(&mut o, r);
+    o
+}
+
+fn epochs_text(o: &mut String, r: &ReplayReport) {
+    use std::fmt::Write;
     let _ = writeln!(
         o,
         "{:>10} {:>6}  {:>17}  {:>17}  {:>17}",
@@ -764,6 +771,10 @@ pub fn text(r: &ReplayReport, alt: &str) -> String {
             num(b.mean_vesting_multiplier),
         );
     }
+}
+
+fn submissions_text(o: &mut String, r: &ReplayReport) {
+    use std::fmt::Write;
     let _ = writeln!(
         o,
         "\n{:>10}  {:>13}  {:>13}  {:>13}  {:>7}",
@@ -799,5 +810,4 @@ pub fn text(r: &ReplayReport, alt: &str) -> String {
             m.change * 100.0
         );
     }
-    o
 }
