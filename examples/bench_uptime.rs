@@ -116,7 +116,9 @@ async fn database(
     let periods = Periods::new(12);
     // The epoch block: the last hour of the last day.
     let block = (days as u64) * periods.blocks_per_day - 1;
-    let (day, hour) = (periods.day(block), periods.hour(block));
+    // Blocks are dated from the Unix epoch in this benchmark: UTC hours are block hours.
+    let at = chrono::DateTime::from_timestamp(block as i64 * 12, 0).unwrap_or_default();
+    let (day, hour) = (Periods::day_at(at), Periods::hour_at(at));
     let seeded = Instant::now();
     sqlx::query(
         "INSERT INTO miners (id, netuid, hotkey, uid, registered_at_block, first_seen_block)
@@ -173,7 +175,7 @@ async fn database(
             exempt: false,
         })
         .collect();
-    let now = chrono::Utc.with_ymd_and_hms(2025, 1, 1, 0, 0, 0).unwrap() + Duration::days(days);
+    let now = at;
     let (mut loads, mut steps) = (Vec::new(), Vec::new());
     for run in 0..5 {
         let t = Instant::now();

@@ -177,7 +177,8 @@ async fn network_step(pool: &sqlx::PgPool, n: usize) -> anyhow::Result<()> {
         .await?;
         let mut conn = pool.acquire().await?;
         let t = Instant::now();
-        let s = tenure::network::store::record(&mut conn, 1, block as u64, 7_200).await?;
+        let at = chrono::DateTime::from_timestamp(block * 12, 0).unwrap_or_default();
+        let s = tenure::network::store::record(&mut conn, 1, (block as u64, at), 7_200).await?;
         times.push(t.elapsed().as_secs_f64() * 1000.0);
         assert_eq!(s.miners, n);
         assert!(s.gini.is_some());

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{ApiError, ApiResult, AppState, authorize};
 use crate::config::UptimeSource;
-use crate::uptime::store::{self, Periods, Round, Sample, Source};
+use crate::uptime::store::{self, Round, Sample, Source};
 
 /// How far ahead of the wall clock a timestamp may be (clock skew).
 const MAX_FUTURE: Duration = Duration::seconds(60);
@@ -156,8 +156,7 @@ pub(super) async fn observe(
         observed_at,
         duration_ms: None,
     };
-    let periods = Periods::new(state.api.block_time_secs);
-    let round_id = store::record_round(&mut tx, netuid, periods, &round, &samples).await?;
+    let round_id = store::record_round(&mut tx, netuid, &round, &samples).await?;
     tx.commit().await?;
     state
         .metrics

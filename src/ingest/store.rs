@@ -497,7 +497,7 @@ async fn record_engines(
     let network = crate::network::store::record(
         tx,
         s.uptime.netuid,
-        w.number,
+        (w.number, now),
         s.uptime.periods.blocks_per_day,
     )
     .await?;

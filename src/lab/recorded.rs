@@ -69,6 +69,9 @@ pub struct Tranche {
 pub struct LateRound {
     pub block: u64,
     pub cursor_block: u64,
+    /// The UTC hour and day it was counted in (by its block's timestamp).
+    pub hour: i64,
+    pub day: i64,
     /// `(miner, up)`; `None` when its samples are past `uptime.raw_retention_days`.
     pub samples: Option<Vec<(i64, bool)>>,
 }
@@ -216,7 +219,11 @@ pub async fn load(
             days: a.days.max(h.days),
             hours: a.hours.max(h.hours),
         });
-    let rollups = rollups(pool, n, periods, first, to, horizon).await?;
+    let times = (
+        epochs.first().map_or_else(Utc::now, |e| e.time),
+        epochs.last().map_or_else(Utc::now, |e| e.time),
+    );
+    let rollups = rollups(pool, n, times, horizon).await?;
     let late = late_rounds(pool, n, first, to).await?;
     let submissions = submissions(pool, n, to).await?;
     let grants = grants(pool, n).await?;
@@ -488,12 +495,11 @@ async fn books(
     Ok((tranches, outflows, swaps))
 }
 
+/// The rollups the epochs between `first` and `last` (their times) can read.
 async fn rollups(
     pool: &PgPool,
     n: i32,
-    periods: Periods,
-    first: u64,
-    to: u64,
+    (first, last): (DateTime<Utc>, DateTime<Utc>),
     horizon: Horizon,
 ) -> Result<Cache, RecordedError> {
     let mut cache = Cache::new();
@@ -501,14 +507,14 @@ async fn rollups(
         (
             "uptime_daily",
             "day",
-            periods.day(first) - horizon.days,
-            periods.day(to),
+            Periods::day_at(first) - horizon.days,
+            Periods::day_at(last),
         ),
         (
             "uptime_hourly",
             "hour",
-            periods.hour(first) - horizon.hours,
-            periods.hour(to),
+            Periods::hour_at(first) - horizon.hours,
+            Periods::hour_at(last),
         ),
     ] {
         let rows: Vec<(i64, i64, DateTime<Utc>, i32, i32)> =
@@ -547,7 +553,7 @@ async fn late_rounds(
     to: u64,
 ) -> Result<Vec<LateRound>, RecordedError> {
     let rows = sqlx::query(
-        "SELECT r.id, r.block, r.cursor_block, r.miners,
+        "SELECT r.id, r.block, r.cursor_block, r.miners, r.observed_at,
                 array_remove(array_agg(s.miner_id), NULL), array_remove(array_agg(s.up), NULL)
            FROM uptime_rounds r LEFT JOIN uptime_samples s ON s.round_id = r.id
           WHERE r.netuid = $1 AND r.cursor_block > r.block AND r.cursor_block >= $2
@@ -562,12 +568,15 @@ async fn late_rounds(
     let mut out = Vec::with_capacity(rows.len());
     for r in rows {
         let miners: i32 = r.try_get(3)?;
-        let ids: Vec<i64> = r.try_get(4)?;
-        let ups: Vec<bool> = r.try_get(5)?;
+        let observed_at: DateTime<Utc> = r.try_get(4)?;
+        let ids: Vec<i64> = r.try_get(5)?;
+        let ups: Vec<bool> = r.try_get(6)?;
         let kept = ids.len() == miners.max(0) as usize;
         out.push(LateRound {
             block: u64_of(r.try_get(1)?),
             cursor_block: u64_of(r.try_get(2)?),
+            hour: Periods::hour_at(observed_at),
+            day: Periods::day_at(observed_at),
             samples: kept.then(|| ids.into_iter().zip(ups).collect()),
         });
     }

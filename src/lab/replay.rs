@@ -121,7 +121,7 @@ type Late = (
     HashMap<(i64, i64), (u32, u32)>,
 );
 
-fn late_for(rec: &Recorded, periods: Periods, e: u64) -> Option<Late> {
+fn late_for(rec: &Recorded, e: u64) -> Option<Late> {
     let (mut hours, mut days): Late = (HashMap::new(), HashMap::new());
     for r in rec
         .late
@@ -129,10 +129,7 @@ fn late_for(rec: &Recorded, periods: Periods, e: u64) -> Option<Late> {
         .filter(|r| r.block < e && e <= r.cursor_block)
     {
         for (miner, up) in r.samples.as_ref()? {
-            for (map, index) in [
-                (&mut hours, periods.hour(r.block)),
-                (&mut days, periods.day(r.block)),
-            ] {
+            for (map, index) in [(&mut hours, r.hour), (&mut days, r.day)] {
                 let c = map.entry((*miner, index)).or_default();
                 *c = (c.0 + 1, c.1 + u32::from(*up));
             }
@@ -238,7 +235,7 @@ impl<'a> Side<'a> {
             periods,
             exempt: BTreeSet::new(),
         };
-        let at = At::new(periods, e.block, e.time);
+        let at = At::new(e.block, e.time);
         self.refresh(rec, &s, at, late);
         let Some((_, t)) = self.tracker.as_ref() else {
             return;
@@ -499,7 +496,7 @@ pub fn replay(
             next_submission += 1;
         }
         books.advance(e.block, e.block.saturating_sub(window_blocks));
-        let late = late_for(rec, periods, e.block);
+        let late = late_for(rec, e.block);
         if late.is_none() && (from..=to).contains(&e.block) {
             report.reproduced.approximate_epochs += 1;
         }

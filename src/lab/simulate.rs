@@ -115,7 +115,7 @@ impl<'a> World<'a> {
                 let index = miners.len() as u32;
                 let hotkey = format!("{}-{k}", group.name);
                 let joined_block = u64::from(group.joins_day) * periods.blocks_per_day;
-                let joined_hour = periods.hour(joined_block);
+                let joined_hour = (joined_block / periods.blocks_per_hour) as i64;
                 miners.push(Sim {
                     group: g,
                     miner: Miner::new(pop.seed, index, group.uptime, group.holding, joined_hour),
@@ -177,11 +177,11 @@ impl<'a> World<'a> {
 
     /// One epoch at `block`: observe, earn and sell, compute both engines, set weights.
     fn epoch(&mut self, block: u64) -> Result<EpochOutcome, WeightsError> {
-        let at = At::new(self.periods, block, self.time(block));
+        let at = At::new(block, self.time(block));
         // Days elapsed, counted from 1: the epoch closes (or falls in) chain day `day - 1`.
         let day = block.div_ceil(self.periods.blocks_per_day) as u32;
         self.join(at.day);
-        self.observe(at.hour);
+        self.observe((block / self.periods.blocks_per_hour) as i64);
         self.leave(at.day);
         self.tracker.prune(at.day, at.hour);
         self.earn(block, day - 1);
@@ -234,6 +234,8 @@ impl<'a> World<'a> {
         for h in self.hour_done + 1..hour {
             let start = genesis() + chrono::Duration::hours(h);
             let (day, last_of_day) = (h.div_euclid(24), h.rem_euclid(24) == 23);
+            // The rollups' keys: UTC hour and day, as the daemon records them.
+            let (utc_hour, utc_day) = (Periods::hour_at(start), Periods::day_at(start));
             for m in self.miners.iter_mut().filter(|m| m.active) {
                 if h < m.miner.joined_hour {
                     continue;
@@ -248,13 +250,13 @@ impl<'a> World<'a> {
                 };
                 self.tracker
                     .cache
-                    .upsert_hour(id, p(h, start, (rounds, up)));
+                    .upsert_hour(id, p(utc_hour, start, (rounds, up)));
                 m.today = (m.today.0 + rounds, m.today.1 + up);
                 if last_of_day || h + 1 == hour {
-                    let day_start = genesis() + chrono::Duration::days(day);
+                    let day_start = Periods::day_start(utc_day);
                     self.tracker
                         .cache
-                        .upsert_day(id, p(day, day_start, m.today));
+                        .upsert_day(id, p(utc_day, day_start, m.today));
                 }
                 if last_of_day {
                     self.figures.downtime(day, m.today);

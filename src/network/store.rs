@@ -3,6 +3,7 @@
 //! and every registration (retention). Miners are registered non-validator, non-exempt uids.
 //! Read-only; shared by `GET /v1/network` and `tenure network`.
 
+use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sqlx::types::Json;
 use sqlx::{PgConnection, PgPool};
@@ -57,29 +58,19 @@ pub async fn snapshot(
     netuid: NetUid,
     blocks_per_day: u64,
 ) -> Result<Snapshot, sqlx::Error> {
+    let head = crate::uptime::store::chain_now(pool, netuid).await?;
     let mut conn = pool.acquire().await?;
-    let head: Option<i64> =
-        sqlx::query_scalar("SELECT block_number FROM ingest_cursor WHERE netuid = $1")
-            .bind(i32::from(netuid))
-            .fetch_optional(&mut *conn)
-            .await?;
-    snapshot_at(
-        &mut conn,
-        netuid,
-        blocks_per_day,
-        head.map(|h| h as u64),
-        None,
-    )
-    .await
+    snapshot_at(&mut conn, netuid, blocks_per_day, head, None).await
 }
 
-/// The snapshot as of block `head` (`None`: nothing ingested, no retention figure), with the
-/// uptime figures of `uptime_epoch` (`None`: the latest recorded).
+/// The snapshot as of block `head` and its timestamp (`None`: nothing ingested, no retention
+/// or downtime figure), with the uptime figures of `uptime_epoch` (`None`: the latest
+/// recorded). Retention counts chain days (blocks); downtime, UTC days (the rollups' keys).
 async fn snapshot_at(
     conn: &mut PgConnection,
     netuid: NetUid,
     blocks_per_day: u64,
-    head: Option<u64>,
+    head: Option<(u64, DateTime<Utc>)>,
     uptime_epoch: Option<u64>,
 ) -> Result<Snapshot, sqlx::Error> {
     let n = i32::from(netuid);
@@ -91,13 +82,14 @@ async fn snapshot_at(
     let multipliers: Vec<f64> = miners.iter().map(|m| m.multiplier).collect();
     let (weights_epoch, base, final_shares) = weight_rows(conn, n).await?;
     let registrations = registrations(conn, n, blocks_per_day).await?;
-    let today = head.map(|h| (h / blocks_per_day.max(1)) as i64);
+    let today = head.map(|(h, _)| (h / blocks_per_day.max(1)) as i64);
+    let utc_today = head.map(|(_, t)| crate::uptime::store::Periods::day_at(t));
     let ids: Vec<i64> = miners.iter().map(|m| m.miner_id).collect();
-    let daily = match today {
+    let daily = match utc_today {
         Some(t) => downtime(conn, n, &ids, t - DOWNTIME_TREND_DAYS, t).await?,
         None => Vec::new(),
     };
-    let last_day = today.and_then(|t| daily.iter().find(|(d, _)| *d == t - 1).map(|(_, h)| *h));
+    let last_day = utc_today.and_then(|t| daily.iter().find(|(d, _)| *d == t - 1).map(|(_, h)| *h));
     let points: Vec<(f64, f64)> = daily.iter().map(|(d, h)| (*d as f64, *h)).collect();
     Ok(Snapshot {
         uptime_epoch,
@@ -126,11 +118,11 @@ async fn snapshot_at(
 pub async fn record(
     conn: &mut PgConnection,
     netuid: NetUid,
-    epoch_block: u64,
+    (epoch_block, now): (u64, DateTime<Utc>),
     blocks_per_day: u64,
 ) -> Result<Snapshot, sqlx::Error> {
-    let at = Some(epoch_block);
-    let s = snapshot_at(conn, netuid, blocks_per_day, at, at).await?;
+    let head = Some((epoch_block, now));
+    let s = snapshot_at(conn, netuid, blocks_per_day, head, Some(epoch_block)).await?;
     let retention = |days: i64| {
         s.retention
             .iter()

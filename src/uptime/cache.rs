@@ -117,7 +117,7 @@ impl Cache {
     }
 
     /// Up / rounds over the hours `(to - span, to]`: the current and historical windows, in
-    /// whole chain hours.
+    /// whole UTC hours.
     pub fn uptime(&self, miner_id: i64, to: i64, span: i64) -> Option<f64> {
         ratio(
             self.hours(miner_id, to)

@@ -100,16 +100,17 @@ async fn read_rollups(
 pub async fn load(pool: &PgPool, s: &EpochSettings, block: u64) -> Result<Tracker, EpochError> {
     let horizon = Horizon::of(&s.cfg, s.periods.blocks_per_hour);
     let mut cache = Cache::new();
+    // Without the block's time (nothing ingested yet), everything kept is read: the first
+    // epoch's prune drops what lies beyond the horizon.
+    let (from_day, from_hour) = match crate::uptime::store::time_of(pool, s.netuid, block).await? {
+        Some(t) => (
+            Periods::day_at(t) - horizon.days,
+            Periods::hour_at(t) - horizon.hours,
+        ),
+        None => (i64::MIN / 2, i64::MIN / 2),
+    };
     let mut conn = pool.acquire().await?;
-    read_rollups(
-        &mut conn,
-        s,
-        &mut cache,
-        s.periods.day(block) - horizon.days,
-        s.periods.hour(block) - horizon.hours,
-        true,
-    )
-    .await?;
+    read_rollups(&mut conn, s, &mut cache, from_day, from_hour, true).await?;
     Ok(Tracker { cache, horizon })
 }
 
@@ -157,7 +158,7 @@ pub async fn record_epoch(
     let mode = settings::mode(&mut *tx, s.netuid, settings::UPTIME_MODE, s.cfg.mode)
         .await?
         .mode;
-    let (day, hour) = (s.periods.day(block), s.periods.hour(block));
+    let (day, hour) = (Periods::day_at(now), Periods::hour_at(now));
     let mut recorded = Recorded {
         mode,
         miners: 0,
@@ -178,7 +179,7 @@ pub async fn record_epoch(
         t.prune(day, hour);
         let ids: Vec<i64> = miners.iter().map(|m| m.miner_id).collect();
         let extras = Extras::load(&mut *tx, n, &ids, now).await?;
-        let at = At::new(s.periods, block, now);
+        let at = At::new(block, now);
         let (rows, new_achievements) = evaluate_all(s, t, miners, extras, at);
         recorded.miners = rows.ids.len();
         recorded.boosted = rows.multiplier.iter().filter(|m| **m > 1.0).count();
@@ -213,12 +214,13 @@ pub struct At {
 }
 
 impl At {
-    pub fn new(periods: Periods, block: u64, now: DateTime<Utc>) -> Self {
+    /// Epoch block `block` with timestamp `now`: hours and days are UTC, by the chain's clock.
+    pub fn new(block: u64, now: DateTime<Utc>) -> Self {
         At {
             block,
             now,
-            day: periods.day(block),
-            hour: periods.hour(block),
+            day: Periods::day_at(now),
+            hour: Periods::hour_at(now),
         }
     }
 }
@@ -364,7 +366,11 @@ pub fn evaluate_miner(
             last_day: at.day - 1,
             last_hour: at.hour - 1,
             registered_days: at.block.saturating_sub(reg) as f64 / s.periods.blocks_per_day as f64,
-            registered_day: s.periods.day(reg),
+            // Registrations may predate tenure's blocks: placed by block time from the epoch.
+            registered_day: Periods::day_at(
+                s.periods
+                    .time_from(at.now, -(at.block.saturating_sub(reg) as i64)),
+            ),
             achievements: extras.achievements,
             grants: extras.grants,
             now: Some(at.now),

@@ -1,16 +1,17 @@
 //! What tenure knows about one miner's uptime at an epoch, as plain data: the window ratios and
-//! the hourly and daily rollups. A chain hour or day without any round is *unknown* and simply
+//! the hourly and daily rollups. A UTC hour or day without any round is *unknown* and simply
 //! absent: it neither breaks nor extends a run, and never counts against the miner.
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-/// One chain hour or day of one miner: `rounds` rounds ran (> 0) and the miner was up in `up`.
+/// One UTC hour or day of one miner (by the chain's block timestamps): `rounds` rounds ran (> 0)
+/// and the miner was up in `up`.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct Period {
-    /// Hour or day number (block / blocks per hour or day).
+    /// Hour or day number since the Unix epoch (UTC).
     pub index: i64,
-    /// Wall-clock time of the period's first round (UTC): time-of-day windows use it.
+    /// The start of the hour or day (UTC): time windows use it.
     pub start: DateTime<Utc>,
     pub rounds: u32,
     pub up: u32,

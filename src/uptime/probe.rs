@@ -378,8 +378,12 @@ async fn round(
         .iter()
         .map(|a| a.as_ref().and_then(|a| address(a.ip, a.port)))
         .collect();
+    // The round is placed in its UTC hour and day by the chain's clock (the ingested head's
+    // timestamp), never by this machine's.
+    let observed_at = store::time_of(pool, s.netuid, block)
+        .await?
+        .unwrap_or_else(Utc::now);
     let started = Instant::now();
-    let observed_at = Utc::now();
     let probed = probe_all(addrs, &s.probe).await;
     let unknown = probed.iter().filter(|p| p.unknown).count();
     if unknown > 0 {
@@ -426,7 +430,7 @@ async fn round(
     if last.is_some_and(|l| l as u64 >= due) {
         return Ok(None);
     }
-    store::record_round(&mut tx, s.netuid, s.periods, &r, &samples).await?;
+    store::record_round(&mut tx, s.netuid, &r, &samples).await?;
     tx.commit().await?;
     Ok(Some((samples.len(), up)))
 }

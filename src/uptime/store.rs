@@ -24,7 +24,11 @@ impl Source {
     }
 }
 
-/// Chain hours and days: numbered by block, so that they mean the same after any outage.
+/// Hours and days. Rollups are keyed by the UTC hour and day of their round's block timestamp
+/// (`Timestamp.Now`), numbered from the Unix epoch: time windows (peak hours, weekends,
+/// holidays) are decided by the chain's clock, never by the daemon's, and mean the same after
+/// any outage. Block counts (`blocks_per_hour`, `blocks_per_day`) turn windows given in blocks
+/// into hours and days.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Periods {
     pub blocks_per_hour: u64,
@@ -40,12 +44,30 @@ impl Periods {
         }
     }
 
-    pub fn hour(&self, block: u64) -> i64 {
-        (block / self.blocks_per_hour) as i64
+    /// The UTC hour `t` falls in.
+    pub fn hour_at(t: DateTime<Utc>) -> i64 {
+        t.timestamp().div_euclid(3_600)
     }
 
-    pub fn day(&self, block: u64) -> i64 {
-        (block / self.blocks_per_day) as i64
+    /// The UTC day `t` falls in.
+    pub fn day_at(t: DateTime<Utc>) -> i64 {
+        t.timestamp().div_euclid(86_400)
+    }
+
+    /// The start of UTC hour `hour`.
+    pub fn hour_start(hour: i64) -> DateTime<Utc> {
+        DateTime::from_timestamp(hour * 3_600, 0).unwrap_or_default()
+    }
+
+    /// The start of UTC day `day`.
+    pub fn day_start(day: i64) -> DateTime<Utc> {
+        DateTime::from_timestamp(day * 86_400, 0).unwrap_or_default()
+    }
+
+    /// The time of `block`, `blocks` after (or before) a block of known time `at`.
+    pub fn time_from(&self, at: DateTime<Utc>, blocks: i64) -> DateTime<Utc> {
+        let secs = blocks * (86_400 / self.blocks_per_day.max(1)) as i64;
+        at + chrono::Duration::seconds(secs)
     }
 }
 
@@ -107,7 +129,6 @@ pub async fn registered_at(
 pub async fn record_round(
     tx: &mut PgConnection,
     netuid: NetUid,
-    periods: Periods,
     round: &Round,
     samples: &[Sample],
 ) -> Result<i64, sqlx::Error> {
@@ -159,9 +180,13 @@ pub async fn record_round(
     .bind(samples.iter().map(|s| s.error.clone()).collect::<Vec<_>>())
     .execute(&mut *tx)
     .await?;
-    for (table, column, period) in [
-        ("uptime_hourly", "hour", periods.hour(round.block)),
-        ("uptime_daily", "day", periods.day(round.block)),
+    let (hour, day) = (
+        Periods::hour_at(round.observed_at),
+        Periods::day_at(round.observed_at),
+    );
+    for (table, column, period, start) in [
+        ("uptime_hourly", "hour", hour, Periods::hour_start(hour)),
+        ("uptime_daily", "day", day, Periods::day_start(day)),
     ] {
         sqlx::query(sqlx::AssertSqlSafe(format!(
             "INSERT INTO {table} (netuid, miner_id, {column}, started_at, rounds, up)
@@ -171,7 +196,7 @@ pub async fn record_round(
         )))
         .bind(n)
         .bind(period)
-        .bind(round.observed_at)
+        .bind(start)
         .bind(&ids)
         .bind(&ups)
         .execute(&mut *tx)
@@ -249,7 +274,7 @@ pub async fn prune(
     pool: &PgPool,
     netuid: NetUid,
     periods: Periods,
-    head: u64,
+    (head, now): (u64, DateTime<Utc>),
     raw_days: u32,
     rollup_days: u32,
 ) -> Result<Pruned, sqlx::Error> {
@@ -261,8 +286,8 @@ pub async fn prune(
         .execute(pool)
         .await?
         .rows_affected();
-    let day = periods.day(head) - i64::from(rollup_days);
-    let hour = periods.hour(head) - i64::from(rollup_days) * 24;
+    let day = Periods::day_at(now) - i64::from(rollup_days);
+    let hour = Periods::hour_at(now) - i64::from(rollup_days) * 24;
     let hourly = sqlx::query("DELETE FROM uptime_hourly WHERE netuid = $1 AND hour < $2")
         .bind(n)
         .bind(hour)
@@ -299,7 +324,7 @@ pub async fn retention(
         }
         wait = std::time::Duration::from_secs(3_600);
         let head = match chain_now(&pool, netuid).await {
-            Ok(Some((head, _))) => head,
+            Ok(Some(head)) => head,
             Ok(None) => continue,
             Err(e) => {
                 tracing::warn!(error = %e, "uptime retention: cannot read the head");

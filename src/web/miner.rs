@@ -9,6 +9,7 @@ use sqlx::{PgPool, Row as _};
 use super::html::{ago, esc, page, pct, tao, times};
 use super::svg::{Series, bars, lines};
 use super::{Html, PageError, WebState, error_page};
+use crate::uptime::store::Periods;
 use crate::vesting::store::MinerSel;
 
 /// Everything the page shows, loaded once.
@@ -18,9 +19,9 @@ pub struct Miner {
     pub hotkey: String,
     pub coldkey: Option<String>,
     pub registered_at: Option<u64>,
-    /// (day index, uptime fraction), oldest first.
+    /// (UTC day since the Unix epoch, uptime fraction), oldest first.
     pub daily: Vec<(i64, f64)>,
-    /// (hour index, uptime fraction), oldest first.
+    /// (UTC hour since the Unix epoch, uptime fraction), oldest first.
     pub hourly: Vec<(i64, f64)>,
     /// (epoch block, earned RAO in the window, still held RAO, vesting multiplier).
     pub vesting: Vec<(i64, i64, i64, f64)>,
@@ -258,22 +259,27 @@ fn uptime_charts(b: &mut String, m: &Miner) {
     let daily: Vec<(String, f64)> = m
         .daily
         .iter()
-        .map(|(d, u)| (format!("day {d}"), *u))
+        .map(|(d, u)| (Periods::day_start(*d).format("%Y-%m-%d").to_string(), *u))
         .collect();
     b.push_str(&bars(
-        "Uptime per day (last 30 chain days)",
-        "chain day",
+        "Uptime per day (last 30 UTC days)",
+        "day (UTC)",
         &daily,
         Some(1.0),
     ));
     let hourly: Vec<(String, f64)> = m
         .hourly
         .iter()
-        .map(|(h, u)| (format!("hour {h}"), *u))
+        .map(|(h, u)| {
+            (
+                Periods::hour_start(*h).format("%m-%d %H:00").to_string(),
+                *u,
+            )
+        })
         .collect();
     b.push_str(&bars(
-        "Uptime per hour (last 48 chain hours)",
-        "chain hour",
+        "Uptime per hour (last 48 UTC hours)",
+        "hour (UTC)",
         &hourly,
         Some(1.0),
     ));

@@ -232,3 +232,66 @@ async fn positional_uptime_metrics_are_keyed_by_rule_name(pool: PgPool) {
     assert_eq!(r.detail.metric(Rule::PeakHours), Some(5.0));
     assert_eq!(r.detail.metric(Rule::CommunityContributor), Some(17.0));
 }
+
+/// Rollups of earlier releases, keyed by chain hour and day, are re-keyed by the UTC hour and
+/// day of their first round (rows landing in the same one merged), and start at its start.
+#[sqlx::test]
+async fn rollups_are_rekeyed_by_utc_hour_and_day(pool: PgPool) {
+    use chrono::{DateTime, Utc};
+    sqlx::query(
+        "INSERT INTO miners (id, netuid, hotkey, uid, registered_at_block, first_seen_block)
+         VALUES (1, 1, 'hk0', 0, 1, 1)",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    for (table, col, index, at, rounds, up) in [
+        ("uptime_hourly", "hour", 2, "2026-01-05T10:59:50Z", 3, 2),
+        ("uptime_hourly", "hour", 3, "2026-01-05T11:05:00Z", 2, 2),
+        ("uptime_hourly", "hour", 4, "2026-01-05T11:40:00Z", 1, 0),
+        ("uptime_daily", "day", 0, "2026-01-05T10:59:50Z", 5, 4),
+        ("uptime_daily", "day", 1, "2026-01-05T23:00:00Z", 1, 1),
+    ] {
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "INSERT INTO {table} (netuid, miner_id, {col}, started_at, rounds, up)
+             VALUES (1, 1, $1, $2::timestamptz, $3, $4)"
+        )))
+        .bind(index)
+        .bind(at)
+        .bind(rounds)
+        .bind(up)
+        .execute(&pool)
+        .await
+        .unwrap();
+    }
+    let migration = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("migrations/20261203000011_rollups_by_utc_hour.sql"),
+    )
+    .unwrap();
+    sqlx::raw_sql(sqlx::AssertSqlSafe(migration))
+        .execute(&pool)
+        .await
+        .unwrap();
+    let t = |s: &str| s.parse::<DateTime<Utc>>().unwrap();
+    let hours: Vec<(i64, DateTime<Utc>, i32, i32)> =
+        sqlx::query_as("SELECT hour, started_at, rounds, up FROM uptime_hourly ORDER BY hour")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+    let ten = t("2026-01-05T10:00:00Z").timestamp() / 3600;
+    assert_eq!(
+        hours,
+        [
+            (ten, t("2026-01-05T10:00:00Z"), 3, 2),
+            (ten + 1, t("2026-01-05T11:00:00Z"), 3, 2)
+        ]
+    );
+    let days: Vec<(i64, DateTime<Utc>, i32, i32)> =
+        sqlx::query_as("SELECT day, started_at, rounds, up FROM uptime_daily")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+    let day = t("2026-01-05T00:00:00Z");
+    assert_eq!(days, [(day.timestamp() / 86_400, day, 6, 5)]);
+}

@@ -312,7 +312,7 @@ async fn replay_reproduces_the_recorded_history(pool: sqlx::PgPool) {
     // end of the history) for block 350 (chain hour 1), every miner down. The rollups of hour 1
     // and day 0 now count it; the epochs between blocks 350 and the end never did.
     {
-        use tenure::uptime::store::{self, Periods, Round, Sample, Source};
+        use tenure::uptime::store::{self, Round, Sample, Source};
         let mut tx = pool.begin().await.unwrap();
         let registered = store::registered_at(&mut tx, 1, 350).await.unwrap();
         let samples: Vec<Sample> = registered
@@ -329,10 +329,10 @@ async fn replay_reproduces_the_recorded_history(pool: sqlx::PgPool) {
         let round = Round {
             source: Source::Api,
             block: 350,
-            observed_at: chrono::DateTime::from_timestamp(350 * 12, 0).unwrap(),
+            observed_at: store::time_of(&pool, 1, 350).await.unwrap().unwrap(),
             duration_ms: None,
         };
-        store::record_round(&mut tx, 1, Periods::new(12), &round, &samples)
+        store::record_round(&mut tx, 1, &round, &samples)
             .await
             .unwrap();
         tx.commit().await.unwrap();

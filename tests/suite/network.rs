@@ -41,6 +41,11 @@ async fn exec(pool: &PgPool, sql: &str) {
         .unwrap_or_else(|e| panic!("{sql}: {e}"));
 }
 
+/// The time of `block`: 12 s blocks from the Unix epoch, as [`seed`] dates the head.
+fn at(block: u64) -> chrono::DateTime<chrono::Utc> {
+    chrono::DateTime::from_timestamp(block as i64 * 12, 0).unwrap()
+}
+
 /// Six registrations (the sixth a validator), two uptime epochs, two planned epochs; the head
 /// at chain day 100.
 async fn seed(pool: &PgPool) {
@@ -72,6 +77,18 @@ async fn seed(pool: &PgPool) {
             "INSERT INTO ingest_cursor (netuid, block_number, block_hash, first_block)
          VALUES ({NETUID}, {}, decode(repeat('00', 32), 'hex'), 0)",
             100 * DAY
+        ),
+    )
+    .await;
+    // The head's block, dated (12 s blocks from the Unix epoch) on UTC day 100.
+    exec(
+        pool,
+        &format!(
+            "INSERT INTO blocks (netuid, number, hash, parent_hash, timestamp_ms, spec_version)
+         VALUES ({NETUID}, {b}, decode(repeat('00', 32), 'hex'), decode(repeat('00', 32), 'hex'),
+                 {ms}, 1)",
+            b = 100 * DAY,
+            ms = 100 * DAY * 12_000
         ),
     )
     .await;
@@ -261,12 +278,12 @@ async fn each_epoch_is_recorded_and_served_newest_first(pool: PgPool) {
     seed(&pool).await;
     let mut conn = pool.acquire().await.unwrap();
     for epoch in [100u64, 200] {
-        tenure::network::store::record(&mut conn, NETUID, epoch, DAY as u64)
+        tenure::network::store::record(&mut conn, NETUID, (epoch, at(epoch)), DAY as u64)
             .await
             .unwrap();
     }
     // An epoch without uptime rows (mode off): no uptime figures, never another epoch's.
-    let off = tenure::network::store::record(&mut conn, NETUID, 150, DAY as u64)
+    let off = tenure::network::store::record(&mut conn, NETUID, (150, at(150)), DAY as u64)
         .await
         .unwrap();
     assert_eq!((off.uptime_epoch, off.miners), (None, 0));

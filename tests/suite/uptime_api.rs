@@ -151,13 +151,15 @@ async fn accepted_batches_are_rounds_with_rollups(pool: PgPool) {
     .fetch_all(&pool)
     .await
     .unwrap();
-    assert_eq!(hourly, vec![(1, 33, 2, 2), (2, 33, 2, 0), (3, 33, 2, 1)]);
+    // Keyed by the UTC hour and day of the blocks' timestamps (2026-01-05T00:xx).
+    let (h, d) = (T0_MS / 3_600_000, T0_MS / 86_400_000);
+    assert_eq!(hourly, vec![(1, h, 2, 2), (2, h, 2, 0), (3, h, 2, 1)]);
     let daily: Vec<(i64, i64, i32, i32)> =
         sqlx::query_as("SELECT miner_id, day, rounds, up FROM uptime_daily ORDER BY miner_id")
             .fetch_all(&pool)
             .await
             .unwrap();
-    assert_eq!(daily, vec![(1, 1, 2, 2), (2, 1, 2, 0), (3, 1, 2, 1)]);
+    assert_eq!(daily, vec![(1, d, 2, 2), (2, d, 2, 0), (3, d, 2, 1)]);
     assert_eq!(counts(&pool).await, (2, 6, 3, 3));
     let (_, metrics) = common::http_get(addr, "/metrics").await;
     assert!(
@@ -415,14 +417,18 @@ async fn retention_keeps_rows_per_miner_per_day_bounded(pool: PgPool) {
             observed_at: chrono::DateTime::from_timestamp(block as i64 * 12, 0).unwrap(),
             duration_ms: Some(1),
         };
-        store::record_round(&mut tx, 3, periods, &round, &samples)
+        store::record_round(&mut tx, 3, &round, &samples)
             .await
             .unwrap();
         tx.commit().await.unwrap();
     }
     assert_eq!(counts(&pool).await, (1_440, 4_320, 3 * 120, 3 * 5));
     // Raw: the last day; rollups: the last 2 days (counted back from block 36,000, day 5).
-    let pruned = store::prune(&pool, 3, periods, 36_000, 1, 2).await.unwrap();
+    let head = (
+        36_000,
+        chrono::DateTime::from_timestamp(36_000 * 12, 0).unwrap(),
+    );
+    let pruned = store::prune(&pool, 3, periods, head, 1, 2).await.unwrap();
     assert_eq!(
         (pruned.rounds, pruned.hourly, pruned.daily),
         (1_152, 3 * 72, 3 * 3)
@@ -530,4 +536,95 @@ async fn leaderboard_achievements_and_history(pool: PgPool) {
             .0,
         400
     );
+}
+
+/// Time windows follow the chain's clock: two rounds of blocks 2 apart (one chain hour by block
+/// count) whose timestamps straddle 11:00 UTC land in two UTC hours, and a peak window of
+/// 11:00–12:00 counts only the second.
+#[sqlx::test]
+async fn a_time_window_at_a_utc_hour_boundary_follows_the_block_timestamp(pool: PgPool) {
+    use chrono::{DateTime, Utc};
+    use tenure::uptime::bonus::Rule;
+    use tenure::uptime::epoch::{At, EpochSettings, MinerExtras, Tracker, evaluate_miner};
+    use tenure::uptime::store::{self, Periods, Round, Sample, Source};
+    seed(&pool).await;
+    let at = |s: &str| s.parse::<DateTime<Utc>>().unwrap();
+    for (block, time, up) in [
+        (600, "2026-01-05T10:59:54Z", true),
+        (602, "2026-01-05T11:00:18Z", false),
+    ] {
+        let mut tx = pool.begin().await.unwrap();
+        let sample = Sample {
+            miner_id: 1,
+            up,
+            reported: true,
+            latency_ms: None,
+            compute_score: None,
+            error: None,
+        };
+        let round = Round {
+            source: Source::Api,
+            block,
+            observed_at: at(time),
+            duration_ms: None,
+        };
+        store::record_round(&mut tx, 3, &round, &[sample])
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+    }
+    let rows: Vec<(i64, DateTime<Utc>, i32, i32)> = sqlx::query_as(
+        "SELECT hour, started_at, rounds, up FROM uptime_hourly WHERE miner_id = 1 ORDER BY hour",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    let ten = at("2026-01-05T10:00:00Z");
+    assert_eq!(
+        rows,
+        vec![
+            (Periods::hour_at(ten), ten, 1, 1),
+            (Periods::hour_at(ten) + 1, at("2026-01-05T11:00:00Z"), 1, 0),
+        ]
+    );
+    // An epoch at 12:00 UTC with 11:00–12:00 as peak hours.
+    let mut cfg = UptimeConfig::default();
+    cfg.time.peak_hours_utc = vec![11];
+    let s = EpochSettings {
+        netuid: 3,
+        cfg,
+        periods: Periods::new(12),
+        exempt: Default::default(),
+    };
+    let mut t = Tracker::new(&s);
+    for (hour, start, rounds, up) in rows {
+        t.cache.upsert_hour(
+            1,
+            tenure::uptime::history::Period {
+                index: hour,
+                start,
+                rounds: rounds as u32,
+                up: up as u32,
+            },
+        );
+    }
+    let miner = tenure::vesting::epoch::MinerRef {
+        miner_id: 1,
+        uid: 0,
+        hotkey: "hk0".into(),
+        coldkey: None,
+        validator: false,
+        exempt: false,
+    };
+    let u = evaluate_miner(
+        &s,
+        &t.cache,
+        &miner,
+        MinerExtras::default(),
+        At::new(900, at("2026-01-05T12:00:00Z")),
+    );
+    let o = u.outcome.unwrap();
+    let metric = |rule| o.bonuses.iter().find(|b| b.rule == rule).unwrap().metric;
+    assert_eq!(metric(Rule::PeakHours), Some(0.0), "the 11:00 round only");
+    assert_eq!(metric(Rule::OffPeak), Some(1.0), "the 10:59 round only");
 }

@@ -59,6 +59,11 @@ fn write_config(dir: &Path, devnet: &Devnet, pool: &PgPool, timeout_ms: u64) -> 
     (common::daemon::write(dir, "tenure", &c), c)
 }
 
+/// The UTC hour of a devnet block's timestamp.
+fn utc_hour(block: u64) -> i64 {
+    ((tenure_devnet::chain::GENESIS_TIMESTAMP_MS / 1000 + block * 12) / 3600) as i64
+}
+
 fn state(t: &[(u64, bool)], block: u64) -> bool {
     t.iter()
         .rev()
@@ -159,7 +164,8 @@ async fn probes_follow_the_axon_profiles(pool: PgPool) {
     assert!(ratio(2) > 0.3 && ratio(2) < 0.7, "flapping {}", ratio(2));
     assert!(ratio(3) > 0.0 && ratio(3) < ratio(2), "down2h {}", ratio(3));
     assert_eq!((ratio(4), ratio(5)), (0.0, 0.0));
-    // The rollups count exactly the rounds and samples (300 blocks an hour at 12 s).
+    // The rollups count exactly the rounds and samples, in the UTC hour of each round's block
+    // (the devnet's clock: 12 s blocks from its genesis time).
     let hourly: Vec<(i32, i64, i32, i32)> = sqlx::query_as(
         "SELECT m.uid, h.hour, h.rounds, h.up FROM uptime_hourly h JOIN miners m ON m.id = h.miner_id ORDER BY 1, 2",
     )
@@ -168,7 +174,9 @@ async fn probes_follow_the_axon_profiles(pool: PgPool) {
     .unwrap();
     let mut want: BTreeMap<(i32, i64), (i32, i32)> = BTreeMap::new();
     for (block, _, uid, up, _, _) in &samples {
-        let e = want.entry((*uid, block / 300)).or_insert((0, 0));
+        let e = want
+            .entry((*uid, utc_hour(*block as u64)))
+            .or_insert((0, 0));
         e.0 += 1;
         e.1 += i32::from(*up);
     }
@@ -328,7 +336,8 @@ async fn a_daemon_outage_is_unknown_not_down(pool: PgPool) {
     .unwrap();
     assert!(hours.iter().all(|(_, r, u)| r == u), "{hours:?}");
     for (hour, ..) in &hours {
-        let (start, end) = (*hour as u64 * 300, *hour as u64 * 300 + 300);
+        let first = (*hour - utc_hour(0)) as u64 * 300;
+        let (start, end) = (first, first + 300);
         assert!(
             !(start > gap_from && end <= gap_to),
             "hour {hour} lies inside the outage {gap_from}..{gap_to}"
