@@ -36,6 +36,21 @@ pub struct Miner {
     pub standing: Standing,
 }
 
+/// `tenure weights explain` of the miner's latest planned epoch as text (`None`: none planned).
+async fn explanation(
+    pool: &PgPool,
+    netuid: u16,
+    hotkey: &str,
+) -> Result<Option<String>, sqlx::Error> {
+    use crate::weights::explain::{ExplainError, explain, explain_text};
+    match explain(pool, netuid, &MinerSel::Hotkey(hotkey.to_string()), None).await {
+        Ok(v) => Ok(Some(explain_text(&v))),
+        Err(ExplainError::NotFound(_)) => Ok(None),
+        Err(ExplainError::Db(e)) => Err(e),
+        Err(other) => Ok(Some(format!("cannot explain: {other}"))),
+    }
+}
+
 /// Where the miner stands against the network's miners (validators and exempt uids aside).
 #[derive(Debug, Default, Clone, PartialEq)]
 pub struct Standing {
@@ -165,19 +180,7 @@ pub async fn load(
     .bind(&m.hotkey)
     .fetch_all(pool)
     .await?;
-    m.explain = match crate::weights::explain::explain(
-        pool,
-        netuid,
-        &MinerSel::Hotkey(m.hotkey.clone()),
-        None,
-    )
-    .await
-    {
-        Ok(v) => Some(crate::weights::explain::explain_text(&v)),
-        Err(crate::weights::explain::ExplainError::NotFound(_)) => None,
-        Err(crate::weights::explain::ExplainError::Db(e)) => return Err(e),
-        Err(other) => Some(format!("cannot explain: {other}")),
-    };
+    m.explain = explanation(pool, netuid, &m.hotkey).await?;
     m.standing = standing(pool, n, &ids).await?;
     Ok(Some(m))
 }
