@@ -75,6 +75,17 @@ pub async fn run(loaded: Loaded) -> anyhow::Result<()> {
         sh.health.fail(CHECK_STARTUP, "applying migrations");
         let applied = db::migrate(&sh.pool).await?;
         tracing::info!(?applied, "database schema up to date");
+        // Before any task reads or writes chain data: is the node's chain the database's?
+        sh.health.fail(
+            CHECK_STARTUP,
+            "asking the node for its genesis (is it the database's chain?)",
+        );
+        let client = crate::chain::client::ChainClient::with_counters(
+            crate::chain::client::Settings::from_config(&cfg.chain),
+            sh.chain_counters.clone(),
+        );
+        let identity = crate::chain::identity::check(&sh.pool, &client, &sh.cancel).await?;
+        tracing::info!(?identity, "the node serves the database's chain");
         anyhow::Ok(())
     };
     tokio::select! {

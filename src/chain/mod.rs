@@ -5,6 +5,7 @@ pub mod check;
 pub mod client;
 pub mod events;
 pub mod follow;
+pub mod identity;
 pub mod schedule;
 pub mod share_pool;
 pub mod state;

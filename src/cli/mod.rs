@@ -282,7 +282,31 @@ pub fn main() -> ExitCode {
             with_config(&cli.config, |loaded| run_async(lab::replay(loaded, args)))
         }
         Command::Migrate => with_config(&cli.config, |loaded| run_async(migrate(loaded))),
-        Command::Run => with_config(&cli.config, |loaded| run_async(daemon::run(loaded))),
+        Command::Run => with_config(&cli.config, run_daemon),
+    }
+}
+
+/// `tenure run`: a node of another chain than the database's is a configuration error (78,
+/// so systemd does not restart into it again and again).
+fn run_daemon(loaded: Loaded) -> ExitCode {
+    let Some(runtime) = async_runtime() else {
+        return ExitCode::FAILURE;
+    };
+    match runtime.block_on(daemon::run(loaded)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!(error = format!("{e:#}"), "exiting");
+            eprintln!("error: {e:#}");
+            let wrong_chain = matches!(
+                e.downcast_ref::<crate::chain::identity::IdentityError>(),
+                Some(crate::chain::identity::IdentityError::WrongChain { .. })
+            );
+            if wrong_chain {
+                ExitCode::from(EXIT_CONFIG)
+            } else {
+                ExitCode::FAILURE
+            }
+        }
     }
 }
 

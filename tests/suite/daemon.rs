@@ -249,3 +249,72 @@ fn an_unreachable_database_is_a_clear_nonzero_exit() {
     assert!(stderr.contains("127.0.0.1:1"), "{stderr}");
     assert!(!stderr.contains(":pw@"), "password leaked: {stderr}");
 }
+
+/// A database filled from one chain and a node of another: the daemon exits 78 at start with
+/// both genesis hashes and writes nothing (ingestion never begins).
+#[sqlx::test]
+async fn a_node_of_another_chain_stops_the_daemon_before_it_writes(pool: PgPool) {
+    use tenure_devnet::{Devnet, DevnetArgs};
+    let _serial = common::SERIAL.lock().await;
+    let dir = tempfile::tempdir().unwrap();
+    let devnet = |seed| DevnetArgs {
+        port: 0,
+        seed,
+        block_ms: 20,
+        miners: 4,
+        validators: 1,
+        halt_at: 40,
+        ..DevnetArgs::default()
+    };
+    let first = Devnet::start(&devnet(41)).await.unwrap();
+    let mut cfg = common::daemon::config(&first.url(), &common::url_of(&pool), 1);
+    cfg.http.enabled = false;
+    cfg.weights.enabled = false;
+    let (_, mut daemon) = common::daemon::start(dir.path(), "first", &cfg);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let count = |sql: &'static str| {
+        let pool = pool.clone();
+        async move {
+            sqlx::query_scalar::<_, i64>(sql)
+                .fetch_one(&pool)
+                .await
+                .unwrap()
+        }
+    };
+    while count("SELECT coalesce(max(block_number), 0) FROM ingest_cursor").await < 30 {
+        assert!(
+            Instant::now() < deadline,
+            "the first chain was not ingested"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    common::sigterm(&daemon);
+    common::wait_exit(&mut daemon, 30).await;
+    first.stop().await;
+    assert_eq!(count("SELECT count(*) FROM chain_identity").await, 1);
+    let blocks = count("SELECT count(*) FROM blocks").await;
+
+    let second = Devnet::start(&devnet(42)).await.unwrap();
+    cfg.chain.endpoints = vec![second.url()];
+    let file = common::daemon::write(dir.path(), "second", &cfg);
+    let mut cmd = Command::new(BIN);
+    cmd.args(["--config", file.to_str().unwrap(), "run"])
+        .env("TENURE__DATABASE__URL", cfg.database.url.expose())
+        .stdin(Stdio::null());
+    let out = tokio::task::spawn_blocking(move || cmd.output())
+        .await
+        .unwrap()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(78), "{err}");
+    assert!(
+        err.contains("wrong chain") && err.contains("Nothing was written"),
+        "{err}"
+    );
+    assert_eq!(
+        count("SELECT count(*) FROM blocks").await,
+        blocks,
+        "a block was written"
+    );
+    second.stop().await;
+}
