@@ -50,14 +50,17 @@ impl Daemon {
         Daemon { child, lines }
     }
 
-    /// Waits for a log line whose message is `message`.
-    fn wait_for(&self, message: &str, within: Duration) -> serde_json::Value {
+    /// Waits for a log line whose message is `message`, without blocking the test's runtime
+    /// (the devnet serves from it, and the daemon asks the node for its genesis at start).
+    async fn wait_for(&self, message: &str, within: Duration) -> serde_json::Value {
         let deadline = Instant::now() + within;
         loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.lines.recv_timeout(left) {
+            match self.lines.try_recv() {
                 Ok(v) if v["message"] == message => return v,
                 Ok(_) => {}
+                Err(mpsc::TryRecvError::Empty) if Instant::now() < deadline => {
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
                 Err(_) => panic!("no log line {message:?} within {within:?}"),
             }
         }
@@ -115,11 +118,17 @@ async fn runs_migrates_serves_and_exits_zero_on_sigterm(pool: PgPool) {
     c.scores.source = tenure::config::ScoresSource::Uniform;
     let config = common::daemon::write(dir.path(), "tenure", &c);
     let mut daemon = Daemon::start(&config);
-    let listening = daemon.wait_for("http server listening", Duration::from_secs(30));
+    let listening = daemon
+        .wait_for("http server listening", Duration::from_secs(30))
+        .await;
     let addr: SocketAddr = listening["addr"].as_str().unwrap().parse().unwrap();
-    let pages = daemon.wait_for("web pages listening", Duration::from_secs(30));
+    let pages = daemon
+        .wait_for("web pages listening", Duration::from_secs(30))
+        .await;
     let web: SocketAddr = pages["addr"].as_str().unwrap().parse().unwrap();
-    daemon.wait_for("tenure running", Duration::from_secs(30));
+    daemon
+        .wait_for("tenure running", Duration::from_secs(30))
+        .await;
     // web.listen: the pages on their own address, the API and metrics not there (and the
     // pages not on the API's address).
     let (status, body) = common::http_get(web, "/status").await;
@@ -174,7 +183,9 @@ async fn runs_migrates_serves_and_exits_zero_on_sigterm(pool: PgPool) {
         "exit status after SIGTERM: {status:?}"
     );
     assert!(sent.elapsed() < Duration::from_secs(5));
-    daemon.wait_for("shutdown complete", Duration::from_secs(1));
+    daemon
+        .wait_for("shutdown complete", Duration::from_secs(1))
+        .await;
     devnet.stop().await;
 }
 
