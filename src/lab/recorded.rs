@@ -10,7 +10,8 @@ use sqlx::{PgPool, Row};
 use crate::config::{Mode, StakeScope, UptimeConfig, VestingConfig};
 use crate::units::{NetUid, Rao};
 use crate::uptime::cache::{Cache, Horizon};
-use crate::uptime::history::{Grant, Period};
+use crate::uptime::epoch::read_rollups;
+use crate::uptime::history::Grant;
 use crate::uptime::store::Periods;
 use crate::weights::explanation::BaseScore;
 
@@ -219,11 +220,8 @@ pub async fn load(
             days: a.days.max(h.days),
             hours: a.hours.max(h.hours),
         });
-    let times = (
-        epochs.first().map_or_else(Utc::now, |e| e.time),
-        epochs.last().map_or_else(Utc::now, |e| e.time),
-    );
-    let rollups = rollups(pool, n, times, horizon).await?;
+    let first_time = epochs.first().map_or_else(Utc::now, |e| e.time);
+    let rollups = rollups(pool, netuid, first_time, horizon).await?;
     let late = late_rounds(pool, n, first, to).await?;
     let submissions = submissions(pool, n, to).await?;
     let grants = grants(pool, n).await?;
@@ -495,52 +493,20 @@ async fn books(
     Ok((tranches, outflows, swaps))
 }
 
-/// The rollups the epochs between `first` and `last` (their times) can read.
+/// The rollups the epochs from `first` (its time) on can read, through the daemon's own reader.
 async fn rollups(
     pool: &PgPool,
-    n: i32,
-    (first, last): (DateTime<Utc>, DateTime<Utc>),
+    netuid: NetUid,
+    first: DateTime<Utc>,
     horizon: Horizon,
 ) -> Result<Cache, RecordedError> {
     let mut cache = Cache::new();
-    for (table, col, from, until) in [
-        (
-            "uptime_daily",
-            "day",
-            Periods::day_at(first) - horizon.days,
-            Periods::day_at(last),
-        ),
-        (
-            "uptime_hourly",
-            "hour",
-            Periods::hour_at(first) - horizon.hours,
-            Periods::hour_at(last),
-        ),
-    ] {
-        let rows: Vec<(i64, i64, DateTime<Utc>, i32, i32)> =
-            sqlx::query_as(sqlx::AssertSqlSafe(format!(
-                "SELECT miner_id, {col}, started_at, rounds, up FROM {table}
-                  WHERE netuid = $1 AND {col} BETWEEN $2 AND $3 ORDER BY miner_id, 2"
-            )))
-            .bind(n)
-            .bind(from)
-            .bind(until)
-            .fetch_all(pool)
-            .await?;
-        for (miner, index, start, rounds, up) in rows {
-            let p = Period {
-                index,
-                start,
-                rounds: rounds.max(0) as u32,
-                up: up.max(0) as u32,
-            };
-            if col == "day" {
-                cache.upsert_day(miner, p);
-            } else {
-                cache.upsert_hour(miner, p);
-            }
-        }
-    }
+    let since = (
+        Periods::day_at(first) - horizon.days,
+        Periods::hour_at(first) - horizon.hours,
+    );
+    let mut conn = pool.acquire().await?;
+    read_rollups(&mut conn, netuid, &mut cache, since, true).await?;
     Ok(cache)
 }
 

@@ -52,15 +52,16 @@ pub fn refresh_hours(s: &EpochSettings) -> i64 {
     (s.cfg.current_window_blocks / s.periods.blocks_per_hour) as i64 + 2
 }
 
-async fn read_rollups(
+/// Reads the daily and hourly rollups of `netuid` from day `from_day` and hour `from_hour` on
+/// into `cache` (the daemon's epochs, and `tenure replay`); returns the rows read.
+pub async fn read_rollups(
     db: &mut PgConnection,
-    s: &EpochSettings,
+    netuid: NetUid,
     cache: &mut Cache,
-    from_day: i64,
-    from_hour: i64,
+    (from_day, from_hour): (i64, i64),
     ordered: bool,
 ) -> Result<usize, sqlx::Error> {
-    let n = i32::from(s.netuid);
+    let n = i32::from(netuid);
     let mut rows = 0;
     // A whole load wants each miner's periods in order (appends); a refresh of the last hours
     // replaces what the cache has in any order, and sorting 100k rows costs more than that.
@@ -110,7 +111,7 @@ pub async fn load(pool: &PgPool, s: &EpochSettings, block: u64) -> Result<Tracke
         None => (i64::MIN / 2, i64::MIN / 2),
     };
     let mut conn = pool.acquire().await?;
-    read_rollups(&mut conn, s, &mut cache, from_day, from_hour, true).await?;
+    read_rollups(&mut conn, s.netuid, &mut cache, (from_day, from_hour), true).await?;
     Ok(Tracker { cache, horizon })
 }
 
@@ -167,15 +168,8 @@ pub async fn record_epoch(
         seconds: 0.0,
     };
     if mode != Mode::Off {
-        read_rollups(
-            &mut *tx,
-            s,
-            &mut t.cache,
-            day - REFRESH_DAYS,
-            hour - refresh_hours(s),
-            false,
-        )
-        .await?;
+        let since = (day - REFRESH_DAYS, hour - refresh_hours(s));
+        read_rollups(&mut *tx, s.netuid, &mut t.cache, since, false).await?;
         t.prune(day, hour);
         let ids: Vec<i64> = miners.iter().map(|m| m.miner_id).collect();
         let extras = Extras::load(&mut *tx, n, &ids, now).await?;
