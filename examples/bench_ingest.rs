@@ -36,6 +36,7 @@ async fn fresh_db(admin: &PgPool, base: &str, name: &str) -> anyhow::Result<(PgP
 fn client(url: &str) -> Arc<ChainClient> {
     Arc::new(ChainClient::new(ChainSettings {
         endpoints: vec![url.into()],
+        archive_endpoints: Vec::new(),
         rpc_timeout: Duration::from_secs(30),
         stall_timeout: Duration::from_secs(30),
         reconnect_initial: Duration::from_millis(50),
@@ -113,6 +114,7 @@ async fn main() -> anyhow::Result<()> {
     let (pool, _) = fresh_db(&admin, &base, "tenure_bench_b").await?;
     let c = client(&devnet.url());
     let planner = Planner {
+        validator: None,
         netuid: NETUID,
         scope: StakeScope::Coldkey,
         exempt: Default::default(),

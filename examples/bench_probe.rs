@@ -36,6 +36,7 @@ async fn main() -> anyhow::Result<()> {
     }
     let client = Arc::new(ChainClient::new(Settings {
         endpoints: vec![devnet.url()],
+        archive_endpoints: Vec::new(),
         rpc_timeout: Duration::from_secs(30),
         stall_timeout: Duration::from_secs(30),
         reconnect_initial: Duration::from_millis(50),

@@ -208,6 +208,9 @@ pub enum ChainBackend {
 pub struct ChainConfig {
     /// WebSocket endpoints, tried in order (failover).
     pub endpoints: Vec<String>,
+    /// Archive nodes (optional): state older than the endpoints keep (a pruning node keeps a
+    /// few hundred blocks) is read from them, e.g. when back-filling after a long outage.
+    pub archive_endpoints: Vec<String>,
     pub netuid: u16,
     /// Mechanism (sub-subnet) whose weights we set; 0 is the subnet's main mechanism.
     pub mechid: u8,
@@ -225,6 +228,7 @@ impl Default for ChainConfig {
     fn default() -> Self {
         ChainConfig {
             endpoints: vec!["ws://127.0.0.1:9944".into()],
+            archive_endpoints: Vec::new(),
             netuid: 1,
             mechid: 0,
             block_time_secs: 12,

@@ -157,7 +157,10 @@ fn spawn_tasks(cfg: &Config, sh: &Shared, tasks: &mut Tasks) {
         crate::chain::client::Settings::from_config(&cfg.chain),
         sh.chain_counters.clone(),
     ));
-    let settings = crate::ingest::Settings::from_config(cfg);
+    let mut settings = crate::ingest::Settings::from_config(cfg);
+    if cfg.weights.enabled {
+        settings.validator = spawn_weights(cfg, sh, tasks, &mut watched, client.clone());
+    }
     sh.health
         .fail(crate::ingest::CHECK_INGEST, "no block ingested yet");
     let (c, p, m, h, stop) = (
@@ -171,9 +174,6 @@ fn spawn_tasks(cfg: &Config, sh: &Shared, tasks: &mut Tasks) {
         crate::ingest::run(c, p, settings, m, h, stop).await
     });
     spawn_retention(cfg, sh, tasks);
-    if cfg.weights.enabled {
-        spawn_weights(cfg, sh, tasks, &mut watched, client.clone());
-    }
     if cfg
         .uptime
         .sources
@@ -201,23 +201,25 @@ fn spawn_retention(cfg: &Config, sh: &Shared, tasks: &mut Tasks) {
 }
 
 /// The weights task and the leader lease it submits under; a runner that cannot be built
-/// (no hotkey, a bad beacon) fails readiness and leaves ingestion running.
+/// (no hotkey, a bad beacon) fails readiness and leaves ingestion running. Returns the
+/// validator's hotkey.
 fn spawn_weights(
     cfg: &Config,
     sh: &Shared,
     tasks: &mut Tasks,
     watched: &mut Vec<crate::progress::Watched>,
     client: Arc<crate::chain::client::ChainClient>,
-) {
+) -> Option<crate::chain::AccountId> {
     let runner = match weights_runner(cfg, client, &sh.pool, &sh.metrics, &sh.health) {
         Ok(runner) => runner,
         Err(e) => {
             let reason = format!("{e:#}: weights are not submitted");
             tracing::error!(error = %reason, "weights disabled");
             sh.health.fail(crate::weights::run::CHECK_WEIGHTS, reason);
-            return;
+            return None;
         }
     };
+    let who = runner.who();
     // Only the lease's holder submits; every instance contends for it.
     let lease = crate::leader::Settings::from_config(cfg);
     let (role_tx, role_rx) =
@@ -244,6 +246,7 @@ fn spawn_weights(
     let runner = runner.with_pulse(pulse);
     let stop = sh.cancel.clone();
     tasks.spawn("weights", async move { runner.run(stop).await });
+    Some(who)
 }
 
 fn spawn_probe(

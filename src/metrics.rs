@@ -83,6 +83,11 @@ pub struct Guards {
     pub task_stalled: Family<TaskLabels, Gauge>,
     /// Epochs whose submission window passed without weights from us (recorded `missed`).
     pub weights_missed: Counter,
+    /// Finalized timelocked commits whose reveal epoch passed without the chain revealing them
+    /// as committed (recorded `reveal_missed`).
+    pub weights_reveal_missed: Counter,
+    /// Finalized timelocked commits the chain revealed as committed (recorded `revealed`).
+    pub weights_revealed: Counter,
     /// Consecutive weights steps that failed (0 after a good one).
     pub weights_step_failures: Gauge,
     /// Probes that could not be made for a local reason (no descriptor, no port): recorded as
@@ -97,6 +102,8 @@ impl Guards {
             http_connections_open: Family::default(),
             task_stalled: Family::default(),
             weights_missed: Counter::default(),
+            weights_reveal_missed: Counter::default(),
+            weights_revealed: Counter::default(),
             weights_step_failures: Gauge::default(),
             uptime_probes_unknown: Counter::default(),
         };
@@ -119,6 +126,16 @@ impl Guards {
             "weights_missed",
             "Epochs whose submission window passed without weights from this validator",
             g.weights_missed.clone(),
+        );
+        registry.register(
+            "weights_reveal_missed",
+            "Timelocked weight commits whose reveal epoch passed without the chain revealing them as committed",
+            g.weights_reveal_missed.clone(),
+        );
+        registry.register(
+            "weights_revealed",
+            "Timelocked weight commits the chain revealed, storing exactly the committed weights",
+            g.weights_revealed.clone(),
         );
         registry.register(
             "weights_step_failures",

@@ -91,6 +91,8 @@ pub struct Hyper {
     pub min_allowed_weights: u16,
     pub commit_reveal: bool,
     pub reveal_period: u64,
+    /// Commits made in this epoch are never revealed (a fault).
+    pub drop_reveal_at: Option<u64>,
 }
 
 /// A timelocked weight commit waiting for its reveal epoch.
@@ -1446,6 +1448,11 @@ impl Chain {
             .into_iter()
             .partition(|c| c.epoch + period == current && c.reveal_round <= round);
         self.commits = waiting;
+        // A dropped epoch's commits wait like commits whose pulse never came, and expire.
+        let (dropped, due): (Vec<Commit>, Vec<Commit>) = due
+            .into_iter()
+            .partition(|c| self.params.hyper.drop_reveal_at == Some(c.epoch));
+        self.commits.extend(dropped);
         let mut touched = BTreeSet::new();
         for c in &expired {
             touched.insert((c.index, c.epoch));

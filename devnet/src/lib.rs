@@ -88,6 +88,19 @@ pub struct DevnetArgs {
     /// RevealPeriodEpochs: a commit is revealed this many epochs after the one it was made in.
     #[arg(long, default_value_t = 1)]
     pub reveal_period: u64,
+    /// Prune state: state queries (storage, runtime version, metadata, runtime calls) at a block
+    /// more than N blocks below the best block fail with the node's own error text ("State
+    /// already discarded for …"); headers and blocks stay available, as on a pruning node.
+    #[arg(long)]
+    pub state_pruning: Option<u64>,
+    /// With --state-pruning: also serve the same chain without pruning (an archive node) on this
+    /// port (0: a free one, printed).
+    #[arg(long)]
+    pub archive_port: Option<u16>,
+    /// Fault: the commits made in this epoch (legacy index, `(block + netuid + 1) / (tempo + 1)`)
+    /// are never revealed, as if their drand pulse never reached the chain.
+    #[arg(long)]
+    pub drop_reveal_at: Option<u64>,
     /// Fault: close every connection every N blocks (0 = never); the server listens again at once.
     #[arg(long, default_value_t = 0)]
     pub drop_every: u64,
@@ -161,11 +174,19 @@ pub struct Devnet {
     pub node: Arc<Node>,
     server: SharedServer,
     producer: JoinHandle<()>,
+    /// `--archive-port`: the same chain served without state pruning.
+    pub archive_addr: Option<SocketAddr>,
+    archive: SharedServer,
 }
 
 impl Devnet {
     pub fn url(&self) -> String {
         format!("ws://{}", self.addr)
+    }
+
+    /// The archive endpoint (`--archive-port`), if any.
+    pub fn archive_url(&self) -> Option<String> {
+        self.archive_addr.map(|a| format!("ws://{a}"))
     }
 
     /// Builds the genesis state, starts the RPC server and the block producer.
@@ -205,6 +226,7 @@ impl Devnet {
                 min_allowed_weights: args.min_allowed_weights,
                 commit_reveal: args.commit_reveal,
                 reveal_period: args.reveal_period,
+                drop_reveal_at: args.drop_reveal_at,
             },
             axons: Vec::new(),
             scenario: match &args.scenario {
@@ -253,9 +275,23 @@ impl Devnet {
         }
         let node = Arc::new(Node::new(chain));
         let server = Arc::new(tokio::sync::Mutex::new(None));
-        let addr = serve(&node, SocketAddr::from((args.host, args.port)), &server)
-            .await
-            .with_context(|| format!("cannot listen on {}:{}", args.host, args.port))?;
+        let addr = serve(
+            &node,
+            SocketAddr::from((args.host, args.port)),
+            &server,
+            args.state_pruning,
+        )
+        .await
+        .with_context(|| format!("cannot listen on {}:{}", args.host, args.port))?;
+        let archive = Arc::new(tokio::sync::Mutex::new(None));
+        let archive_addr = match args.archive_port {
+            Some(port) => Some(
+                serve(&node, SocketAddr::from((args.host, port)), &archive, None)
+                    .await
+                    .with_context(|| format!("cannot listen on {}:{port}", args.host))?,
+            ),
+            None => None,
+        };
         let faults = Faults::from_args(args, args.metadata.is_none());
         let producer = tokio::spawn(produce(
             node.clone(),
@@ -270,12 +306,15 @@ impl Devnet {
             node,
             server,
             producer,
+            archive_addr,
+            archive,
         })
     }
 
     pub async fn stop(self) {
         self.producer.abort();
         stop_server(&self.server).await;
+        stop_server(&self.archive).await;
     }
 }
 
@@ -286,6 +325,7 @@ async fn serve(
     node: &Arc<Node>,
     addr: SocketAddr,
     slot: &SharedServer,
+    pruning: Option<u64>,
 ) -> anyhow::Result<SocketAddr> {
     // 4,096-uid storage pages and the 315 KB metadata (hex) exceed the 10 MiB default only in
     // the worst case; keep headroom.
@@ -294,7 +334,7 @@ async fn serve(
         .build();
     let server = Server::builder().set_config(config).build(addr).await?;
     let bound = server.local_addr()?;
-    *slot.lock().await = Some(server.start(rpc::module(node.clone())?));
+    *slot.lock().await = Some(server.start(rpc::module(node.clone(), pruning)?));
     Ok(bound)
 }
 
@@ -318,6 +358,8 @@ struct Faults {
     /// The upgrade changes the metadata (own metadata) or only the version (a served file).
     upgrade_metadata: bool,
     halt_at: u64,
+    /// The primary server's `--state-pruning`, kept when it listens again.
+    state_pruning: Option<u64>,
 }
 
 impl Faults {
@@ -331,6 +373,7 @@ impl Faults {
             upgrade_at: a.upgrade_at,
             upgrade_metadata: own_metadata,
             halt_at: a.halt_at,
+            state_pruning: a.state_pruning,
         }
     }
 
@@ -437,14 +480,14 @@ async fn produce(
                 );
                 // Blocks go on being produced while nobody can connect.
                 let (node, server) = (node.clone(), server.clone());
-                let wait = faults.refuse_for;
+                let (wait, pruning) = (faults.refuse_for, faults.state_pruning);
                 tokio::spawn(async move {
                     tokio::time::sleep(wait).await;
-                    if let Err(e) = serve(&node, addr, &server).await {
+                    if let Err(e) = serve(&node, addr, &server, pruning).await {
                         tracing::error!(error = %e, "devnet cannot listen again");
                     }
                 });
-            } else if let Err(e) = serve(&node, addr, &server).await {
+            } else if let Err(e) = serve(&node, addr, &server, faults.state_pruning).await {
                 tracing::error!(error = %e, "devnet cannot listen again after dropping connections");
             }
         }
@@ -494,6 +537,9 @@ pub async fn run(args: DevnetArgs) -> anyhow::Result<()> {
     let devnet = Devnet::start(&args).await?;
     // The URL on stdout, alone on its line, for scripts and tests that start the devnet.
     println!("devnet listening on {}", devnet.url());
+    if let Some(url) = devnet.archive_url() {
+        println!("devnet archive (no state pruning) on {url}");
+    }
     if args.commit_reveal {
         let key = beacon::Beacon::from_seed(args.seed).public_key_hex();
         println!("devnet drand public key {key}");

@@ -136,6 +136,20 @@ fn at(chain: &Chain, hash: Option<H256>) -> RpcResult<u64> {
     }
 }
 
+/// The block a state call is "at", refused as a pruning node refuses it when its state is more
+/// than `pruning` blocks below the best block (the text real nodes answer).
+fn state_at(chain: &Chain, hash: Option<H256>, pruning: Option<u64>) -> RpcResult<u64> {
+    let n = at(chain, hash)?;
+    match (hash, pruning) {
+        (Some(h), Some(keep)) if n + keep < chain.best() => Err(ErrorObjectOwned::owned(
+            4003,
+            format!("Client error: UnknownBlock: State already discarded for {h:?}"),
+            None::<()>,
+        )),
+        _ => Ok(n),
+    }
+}
+
 fn block_number_param(v: &Json) -> RpcResult<u64> {
     match v {
         Json::Number(n) => n
@@ -174,12 +188,17 @@ pub const METHODS: &[&str] = &[
     "author_unwatchExtrinsic",
 ];
 
-pub fn module(node: Arc<Node>) -> Result<RpcModule<Node>, jsonrpsee::core::RegisterMethodError> {
+/// The node's RPC methods; with `pruning`, state older than that many blocks below the best is
+/// refused (blocks and headers are kept, as on a pruning node).
+pub fn module(
+    node: Arc<Node>,
+    pruning: Option<u64>,
+) -> Result<RpcModule<Node>, jsonrpsee::core::RegisterMethodError> {
     let mut m = RpcModule::from_arc(node);
     system(&mut m)?;
     author(&mut m)?;
     chain(&mut m)?;
-    state(&mut m)?;
+    state(&mut m, pruning)?;
     subscriptions(&mut m)?;
     Ok(m)
 }
@@ -322,36 +341,42 @@ fn chain(m: &mut RpcModule<Node>) -> Registered {
 }
 
 /// `state_*`: runtime version, metadata, runtime calls and storage at any block.
-fn state(m: &mut RpcModule<Node>) -> Registered {
-    m.register_method("state_getRuntimeVersion", |p, node, _| -> RpcResult<Json> {
-        let a = args(&p)?;
-        let chain = node.chain();
-        let n = at(&chain, arg(&a, 0)?)?;
-        Ok(json!({
-            "specName": super::chain::SPEC_NAME,
-            "implName": super::chain::SPEC_NAME,
-            "authoringVersion": 1,
-            "specVersion": chain.runtime_at(n).spec_version,
-            "implVersion": 1,
-            "apis": [],
-            "transactionVersion": 1,
-            "systemVersion": 1,
-        }))
-    })?;
+fn state(m: &mut RpcModule<Node>, pruning: Option<u64>) -> Registered {
+    m.register_method(
+        "state_getRuntimeVersion",
+        move |p, node, _| -> RpcResult<Json> {
+            let a = args(&p)?;
+            let chain = node.chain();
+            let n = state_at(&chain, arg(&a, 0)?, pruning)?;
+            Ok(json!({
+                "specName": super::chain::SPEC_NAME,
+                "implName": super::chain::SPEC_NAME,
+                "authoringVersion": 1,
+                "specVersion": chain.runtime_at(n).spec_version,
+                "implVersion": 1,
+                "apis": [],
+                "transactionVersion": 1,
+                "systemVersion": 1,
+            }))
+        },
+    )?;
 
-    m.register_method("state_getMetadata", |p, node, _| -> RpcResult<String> {
-        let a = args(&p)?;
-        let chain = node.chain();
-        let n = at(&chain, arg(&a, 0)?)?;
-        Ok(hex0x(&chain.runtime_at(n).metadata_bytes))
-    })?;
+    m.register_method(
+        "state_getMetadata",
+        move |p, node, _| -> RpcResult<String> {
+            let a = args(&p)?;
+            let chain = node.chain();
+            let n = state_at(&chain, arg(&a, 0)?, pruning)?;
+            Ok(hex0x(&chain.runtime_at(n).metadata_bytes))
+        },
+    )?;
 
-    m.register_method("state_call", |p, node, _| -> RpcResult<String> {
+    m.register_method("state_call", move |p, node, _| -> RpcResult<String> {
         let a = args(&p)?;
         let name: String = arg(&a, 0)?.ok_or_else(|| invalid("runtime API name expected"))?;
         let data = unhex(&arg::<String>(&a, 1)?.unwrap_or_default())?;
         let chain = node.chain();
-        let n = at(&chain, arg(&a, 2)?)?;
+        let n = state_at(&chain, arg(&a, 2)?, pruning)?;
         let runtime = chain.runtime_at(n);
         let out = match name.as_str() {
             "Core_version" => chain.runtime_version(n),
@@ -382,25 +407,25 @@ fn state(m: &mut RpcModule<Node>) -> Registered {
 
     m.register_method(
         "state_getStorage",
-        |p, node, _| -> RpcResult<Option<String>> {
+        move |p, node, _| -> RpcResult<Option<String>> {
             let a = args(&p)?;
             let key =
                 unhex(&arg::<String>(&a, 0)?.ok_or_else(|| invalid("storage key expected"))?)?;
             let chain = node.chain();
-            let n = at(&chain, arg(&a, 1)?)?;
+            let n = state_at(&chain, arg(&a, 1)?, pruning)?;
             Ok(chain.storage.get(&key, n).map(hex0x))
         },
     )?;
 
     m.register_method(
         "state_getKeysPaged",
-        |p, node, _| -> RpcResult<Vec<String>> {
+        move |p, node, _| -> RpcResult<Vec<String>> {
             let a = args(&p)?;
             let prefix = unhex(&arg::<String>(&a, 0)?.unwrap_or_default())?;
             let count: usize = arg(&a, 1)?.ok_or_else(|| invalid("count expected"))?;
             let start = arg::<String>(&a, 2)?.map(|s| unhex(&s)).transpose()?;
             let chain = node.chain();
-            let n = at(&chain, arg(&a, 3)?)?;
+            let n = state_at(&chain, arg(&a, 3)?, pruning)?;
             Ok(chain
                 .storage
                 .keys_paged(&prefix, count.min(1000), start.as_deref(), n)
@@ -410,17 +435,20 @@ fn state(m: &mut RpcModule<Node>) -> Registered {
         },
     )?;
 
-    m.register_method("state_queryStorageAt", |p, node, _| -> RpcResult<Json> {
-        let a = args(&p)?;
-        let keys: Vec<String> = arg(&a, 0)?.unwrap_or_default();
-        let chain = node.chain();
-        let n = at(&chain, arg(&a, 1)?)?;
-        let changes = keys
-            .iter()
-            .map(|k| Ok(json!([k, chain.storage.get(&unhex(k)?, n).map(hex0x)])))
-            .collect::<RpcResult<Vec<Json>>>()?;
-        Ok(json!([{ "block": chain.blocks[n as usize].hash, "changes": changes }]))
-    })?;
+    m.register_method(
+        "state_queryStorageAt",
+        move |p, node, _| -> RpcResult<Json> {
+            let a = args(&p)?;
+            let keys: Vec<String> = arg(&a, 0)?.unwrap_or_default();
+            let chain = node.chain();
+            let n = state_at(&chain, arg(&a, 1)?, pruning)?;
+            let changes = keys
+                .iter()
+                .map(|k| Ok(json!([k, chain.storage.get(&unhex(k)?, n).map(hex0x)])))
+                .collect::<RpcResult<Vec<Json>>>()?;
+            Ok(json!([{ "block": chain.blocks[n as usize].hash, "changes": changes }]))
+        },
+    )?;
     Ok(())
 }
 

@@ -67,6 +67,12 @@ pub const STORAGE: &[StorageExpectation] = &[
         &["U16", "U16"],
         "Vec<(U16,U16)>",
     ),
+    (
+        "SubtensorModule",
+        "TimelockedWeightCommits",
+        &["U16", "U64"],
+        "Vec<([U8;32],U64,Vec<U8>,U64)>",
+    ),
     ("SubtensorModule", "WeightsSetRateLimit", &["U16"], "U64"),
     ("SubtensorModule", "WeightsVersionKey", &["U16"], "U64"),
     (

@@ -31,6 +31,12 @@ pub enum ChainError {
     Rpc { what: String, reason: String },
     #[error("block {0} is not known to the node")]
     UnknownBlock(u64),
+    /// The node no longer keeps the state of this block (a pruning, non-archive node), and no
+    /// archive endpoint has it either.
+    #[error(
+        "the node no longer has the state of block {block} (it keeps only recent state): {reason}"
+    )]
+    StatePruned { block: u64, reason: String },
     /// The runtime does not have what we read, or it does not decode as expected: never
     /// silently zero.
     #[error("`{item}` does not decode at block {block}: {reason}")]
@@ -113,6 +119,8 @@ impl ChainError {
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub endpoints: Vec<String>,
+    /// Archive nodes, read for state the endpoints have pruned.
+    pub archive_endpoints: Vec<String>,
     pub rpc_timeout: Duration,
     pub stall_timeout: Duration,
     pub reconnect_initial: Duration,
@@ -123,6 +131,7 @@ impl Settings {
     pub fn from_config(c: &crate::config::ChainConfig) -> Self {
         Settings {
             endpoints: c.endpoints.clone(),
+            archive_endpoints: c.archive_endpoints.clone(),
             rpc_timeout: Duration::from_secs(c.rpc_timeout_secs),
             stall_timeout: Duration::from_secs(c.stall_timeout_secs),
             reconnect_initial: Duration::from_millis(c.reconnect_initial_delay_ms),
@@ -138,6 +147,8 @@ pub struct Counters {
     pub reconnects: AtomicU64,
     pub stalls: AtomicU64,
     pub rpc_errors: AtomicU64,
+    /// Reads at a block the endpoints have pruned, served by an archive endpoint.
+    pub archive_reads: AtomicU64,
     /// Duration of every chain call, successful or not.
     pub rpc_seconds: prometheus_client::metrics::histogram::Histogram,
     /// The block loop's sign of life, for the systemd watchdog.
@@ -151,6 +162,7 @@ impl Default for Counters {
             reconnects: AtomicU64::default(),
             stalls: AtomicU64::default(),
             rpc_errors: AtomicU64::default(),
+            archive_reads: AtomicU64::default(),
             block_loop: Arc::default(),
             rpc_seconds: prometheus_client::metrics::histogram::Histogram::new(
                 prometheus_client::metrics::histogram::exponential_buckets(0.0005, 2.0, 16),
@@ -257,6 +269,11 @@ pub struct ChainClient {
     pub settings: Settings,
     shared: Arc<Shared>,
     pub counters: Arc<Counters>,
+    /// The client of `settings.archive_endpoints`, for state the endpoints have pruned.
+    archive: Option<Arc<ChainClient>>,
+    /// The highest block the endpoints answered "state discarded" for: state at or below it is
+    /// read from the archive directly.
+    pruned_upto: Arc<AtomicU64>,
 }
 
 /// The connection slot, shared with the task that (re)connects.
@@ -296,6 +313,14 @@ impl ChainClient {
 
     /// A client reporting into `counters` (shared with the daemon's metrics).
     pub fn with_counters(settings: Settings, counters: Arc<Counters>) -> Self {
+        let archive = (!settings.archive_endpoints.is_empty()).then(|| {
+            let s = Settings {
+                endpoints: settings.archive_endpoints.clone(),
+                archive_endpoints: Vec::new(),
+                ..settings.clone()
+            };
+            Arc::new(ChainClient::with_counters(s, counters.clone()))
+        });
         ChainClient {
             settings,
             shared: Arc::new(Shared {
@@ -304,6 +329,8 @@ impl ChainClient {
                 next_endpoint: Default::default(),
             }),
             counters,
+            archive,
+            pruned_upto: Arc::default(),
         }
     }
 
@@ -470,18 +497,43 @@ impl ChainClient {
         key: K,
     ) -> Result<V, ChainError>
     where
-        K: StorageKey,
+        K: StorageKey + Clone,
         V: DecodeAsType + Send + 'static,
     {
-        let (p, e) = (pallet.to_string(), entry.to_string());
-        self.at(block, |r| async move { r.get(&p, &e, key).await })
-            .await
+        let key = &key;
+        self.at(
+            block,
+            |r| async move { r.get(pallet, entry, key.clone()).await },
+        )
+        .await
     }
 
     /// Runs `f` with a reader at `block`: several reads at one block share one `at_block`.
+    /// State the endpoints have pruned is read from the archive endpoints, if any.
     pub(crate) async fn at<T, F, Fut>(&self, block: BlockRef, f: F) -> Result<T, ChainError>
     where
-        F: FnOnce(Reader) -> Fut,
+        F: Fn(Reader) -> Fut,
+        Fut: Future<Output = Result<T, ChainError>>,
+    {
+        let Some(archive) = &self.archive else {
+            return self.at_here(block, &f).await;
+        };
+        if block.number > self.pruned_upto.load(Ordering::Relaxed) {
+            match self.at_here(block, &f).await {
+                Err(ChainError::StatePruned { .. }) => {
+                    self.pruned_upto.fetch_max(block.number, Ordering::Relaxed);
+                }
+                other => return other,
+            }
+        }
+        self.counters.archive_reads.fetch_add(1, Ordering::Relaxed);
+        archive.at_here(block, &f).await
+    }
+
+    /// [`Self::at`] on this client's own endpoints.
+    async fn at_here<T, F, Fut>(&self, block: BlockRef, f: &F) -> Result<T, ChainError>
+    where
+        F: Fn(Reader) -> Fut,
         Fut: Future<Output = Result<T, ChainError>>,
     {
         self.call("at_block", |c| async move {
@@ -489,13 +541,15 @@ impl ChainClient {
                 .api
                 .at_block(H256(block.hash))
                 .await
-                .map_err(rpc("at_block"))?;
+                .map_err(rpc("at_block"))
+                .map_err(|e| pruned(e, block.number))?;
             f(Reader {
                 at,
                 rpc: c.rpc,
                 block,
             })
             .await
+            .map_err(|e| pruned(e, block.number))
         })
         .await
     }
@@ -510,12 +564,14 @@ impl ChainClient {
         keys: Vec<K>,
     ) -> Result<Vec<V>, ChainError>
     where
-        K: StorageKey,
+        K: StorageKey + Clone,
         V: DecodeAsType + Send + 'static,
     {
-        let (p, e) = (pallet.to_string(), entry.to_string());
-        self.at(block, |r| async move { r.many(&p, &e, keys).await })
-            .await
+        let keys = &keys;
+        self.at(block, |r| async move {
+            r.many(pallet, entry, keys.clone()).await
+        })
+        .await
     }
 
     /// uid → hotkey of the subnet at a block (one paged iteration of `Keys`).
@@ -723,6 +779,18 @@ async fn open(endpoint: &str) -> Result<Conn, String> {
         api,
         rpc: LegacyRpcMethods::new(client),
     })
+}
+
+/// A node's refusal to read state it has pruned ("State already discarded for 0x…", the text of
+/// Substrate's `UnknownBlock` error), told apart from transport trouble: retrying the same node
+/// cannot help.
+fn pruned(e: ChainError, block: u64) -> ChainError {
+    match e {
+        ChainError::Rpc { reason, .. } if reason.contains("State already discarded") => {
+            ChainError::StatePruned { block, reason }
+        }
+        other => other,
+    }
 }
 
 fn rpc<E: std::fmt::Display>(what: &str) -> impl Fn(E) -> ChainError + '_ {

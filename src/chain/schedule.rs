@@ -19,6 +19,18 @@ pub fn epoch_index(block: u64, netuid: NetUid, tempo: u16) -> u64 {
     (block + u64::from(netuid) + 1) / (u64::from(tempo) + 1)
 }
 
+/// The first and last block of epoch `index` (those whose [`epoch_index`] is `index`); the
+/// first is the block the epoch ran in. Tempo 0 has one epoch with every block.
+pub fn epoch_blocks(index: u64, netuid: NetUid, tempo: u16) -> (u64, u64) {
+    if tempo == 0 {
+        return (0, u64::MAX);
+    }
+    let (period, offset) = (u64::from(tempo) + 1, u64::from(netuid) + 1);
+    let first = (index * period).saturating_sub(offset);
+    let last = ((index + 1) * period).saturating_sub(offset + 1);
+    (first, last)
+}
+
 /// Blocks from `block` until the next epoch block (0 when `block` itself is one); `None` for
 /// tempo 0.
 pub fn blocks_until_next_epoch(block: u64, netuid: NetUid, tempo: u16) -> Option<u64> {
@@ -43,6 +55,23 @@ pub fn netuid_storage_index(netuid: NetUid, mechid: MechId) -> u16 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn epoch_blocks_are_exactly_the_blocks_of_the_index() {
+        for (netuid, tempo) in [(1u16, 360u16), (3, 29), (0, 10), (4095, 99)] {
+            for index in 50..100 {
+                let (first, last) = epoch_blocks(index, netuid, tempo);
+                assert!(
+                    epoch_runs_at(first, netuid, tempo),
+                    "{netuid} {tempo} {index}"
+                );
+                assert_eq!(epoch_index(first, netuid, tempo), index);
+                assert_eq!(epoch_index(last, netuid, tempo), index);
+                assert_eq!(epoch_index(first - 1, netuid, tempo), index - 1);
+                assert_eq!(epoch_index(last + 1, netuid, tempo), index + 1);
+            }
+        }
+    }
 
     #[test]
     fn legacy_rule_matches_the_sdk() {

@@ -142,6 +142,7 @@ impl ChainClient {
         block: BlockRef,
         hotkeys: Vec<AccountId>,
     ) -> Result<Vec<AccountId>, ChainError> {
+        let hotkeys = &hotkeys;
         self.at(block, |r| async move {
             let keys = hotkeys.iter().map(|h| (h.0,)).collect();
             let owners: Vec<[u8; 32]> = r.many(M, "Owner", keys).await?;
@@ -160,10 +161,11 @@ impl ChainClient {
         coldkeys: Vec<AccountId>,
         also: Vec<(AccountId, AccountId)>,
     ) -> Result<Vec<Holding>, ChainError> {
+        let (coldkeys, also) = (&coldkeys, &also);
         self.at(block, |r| async move {
             let keys = coldkeys.iter().map(|c| (c.0,)).collect();
             let staking: Vec<Vec<[u8; 32]>> = r.many(M, "StakingHotkeys", keys).await?;
-            let mut pairs: BTreeSet<(AccountId, AccountId)> = also.into_iter().collect();
+            let mut pairs: BTreeSet<(AccountId, AccountId)> = also.iter().copied().collect();
             for (c, hotkeys) in coldkeys.iter().zip(staking) {
                 pairs.extend(hotkeys.into_iter().map(|h| (*c, AccountId(h))));
             }
@@ -189,6 +191,7 @@ impl ChainClient {
         netuid: NetUid,
         hotkeys: Vec<AccountId>,
     ) -> Result<Vec<Option<Axon>>, ChainError> {
+        let hotkeys = &hotkeys;
         self.at(block, |r| async move {
             let keys = hotkeys.iter().map(|h| (netuid, h.0)).collect();
             let raw: Vec<Option<RawAxon>> = r.many_opt(M, "Axons", keys).await?;

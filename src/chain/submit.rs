@@ -123,6 +123,16 @@ impl ChainClient {
                 schedule::epoch_index(block.number, netuid, hyper.tempo)
             };
             let epoch_start: u64 = r.get(m, "LastMechansimStepBlock", (netuid,)).await?;
+            // On commit-reveal subnets `LastUpdate` also moves when a commit of an earlier
+            // epoch is revealed: whether we committed in this epoch is read from the commits.
+            let committed = if hyper.commit_reveal && r.has(m, "TimelockedWeightCommits") {
+                let commits: Vec<([u8; 32], u64, Vec<u8>, u64)> = r
+                    .get(m, "TimelockedWeightCommits", (index, epoch_index))
+                    .await?;
+                commits.iter().any(|c| c.0 == hotkey.0)
+            } else {
+                false
+            };
             Ok(WeightsState {
                 hyper,
                 uid,
@@ -130,6 +140,7 @@ impl ChainClient {
                 epoch_index,
                 next_epoch,
                 epoch_start,
+                committed,
             })
         })
         .await
@@ -256,6 +267,8 @@ pub struct WeightsState {
     /// (`LastMechansimStepBlock`; 0 before the first). Weights with `last_update` at or after it
     /// were set in this epoch.
     pub epoch_start: u64,
+    /// Commit-reveal subnets: a timelocked commit of ours is pending for this epoch.
+    pub committed: bool,
 }
 
 impl Reader {

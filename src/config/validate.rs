@@ -155,6 +155,9 @@ fn chain(c: &Config) -> Result<(), Failure> {
     if c.chain.endpoints.is_empty() {
         return fail("chain.endpoints", "needs at least one ws:// or wss:// URL");
     }
+    for (i, e) in c.chain.archive_endpoints.iter().enumerate() {
+        endpoint(&format!("chain.archive_endpoints[{i}]"), e)?;
+    }
     for (i, e) in c.chain.endpoints.iter().enumerate() {
         endpoint(&format!("chain.endpoints[{i}]"), e)?;
     }

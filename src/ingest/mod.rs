@@ -50,6 +50,9 @@ pub struct Settings {
     pub vesting: EpochSettings,
     /// The uptime engine, likewise.
     pub uptime: crate::uptime::epoch::EpochSettings,
+    /// The validator's hotkey (when weights are submitted): its reveals are recorded with the
+    /// weights the chain stored.
+    pub validator: Option<crate::chain::AccountId>,
 }
 
 impl Settings {
@@ -72,6 +75,7 @@ impl Settings {
                 periods: crate::uptime::store::Periods::new(c.chain.block_time_secs),
                 exempt: c.weights.exempt_uids.iter().copied().collect(),
             },
+            validator: None,
         }
     }
 }
@@ -142,6 +146,7 @@ async fn run_once(
         netuid: s.netuid,
         scope: s.scope,
         exempt: s.exempt.clone(),
+        validator: s.validator,
     };
     let mut state = store::load(pool, s.netuid).await?;
     let mut mem = store::Memory::load(pool, s, state.cursor.map(|(n, _)| n)).await?;

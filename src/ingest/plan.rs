@@ -7,6 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use crate::chain::client::{BlockRef, ChainClient, ChainError};
 use crate::chain::events::ChainEvent;
+use crate::chain::schedule::GLOBAL_MAX_SUBNET_COUNT;
 use crate::chain::state::{BlockData, Holding, Neuron};
 use crate::chain::{AccountId, NetUid, Rao, Uid};
 use crate::config::StakeScope;
@@ -62,6 +63,17 @@ pub struct BlockWrite {
     pub stake: Vec<Holding>,
     pub emissions: Vec<Emission>,
     pub books: Vec<BookDelta>,
+    /// `TimelockedWeightsRevealed` of the subnet (any mechanism).
+    pub reveals: Vec<Reveal>,
+}
+
+/// A revealed timelocked commit; for the validator's own hotkey with the `Weights` row the
+/// chain stored, as (dest, value) pairs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reveal {
+    pub netuid_index: u16,
+    pub hotkey: AccountId,
+    pub stored: Option<Vec<(u16, u16)>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -99,6 +111,8 @@ pub struct Planner {
     pub netuid: NetUid,
     pub scope: StakeScope,
     pub exempt: BTreeSet<Uid>,
+    /// The validator's hotkey: its reveals are recorded with the weights the chain stored.
+    pub validator: Option<AccountId>,
 }
 
 impl Planner {
@@ -215,8 +229,53 @@ impl Planner {
         dirty.retain(|c| state.tracked.contains(c));
         self.restake(client, block, state, &mut w, dirty, merged)
             .await?;
+        self.reveals(client, block, state, &mut w, data).await?;
         state.cursor = Some((data.number, data.hash));
         Ok(w)
+    }
+
+    /// The subnet's reveals in the block; the validator's own with its stored `Weights` row,
+    /// read at this block (the next reveal overwrites it).
+    async fn reveals(
+        &self,
+        client: &ChainClient,
+        block: BlockRef,
+        state: &State,
+        w: &mut BlockWrite,
+        data: &BlockData,
+    ) -> Result<(), ChainError> {
+        for ev in &data.events {
+            let ChainEvent::TimelockedWeightsRevealed { netuid_index, who } = ev else {
+                continue;
+            };
+            if netuid_index % GLOBAL_MAX_SUBNET_COUNT != self.netuid {
+                continue;
+            }
+            let uid = state
+                .miners
+                .iter()
+                .find(|(_, l)| l.hotkey == *who)
+                .map(|(u, _)| *u);
+            let stored = match uid {
+                Some(uid) if self.validator == Some(*who) => Some(
+                    client
+                        .fetch::<_, Vec<(u16, u16)>>(
+                            block,
+                            "SubtensorModule",
+                            "Weights",
+                            (*netuid_index, uid),
+                        )
+                        .await?,
+                ),
+                _ => None,
+            };
+            w.reveals.push(Reveal {
+                netuid_index: *netuid_index,
+                hotkey: *who,
+                stored,
+            });
+        }
+        Ok(())
     }
 
     /// Applies the block's events to the state; returns the accounts whose stake to re-read.

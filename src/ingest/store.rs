@@ -256,6 +256,7 @@ pub async fn write(
     rows += owners(&mut tx, n, b, w, window).await?;
     rows += stake_and_emissions(&mut tx, n, b, w).await?;
     rows += books(&mut tx, n, b, scope, w, window).await?;
+    rows += reveals(&mut tx, n, b, w).await?;
     let epoch = match w.epoch {
         Some(_) => {
             let recorded = record_engines(&mut tx, s, w, mem).await?;
@@ -285,6 +286,32 @@ pub async fn write(
 }
 
 type Tx<'a> = Transaction<'a, Postgres>;
+
+/// The block's `TimelockedWeightsRevealed` (one row per hotkey and mechanism).
+async fn reveals(tx: &mut Tx<'_>, n: i32, b: i64, w: &BlockWrite) -> Result<u64, StoreError> {
+    for r in &w.reveals {
+        let (uids, weights): (Option<Vec<i32>>, Option<Vec<i32>>) = match &r.stored {
+            Some(pairs) => (
+                Some(pairs.iter().map(|(u, _)| i32::from(*u)).collect()),
+                Some(pairs.iter().map(|(_, v)| i32::from(*v)).collect()),
+            ),
+            None => (None, None),
+        };
+        sqlx::query(
+            "INSERT INTO weight_reveals (netuid, block, netuid_index, hotkey, uids, weights)
+             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
+        )
+        .bind(n)
+        .bind(b)
+        .bind(i32::from(r.netuid_index))
+        .bind(ss58(&r.hotkey))
+        .bind(uids)
+        .bind(weights)
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(w.reveals.len() as u64)
+}
 
 async fn miners(tx: &mut Tx<'_>, n: i32, b: i64, w: &BlockWrite) -> Result<u64, StoreError> {
     let mut rows = 0;

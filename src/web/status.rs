@@ -16,6 +16,9 @@ pub struct Status {
     pub finalized: i64,
     /// (epoch, status, method, block it landed in, seconds since its last change).
     pub last_submission: Option<(i64, String, String, Option<i64>, i64)>,
+    /// Commit-reveal subnets: (epoch, `revealed` or `reveal_missed`, block revealed in) of the
+    /// latest commit whose reveal is settled.
+    pub last_reveal: Option<(i64, String, Option<i64>)>,
     pub vesting_mode: String,
     pub uptime_mode: String,
     pub leader: Option<crate::health::LeaderState>,
@@ -54,6 +57,20 @@ pub fn render(netuid: u16, s: &Status) -> String {
             None => "none yet".into(),
         },
     );
+    if let Some((epoch, status, block)) = &s.last_reveal {
+        row(
+            "Last reveal (commit-reveal)",
+            match (status.as_str(), block) {
+                ("revealed", Some(b)) => {
+                    format!("epoch {epoch}: revealed as committed in block {b}")
+                }
+                _ => format!(
+                    "<strong>epoch {epoch}: {} — the chain did not reveal the commit as committed</strong>",
+                    esc(status)
+                ),
+            },
+        );
+    }
     row("Vesting mode", esc(&s.vesting_mode));
     row("Uptime mode", esc(&s.uptime_mode));
     // The public view names no instance (host names, ids): only what this instance does.
@@ -105,6 +122,14 @@ async fn load(s: &WebState) -> Result<Status, PageError> {
     .bind(n)
     .fetch_optional(&s.pool)
     .await?;
+    let last_reveal = sqlx::query_as(
+        "SELECT epoch_index, status, revealed_block FROM weight_submissions
+          WHERE netuid = $1 AND status IN ('revealed', 'reveal_missed')
+          ORDER BY epoch_index DESC, mechid LIMIT 1",
+    )
+    .bind(n)
+    .fetch_optional(&s.pool)
+    .await?;
     let mode = |key: &'static str, default: Mode| async move {
         crate::settings::mode(&s.pool, s.netuid, key, default)
             .await
@@ -115,6 +140,7 @@ async fn load(s: &WebState) -> Result<Status, PageError> {
         head: head.map(|(b, ms)| (b, ms / 1000)),
         finalized: s.metrics.chain.head.get(),
         last_submission,
+        last_reveal,
         vesting_mode: mode("vesting", s.vesting_mode).await?,
         uptime_mode: mode("uptime", s.uptime_mode).await?,
         leader: s.health.leader(),
@@ -144,6 +170,7 @@ mod tests {
             head: Some((120, 30)),
             finalized: 121,
             last_submission: Some((5, "finalized".into(), "set_weights".into(), Some(118), 40)),
+            last_reveal: None,
             vesting_mode: "on".into(),
             uptime_mode: "shadow".into(),
             leader: Some(crate::health::LeaderState {
@@ -169,5 +196,28 @@ mod tests {
             "no instance name"
         );
         assert!(!html.contains("/etc/tenure") && !html.contains("TENURE_WALLET_PASSWORD"));
+        assert!(
+            !html.contains("Last reveal"),
+            "plain set_weights: no reveal row"
+        );
+    }
+
+    #[test]
+    fn status_says_a_missed_reveal() {
+        let mut s = Status {
+            last_reveal: Some((7, "reveal_missed".into(), None)),
+            ..Status::default()
+        };
+        let html = render(1, &s);
+        assert!(
+            html.contains("epoch 7: reveal_missed — the chain did not reveal the commit"),
+            "{html}"
+        );
+        s.last_reveal = Some((8, "revealed".into(), Some(190)));
+        let html = render(1, &s);
+        assert!(
+            html.contains("epoch 8: revealed as committed in block 190"),
+            "{html}"
+        );
     }
 }

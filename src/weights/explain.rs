@@ -247,7 +247,7 @@ pub fn history_line(h: &HistoryEntry) -> String {
     let s = &h.submission;
     let or_dash = |v: Option<u64>| v.map_or("-".to_string(), |v| v.to_string());
     format!(
-        "epoch {:>8}  {:<10} {:<36} planned at {:>9}  in block {:<9}  {} weights  attempts {}{}{}",
+        "epoch {:>8}  {:<13} {:<36} planned at {:>9}  in block {:<9}  {} weights  attempts {}{}{}{}",
         s.epoch_index,
         s.status.name(),
         s.method,
@@ -255,6 +255,9 @@ pub fn history_line(h: &HistoryEntry) -> String {
         or_dash(s.in_block_number),
         s.uids.len(),
         s.attempts,
+        s.revealed_block
+            .map(|b| format!("  revealed in block {b}"))
+            .unwrap_or_default(),
         if s.dry_run { "  (dry run)" } else { "" },
         s.error
             .as_ref()

@@ -24,6 +24,7 @@ use super::submission::{self, Change, NewPlan, Status, Submission};
 use crate::chain::client::{
     BlockRef, ChainClient, ChainError, MORTAL_BLOCKS, PoolRefusal, Submitted, TxProgress,
 };
+use crate::chain::schedule::{self, netuid_storage_index};
 use crate::chain::submit::{WeightsCall, WeightsRequest, WeightsState, method};
 use crate::chain::types::AccountId;
 use crate::drand::Beacon;
@@ -33,6 +34,9 @@ use crate::metrics::{Metrics, ReasonLabels};
 
 /// Readiness check: fails while weights cannot be submitted (no fresh scores, not registered).
 pub const CHECK_WEIGHTS: &str = "weights";
+/// Readiness check on commit-reveal subnets: fails while the latest settled commit was not
+/// revealed as committed.
+pub const CHECK_REVEALS: &str = "reveals";
 /// Attempts per epoch before the epoch is given up (each one logged with its reason).
 pub const MAX_ATTEMPTS: u32 = 5;
 
@@ -172,7 +176,8 @@ impl Runner {
         }
     }
 
-    fn who(&self) -> AccountId {
+    /// The validator's hotkey.
+    pub fn who(&self) -> AccountId {
         AccountId(self.signer.public_key().0)
     }
 
@@ -340,6 +345,9 @@ impl Runner {
 
         self.pulse.at("settling earlier epochs");
         let carried = self.settle(head, &st, version_key).await?;
+        self.pulse
+            .at("settling the reveals of earlier commits (database)");
+        self.settle_reveals(cursor, &st).await?;
         if let Some(sub) = submission::get(&self.pool, netuid, mechid, st.epoch_index).await? {
             self.pulse
                 .at(format!("the submission of epoch {}", st.epoch_index));
@@ -407,7 +415,14 @@ impl Runner {
     /// when our weights are already in this epoch (a late landing of an earlier submission),
     /// not so close to the next epoch that it would land after it, never inside the rate limit.
     fn may_send(&mut self, head: BlockRef, st: &WeightsState, next: u64) -> bool {
-        if st.epoch_start > 0 && st.last_update >= st.epoch_start {
+        // On commit-reveal subnets the reveal of the previous epoch's commit moves `LastUpdate`
+        // into this epoch too: only a pending commit of this epoch says ours is in.
+        let ours_in = if st.hyper.commit_reveal {
+            st.committed
+        } else {
+            st.epoch_start > 0 && st.last_update >= st.epoch_start
+        };
+        if ours_in {
             if self.noted != Some(st.epoch_index) {
                 self.noted = Some(st.epoch_index);
                 tracing::info!(
@@ -482,6 +497,107 @@ impl Runner {
         }
         self.settled = Some(st.epoch_index);
         Ok(carried)
+    }
+
+    /// Settles finalized timelocked commits whose reveal the ingested chain shows, or whose
+    /// reveal epoch ingestion has passed: `revealed` when the chain revealed the commit and
+    /// stored exactly the committed weights, `reveal_missed` (with what was seen) otherwise.
+    /// Readiness check [`CHECK_REVEALS`] says whether the latest settled commit was revealed.
+    async fn settle_reveals(
+        &mut self,
+        cursor: BlockRef,
+        st: &WeightsState,
+    ) -> Result<(), RunError> {
+        let (netuid, mechid) = (self.s.netuid, self.s.mechid);
+        let index = netuid_storage_index(netuid, mechid);
+        let hotkey = self.who().to_ss58();
+        for sub in submission::awaiting_reveal(&self.pool, netuid, mechid).await? {
+            let Some(committed_in) = sub.in_block_number else {
+                continue;
+            };
+            let tempo = st.hyper.tempo;
+            let epoch =
+                schedule::epoch_index(committed_in, netuid, tempo) + st.hyper.reveal_period_epochs;
+            let window = schedule::epoch_blocks(epoch, netuid, tempo);
+            let found = submission::reveal_in(&self.pool, netuid, index, &hotkey, window).await?;
+            let verdict = match &found {
+                Some(r) => reveal_verdict(&sub, r),
+                None if cursor.number >= window.1 => Err(format!(
+                    "no TimelockedWeightsRevealed for {hotkey} in its reveal epoch {epoch} (blocks {}..={}, committed in block {committed_in} for drand round {})",
+                    window.0,
+                    window.1,
+                    sub.reveal_round.unwrap_or_default()
+                )),
+                None => continue,
+            };
+            self.record_reveal(&sub, found.as_ref().map(|r| r.block), verdict)
+                .await?;
+        }
+        match submission::last_reveal(&self.pool, netuid, mechid).await? {
+            Some((epoch, Status::RevealMissed, reason)) => self.health.fail(
+                CHECK_REVEALS,
+                format!(
+                    "the commit of epoch {epoch} was not revealed as committed: {}",
+                    reason.unwrap_or_default()
+                ),
+            ),
+            Some(_) => self.health.pass(CHECK_REVEALS),
+            None => {}
+        }
+        Ok(())
+    }
+
+    /// Records a reveal's verdict: `Ok(detail)` revealed, `Err(reason)` missed.
+    async fn record_reveal(
+        &mut self,
+        sub: &Submission,
+        block: Option<u64>,
+        verdict: Result<String, String>,
+    ) -> Result<(), RunError> {
+        let (to, change, detail) = match &verdict {
+            Ok(detail) => (
+                Status::Revealed,
+                Change {
+                    revealed_block: block,
+                    ..Change::default()
+                },
+                detail.clone(),
+            ),
+            Err(reason) => (
+                Status::RevealMissed,
+                Change {
+                    revealed_block: block,
+                    error: Some(reason.clone()),
+                    retryable: Some(false),
+                    ..Change::default()
+                },
+                reason.clone(),
+            ),
+        };
+        let moved = submission::transition(
+            &self.pool,
+            sub.id,
+            &[Status::Finalized],
+            to,
+            change,
+            &detail,
+            self.fence.as_ref(),
+        )
+        .await?;
+        if !moved {
+            return Ok(());
+        }
+        match verdict {
+            Ok(_) => {
+                self.metrics.guards.weights_revealed.inc();
+                tracing::info!(epoch = sub.epoch_index, block = ?block, "weights revealed on chain as committed");
+            }
+            Err(reason) => {
+                self.metrics.guards.weights_reveal_missed.inc();
+                tracing::error!(epoch = sub.epoch_index, %reason, "weights commit not revealed as committed");
+            }
+        }
+        Ok(())
     }
 
     /// Computes this epoch's weights from what ingestion recorded up to `cursor`, stores the
@@ -579,7 +695,7 @@ impl Runner {
             return Ok(());
         }
         match sub.status {
-            Status::Finalized | Status::Missed => Ok(()),
+            Status::Finalized | Status::Missed | Status::Revealed | Status::RevealMissed => Ok(()),
             Status::Planned => self.send(&sub, head, st, carried).await,
             Status::Submitted | Status::InBlock => {
                 self.reconcile(&sub, head, st, Some(next)).await.map(|_| ())
@@ -964,6 +1080,35 @@ impl Runner {
     }
 }
 
+/// Whether a reveal stored what `sub` committed: `Ok(detail)` or `Err(reason)`.
+fn reveal_verdict(sub: &Submission, r: &submission::Reveal) -> Result<String, String> {
+    let Some((dests, values)) = &r.stored else {
+        return Ok(format!(
+            "revealed in block {} (TimelockedWeightsRevealed); the stored Weights were not read: the block was ingested without the validator's hotkey",
+            r.block
+        ));
+    };
+    if (dests, values) == (&sub.uids, &sub.weights) {
+        return Ok(format!(
+            "revealed in block {}: TimelockedWeightsRevealed, and Weights equal the {} committed u16 weights",
+            r.block,
+            dests.len()
+        ));
+    }
+    let first = dests
+        .iter()
+        .zip(values)
+        .zip(sub.uids.iter().zip(&sub.weights))
+        .position(|(a, b)| a != (b.0, b.1))
+        .unwrap_or(dests.len().min(sub.uids.len()));
+    Err(format!(
+        "revealed in block {}, but the chain's Weights differ from the commit: {} stored against {} committed, first difference at position {first}",
+        r.block,
+        dests.len(),
+        sub.uids.len()
+    ))
+}
+
 /// No transaction is started this close to the next epoch: with the node's finality lag and
 /// inclusion it would land in the next epoch, beside that epoch's own submission.
 pub const SEND_MARGIN_BLOCKS: u64 = 3;
@@ -998,9 +1143,10 @@ pub fn classify(e: &ChainError) -> (&'static str, bool) {
             subtensor_error(error).unwrap_or(("DispatchError", false))
         }
         ChainError::Module { .. } | ChainError::Dispatch(_) => ("DispatchError", false),
-        ChainError::UnknownBlock(_) | ChainError::Decode { .. } | ChainError::Build(_) => {
-            ("Other", false)
-        }
+        ChainError::UnknownBlock(_)
+        | ChainError::StatePruned { .. }
+        | ChainError::Decode { .. }
+        | ChainError::Build(_) => ("Other", false),
     }
 }
 

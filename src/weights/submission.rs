@@ -1,6 +1,8 @@
 //! The submission state machine, one row per (subnet, mechanism, epoch):
 //! `planned → submitted → in_block → finalized | failed(reason, retryable)`, and `missed`
-//! (with the reason) for an epoch whose submission window passed without our weights on chain. The unique key
+//! (with the reason) for an epoch whose submission window passed without our weights on chain.
+//! On commit-reveal subnets a finalized commit goes on to `revealed` (the chain revealed it and
+//! stored exactly its weights) or `reveal_missed` (its reveal epoch passed without that). The unique key
 //! makes a second plan for an epoch impossible; a row is marked `submitted` (with the nonce it
 //! is signed with) before the extrinsic leaves the process, so a restart knows a transaction
 //! may be out there and reconciles with the chain before anything else is sent.
@@ -20,6 +22,10 @@ pub enum Status {
     Failed,
     /// The epoch ended without our weights on chain; never sent late.
     Missed,
+    /// A finalized timelocked commit the chain revealed, storing exactly the committed weights.
+    Revealed,
+    /// A finalized timelocked commit whose reveal epoch passed without that.
+    RevealMissed,
 }
 
 impl Status {
@@ -31,6 +37,8 @@ impl Status {
             Status::Finalized => "finalized",
             Status::Failed => "failed",
             Status::Missed => "missed",
+            Status::Revealed => "revealed",
+            Status::RevealMissed => "reveal_missed",
         }
     }
 }
@@ -39,19 +47,21 @@ impl std::str::FromStr for Status {
     type Err = crate::text_column::UnknownName;
 
     fn from_str(s: &str) -> Result<Status, Self::Err> {
-        const ALL: [Status; 6] = [
+        const ALL: [Status; 8] = [
             Status::Planned,
             Status::Submitted,
             Status::InBlock,
             Status::Finalized,
             Status::Failed,
             Status::Missed,
+            Status::Revealed,
+            Status::RevealMissed,
         ];
         ALL.into_iter().find(|x| x.name() == s).ok_or_else(|| {
             crate::text_column::UnknownName::new(
                 "submission status",
                 s,
-                "planned, submitted, in_block, finalized, failed, missed",
+                "planned, submitted, in_block, finalized, failed, missed, revealed, reveal_missed",
             )
         })
     }
@@ -87,11 +97,13 @@ pub struct Submission {
     /// Fencing token of the lease term that last wrote it (None without a lease).
     #[serde(skip)]
     pub leader_token: Option<i64>,
+    /// The block the chain revealed a timelocked commit in (commit-reveal subnets).
+    pub revealed_block: Option<u64>,
 }
 
 const COLUMNS: &str = "id, epoch_index, epoch_block, planned_block, status, method, dry_run,
     version_key, uids, weights, reveal_round, nonce, in_block_number, attempts, error, retryable,
-    submitted_block, leader_token";
+    submitted_block, leader_token, revealed_block";
 
 fn of_row(r: &sqlx::postgres::PgRow) -> Result<Submission, sqlx::Error> {
     let u = |v: Option<i64>| v.map(|x| x.max(0) as u64);
@@ -115,6 +127,7 @@ fn of_row(r: &sqlx::postgres::PgRow) -> Result<Submission, sqlx::Error> {
         retryable: r.try_get(15)?,
         submitted_block: u(r.try_get(16)?),
         leader_token: r.try_get(17)?,
+        revealed_block: u(r.try_get(18)?),
     })
 }
 
@@ -157,7 +170,8 @@ pub async fn history(
 pub async fn last_accepted(pool: &PgPool, netuid: u16) -> Result<Option<u64>, sqlx::Error> {
     let b: Option<i64> = sqlx::query_scalar(
         "SELECT max(in_block_number) FROM weight_submissions
-          WHERE netuid = $1 AND status = 'finalized' AND NOT dry_run",
+          WHERE netuid = $1 AND status IN ('finalized', 'revealed', 'reveal_missed')
+            AND NOT dry_run",
     )
     .bind(i32::from(netuid))
     .fetch_one(pool)
@@ -341,6 +355,7 @@ pub struct Change {
     pub retryable: Option<bool>,
     /// A new attempt signed at this finalized head: `attempts` + 1, the previous error cleared.
     pub attempt: Option<u64>,
+    pub revealed_block: Option<u64>,
 }
 
 /// Moves `id` to `to` if it is in one of `from` (else nothing changes and this returns false),
@@ -374,6 +389,7 @@ pub async fn transition(
              attempts = attempts + CASE WHEN $12 THEN 1 ELSE 0 END,
              submitted_block = COALESCE($13, submitted_block),
              leader_token = COALESCE($14, leader_token),
+             revealed_block = COALESCE($15, revealed_block),
              updated_at = now()
           WHERE id = $1 AND status = ANY($2)",
     )
@@ -391,6 +407,7 @@ pub async fn transition(
     .bind(change.attempt.is_some())
     .bind(change.attempt.map(|b| b as i64))
     .bind(fence.map(|f| f.token))
+    .bind(change.revealed_block.map(|b| b as i64))
     .execute(&mut *tx)
     .await?;
     if done.rows_affected() == 0 {
@@ -510,4 +527,77 @@ pub async fn unsettled(
     .fetch_all(pool)
     .await?;
     rows.iter().map(of_row).collect()
+}
+
+/// Finalized timelocked commits whose reveal has not been settled yet, oldest first.
+pub async fn awaiting_reveal(
+    pool: &PgPool,
+    netuid: u16,
+    mechid: u8,
+) -> Result<Vec<Submission>, sqlx::Error> {
+    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM weight_submissions s
+          WHERE netuid = $1 AND mechid = $2 AND status = 'finalized' AND NOT dry_run
+            AND reveal_round IS NOT NULL AND in_block_number IS NOT NULL
+          ORDER BY epoch_index"
+    )))
+    .bind(i32::from(netuid))
+    .bind(i32::from(mechid))
+    .fetch_all(pool)
+    .await?;
+    rows.iter().map(of_row).collect()
+}
+
+/// A `TimelockedWeightsRevealed` of one hotkey as ingestion recorded it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reveal {
+    pub block: u64,
+    /// The chain's `Weights` row after the reveal (dests, values); `None` if it was not read.
+    pub stored: Option<(Vec<u16>, Vec<u16>)>,
+}
+
+/// The first reveal of `hotkey` at `netuid_index` in blocks `from..=to`.
+pub async fn reveal_in(
+    pool: &PgPool,
+    netuid: u16,
+    netuid_index: u16,
+    hotkey: &str,
+    (from, to): (u64, u64),
+) -> Result<Option<Reveal>, sqlx::Error> {
+    type Row = (i64, Option<Vec<i32>>, Option<Vec<i32>>);
+    let row: Option<Row> = sqlx::query_as(
+        "SELECT block, uids, weights FROM weight_reveals
+          WHERE netuid = $1 AND netuid_index = $2 AND hotkey = $3 AND block BETWEEN $4 AND $5
+          ORDER BY block LIMIT 1",
+    )
+    .bind(i32::from(netuid))
+    .bind(i32::from(netuid_index))
+    .bind(hotkey)
+    .bind(from as i64)
+    .bind(to as i64)
+    .fetch_optional(pool)
+    .await?;
+    let v16 = |v: Vec<i32>| v.into_iter().map(|x| x as u16).collect();
+    Ok(row.map(|(block, uids, weights)| Reveal {
+        block: block as u64,
+        stored: uids.zip(weights).map(|(u, w)| (v16(u), v16(w))),
+    }))
+}
+
+/// The latest settled reveal: (epoch, `revealed` or `reveal_missed`, the reason of a miss).
+pub async fn last_reveal(
+    pool: &PgPool,
+    netuid: u16,
+    mechid: u8,
+) -> Result<Option<(u64, Status, Option<String>)>, sqlx::Error> {
+    let row: Option<(i64, Status, Option<String>)> = sqlx::query_as(
+        "SELECT epoch_index, status, error FROM weight_submissions
+          WHERE netuid = $1 AND mechid = $2 AND status IN ('revealed', 'reveal_missed')
+          ORDER BY epoch_index DESC LIMIT 1",
+    )
+    .bind(i32::from(netuid))
+    .bind(i32::from(mechid))
+    .fetch_optional(pool)
+    .await?;
+    Ok(row.map(|(e, s, r)| (e as u64, s, r)))
 }

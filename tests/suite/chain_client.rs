@@ -20,6 +20,7 @@ use common::finney_metadata;
 fn settings(url: &str) -> Settings {
     Settings {
         endpoints: vec![url.to_string()],
+        archive_endpoints: Vec::new(),
         rpc_timeout: Duration::from_secs(5),
         stall_timeout: Duration::from_millis(600),
         reconnect_initial: Duration::from_millis(20),

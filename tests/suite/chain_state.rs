@@ -19,6 +19,7 @@ use common::finney_metadata;
 fn client(url: &str) -> ChainClient {
     ChainClient::new(Settings {
         endpoints: vec![url.to_string()],
+        archive_endpoints: Vec::new(),
         rpc_timeout: Duration::from_secs(10),
         stall_timeout: Duration::from_secs(5),
         reconnect_initial: Duration::from_millis(20),

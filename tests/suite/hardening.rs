@@ -461,6 +461,7 @@ async fn a_parked_chain_call_does_not_block_the_others() {
     .unwrap();
     let client = tenure::chain::client::ChainClient::new(tenure::chain::client::Settings {
         endpoints: vec![devnet.url()],
+        archive_endpoints: Vec::new(),
         rpc_timeout: Duration::from_secs(5),
         stall_timeout: Duration::from_secs(10),
         reconnect_initial: Duration::from_millis(50),

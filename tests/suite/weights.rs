@@ -388,6 +388,31 @@ async fn one_submission_per_epoch_equal_to_explain(pool: PgPool) {
     drop(s.dir);
 }
 
+/// The reveal epoch the devnet skips (`--drop-reveal-at`): about 17 s into the run at 100 ms
+/// a block, after the daemon's first commits.
+const DROPPED_EPOCH: u64 = 8;
+
+#[derive(Debug, sqlx::FromRow)]
+struct Reveal {
+    epoch_index: i64,
+    status: String,
+    uids: Vec<i32>,
+    weights: Vec<i32>,
+    in_block_number: Option<i64>,
+    revealed_block: Option<i64>,
+    error: Option<String>,
+}
+
+async fn reveals(pool: &PgPool) -> Vec<Reveal> {
+    sqlx::query_as(
+        "SELECT epoch_index, status, uids, weights, in_block_number, revealed_block, error
+           FROM weight_submissions WHERE method = 'commit_timelocked_weights' ORDER BY epoch_index",
+    )
+    .fetch_all(pool)
+    .await
+    .unwrap()
+}
+
 #[sqlx::test]
 async fn commit_reveal_subnets_get_timelocked_commits_the_devnet_reveals(pool: PgPool) {
     let _serial = common::SERIAL.lock().await;
@@ -400,6 +425,7 @@ async fn commit_reveal_subnets_get_timelocked_commits_the_devnet_reveals(pool: P
             seed,
             commit_reveal: true,
             reveal_period: 1,
+            drop_reveal_at: Some(DROPPED_EPOCH),
             ..DevnetArgs::default()
         },
         |c: &mut Config| {
@@ -410,38 +436,122 @@ async fn commit_reveal_subnets_get_timelocked_commits_the_devnet_reveals(pool: P
     )
     .await;
     let daemon = common::daemon::spawn(&s.config, &s.cfg);
+    // Until the dropped epoch's commit is settled and three later ones are revealed; /readyz
+    // is watched meanwhile (it fails from the miss until the next reveal).
     let deadline = Instant::now() + Duration::from_secs(180);
-    let (r, revealed) = loop {
-        let r = rows(&pool).await;
-        let revealed: Vec<_> = weights_set(&s.ledger).into_iter().filter(|w| w.1).collect();
-        if revealed.len() >= 3 {
-            break (r, revealed);
+    let mut readyz_said = None;
+    let r = loop {
+        let r = reveals(&pool).await;
+        let missed = r.iter().position(|x| x.status == "reveal_missed");
+        let later = missed.map_or(0, |m| {
+            r[m..].iter().filter(|x| x.status == "revealed").count()
+        });
+        if later >= 3 && readyz_said.is_some() {
+            break r;
         }
-        assert!(Instant::now() < deadline, "not revealed: {r:#?}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        if missed.is_some() && readyz_said.is_none() {
+            let (status, body) = common::http_get(s.addr, "/readyz").await;
+            let check = &serde_json::from_str::<Json>(&body).unwrap()["checks"]["reveals"];
+            if status == 503 && check["ok"] == false {
+                readyz_said = check["reason"].as_str().map(String::from);
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "reveals not settled: {r:#?} {readyz_said:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
     };
+    let (_, metrics) = common::http_get(s.addr, "/metrics").await;
+    let (_, readyz) = common::http_get(s.addr, "/readyz").await;
     kill(daemon);
-    let commits: Vec<&Row> = r
-        .iter()
-        .filter(|r| r.status == "finalized" && r.method == "commit_timelocked_weights")
-        .collect();
-    assert!(commits.len() >= 3, "{r:#?}");
     assert!(failures(&s.ledger).is_empty(), "{:?}", failures(&s.ledger));
-    // Each reveal happens in the epoch after its commit and stores exactly the committed vectors.
-    for (block, _, dests, weights) in &revealed {
-        let commit = commits
-            .iter()
-            .find(|c| {
-                common::epoch_of(NETUID, TEMPO, c.in_block_number.unwrap() as u64) + 1
-                    == common::epoch_of(NETUID, TEMPO, *block)
-            })
-            .unwrap_or_else(|| panic!("no commit for the reveal at {block}"));
-        let ours: Vec<u16> = commit.uids.iter().map(|u| *u as u16).collect();
-        let vals: Vec<u16> = commit.weights.iter().map(|w| *w as u16).collect();
-        assert_eq!((&ours, &vals), (dests, weights));
-        // Uniform scores: every uid, validators included (their base is 1.0 as well).
-        assert_eq!(ours.len(), 14);
+    let tempo_epoch = |b: i64| common::epoch_of(NETUID, TEMPO, b as u64);
+    // The devnet's ledger is the oracle: what its `Weights` storage received at each reveal.
+    let stored: BTreeMap<u64, (Vec<u16>, Vec<u16>)> = weights_set(&s.ledger)
+        .into_iter()
+        .filter(|w| w.1)
+        .map(|(b, _, d, w)| (b, (d, w)))
+        .collect();
+    // Every epoch from the first commit on is committed: a reveal moving `LastUpdate` into an
+    // epoch does not pass for that epoch's own commit.
+    let first = r.iter().position(|x| x.in_block_number.is_some()).unwrap();
+    let missed: Vec<i64> = r[first..]
+        .iter()
+        .filter(|x| x.status == "missed")
+        .map(|x| x.epoch_index)
+        .collect();
+    assert!(missed.is_empty(), "epochs missed: {missed:?}");
+    let mut settled = 0;
+    for row in &r[first..] {
+        let committed = tempo_epoch(row.in_block_number.expect("committed in a block"));
+        match row.status.as_str() {
+            "revealed" => {
+                assert_ne!(committed, DROPPED_EPOCH, "{row:?}");
+                let at = row.revealed_block.expect("revealed in a block") as u64;
+                assert_eq!(
+                    common::epoch_of(NETUID, TEMPO, at),
+                    committed + 1,
+                    "{row:?}"
+                );
+                let ours: Vec<u16> = row.uids.iter().map(|u| *u as u16).collect();
+                let vals: Vec<u16> = row.weights.iter().map(|w| *w as u16).collect();
+                assert_eq!(stored.get(&at), Some(&(ours, vals)), "{row:?}");
+                settled += 1;
+            }
+            "reveal_missed" => {
+                assert_eq!(committed, DROPPED_EPOCH, "{row:?}");
+                assert!(row.revealed_block.is_none(), "{row:?}");
+                let why = row.error.as_deref().unwrap_or_default();
+                assert!(why.contains("no TimelockedWeightsRevealed"), "{why}");
+                // The devnet revealed nothing of ours in that epoch.
+                assert!(
+                    stored
+                        .keys()
+                        .all(|b| common::epoch_of(NETUID, TEMPO, *b) != DROPPED_EPOCH + 1),
+                    "{stored:?}"
+                );
+                settled += 1;
+            }
+            // Commits whose reveal epoch has not come yet.
+            "finalized" => assert!(row.epoch_index >= r.last().unwrap().epoch_index - 2),
+            other => panic!("unexpected status {other}: {row:?}"),
+        }
     }
+    assert_eq!(
+        r.iter().filter(|x| x.status == "reveal_missed").count(),
+        1,
+        "{r:#?}"
+    );
+    assert!(settled >= 4, "{r:#?}");
+    assert!(
+        metrics.contains("tenure_weights_reveal_missed_total 1\n"),
+        "{metrics}"
+    );
+    let revealed = r.iter().filter(|x| x.status == "revealed").count();
+    assert!(
+        metrics.contains(&format!("tenure_weights_revealed_total {revealed}\n")),
+        "{revealed}: {metrics}"
+    );
+    let said = readyz_said.unwrap();
+    let missed = r.iter().find(|x| x.status == "reveal_missed").unwrap();
+    assert!(
+        said.contains(&format!(
+            "the commit of epoch {} was not revealed",
+            missed.epoch_index
+        )),
+        "{said}"
+    );
+    // A later reveal clears the check.
+    let readyz: Json = serde_json::from_str(&readyz).unwrap();
+    assert_eq!(readyz["checks"]["reveals"]["ok"], true, "{readyz}");
+    // `tenure weights history` shows both states.
+    let (ok, history) = cli(&s.config, &["weights", "history"]);
+    assert!(ok, "{history}");
+    assert!(
+        history.contains("reveal_missed") && history.contains("revealed"),
+        "{history}"
+    );
     s.devnet.stop().await;
 }
 
