@@ -45,6 +45,7 @@ pub const ENV_SEPARATOR: &str = "__";
 /// Keys whose environment override is a comma-separated list.
 const ENV_LIST_KEYS: &[&str] = &[
     "chain.endpoints",
+    "chain.archive_endpoints",
     "uptime.sources",
     "weights.exempt_uids",
     "uptime.time.peak_hours_utc",

@@ -206,11 +206,27 @@ pub struct IngestMetrics {
     pub errors: Counter,
     /// Age of the last ingested block by its chain timestamp (≈ head age when caught up).
     pub block_age_seconds: Gauge<f64, AtomicU64>,
+    /// The block whose state no endpoint has (pruned) while that stops ingestion; 0 otherwise.
+    pub state_pruned_block: Gauge,
+    /// Reads of state the endpoints have pruned, served by `chain.archive_endpoints`.
+    pub archive_reads: Gauge,
 }
 
 impl IngestMetrics {
     fn register(r: &mut Registry) -> Self {
         IngestMetrics {
+            state_pruned_block: add(
+                r,
+                "ingest_state_pruned_block",
+                "The block whose state no endpoint has any more while that stops ingestion (0: none)",
+                Gauge::default(),
+            ),
+            archive_reads: add(
+                r,
+                "chain_archive_reads",
+                "Reads of pruned state served by chain.archive_endpoints (since start)",
+                Gauge::default(),
+            ),
             cursor: add(
                 r,
                 "ingest_cursor_block",

@@ -131,6 +131,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/vesting/mode", put(vesting::set_mode))
         .route("/v1/vesting/miners", get(vesting::epoch))
         .route("/v1/vesting/miners/{miner}", get(vesting::history))
+        .route("/v1/ingest/gaps", get(ingest_gaps))
         .route("/v1/network", get(network::latest))
         .route("/v1/network/history", get(network::history))
         .route("/v1/scores", post(weights::post_scores))
@@ -170,6 +171,15 @@ async fn count_requests(State(state): State<AppState>, req: Request, next: Next)
         })
         .inc();
     response
+}
+
+/// `GET /v1/ingest/gaps`: the blocks the history skips (`tenure ingest reanchor`), oldest first.
+async fn ingest_gaps(
+    State(state): State<AppState>,
+) -> ApiResult<Vec<crate::ingest::reanchor::GapRow>> {
+    Ok(Json(
+        crate::ingest::reanchor::gaps(&state.pool, state.api.netuid).await?,
+    ))
 }
 
 #[derive(Serialize)]

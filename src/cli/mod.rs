@@ -10,6 +10,7 @@ use crate::config::{Config, ConfigError, Loaded};
 use crate::{daemon, db, telemetry};
 
 mod chain;
+mod ingest;
 mod lab;
 mod network;
 mod uptime;
@@ -87,6 +88,11 @@ pub enum Command {
     /// whether the recorded parameters reproduce what was recorded. Writes nothing, touches no
     /// chain.
     Replay(lab::ReplayArgs),
+    /// Ingestion: the history's gaps, and reanchoring past blocks a pruning node no longer serves.
+    Ingest {
+        #[command(subcommand)]
+        command: ingest::IngestCommand,
+    },
     /// Network health at the latest recorded epochs: uptime, bonus coverage, skew, retention.
     Network {
         /// Print JSON (as GET /v1/network).
@@ -273,6 +279,9 @@ pub fn main() -> ExitCode {
         } => weights_emit(),
         Command::Weights { command } => with_config(&cli.config, |loaded| {
             run_async(weights_command(loaded, command))
+        }),
+        Command::Ingest { command } => with_config(&cli.config, |loaded| {
+            run_async(ingest::ingest_command(loaded, command))
         }),
         Command::Network { json } => with_config(&cli.config, |loaded| {
             run_async(network::network_command(loaded, json))

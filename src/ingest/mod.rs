@@ -15,6 +15,7 @@
 //! what happened before is unknown.
 
 pub mod plan;
+pub mod reanchor;
 pub mod store;
 
 use std::collections::BTreeSet;
@@ -94,6 +95,31 @@ pub enum IngestError {
     Stuck { what: String, secs: u64 },
 }
 
+impl IngestError {
+    /// The block whose state no endpoint has any more, when that stopped ingestion.
+    fn pruned_block(&self) -> Option<u64> {
+        match self {
+            IngestError::Chain(ChainError::StatePruned { block, .. })
+            | IngestError::Plan(PlanError::Chain(ChainError::StatePruned { block, .. })) => {
+                Some(*block)
+            }
+            _ => None,
+        }
+    }
+}
+
+/// What an operator can do when the node has pruned the state ingestion needs next.
+fn pruned_advice(block: u64, archive: bool) -> String {
+    let what = if archive {
+        "neither chain.endpoints nor chain.archive_endpoints have"
+    } else {
+        "the node (chain.endpoints) no longer has"
+    };
+    format!(
+        "ingestion cannot read block {block}: {what} its state (non-archive nodes keep only recent state). Nothing is written until one of: set chain.archive_endpoints to an archive node of this chain (ingestion then back-fills everything), or run `tenure ingest reanchor --reason …` to continue from the finalized head, recording blocks {block}.. as a gap (uptime unknown there, the stake held then becomes manual tranches)"
+    )
+}
+
 /// One block's database write (its epoch step included) may take at most this long; the
 /// pipeline then starts over from the cursor (the transaction was rolled back).
 const WRITE_TIMEOUT: Duration = Duration::from_secs(120);
@@ -119,8 +145,15 @@ pub async fn run(
         client.counters.block_loop.beat();
         if let Err(e) = result {
             metrics.ingest.errors.inc();
-            health.fail(CHECK_INGEST, e.to_string());
-            tracing::error!(error = %e, retry_in_ms = delay.as_millis() as u64, "ingestion stopped; resuming from the database cursor");
+            let reason = match e.pruned_block() {
+                Some(block) => {
+                    metrics.ingest.state_pruned_block.set(block as i64);
+                    pruned_advice(block, !client.settings.archive_endpoints.is_empty())
+                }
+                None => e.to_string(),
+            };
+            health.fail(CHECK_INGEST, reason.clone());
+            tracing::error!(error = %reason, retry_in_ms = delay.as_millis() as u64, "ingestion stopped; resuming from the database cursor");
         }
         // A pipeline that ran a while before failing starts its backoff over.
         if started.elapsed() > Duration::from_secs(60) {
@@ -373,6 +406,12 @@ async fn write_blocks(
             }
         }
         metrics.ingest.cursor.set(w.number as i64);
+        metrics.ingest.state_pruned_block.set(0);
+        metrics.ingest.archive_reads.set(
+            counters
+                .archive_reads
+                .load(std::sync::atomic::Ordering::Relaxed) as i64,
+        );
         counters.block_loop.processed(w.number);
         health.pass(CHECK_INGEST);
     }

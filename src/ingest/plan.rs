@@ -65,6 +65,17 @@ pub struct BlockWrite {
     pub books: Vec<BookDelta>,
     /// `TimelockedWeightsRevealed` of the subnet (any mechanism).
     pub reveals: Vec<Reveal>,
+    /// A block written after skipped ones (`tenure ingest reanchor`): the gap it closes.
+    pub gap: Option<Gap>,
+}
+
+/// Blocks skipped by a reanchor, and who skipped them and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Gap {
+    pub from: u64,
+    pub to: u64,
+    pub actor: String,
+    pub reason: String,
 }
 
 /// A revealed timelocked commit; for the validator's own hotkey with the `Weights` row the
@@ -145,6 +156,57 @@ impl Planner {
                 if let Some(l) = state.miners.get_mut(&n.uid) {
                     l.permit = true;
                 }
+            }
+        }
+        self.refresh_owners(client, block, state, &mut w, "snapshot")
+            .await?;
+        let dirty = state.tracked.clone();
+        self.restake(client, block, state, &mut w, dirty, BTreeMap::new())
+            .await?;
+        state.cursor = Some((data.number, data.hash));
+        state.spec_version = Some(data.spec_version);
+        Ok(w)
+    }
+
+    /// The block after a gap (`tenure ingest reanchor`): what the skipped blocks did is unknown,
+    /// so everything is read whole at this block, as at a first start, and set against what
+    /// tenure knew: uids given to other hotkeys, permits, owners, and the stake of every tracked
+    /// coldkey (a rise becomes a manual tranche, a fall consumes the newest tranches). The
+    /// block's own events and emission are part of what is unknown.
+    pub async fn reanchor(
+        &self,
+        client: &ChainClient,
+        state: &mut State,
+        data: &BlockData,
+        gap: Gap,
+    ) -> Result<BlockWrite, PlanError> {
+        let block = BlockRef {
+            number: data.number,
+            hash: data.hash,
+        };
+        let mut w = header(data);
+        w.gap = Some(gap);
+        let neurons = client.neuron_snapshot(block, self.netuid).await?;
+        let live: BTreeSet<Uid> = neurons.iter().map(|n| n.uid).collect();
+        let gone: Vec<Uid> = state
+            .miners
+            .keys()
+            .filter(|u| !live.contains(u))
+            .copied()
+            .collect();
+        for uid in gone {
+            state.miners.remove(&uid);
+            w.deregistered.push(uid);
+        }
+        for n in &neurons {
+            if state.miners.get(&n.uid).map(|l| l.hotkey) != Some(n.hotkey) {
+                self.register(state, &mut w, n, n.registered_at);
+            }
+            if let Some(l) = state.miners.get_mut(&n.uid)
+                && l.permit != n.validator_permit
+            {
+                l.permit = n.validator_permit;
+                w.permits.push((n.uid, n.validator_permit));
             }
         }
         self.refresh_owners(client, block, state, &mut w, "snapshot")

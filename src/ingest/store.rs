@@ -202,7 +202,7 @@ pub async fn write(
             mem.stale = true;
             return Ok(Written::AlreadyIngested);
         }
-        Some(c) if c + 1 != b => {
+        Some(c) if c + 1 != b && !w.gap.as_ref().is_some_and(|g| closes(g, c, b)) => {
             return Err(StoreError::Gap {
                 number: w.number,
                 cursor: c as u64,
@@ -257,6 +257,21 @@ pub async fn write(
     rows += stake_and_emissions(&mut tx, n, b, w).await?;
     rows += books(&mut tx, n, b, scope, w, window).await?;
     rows += reveals(&mut tx, n, b, w).await?;
+    if let Some(g) = &w.gap {
+        sqlx::query(
+            "INSERT INTO ingest_gaps (netuid, from_block, to_block, anchor_hash, actor, reason)
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(n)
+        .bind(i64_of(g.from))
+        .bind(i64_of(g.to))
+        .bind(&w.hash[..])
+        .bind(&g.actor)
+        .bind(&g.reason)
+        .execute(&mut *tx)
+        .await?;
+        rows += 1;
+    }
     let epoch = match w.epoch {
         Some(_) => {
             let recorded = record_engines(&mut tx, s, w, mem).await?;
@@ -286,6 +301,11 @@ pub async fn write(
 }
 
 type Tx<'a> = Transaction<'a, Postgres>;
+
+/// Whether `gap` is exactly the blocks between the cursor `c` and the block `b` written now.
+fn closes(gap: &super::plan::Gap, c: i64, b: i64) -> bool {
+    gap.from as i64 == c + 1 && gap.to as i64 + 1 == b && gap.from <= gap.to
+}
 
 /// The block's `TimelockedWeightsRevealed` (one row per hotkey and mechanism).
 async fn reveals(tx: &mut Tx<'_>, n: i32, b: i64, w: &BlockWrite) -> Result<u64, StoreError> {

@@ -19,6 +19,8 @@ pub struct Status {
     /// Commit-reveal subnets: (epoch, `revealed` or `reveal_missed`, block revealed in) of the
     /// latest commit whose reveal is settled.
     pub last_reveal: Option<(i64, String, Option<i64>)>,
+    /// Blocks the history skips (`tenure ingest reanchor`): (from, to, recorded at).
+    pub gaps: Vec<(i64, i64, chrono::DateTime<chrono::Utc>)>,
     pub vesting_mode: String,
     pub uptime_mode: String,
     pub leader: Option<crate::health::LeaderState>,
@@ -69,6 +71,22 @@ pub fn render(netuid: u16, s: &Status) -> String {
                     esc(status)
                 ),
             },
+        );
+    }
+    if !s.gaps.is_empty() {
+        let list: Vec<String> = s
+            .gaps
+            .iter()
+            .map(|(from, to, at)| {
+                format!(
+                    "blocks {from}–{to} <span class=\"muted\">(reanchored {})</span>",
+                    at.format("%Y-%m-%d %H:%M UTC")
+                )
+            })
+            .collect();
+        row(
+            "Gaps in the history (not ingested)",
+            format!("<strong>{}</strong>", list.join(", ")),
         );
     }
     row("Vesting mode", esc(&s.vesting_mode));
@@ -130,6 +148,13 @@ async fn load(s: &WebState) -> Result<Status, PageError> {
     .bind(n)
     .fetch_optional(&s.pool)
     .await?;
+    let gaps = sqlx::query_as(
+        "SELECT from_block, to_block, recorded_at FROM ingest_gaps
+          WHERE netuid = $1 ORDER BY from_block",
+    )
+    .bind(n)
+    .fetch_all(&s.pool)
+    .await?;
     let mode = |key: &'static str, default: Mode| async move {
         crate::settings::mode(&s.pool, s.netuid, key, default)
             .await
@@ -141,6 +166,7 @@ async fn load(s: &WebState) -> Result<Status, PageError> {
         finalized: s.metrics.chain.head.get(),
         last_submission,
         last_reveal,
+        gaps,
         vesting_mode: mode("vesting", s.vesting_mode).await?,
         uptime_mode: mode("uptime", s.uptime_mode).await?,
         leader: s.health.leader(),
@@ -171,6 +197,7 @@ mod tests {
             finalized: 121,
             last_submission: Some((5, "finalized".into(), "set_weights".into(), Some(118), 40)),
             last_reveal: None,
+            gaps: Vec::new(),
             vesting_mode: "on".into(),
             uptime_mode: "shadow".into(),
             leader: Some(crate::health::LeaderState {

@@ -149,6 +149,11 @@ fn out_of_range_values_are_refused() {
         &[],
         "chain.endpoints[0]",
     );
+    refused(
+        "[chain]\narchive_endpoints = [\"ws://archive:9944\", \"archive\"]\n",
+        &[],
+        "chain.archive_endpoints[1]",
+    );
     refused("[database]\nurl = \"mysql://x/y\"\n", &[], "database.url");
     refused(
         "[uptime.time]\nholidays = [\"2026-13-01\"]\n",

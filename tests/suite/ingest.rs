@@ -88,7 +88,7 @@ fn spawn((file, config): &(PathBuf, Config)) -> Child {
     common::daemon::spawn(file, config)
 }
 
-async fn cursor(pool: &PgPool) -> Option<i64> {
+pub(crate) async fn cursor(pool: &PgPool) -> Option<i64> {
     sqlx::query_scalar("SELECT block_number FROM ingest_cursor WHERE netuid = 1")
         .fetch_optional(pool)
         .await
@@ -96,7 +96,7 @@ async fn cursor(pool: &PgPool) -> Option<i64> {
         .flatten()
 }
 
-async fn wait_for_cursor(pool: &PgPool, target: u64, within: Duration) {
+pub(crate) async fn wait_for_cursor(pool: &PgPool, target: u64, within: Duration) {
     let deadline = Instant::now() + within;
     while cursor(pool).await != Some(target as i64) {
         assert!(Instant::now() < deadline, "cursor did not reach {target}");
@@ -104,7 +104,7 @@ async fn wait_for_cursor(pool: &PgPool, target: u64, within: Duration) {
     }
 }
 
-fn stop(mut child: Child) {
+pub(crate) fn stop(mut child: Child) {
     let _ = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status();
@@ -167,7 +167,7 @@ async fn db_tranches(pool: &PgPool) -> BTreeSet<TrancheRow> {
 }
 
 /// Every table ingestion writes, without surrogate ids and wall-clock times.
-async fn dump(pool: &PgPool) -> Vec<String> {
+pub(crate) async fn dump(pool: &PgPool) -> Vec<String> {
     let queries = [
         "SELECT number, encode(hash, 'hex'), timestamp_ms, spec_version, epoch_ran, rows_written FROM blocks ORDER BY number",
         "SELECT block_number, first_block FROM ingest_cursor",

@@ -23,6 +23,7 @@ mod ingest;
 mod lab;
 mod network;
 mod notify;
+mod pruned;
 mod sdk_weights;
 mod uptime_api;
 mod uptime_probe;
