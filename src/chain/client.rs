@@ -471,6 +471,14 @@ impl ChainClient {
         .await
     }
 
+    /// The network's name as the node calls it (`system_chain`).
+    pub async fn chain_name(&self) -> Result<String, ChainError> {
+        self.call("system_chain", |c| async move {
+            c.rpc.system_chain().await.map_err(rpc("system_chain"))
+        })
+        .await
+    }
+
     /// The hash of block `number` on the node's canonical chain.
     pub async fn block_hash(&self, number: u64) -> Result<BlockRef, ChainError> {
         self.call("block hash", |c| async move {

@@ -322,6 +322,25 @@ async fn a_node_of_another_chain_stops_the_daemon_before_it_writes(pool: PgPool)
         err.contains("wrong chain") && err.contains("Nothing was written"),
         "{err}"
     );
+    // Both sides named: the network (as the node calls it) and the genesis hashes.
+    let (recorded, network): (Vec<u8>, String) =
+        sqlx::query_as("SELECT genesis_hash, network FROM chain_identity")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!(network, "tenure devnet");
+    assert!(
+        err.contains(&format!(
+            "follows \"tenure devnet\" with genesis 0x{}",
+            hex::encode(recorded)
+        )),
+        "{err}"
+    );
+    let genesis = second.node.chain().blocks[0].hash;
+    assert!(
+        err.contains(&format!("{genesis:?}").replacen("0x", "with genesis 0x", 1)),
+        "{err}"
+    );
     assert_eq!(
         count("SELECT count(*) FROM blocks").await,
         blocks,
