@@ -1,6 +1,6 @@
 //! Configuration: one TOML file, every key overridable by `TENURE__SECTION__KEY` environment
 //! variables, deserialized into typed structs (unknown keys rejected) and validated once at
-//! startup. Every default here is the default of SPEC.md.
+//! startup. Every default here is the default docs/rules.md states.
 
 use std::fmt;
 use std::net::SocketAddr;

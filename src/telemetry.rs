@@ -5,6 +5,9 @@ use tracing_subscriber::EnvFilter;
 
 use crate::config::{LogConfig, LogFormat};
 
+/// sqlx logs every PostgreSQL notice at info.
+const QUIET_NOTICES: &str = "sqlx::postgres::notice=warn";
+
 /// Installs the global subscriber. Safe to call twice (the second call is ignored), which keeps
 /// in-process tests simple.
 pub fn init(cfg: &LogConfig) {
@@ -13,7 +16,9 @@ pub fn init(cfg: &LogConfig) {
             eprintln!("RUST_LOG={v:?} is not a valid filter ({e}); using log.level");
             EnvFilter::new(&cfg.level)
         }),
-        _ => EnvFilter::new(&cfg.level),
+        // PostgreSQL's notices ("relation _sqlx_migrations already exists, skipping" at every
+        // start) are the server's chatter, not ours: only warnings and above are shown.
+        _ => EnvFilter::new(&cfg.level).add_directive(QUIET_NOTICES.parse().expect("a directive")),
     };
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)

@@ -30,15 +30,20 @@ pub struct SimulateArgs {
 /// The rules to simulate: the configuration's, or the built-in defaults when no configuration
 /// was asked for and none sits at the default path.
 fn rules(config: &Path) -> Result<(Rules, String), ConfigError> {
+    let (cfg, source) = config_or_defaults(config)?;
+    Ok((Rules::of(&cfg), source))
+}
+
+/// The configuration at `path`, or the built-in defaults when no configuration was asked for
+/// (`--config` and `TENURE_CONFIG` absent) and none sits at the default path: commands that
+/// only need the rules (`simulate`, `vesting simulate`) run on a fresh clone. Says which.
+pub(super) fn config_or_defaults(config: &Path) -> Result<(Config, String), ConfigError> {
     let defaulted =
         config == Path::new(DEFAULT_CONFIG) && std::env::var_os("TENURE_CONFIG").is_none();
     match Config::load(config) {
-        Ok(loaded) => Ok((
-            Rules::of(&loaded.config),
-            format!("rules of {}", config.display()),
-        )),
+        Ok(loaded) => Ok((loaded.config, format!("rules of {}", config.display()))),
         Err(ConfigError::Missing { .. }) if defaulted => Ok((
-            Rules::of(&Config::default()),
+            Config::default(),
             "built-in default rules (no config/tenure.toml)".into(),
         )),
         Err(e) => Err(e),

@@ -264,9 +264,13 @@ pub fn main() -> ExitCode {
                 fraction,
                 days,
                 table,
-            } => with_config(&cli.config, |loaded| {
-                crate::vesting::report::simulate(&loaded.config.vesting, fraction, days, table)
-            }),
+            } => match lab::config_or_defaults(&cli.config) {
+                Ok((cfg, _)) => {
+                    telemetry::init(&cfg.log);
+                    crate::vesting::report::simulate(&cfg.vesting, fraction, days, table)
+                }
+                Err(e) => config_error(&e),
+            },
             command => with_config(&cli.config, |loaded| {
                 run_async(vesting_command(loaded, command))
             }),

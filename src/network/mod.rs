@@ -1,4 +1,4 @@
-//! Network health (SPEC §9), the pure figures: how concentrated the final weights are, how far
+//! Network health (docs/rules.md, "Network health"), the pure figures: how concentrated the final weights are, how far
 //! the multipliers moved them from the base scores, bonus coverage, and how many miners of a
 //! registration cohort are still there. Plain data in, numbers out; recording them per epoch and
 //! serving them come on top of these (issue 21, item 2). `store` reads the figures of the latest

@@ -15,7 +15,7 @@ use crate::uptime::bonus::Record;
 /// Complete chain days the downtime trend is fitted over.
 const DOWNTIME_TREND_DAYS: i64 = 30;
 
-/// The retention horizons of SPEC §9, in chain days.
+/// The retention horizons of network health (docs/rules.md), in chain days.
 pub const RETENTION_DAYS: [i64; 4] = [7, 30, 90, 180];
 
 /// Network health at the latest recorded epochs.

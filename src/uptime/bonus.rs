@@ -1,4 +1,4 @@
-//! Every bonus family of the uptime strategy (SPEC.md §5) and their combination, over one
+//! Every bonus family of the uptime strategy (docs/rules.md, "Uptime bonuses") and their combination, over one
 //! miner's [`History`]. Each bonus comes back with the metric that earned it and why, so that a
 //! weight can be explained. Tiers are half-open (`metric >= min`).
 

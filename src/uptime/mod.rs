@@ -1,5 +1,5 @@
 //! Uptime: observations from axon probes and the validator's API, hourly and daily rollups, and
-//! the bonus families of the uptime strategy (SPEC.md §4–5). Tier lookups use [`crate::tiers`].
+//! the bonus families of the uptime strategy (docs/rules.md, "Uptime"). Tier lookups use [`crate::tiers`].
 //!
 //! `history` is what the rollups say about one miner; `bonus` turns it into every bonus family
 //! and the multiplier, with the metric and the reason behind each. Both are pure.

@@ -99,7 +99,7 @@ impl Book {
     }
 
     /// Holding metrics at block `now` over the emission tranches of the last `window_blocks`
-    /// (SPEC.md §3): the fraction still held (`None` without any emission in the window) and the
+    /// (docs/rules.md, "Vesting"): the fraction still held (`None` without any emission in the window) and the
     /// age, in days of `blocks_per_day`, of the oldest one still holding anything. Manual
     /// tranches never count: buying cannot raise the fraction.
     pub fn holding(&self, now: u64, window_blocks: u64, blocks_per_day: u64) -> Holding {

@@ -1,4 +1,4 @@
-//! The vesting multiplier (SPEC.md §3): tiers on the holding fraction and on the holding days,
+//! The vesting multiplier (docs/rules.md, "Vesting"): tiers on the holding fraction and on the holding days,
 //! combined by one of three rules and clamped to `[1, max_multiplier]`. Pure math.
 
 use serde::Serialize;
@@ -111,7 +111,7 @@ mod tests {
     #[test]
     fn spec_table_exactly() {
         let cfg = VestingConfig::default();
-        // Rows: amount tier 1.0, 1.1, 1.2, 1.3; columns: duration tier 1.0 .. 1.3 (SPEC.md §3).
+        // Rows: amount tier 1.0, 1.1, 1.2, 1.3; columns: duration tier 1.0 .. 1.3 (docs/rules.md).
         let fractions = [0.0, 0.3, 0.5, 0.7];
         let days = [0.0, 14.0, 30.0, 60.0];
         let table = [

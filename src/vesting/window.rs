@@ -36,7 +36,7 @@ pub struct Sums {
 }
 
 impl Sums {
-    /// The holding metrics of SPEC.md §3 at block `now`.
+    /// The holding metrics of docs/rules.md ("Vesting") at block `now`.
     pub fn holding(&self, now: u64, blocks_per_day: u64) -> Holding {
         Holding {
             fraction: (self.earned > 0).then(|| self.remaining as f64 / self.earned as f64),

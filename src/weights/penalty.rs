@@ -1,4 +1,4 @@
-//! The optional alpha-selling penalty (`weights.penalty`, SPEC §6): a coldkey whose held alpha
+//! The optional alpha-selling penalty (`weights.penalty`, docs/rules.md "Weights"): a coldkey whose held alpha
 //! in the subnet dropped against its mean over the last `mean_window_days` by at least a tier's
 //! `min_drop` has its miners' weights multiplied by the tier's `factor` for `hours` (chain
 //! hours, counted in blocks at `chain.block_time_secs` — the original counted 100 s blocks).

@@ -295,3 +295,29 @@ async fn rollups_are_rekeyed_by_utc_hour_and_day(pool: PgPool) {
     let day = t("2026-01-05T00:00:00Z");
     assert_eq!(days, [(day.timestamp() / 86_400, day, 6, 5)]);
 }
+
+/// The command line says nothing of PostgreSQL's notices: a second command on a migrated
+/// database would otherwise print "relation _sqlx_migrations already exists, skipping".
+#[sqlx::test(migrations = false)]
+async fn cli_commands_print_no_database_notices(pool: PgPool) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = tenure::config::Config::default();
+    cfg.database.url = tenure::config::DatabaseUrl::new(crate::common::url_of(&pool));
+    let file = crate::common::daemon::write(dir.path(), "cli", &cfg);
+    for run in 0..2 {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_tenure"));
+        cmd.args(["--config", file.to_str().unwrap(), "network"])
+            .env_remove("RUST_LOG")
+            .env("TENURE__DATABASE__URL", cfg.database.url.expose());
+        let out = tokio::task::spawn_blocking(move || cmd.output())
+            .await
+            .unwrap()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{err}");
+        assert!(
+            !err.contains("notice") && !err.contains("already exists"),
+            "run {run}: {err}"
+        );
+    }
+}

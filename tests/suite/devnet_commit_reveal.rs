@@ -245,6 +245,6 @@ async fn commit_reveal_with_own_metadata() {
 
 #[tokio::test]
 async fn commit_reveal_with_finney_metadata() {
-    let Some(m) = finney_metadata() else { return };
+    let m = finney_metadata();
     commit_reveal(Some(m)).await;
 }

@@ -2,7 +2,7 @@
 //! has the real runtime's name, index and SCALE shape (finney, spec 393). Type paths and ids are
 //! ignored; structure, field names, variant names and indices are compared.
 
-use std::path::PathBuf;
+use crate::common;
 
 use scale_info::{PortableRegistry, TypeDef};
 use subxt::Metadata;
@@ -85,26 +85,14 @@ fn compare_variant(
     }
 }
 
-fn finney() -> Option<Metadata> {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../shared/chain/finney-metadata-spec393.scale");
-    match std::fs::read(&path) {
-        Ok(bytes) => Some(Metadata::decode_from(&bytes[..]).expect("finney metadata decodes")),
-        Err(e) => {
-            assert!(
-                std::env::var("CI").is_err(),
-                "{}: {e}; CI must have ../shared",
-                path.display()
-            );
-            eprintln!("skipping: {} not readable ({e})", path.display());
-            None
-        }
-    }
+fn finney() -> Metadata {
+    let bytes = std::fs::read(common::finney_metadata()).expect("the finney fixture is readable");
+    Metadata::decode_from(&bytes[..]).expect("finney metadata decodes")
 }
 
 #[test]
 fn own_metadata_matches_finney_item_by_item() {
-    let Some(real) = finney() else { return };
+    let real = finney();
     let own =
         Metadata::decode_from(&tenure_devnet::metadata::build()[..]).expect("own metadata decodes");
     let (ot, rt) = (own.types(), real.types());
@@ -254,7 +242,7 @@ fn own_metadata_matches_finney_item_by_item() {
 fn conformance_detects_a_difference() {
     // The comparison itself can fail: finney's own Tempo (U16) differs in shape from its
     // LastMechansimStepBlock (U64).
-    let Some(real) = finney() else { return };
+    let real = finney();
     let p = real
         .pallet_by_name("SubtensorModule")
         .unwrap()

@@ -23,7 +23,7 @@ fn run(combine: UptimeCombine, days: u32) -> (Population, Report) {
     (pop, report)
 }
 
-/// SPEC §5's claim for the default `scaled` combination, on the shipped healthy subnet over
+/// docs/rules.md's claim for the default `scaled` combination, on the shipped healthy subnet over
 /// 200 days: every tier changes some miner's multiplier, the perfect group ends at the cap, and
 /// every longevity step raises a perfect miner's multiplier the day it is reached. The raw
 /// product (`multiplicative`) leaves the 90- and 180-day steps dead.
@@ -223,7 +223,7 @@ async fn live_tables(pool: &sqlx::PgPool) -> Vec<i64> {
     n
 }
 
-/// SPEC §10's test of replay: a devnet history with activity (stake sold, moved, owners and
+/// The incentive lab's test of replay (docs/rules.md): a devnet history with activity (stake sold, moved, owners and
 /// coldkeys swapped) and probes of real axons, ingested and weighted by the daemon, then replayed
 /// with the configuration that was in force: every recorded vesting and uptime multiplier and
 /// every submitted u16 vector comes back bit for bit, and the alternative (the same file)
@@ -402,4 +402,38 @@ async fn replay_reproduces_the_recorded_history(pool: sqlx::PgPool) {
         "a replay wrote a live table"
     );
     devnet.stop().await;
+}
+
+/// `tenure vesting simulate` needs only the tiers: on a fresh clone (no configuration file) it
+/// runs on the built-in defaults; an explicitly named file must still exist.
+#[test]
+fn vesting_simulate_runs_on_the_built_in_defaults() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(BIN)
+        .current_dir(dir.path())
+        .args(["vesting", "simulate", "--fraction", "0.55", "--days", "40"])
+        .env_remove("TENURE_CONFIG")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        text.contains("amount tier 1.2, duration tier 1.2, multiplier 1.3333"),
+        "{text}"
+    );
+    let out = Command::new(BIN)
+        .args([
+            "--config",
+            "/nonexistent/tenure.toml",
+            "vesting",
+            "simulate",
+            "--table",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(78));
 }

@@ -120,23 +120,13 @@ pub async fn http_request(
     (status, body)
 }
 
-/// The real finney runtime metadata in `../shared`, or `None` outside CI when it is absent.
-pub fn finney_metadata() -> Option<std::path::PathBuf> {
+/// The real finney runtime metadata (spec 393), a fixture of this repository
+/// (`tests/fixtures/README.md` gives its provenance and checksum).
+pub fn finney_metadata() -> std::path::PathBuf {
     let path = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../shared/chain/finney-metadata-spec393.scale");
-    if path.is_file() {
-        return Some(path);
-    }
-    assert!(
-        std::env::var("CI").is_err(),
-        "{} is missing: CI must have ../shared beside the checkout",
-        path.display()
-    );
-    eprintln!(
-        "skipping: {} not found (no ../shared beside this checkout)",
-        path.display()
-    );
-    None
+        .join("tests/fixtures/finney-metadata-spec393.scale");
+    assert!(path.is_file(), "{} is missing", path.display());
+    path
 }
 
 /// subxt's own client on its legacy backend (not tenure's chain code).
