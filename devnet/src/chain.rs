@@ -183,9 +183,32 @@ fn uint(v: impl Into<u128>) -> Value {
 pub struct Runtime {
     pub from: u64,
     pub spec_version: u32,
-    /// `RuntimeMetadataPrefixed` bytes, as served by `Metadata_metadata_at_version`.
+    /// The newest `RuntimeMetadataPrefixed` bytes (what the chain's storage is encoded against).
     pub metadata_bytes: Vec<u8>,
-    pub metadata_version: u32,
+    /// Every version a node serves of the same metadata (V14 and V15 derived from V16).
+    pub metadata: crate::metadata_versions::Versions,
+}
+
+impl Runtime {
+    fn new(from: u64, spec_version: u32, metadata_bytes: Vec<u8>) -> Result<Self> {
+        let metadata = crate::metadata_versions::versions(&metadata_bytes)
+            .map_err(|e| StorageError::Metadata(format!("{e:#}")))?;
+        Ok(Runtime {
+            from,
+            spec_version,
+            metadata,
+            metadata_bytes,
+        })
+    }
+
+    /// What `state_getMetadata` and `Metadata_metadata` answer: the oldest version (V14 on a
+    /// current node).
+    pub fn default_metadata(&self) -> &[u8] {
+        self.metadata
+            .values()
+            .next()
+            .map_or(&self.metadata_bytes[..], |b| &b[..])
+    }
 }
 
 pub struct Chain {
@@ -243,7 +266,6 @@ impl Chain {
         params: Params,
         metadata_bytes: Vec<u8>,
         metadata: subxt::Metadata,
-        metadata_version: u32,
         ledger: Ledger,
     ) -> Result<Self> {
         let rng = Rng::new(params.seed);
@@ -252,12 +274,7 @@ impl Chain {
         let mut chain = Chain {
             params,
             encoder: Encoder { metadata },
-            runtimes: vec![Runtime {
-                from: 0,
-                spec_version,
-                metadata_bytes,
-                metadata_version,
-            }],
+            runtimes: vec![Runtime::new(0, spec_version, metadata_bytes)?],
             storage: VersionedStorage::default(),
             blocks: Vec::new(),
             by_hash: HashMap::new(),
@@ -325,12 +342,8 @@ impl Chain {
             self.dynamic = Some((last, schedule::epoch_index(last, netuid, tempo)));
         }
         let spec_version = current.spec_version + 1;
-        self.runtimes.push(Runtime {
-            from: self.best() + 1,
-            spec_version,
-            metadata_version: u32::from(bytes[4]),
-            metadata_bytes: bytes,
-        });
+        self.runtimes
+            .push(Runtime::new(self.best() + 1, spec_version, bytes).map_err(|e| e.to_string())?);
         Ok(spec_version)
     }
 

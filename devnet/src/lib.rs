@@ -8,6 +8,7 @@ pub mod chain;
 pub mod extrinsic;
 pub mod ledger;
 pub mod metadata;
+pub mod metadata_versions;
 pub mod pools;
 pub mod rpc;
 pub mod scenario;
@@ -208,7 +209,6 @@ impl Devnet {
         if bytes.len() < 5 || &bytes[..4] != b"meta" {
             bail!("{source} is not SCALE RuntimeMetadataPrefixed (no `meta` magic)");
         }
-        let version = u32::from(bytes[4]);
         let metadata = subxt::Metadata::decode_from(&bytes[..])
             .with_context(|| format!("cannot decode {source}"))?;
         let params = Params {
@@ -267,7 +267,8 @@ impl Devnet {
             None => ledger::Ledger::default(),
         };
         let seed = params.seed;
-        let chain = Chain::new(params, bytes, metadata, version, ledger)?;
+        let chain = Chain::new(params, bytes, metadata, ledger)
+            .with_context(|| format!("cannot serve {source} in V14 and V15"))?;
         if let Some(dir) = &args.wallet_path {
             let file = write_wallet(dir, &chain::validator_secret(seed, 0))
                 .with_context(|| format!("cannot write the wallet under {}", dir.display()))?;

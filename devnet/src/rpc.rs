@@ -200,8 +200,29 @@ pub fn module(
     chain(&mut m)?;
     state(&mut m, pruning)?;
     subscriptions(&mut m)?;
+    for (alias, method) in ALIASES {
+        m.register_alias(alias, method)?;
+    }
     Ok(m)
 }
+
+/// The other names a Substrate node answers to (clients such as the Python SDK use them).
+pub const ALIASES: &[(&str, &str)] = &[
+    ("chain_getHead", "chain_getBlockHash"),
+    ("chain_getFinalisedHead", "chain_getFinalizedHead"),
+    ("chain_getRuntimeVersion", "state_getRuntimeVersion"),
+    ("state_getStorageAt", "state_getStorage"),
+    ("state_getKeysPagedAt", "state_getKeysPaged"),
+    ("state_callAt", "state_call"),
+    (
+        "chain_subscribeFinalisedHeads",
+        "chain_subscribeFinalizedHeads",
+    ),
+    (
+        "chain_unsubscribeFinalisedHeads",
+        "chain_unsubscribeFinalizedHeads",
+    ),
+];
 
 type Registered = Result<(), jsonrpsee::core::RegisterMethodError>;
 
@@ -367,7 +388,7 @@ fn state(m: &mut RpcModule<Node>, pruning: Option<u64>) -> Registered {
             let a = args(&p)?;
             let chain = node.chain();
             let n = state_at(&chain, arg(&a, 0)?, pruning)?;
-            Ok(hex0x(&chain.runtime_at(n).metadata_bytes))
+            Ok(hex0x(chain.runtime_at(n).default_metadata()))
         },
     )?;
 
@@ -380,15 +401,18 @@ fn state(m: &mut RpcModule<Node>, pruning: Option<u64>) -> Registered {
         let runtime = chain.runtime_at(n);
         let out = match name.as_str() {
             "Core_version" => chain.runtime_version(n),
-            "Metadata_metadata_versions" => vec![runtime.metadata_version].encode(),
+            "Metadata_metadata_versions" => runtime
+                .metadata
+                .keys()
+                .copied()
+                .collect::<Vec<u32>>()
+                .encode(),
             "Metadata_metadata_at_version" => {
                 let wanted =
                     u32::decode(&mut &data[..]).map_err(|e| invalid(format!("version: {e}")))?;
-                (wanted == runtime.metadata_version)
-                    .then(|| runtime.metadata_bytes.clone())
-                    .encode()
+                runtime.metadata.get(&wanted).cloned().encode()
             }
-            "Metadata_metadata" => runtime.metadata_bytes.encode(),
+            "Metadata_metadata" => runtime.default_metadata().to_vec().encode(),
             "AccountNonceApi_account_nonce" => {
                 let who = <[u8; 32]>::decode(&mut &data[..])
                     .map_err(|e| invalid(format!("account: {e}")))?;

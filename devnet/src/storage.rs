@@ -11,6 +11,8 @@ use subxt::ext::scale_encode::EncodeAsType;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StorageError {
+    #[error("cannot derive the older metadata versions: {0}")]
+    Metadata(String),
     #[error("the metadata has no storage entry {pallet}.{entry}")]
     NoEntry { pallet: String, entry: String },
     #[error("cannot encode the key of {pallet}.{entry}: {message}")]

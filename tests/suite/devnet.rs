@@ -673,3 +673,126 @@ async fn the_devnet_binary_serves_and_stops_on_sigterm() {
     let status = common::wait_exit(&mut child, 10).await;
     assert!(status.success(), "exit {status}");
 }
+
+/// Pallets, storage entries (with their key counts), calls and events as subxt reads them from
+/// metadata bytes of any version.
+fn surface(bytes: &[u8]) -> Vec<String> {
+    let md = subxt::Metadata::decode_from(bytes).expect("subxt reads the metadata");
+    let mut out = Vec::new();
+    for p in md.pallets() {
+        for e in p.storage().map(|s| s.entries()).unwrap_or_default() {
+            out.push(format!(
+                "{}.{} keys {}",
+                p.name(),
+                e.name(),
+                e.keys().count()
+            ));
+        }
+        for c in p.call_variants().unwrap_or_default() {
+            out.push(format!(
+                "{} call {} {} {}",
+                p.name(),
+                c.index,
+                c.name,
+                c.fields.len()
+            ));
+        }
+        for e in p.event_variants().unwrap_or_default() {
+            out.push(format!(
+                "{} event {} {} {}",
+                p.name(),
+                e.index,
+                e.name,
+                e.fields.len()
+            ));
+        }
+    }
+    out
+}
+
+/// Like a node: `Metadata_metadata_versions` is [14, 15, 16], every version is served by
+/// `Metadata_metadata_at_version` and describes the same runtime, `state_getMetadata` and
+/// `Metadata_metadata` answer V14, an unknown version is `None`; the aliases clients such as
+/// the Python SDK call (`chain_getHead`, `state_getStorageAt`, …) answer as their methods do.
+/// Both with the devnet's own metadata and with the real finney file.
+#[tokio::test]
+async fn metadata_is_served_in_v14_v15_and_v16_like_a_node() {
+    use subxt::ext::codec::{Decode, Encode};
+    use subxt::rpcs::{RpcClient, rpc_params};
+    for metadata in [None, Some(finney_metadata())] {
+        let devnet = Devnet::start(&args(metadata.clone())).await.unwrap();
+        let rpc = RpcClient::from_url(&devnet.url()).await.unwrap();
+        let call = |name: &'static str, data: Vec<u8>| {
+            let rpc = rpc.clone();
+            async move {
+                let out: String = rpc
+                    .request(
+                        "state_call",
+                        rpc_params![name, format!("0x{}", hex::encode(data))],
+                    )
+                    .await
+                    .unwrap();
+                hex::decode(out.trim_start_matches("0x")).unwrap()
+            }
+        };
+        let versions =
+            Vec::<u32>::decode(&mut &call("Metadata_metadata_versions", vec![]).await[..]).unwrap();
+        assert_eq!(versions, vec![14, 15, 16], "{metadata:?}");
+        let mut served = Vec::new();
+        for v in &versions {
+            let answer = call("Metadata_metadata_at_version", v.encode()).await;
+            let bytes = Option::<Vec<u8>>::decode(&mut &answer[..])
+                .unwrap()
+                .unwrap();
+            assert_eq!(&bytes[..4], b"meta");
+            assert_eq!(u32::from(bytes[4]), *v);
+            served.push(surface(&bytes));
+        }
+        assert!(
+            served[2]
+                .iter()
+                .any(|s| s.starts_with("SubtensorModule.Weights keys 2"))
+        );
+        assert_eq!(served[0], served[2], "V14 describes the V16 runtime");
+        assert_eq!(served[1], served[2], "V15 describes the V16 runtime");
+        let none = call("Metadata_metadata_at_version", 17u32.encode()).await;
+        assert_eq!(Option::<Vec<u8>>::decode(&mut &none[..]).unwrap(), None);
+        let state: String = rpc
+            .request("state_getMetadata", rpc_params![])
+            .await
+            .unwrap();
+        let state = hex::decode(state.trim_start_matches("0x")).unwrap();
+        assert_eq!(state[4], 14, "state_getMetadata is V14");
+        let opaque = call("Metadata_metadata", vec![]).await;
+        assert_eq!(Vec::<u8>::decode(&mut &opaque[..]).unwrap(), state);
+        // subxt (and so tenure) reads the newest.
+        let api = client(&devnet.url()).await;
+        let at = api.at_current_block().await.unwrap();
+        assert!(at.metadata().pallet_by_name("SubtensorModule").is_some());
+        // Aliases.
+        let head: String = rpc.request("chain_getHead", rpc_params![]).await.unwrap();
+        assert!(head.starts_with("0x") && head.len() == 66, "{head}");
+        let finalised: String = rpc
+            .request("chain_getFinalisedHead", rpc_params![])
+            .await
+            .unwrap();
+        let finalized: String = rpc
+            .request("chain_getFinalizedHead", rpc_params![])
+            .await
+            .unwrap();
+        assert_eq!(finalised.len(), finalized.len());
+        // Timestamp.Now at the best block, through both names.
+        let key = "0xf0c365c3cf59d671eb72da0e7a4113c49f1f0515f462cdcf84e0f1d6045dfcbb";
+        let now: Option<String> = rpc
+            .request("state_getStorageAt", rpc_params![key, &head])
+            .await
+            .unwrap();
+        let again: Option<String> = rpc
+            .request("state_getStorage", rpc_params![key, &head])
+            .await
+            .unwrap();
+        assert!(now.is_some());
+        assert_eq!(now, again);
+        devnet.stop().await;
+    }
+}
