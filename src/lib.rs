@@ -17,6 +17,7 @@ pub mod ingest;
 pub mod lab;
 pub mod leader;
 pub mod metrics;
+pub mod miners;
 pub mod network;
 pub mod notify;
 pub mod progress;

@@ -132,6 +132,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/vesting/miners", get(vesting::epoch))
         .route("/v1/vesting/miners/{miner}", get(vesting::history))
         .route("/v1/ingest/gaps", get(ingest_gaps))
+        .route("/v1/miners", get(miners))
         .route("/v1/network", get(network::latest))
         .route("/v1/network/history", get(network::history))
         .route("/v1/scores", post(weights::post_scores))
@@ -171,6 +172,13 @@ async fn count_requests(State(state): State<AppState>, req: Request, next: Next)
         })
         .inc();
     response
+}
+
+/// `GET /v1/miners`: every registered miner on one line (`tenure miners --json`).
+async fn miners(State(state): State<AppState>) -> ApiResult<crate::miners::Miners> {
+    Ok(Json(
+        crate::miners::list(&state.pool, state.api.netuid).await?,
+    ))
 }
 
 /// `GET /v1/ingest/gaps`: the blocks the history skips (`tenure ingest reanchor`), oldest first.

@@ -93,6 +93,13 @@ pub enum Command {
         #[command(subcommand)]
         command: ingest::IngestCommand,
     },
+    /// Every registered miner: uid, hotkey, coldkey, registration, uptime, vesting, total
+    /// multiplier and weight share (the latest each was recorded).
+    Miners {
+        /// Print JSON (as GET /v1/miners).
+        #[arg(long)]
+        json: bool,
+    },
     /// Network health at the latest recorded epochs: uptime, bonus coverage, skew, retention.
     Network {
         /// Print JSON (as GET /v1/network).
@@ -286,6 +293,9 @@ pub fn main() -> ExitCode {
         }),
         Command::Ingest { command } => with_config(&cli.config, |loaded| {
             run_async(ingest::ingest_command(loaded, command))
+        }),
+        Command::Miners { json } => with_config(&cli.config, |loaded| {
+            run_async(network::miners_command(loaded, json))
         }),
         Command::Network { json } => with_config(&cli.config, |loaded| {
             run_async(network::network_command(loaded, json))

@@ -1,4 +1,5 @@
-//! `tenure network`: network health at the latest recorded epochs.
+//! `tenure network`: network health at the latest recorded epochs; `tenure miners`: every
+//! miner on one line.
 
 use super::database;
 use crate::config::Loaded;
@@ -15,6 +16,17 @@ pub(super) async fn network_command(loaded: Loaded, json: bool) -> anyhow::Resul
     } else {
         print!("{}", text(cfg.chain.netuid, &h.latest));
         print!("{}", criteria_text(&h.criteria));
+    }
+    Ok(())
+}
+
+pub(super) async fn miners_command(loaded: Loaded, json: bool) -> anyhow::Result<()> {
+    let pool = database(&loaded).await?;
+    let m = crate::miners::list(&pool, loaded.config.chain.netuid).await?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&m)?);
+    } else {
+        print!("{}", crate::miners::text(&m));
     }
     Ok(())
 }

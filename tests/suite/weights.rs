@@ -383,9 +383,59 @@ async fn one_submission_per_epoch_equal_to_explain(pool: PgPool) {
     let (status, body) = common::http_get(s.addr, "/v1/network/history?limit=2").await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(serde_json::from_str::<Vec<Json>>(&body).unwrap().len(), 2);
+    let (status, body) = common::http_get(s.addr, "/v1/miners").await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        serde_json::from_str::<Json>(&body).unwrap()["miners"]
+            .as_array()
+            .unwrap()
+            .len(),
+        14
+    );
     kill(daemon);
+    miners_agree_with_the_chain(&pool, &s).await;
     s.devnet.stop().await;
     drop(s.dir);
+}
+
+/// `tenure miners`: every registered miner once, with its owner, and the weight share of the
+/// latest submission; the shares are what the devnet stored for that submission (u16 over
+/// their sum, to the u16 rounding).
+async fn miners_agree_with_the_chain(pool: &PgPool, s: &Setup) {
+    let m = cli_json(&s.config, &["miners", "--json"]).await;
+    let miners = m["miners"].as_array().unwrap();
+    let uids: Vec<u64> = miners.iter().map(|x| x["uid"].as_u64().unwrap()).collect();
+    assert_eq!(uids, (0..14).collect::<Vec<u64>>(), "{m}");
+    assert!(miners.iter().all(|x| x["coldkey"].is_string()), "{m}");
+    let epoch = m["weights_epoch"].as_i64().unwrap();
+    let (block,): (i64,) =
+        sqlx::query_as("SELECT in_block_number FROM weight_submissions WHERE epoch_index = $1")
+            .bind(epoch)
+            .fetch_one(pool)
+            .await
+            .unwrap();
+    let stored = weights_set(&s.ledger)
+        .into_iter()
+        .find(|w| w.0 == block as u64)
+        .expect("the devnet stored the latest submission");
+    let sum: f64 = stored.3.iter().map(|w| f64::from(*w)).sum();
+    for x in miners {
+        let uid = x["uid"].as_u64().unwrap() as u16;
+        let on_chain = stored
+            .2
+            .iter()
+            .position(|d| *d == uid)
+            .map_or(0.0, |i| f64::from(stored.3[i]) / sum);
+        let share = x["weight_share"].as_f64().unwrap();
+        assert!(
+            (share - on_chain).abs() < 1e-4,
+            "uid {uid}: {share} vs {on_chain}"
+        );
+        assert!(x["uptime_multiplier"].as_f64().unwrap() >= 1.0, "{x}");
+        assert!(x["vesting_multiplier"].as_f64().unwrap() >= 1.0, "{x}");
+    }
+    let (ok, text) = cli(&s.config, &["miners"]);
+    assert!(ok && text.starts_with("14 miners on netuid 1"), "{text}");
 }
 
 /// The reveal epoch the devnet skips (`--drop-reveal-at`): about 17 s into the run at 100 ms
