@@ -17,10 +17,13 @@ export TENURE__DATABASE__URL="$DATABASE_URL"
 cargo build --bin tenure
 cargo build -p tenure-devnet --bin tenure-devnet
 if [[ -z "${TENURE__CHAIN__ENDPOINTS:-}" ]]; then
-  # A subnet of 64 miners with some stake activity, one block a second, an epoch every 100.
-  # Its validator (uid 0) hotkey is written as a wallet under /tmp/tenure-devnet-wallets, which
-  # config/tenure.dev.toml signs the weights with.
-  target/debug/tenure-devnet --port 9944 --block-ms 1000 --activity 10 \
+  # A subnet of 64 miners with some stake activity and real axons (TCP listeners on 127.0.0.1
+  # that follow uptime profiles: up, flapping, down 2 h a day, dead, recovering), which the
+  # daemon probes. Five blocks a second: the chain's clock runs 12 s a block, so a chain hour
+  # passes every minute and the hourly uptime charts fill within minutes; an epoch every 100
+  # blocks (20 s). Its validator (uid 0) hotkey is written as a wallet under
+  # /tmp/tenure-devnet-wallets, which config/tenure.dev.toml signs the weights with.
+  target/debug/tenure-devnet --port 9944 --block-ms 200 --activity 10 --axons \
     --rate-limit 50 --wallet-path /tmp/tenure-devnet-wallets \
     --ledger /tmp/tenure-devnet-ledger.jsonl &
   devnet=$!

@@ -451,14 +451,15 @@ pub(super) struct BoardQuery {
 pub(super) async fn leaderboard(
     State(state): State<AppState>,
     query: Result<axum::extract::Query<BoardQuery>, axum::extract::rejection::QueryRejection>,
-) -> ApiResult<serde_json::Value> {
+) -> ApiResult<crate::uptime::leaderboard::Board> {
     let axum::extract::Query(q) = query.map_err(|e| ApiError::bad_request(e.body_text()))?;
     match crate::uptime::leaderboard::leaderboard(&state.pool, state.api.netuid, q.epoch_block)
         .await?
     {
-        Some((epoch, entries)) => Ok(Json(
-            serde_json::json!({ "epoch_block": epoch, "miners": entries }),
-        )),
+        Some((epoch_block, miners)) => Ok(Json(crate::uptime::leaderboard::Board {
+            epoch_block,
+            miners,
+        })),
         None => Err(ApiError(
             StatusCode::NOT_FOUND,
             "no uptime recorded for that epoch yet".into(),
@@ -486,7 +487,7 @@ pub(super) async fn miner(
     State(state): State<AppState>,
     axum::extract::Path(miner): axum::extract::Path<String>,
     query: Result<axum::extract::Query<MinerQuery>, axum::extract::rejection::QueryRejection>,
-) -> ApiResult<serde_json::Value> {
+) -> ApiResult<crate::uptime::leaderboard::MinerHistory> {
     let axum::extract::Query(q) = query.map_err(|e| ApiError::bad_request(e.body_text()))?;
     let limit = q.limit.unwrap_or(100);
     if !(1..=10_000).contains(&limit) {
@@ -494,12 +495,9 @@ pub(super) async fn miner(
     }
     let sel = crate::vesting::store::MinerSel::parse(&miner);
     match crate::uptime::leaderboard::history(&state.pool, state.api.netuid, &sel, limit).await? {
-        Some(rows) => Ok(Json(serde_json::json!({
-            "miner": miner,
-            "history": rows.into_iter().map(|(epoch, e)| {
-                serde_json::json!({ "epoch_block": epoch, "entry": e })
-            }).collect::<Vec<_>>(),
-        }))),
+        Some(rows) => Ok(Json(crate::uptime::leaderboard::MinerHistory::new(
+            &miner, rows,
+        ))),
         None => Err(ApiError(
             StatusCode::NOT_FOUND,
             format!("no miner {miner} on netuid {}", state.api.netuid),

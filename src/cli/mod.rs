@@ -174,6 +174,22 @@ pub enum UptimeCommand {
         #[arg(long, default_value_t = 50)]
         limit: usize,
     },
+    /// The milestones awarded (one-time bonuses), newest first.
+    Achievements {
+        /// Print JSON (as GET /v1/uptime/achievements).
+        #[arg(long)]
+        json: bool,
+    },
+    /// One miner's uptime and bonuses, epoch by epoch, newest first.
+    History {
+        /// A uid (its current registration) or a hotkey (all its registrations).
+        miner: String,
+        #[arg(long, default_value_t = 20)]
+        limit: i64,
+        /// Print JSON (as GET /v1/uptime/miners/{miner}).
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -54,7 +54,76 @@ pub(super) async fn uptime_command(loaded: Loaded, command: UptimeCommand) -> an
         }
         UptimeCommand::Leaderboard { limit } => leaderboard(&pool, netuid, limit).await,
         UptimeCommand::Grants { all } => list_grants(&pool, netuid, all).await,
+        UptimeCommand::Achievements { json } => achievements(&pool, netuid, json).await,
+        UptimeCommand::History { miner, limit, json } => {
+            history(&pool, netuid, &miner, limit, json).await
+        }
     }
+}
+
+async fn achievements(pool: &sqlx::PgPool, netuid: u16, json: bool) -> anyhow::Result<()> {
+    let badges = crate::uptime::leaderboard::achievements(pool, netuid).await?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&badges)?);
+        return Ok(());
+    }
+    if badges.is_empty() {
+        println!("no milestone awarded yet on netuid {netuid}");
+    }
+    for b in &badges {
+        println!(
+            "block {:>9}  uid {:>5}  {:<16} +{:.2}  ({} submission(s) left to use it)  {}",
+            b.awarded_block, b.uid, b.milestone, b.bonus, b.epochs_remaining, b.hotkey
+        );
+    }
+    Ok(())
+}
+
+async fn history(
+    pool: &sqlx::PgPool,
+    netuid: u16,
+    miner: &str,
+    limit: i64,
+    json: bool,
+) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        (1..=10_000).contains(&limit),
+        "--limit: between 1 and 10000"
+    );
+    let sel = crate::vesting::store::MinerSel::parse(miner);
+    let Some(rows) = crate::uptime::leaderboard::history(pool, netuid, &sel, limit).await? else {
+        anyhow::bail!("no miner {miner} on netuid {netuid}");
+    };
+    let h = crate::uptime::leaderboard::MinerHistory::new(miner, rows);
+    if json {
+        println!("{}", serde_json::to_string_pretty(&h)?);
+        return Ok(());
+    }
+    println!("uptime of {miner} on netuid {netuid}, newest first");
+    let pct = |x: Option<f64>| x.map_or("-".to_string(), |x| format!("{:.2}%", x * 100.0));
+    for p in &h.history {
+        let e = &p.entry;
+        let earned = match &e.detail {
+            crate::uptime::bonus::Record::Evaluated(d) if d.earned.is_empty() => "no bonus".into(),
+            crate::uptime::bonus::Record::Evaluated(d) => d
+                .earned
+                .iter()
+                .map(|b| format!("{} +{:.2}", b.rule.name(), b.bonus))
+                .collect::<Vec<_>>()
+                .join(", "),
+            crate::uptime::bonus::Record::Skipped(s) => s.reason.clone(),
+        };
+        println!(
+            "epoch block {:>9}  uid {:>5}  current {:>8}  48 h {:>8}  ×{:.4} ({})  {earned}",
+            p.epoch_block,
+            e.uid,
+            pct(e.current_uptime),
+            pct(e.historical_uptime),
+            e.multiplier,
+            e.mode
+        );
+    }
+    Ok(())
 }
 
 async fn status(

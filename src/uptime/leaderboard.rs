@@ -117,6 +117,39 @@ pub async fn achievements(pool: &PgPool, netuid: NetUid) -> Result<Vec<Badge>, s
         .collect())
 }
 
+/// The leaderboard of one epoch (`GET /v1/uptime/leaderboard`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Board {
+    pub epoch_block: u64,
+    pub miners: Vec<Entry>,
+}
+
+/// One miner's uptime at one epoch (`GET /v1/uptime/miners/{miner}`, `tenure uptime history`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct HistoryPoint {
+    pub epoch_block: u64,
+    pub entry: Entry,
+}
+
+/// A miner's bonus history, newest first, as asked for (a uid or a hotkey).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MinerHistory {
+    pub miner: String,
+    pub history: Vec<HistoryPoint>,
+}
+
+impl MinerHistory {
+    pub fn new(miner: &str, rows: Vec<(u64, Entry)>) -> Self {
+        MinerHistory {
+            miner: miner.to_string(),
+            history: rows
+                .into_iter()
+                .map(|(epoch_block, entry)| HistoryPoint { epoch_block, entry })
+                .collect(),
+        }
+    }
+}
+
 /// One miner's uptime epoch by epoch, newest first; `None` for an unknown miner.
 pub async fn history(
     pool: &PgPool,

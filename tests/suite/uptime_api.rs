@@ -536,6 +536,49 @@ async fn leaderboard_achievements_and_history(pool: PgPool) {
             .0,
         400
     );
+
+    // The command line says the same as the API.
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = common::daemon::config("ws://127.0.0.1:9", &common::url_of(&pool), 3);
+    let file = common::daemon::write(dir.path(), "cli", &cfg);
+    let run = |args: &'static [&'static str]| {
+        let file = file.clone();
+        let url = cfg.database.url.expose().to_string();
+        async move {
+            let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_tenure"));
+            cmd.arg("--config")
+                .arg(&file)
+                .args(args)
+                .env("TENURE__DATABASE__URL", url);
+            let out = tokio::task::spawn_blocking(move || cmd.output())
+                .await
+                .unwrap()
+                .unwrap();
+            let text = String::from_utf8_lossy(&out.stdout).into_owned()
+                + &String::from_utf8_lossy(&out.stderr);
+            (out.status.success(), text)
+        }
+    };
+    let json = |s: &str| serde_json::from_str::<serde_json::Value>(s).unwrap();
+    let (ok, out) = run(&["uptime", "achievements", "--json"]).await;
+    assert!(ok, "{out}");
+    let (_, api) = common::http_get(addr, "/v1/uptime/achievements").await;
+    assert_eq!(json(&out), json(&api));
+    let (ok, out) = run(&["uptime", "achievements"]).await;
+    assert!(ok && out.contains("uid     0  perfect_week"), "{out}");
+    let (ok, out) = run(&["uptime", "history", "hk1", "--limit", "1", "--json"]).await;
+    assert!(ok, "{out}");
+    let (_, api) = common::http_get(addr, "/v1/uptime/miners/hk1?limit=1").await;
+    assert_eq!(json(&out), json(&api));
+    let (ok, out) = run(&["uptime", "history", "hk1"]).await;
+    assert!(ok, "{out}");
+    assert!(
+        out.contains("epoch block       200  uid     1  current   50.00%"),
+        "{out}"
+    );
+    assert!(out.contains("epoch block       100"), "{out}");
+    let (ok, out) = run(&["uptime", "history", "nobody"]).await;
+    assert!(!ok && out.contains("no miner nobody on netuid 3"), "{out}");
 }
 
 /// Time windows follow the chain's clock: two rounds of blocks 2 apart (one chain hour by block
