@@ -398,6 +398,11 @@ impl Chain {
         let (netuid, tempo) = (self.params.netuid, self.params.tempo);
         self.set(0, "SubtensorModule", "Tempo", (netuid,), &tempo)?;
         self.set(0, "SubtensorModule", "NetworksAdded", (netuid,), &true)?;
+        if self.encoder.has("SubtensorModule", "TokenSymbol") {
+            // The subnet's token symbol, as the runtime gives it (alpha).
+            let symbol = "\u{3b1}".as_bytes().to_vec();
+            self.set(0, "SubtensorModule", "TokenSymbol", (netuid,), &symbol)?;
+        }
         self.write_hyperparameters()?;
         let n = self.params.miners + self.params.validators;
         self.set(0, "SubtensorModule", "SubnetworkN", (netuid,), &n)?;

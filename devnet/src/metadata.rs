@@ -21,8 +21,19 @@ use subxt::ext::codec::{Compact, Encode};
 
 // ---- primitive newtypes with the real runtime's shapes ------------------------------------
 
-#[derive(TypeInfo)]
-pub struct AccountId32([u8; 32]);
+/// `sp_core::crypto::AccountId32`, under the runtime's own path: clients such as the Python
+/// SDK recognize accounts by it (and then speak SS58).
+pub struct AccountId32(#[allow(dead_code)] [u8; 32]);
+
+impl TypeInfo for AccountId32 {
+    type Identity = Self;
+
+    fn type_info() -> Type {
+        Type::builder()
+            .path(Path::new("AccountId32", "sp_core::crypto"))
+            .composite(Fields::unnamed().field(|f| f.ty::<[u8; 32]>().type_name("[u8; 32]")))
+    }
+}
 #[derive(TypeInfo)]
 pub struct H256([u8; 32]);
 /// `substrate_fixed::FixedU128<U64>` (U64F64 share counts).
@@ -602,6 +613,12 @@ fn subtensor_storage() -> Vec<StorageEntryMetadata> {
         map::<u16, u16>("ActivityCutoff", &[I], 5000u16.encode()),
         map::<u16, AccountId32>("SubnetOwner", &[I], zero_account),
         value::<u64>("StakeThreshold", 0u64.encode()),
+        // The runtime's default symbol is 𝜏 (U+1D70F); subnets get their own at registration.
+        map::<u16, Vec<u8>>(
+            "TokenSymbol",
+            &[I],
+            "\u{1D70F}".as_bytes().to_vec().encode(),
+        ),
     ]
 }
 

@@ -24,6 +24,7 @@ mod lab;
 mod network;
 mod notify;
 mod pruned;
+mod sdk_devnet;
 mod sdk_weights;
 mod uptime_api;
 mod uptime_probe;

@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# The Python environment of the tests that drive tenure's devnet with the real Bittensor SDK:
+# target/sdk-venv with bittensor==11.3.0 from the package registry, made once and reused while
+# the pinned version is installed. Prints the interpreter's path on stdout.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+venv="target/sdk-venv"
+want="bittensor==11.3.0"
+if ! "$venv/bin/python" -c 'import importlib.metadata as m, sys; sys.exit(m.version("bittensor") != "11.3.0")' 2>/dev/null; then
+  echo "sdk-venv: installing $want into $venv (once)" >&2
+  rm -rf "$venv"
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install --quiet --disable-pip-version-check "$want" >&2
+fi
+echo "$PWD/$venv/bin/python"
