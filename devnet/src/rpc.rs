@@ -209,6 +209,7 @@ pub fn module(
 /// The other names a Substrate node answers to (clients such as the Python SDK use them).
 pub const ALIASES: &[(&str, &str)] = &[
     ("chain_getHead", "chain_getBlockHash"),
+    ("account_nextIndex", "system_accountNextIndex"),
     ("chain_getFinalisedHead", "chain_getFinalizedHead"),
     ("chain_getRuntimeVersion", "state_getRuntimeVersion"),
     ("state_getStorageAt", "state_getStorage"),

@@ -2,7 +2,8 @@
 //! environment `scripts/sdk-venv.sh` makes): what a validator's Python code sees of it must be
 //! what the chain holds. The SDK decodes the devnet's metadata (V15, as it asks a node for) and
 //! storage with its own code; the same items are read with subxt (V16) at the same block, and
-//! the hotkeys are the devnet's own neurons.
+//! the hotkeys are the devnet's own neurons. The SDK also sets weights with its own conversion,
+//! signing and submission; the devnet stores exactly them, and tenure's conversion agrees.
 
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -108,5 +109,112 @@ async fn sdk_reads(metadata: Option<std::path::PathBuf>) {
     );
     assert_eq!(sdk["emission"], serde_json::json!(emission));
     assert_eq!(sdk["token_symbol"], "\u{3b1}");
+    devnet.stop().await;
+}
+
+/// The SDK sets weights on the devnet with its own conversion, signing and submission (as the
+/// devnet's validator): the devnet accepts them and stores exactly the SDK's u16 vector, and
+/// tenure's conversion of the same float weights (`tenure weights emit`) gives the same vector.
+/// With the finney metadata: the SDK cannot encode the fee extension of the devnet's own
+/// metadata (`ChargeTransactionPaymentWrapper`, newer runtimes' name).
+#[tokio::test]
+async fn the_bittensor_sdk_sets_weights_the_devnet_stores_as_tenure_would() {
+    let home = tempfile::tempdir().unwrap();
+    let ledger = home.path().join("ledger.jsonl");
+    let args = DevnetArgs {
+        port: 0,
+        block_ms: 50,
+        seed: 6,
+        netuid: 1,
+        miners: 10,
+        validators: 2,
+        tempo: 9,
+        rate_limit: 5,
+        min_allowed_weights: 3,
+        wallet_path: Some(home.path().join(".bittensor/wallets")),
+        ledger: Some(ledger.clone()),
+        metadata: Some(common::finney_metadata()),
+        ..DevnetArgs::default()
+    };
+    let devnet = Devnet::start(&args).await.unwrap();
+    // Uneven scores, one of them 0 (dropped), one far below the others.
+    let scores = serde_json::json!({
+        "2": 0.9, "3": 0.35, "4": 0.35, "5": 0.0, "6": 1e-6, "7": 0.125, "8": 2.5, "9": 0.07
+    });
+    let mut cmd = Command::new(sdk_python());
+    cmd.arg(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/sdk/set_weights.py"
+    ))
+    .args([devnet.url(), "1".into(), scores.to_string()])
+    .env("HOME", home.path())
+    .stdin(Stdio::null());
+    let out = tokio::task::spawn_blocking(move || cmd.output())
+        .await
+        .unwrap()
+        .expect("run the SDK's Python");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "the SDK failed: {stderr}");
+    let sdk: Json = serde_json::from_slice(&out.stdout).expect("JSON from the SDK script");
+    assert_eq!(sdk["success"], true, "{sdk}");
+    assert_eq!(sdk["uid"], 0);
+    let u16s = |v: &Json| -> Vec<u16> {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x.as_u64().unwrap() as u16)
+            .collect()
+    };
+    let (dests, weights) = (u16s(&sdk["dests"]), u16s(&sdk["weights"]));
+    // 0 and 1e-6 (below half a u16 step of the largest) are dropped.
+    assert_eq!(dests, vec![2, 3, 4, 7, 8, 9], "zeros dropped: {sdk}");
+
+    // What the devnet stored (its ledger: the `Weights` row it wrote).
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let stored = loop {
+        let set: Vec<Json> = common::ledger::read(&ledger)
+            .into_iter()
+            .filter(|l| l["kind"] == "weights_set" && l["uid"] == 0)
+            .collect();
+        if let Some(l) = set.last() {
+            break (u16s(&l["dests"]), u16s(&l["weights"]));
+        }
+        assert!(Instant::now() < deadline, "the devnet stored no weights");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(stored, (dests.clone(), weights.clone()));
+
+    // tenure's conversion of the same scores under the same limits.
+    let request = serde_json::json!({
+        "scores": scores,
+        "min_allowed_weights": sdk["min_allowed_weights"],
+        "max_weight_limit": sdk["max_weight_limit"],
+    });
+    let mut emit = Command::new(env!("CARGO_BIN_EXE_tenure"));
+    emit.args(["weights", "emit"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let out = tokio::task::spawn_blocking(move || {
+        use std::io::Write;
+        let mut child = emit.spawn().unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(request.to_string().as_bytes())
+            .unwrap();
+        child.wait_with_output().unwrap()
+    })
+    .await
+    .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let tenure: Json = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(u16s(&tenure["dests"]), dests, "{tenure}");
+    assert_eq!(u16s(&tenure["weights"]), weights, "{tenure}");
     devnet.stop().await;
 }
