@@ -1,6 +1,7 @@
 //! Commit-reveal v4 on the devnet, driven by subxt's own client: a weight vector timelocked to
 //! the devnet's test drand beacon is committed, refused forms are refused with the chain's
-//! errors, and at the reveal epoch the devnet decrypts the commit and stores the same weights.
+//! errors, and at the reveal epoch the devnet decrypts the commit and stores the same weights;
+//! the Bittensor SDK's own timelock code opens tenure's commit with the pulse the devnet stored.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -177,6 +178,7 @@ async fn commit_reveal(metadata: Option<PathBuf>) {
     let commit = beacon
         .encrypt(round, &subxt::ext::codec::Encode::encode(&payload))
         .unwrap();
+    let sealed = commit.clone();
     let (events, committed_in) = submit(&api, &validator, own, commit_call(netuid, commit, round))
         .await
         .expect("commit accepted");
@@ -232,6 +234,27 @@ async fn commit_reveal(metadata: Option<PathBuf>) {
         pulse.2,
         tenure_devnet::beacon::Beacon::from_seed(args.seed).signature(round)
     );
+    // The Bittensor SDK's own timelock code opens tenure's commit with the stored pulse.
+    // The SDK's helper takes its own envelope around the chain's commit bytes: the SCALE
+    // `(ciphertext, reveal round)` its encrypt functions return.
+    let envelope = subxt::ext::codec::Encode::encode(&(sealed, round));
+    let mut cmd = std::process::Command::new(crate::sdk_devnet::sdk_python());
+    cmd.arg(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/sdk/decrypt_commit.py"
+    ))
+    .args([hex::encode(&envelope), hex::encode(&pulse.2)]);
+    let out = tokio::task::spawn_blocking(move || cmd.output())
+        .await
+        .unwrap()
+        .expect("run the SDK's Python");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let opened = hex::decode(String::from_utf8_lossy(&out.stdout).trim()).unwrap();
+    assert_eq!(opened, subxt::ext::codec::Encode::encode(&payload));
     // The forged commit (validator 1 claiming validator 0's hotkey) stored nothing.
     let w1: Vec<(u16, u16)> = read(&at, "SubtensorModule", "Weights", (netuid, 1u16)).await;
     assert!(w1.is_empty(), "{w1:?}");

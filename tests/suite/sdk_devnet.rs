@@ -17,7 +17,7 @@ use crate::common;
 const HALT: u64 = 60;
 
 /// The SDK's interpreter; the test command (`scripts/test.sh`) sets it after making the venv.
-fn sdk_python() -> String {
+pub(crate) fn sdk_python() -> String {
     std::env::var("TENURE_SDK_PYTHON").expect(
         "TENURE_SDK_PYTHON is not set: run the suite through scripts/test.sh, which makes the \
          Bittensor SDK's virtual environment (scripts/sdk-venv.sh)",
