@@ -484,7 +484,7 @@ impl Default for IngestConfig {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum ScoresSource {
     /// `POST /v1/scores` batches of `hotkey → score`.
@@ -525,7 +525,7 @@ impl Default for ScoresConfig {
 /// Whether a reward system changes weights (`on`), is only computed and recorded (`shadow`), or
 /// is not computed at all (`off`). The configured mode is the initial one; the run-time mode is
 /// stored in the database.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Mode {
     On,
@@ -563,7 +563,7 @@ impl std::str::FromStr for Mode {
 
 crate::text_column!(Mode);
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum StakeScope {
     /// All alpha the miner's coldkey holds in the subnet, on any hotkey.
@@ -572,7 +572,7 @@ pub enum StakeScope {
     Hotkey,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum VestingCombine {
     Bettensor,
@@ -581,7 +581,7 @@ pub enum VestingCombine {
 }
 
 /// A tier reached when the metric is `>= min`; the highest tier reached wins.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MultiplierTier {
     pub min: f64,
@@ -608,7 +608,7 @@ fn btiers(t: &[(f64, f64)]) -> Vec<BonusTier> {
         .collect()
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct VestingConfig {
     pub mode: Mode,
@@ -642,7 +642,9 @@ impl Default for VestingConfig {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum UptimeSource {
     /// The daemon probes every miner's served axon.

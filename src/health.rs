@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use crate::metrics::{CheckLabels, Metrics};
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct CheckState {
     pub ok: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -16,7 +16,7 @@ pub struct CheckState {
 }
 
 /// Who leads, as `/readyz` reports it (HA).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct LeaderState {
     /// This instance's name.
     pub instance: String,

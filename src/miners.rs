@@ -8,7 +8,7 @@ use sqlx::{PgPool, Row};
 use crate::units::NetUid;
 
 /// One miner.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, utoipa::ToSchema)]
 pub struct Miner {
     pub uid: u16,
     pub hotkey: String,
@@ -28,7 +28,7 @@ pub struct Miner {
 }
 
 /// The miners, and the epochs their figures come from.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, utoipa::ToSchema)]
 pub struct Miners {
     pub netuid: u16,
     /// Epoch block of the uptime and vesting figures (`None`: none recorded yet).

@@ -14,7 +14,7 @@ pub const VESTING_MODE: &str = "vesting.mode";
 pub const UPTIME_MODE: &str = "uptime.mode";
 
 /// Where a setting's value comes from.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 #[serde(tag = "source", rename_all = "lowercase")]
 pub enum Source {
     /// Never changed at run time: the configuration file's value.
@@ -26,14 +26,14 @@ pub enum Source {
     },
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct ModeSetting {
     pub mode: Mode,
     #[serde(flatten)]
     pub source: Source,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Change {
     pub old: Mode,
     pub new: Mode,
@@ -143,7 +143,7 @@ pub async fn set_mode(
 }
 
 /// One audited change.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct AuditEntry {
     pub key: String,
     pub old: Option<serde_json::Value>,

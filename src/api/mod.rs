@@ -7,6 +7,7 @@ use std::time::Duration;
 
 mod body;
 mod network;
+pub mod openapi;
 mod uptime;
 mod vesting;
 mod weights;
@@ -95,13 +96,16 @@ impl From<sqlx::Error> for ApiError {
     }
 }
 
+/// The body of every error answer.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    /// Why, in words.
+    pub error: String,
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        #[derive(Serialize)]
-        struct Body {
-            error: String,
-        }
-        (self.0, Json(Body { error: self.1 })).into_response()
+        (self.0, Json(ErrorBody { error: self.1 })).into_response()
     }
 }
 
@@ -131,6 +135,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/vesting/mode", put(vesting::set_mode))
         .route("/v1/vesting/miners", get(vesting::epoch))
         .route("/v1/vesting/miners/{miner}", get(vesting::history))
+        .route("/v1/openapi.json", get(openapi::openapi_json))
         .route("/v1/ingest/gaps", get(ingest_gaps))
         .route("/v1/miners", get(miners))
         .route("/v1/network", get(network::latest))
@@ -175,6 +180,8 @@ async fn count_requests(State(state): State<AppState>, req: Request, next: Next)
 }
 
 /// `GET /v1/miners`: every registered miner on one line (`tenure miners --json`).
+#[utoipa::path(get, path = "/v1/miners", tag = "miners",
+    responses((status = 200, description = "every registered miner", body = crate::miners::Miners), (status = 503, description = "the database is unreachable", body = ErrorBody)))]
 async fn miners(State(state): State<AppState>) -> ApiResult<crate::miners::Miners> {
     Ok(Json(
         crate::miners::list(&state.pool, state.api.netuid).await?,
@@ -182,6 +189,8 @@ async fn miners(State(state): State<AppState>) -> ApiResult<crate::miners::Miner
 }
 
 /// `GET /v1/ingest/gaps`: the blocks the history skips (`tenure ingest reanchor`), oldest first.
+#[utoipa::path(get, path = "/v1/ingest/gaps", tag = "ingest",
+    responses((status = 200, description = "blocks the history skips", body = Vec<crate::ingest::reanchor::GapRow>), (status = 503, description = "the database is unreachable", body = ErrorBody)))]
 async fn ingest_gaps(
     State(state): State<AppState>,
 ) -> ApiResult<Vec<crate::ingest::reanchor::GapRow>> {
@@ -190,12 +199,14 @@ async fn ingest_gaps(
     ))
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct Live {
     status: &'static str,
     version: &'static str,
 }
 
+#[utoipa::path(get, path = "/livez", tag = "health",
+    responses((status = 200, description = "the process answers", body = Live)))]
 async fn livez() -> Json<Live> {
     Json(Live {
         status: "ok",
@@ -203,7 +214,7 @@ async fn livez() -> Json<Live> {
     })
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct Ready {
     ready: bool,
     checks: BTreeMap<String, CheckState>,
@@ -212,6 +223,9 @@ struct Ready {
     leader: Option<crate::health::LeaderState>,
 }
 
+#[utoipa::path(get, path = "/readyz", tag = "health",
+    responses((status = 200, description = "every check passes", body = Ready),
+               (status = 503, description = "a check fails; each says why", body = Ready)))]
 async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Ready>) {
     let mut checks = state.health.snapshot();
     let database = match db::ping(&state.pool, DB_PING_TIMEOUT).await {
@@ -242,6 +256,8 @@ async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Ready>) {
     )
 }
 
+#[utoipa::path(get, path = "/metrics", tag = "health",
+    responses((status = 200, description = "Prometheus metrics (OpenMetrics text)", content_type = "application/openmetrics-text", body = String)))]
 async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     (
         [(

@@ -10,6 +10,7 @@ use axum::http::{HeaderMap, StatusCode};
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
+use super::ErrorBody;
 use super::{ApiError, ApiResult, AppState, authorize};
 use crate::config::UptimeSource;
 use crate::uptime::store::{self, Round, Sample, Source};
@@ -19,13 +20,13 @@ const MAX_FUTURE: Duration = Duration::seconds(60);
 /// Blocks beyond the ingested head an observation may name (finality lag of the caller's node).
 const MAX_AHEAD_BLOCKS: u64 = 5;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct Batch {
     observations: Vec<Observation>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct Observation {
     hotkey: String,
@@ -38,7 +39,7 @@ pub(super) struct Observation {
     timestamp: Option<DateTime<Utc>>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub(super) struct Accepted {
     round_id: i64,
     block: u64,
@@ -119,6 +120,10 @@ fn checked(batch: Batch, max_batch: usize) -> Result<Vec<Checked>, ApiError> {
     Ok(out)
 }
 
+#[utoipa::path(post, path = "/v1/uptime", tag = "uptime", request_body = Batch,
+    security(("bearer" = [])),
+    responses((status = 200, description = "the batch recorded as one round", body = Accepted),
+              (status = 401, description = "no or a wrong bearer token", body = ErrorBody), (status = 403, description = "writes are disabled (no token configured) or this source is not enabled", body = ErrorBody), (status = 400, description = "a malformed body, unknown fields, a bad value", body = ErrorBody), (status = 413, description = "the body is too large", body = ErrorBody), (status = 415, description = "not application/json", body = ErrorBody), (status = 422, description = "a hotkey not registered at that block, or a block or time out of range", body = ErrorBody), (status = 503, description = "nothing ingested yet, or the database is unreachable", body = ErrorBody)))]
 pub(super) async fn observe(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -274,6 +279,9 @@ fn samples(
         .collect())
 }
 
+#[utoipa::path(put, path = "/v1/uptime/mode", tag = "uptime", request_body = super::vesting::ModeRequest,
+    security(("bearer" = [])),
+    responses((status = 200, description = "the mode before and after", body = crate::settings::Change), (status = 401, description = "no or a wrong bearer token", body = ErrorBody), (status = 403, description = "writes are disabled (no token configured) or this source is not enabled", body = ErrorBody), (status = 400, description = "a malformed body, unknown fields, a bad value", body = ErrorBody), (status = 413, description = "the body is too large", body = ErrorBody), (status = 415, description = "not application/json", body = ErrorBody), (status = 503, description = "the database is unreachable", body = ErrorBody)))]
 pub(super) async fn set_mode(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -291,7 +299,9 @@ pub(super) async fn set_mode(
 }
 
 /// `GET /v1/uptime`: the mode in force, the sources, and the latest round of each source.
-pub(super) async fn status(State(state): State<AppState>) -> ApiResult<serde_json::Value> {
+#[utoipa::path(get, path = "/v1/uptime", tag = "uptime",
+    responses((status = 200, description = "the mode, the sources, the latest round of each", body = UptimeStatus), (status = 503, description = "the database is unreachable", body = ErrorBody)))]
+pub(super) async fn status(State(state): State<AppState>) -> ApiResult<UptimeStatus> {
     let api = &state.api;
     let mode = crate::settings::mode(
         &state.pool,
@@ -300,25 +310,43 @@ pub(super) async fn status(State(state): State<AppState>) -> ApiResult<serde_jso
         api.uptime.mode,
     )
     .await?;
-    let last: Vec<(String, i64, i32, i32, DateTime<Utc>)> = sqlx::query_as(
+    let last_rounds: Vec<LastRound> = sqlx::query_as(
         "SELECT DISTINCT ON (source) source, block, miners, up, observed_at FROM uptime_rounds
           WHERE netuid = $1 ORDER BY source, block DESC",
     )
     .bind(i32::from(api.netuid))
     .fetch_all(&state.pool)
     .await?;
-    Ok(Json(serde_json::json!({
-        "netuid": api.netuid,
-        "mode": mode,
-        "sources": api.uptime.sources,
-        "probe_interval_blocks": api.uptime.probe_interval_blocks,
-        "last_rounds": last.iter().map(|(source, block, miners, up, at)| serde_json::json!({
-            "source": source, "block": block, "miners": miners, "up": up, "observed_at": at,
-        })).collect::<Vec<_>>(),
-    })))
+    Ok(Json(UptimeStatus {
+        netuid: api.netuid,
+        mode,
+        sources: api.uptime.sources.clone(),
+        probe_interval_blocks: api.uptime.probe_interval_blocks,
+        last_rounds,
+    }))
 }
 
-#[derive(Debug, Deserialize)]
+/// `GET /v1/uptime`.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct UptimeStatus {
+    pub netuid: u16,
+    pub mode: crate::settings::ModeSetting,
+    pub sources: Vec<crate::config::UptimeSource>,
+    pub probe_interval_blocks: u64,
+    pub last_rounds: Vec<LastRound>,
+}
+
+/// The latest round of one source.
+#[derive(Debug, serde::Serialize, sqlx::FromRow, utoipa::ToSchema)]
+pub struct LastRound {
+    pub source: String,
+    pub block: i64,
+    pub miners: i32,
+    pub up: i32,
+    pub observed_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct GrantRequest {
     hotkey: String,
@@ -347,11 +375,14 @@ fn grant_error(e: crate::uptime::grants::GrantError) -> ApiError {
     }
 }
 
+#[utoipa::path(post, path = "/v1/uptime/grants", tag = "uptime", request_body = GrantRequest,
+    security(("bearer" = [])),
+    responses((status = 201, description = "the grant made", body = Granted), (status = 401, description = "no or a wrong bearer token", body = ErrorBody), (status = 403, description = "writes are disabled (no token configured) or this source is not enabled", body = ErrorBody), (status = 400, description = "a malformed body, unknown fields, a bad value", body = ErrorBody), (status = 413, description = "the body is too large", body = ErrorBody), (status = 415, description = "not application/json", body = ErrorBody), (status = 422, description = "a hotkey that was never a miner", body = ErrorBody), (status = 503, description = "the database is unreachable", body = ErrorBody)))]
 pub(super) async fn grant(
     State(state): State<AppState>,
     headers: HeaderMap,
     body: Result<super::Strict<GrantRequest>, ApiError>,
-) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
+) -> Result<(StatusCode, Json<Granted>), ApiError> {
     authorize(&state.api, &headers)?;
     let super::Strict(req) = body?;
     let expires_at = match (req.days, req.expires_at) {
@@ -397,23 +428,46 @@ pub(super) async fn grant(
     .map_err(grant_error)?;
     Ok((
         StatusCode::CREATED,
-        Json(
-            serde_json::json!({ "id": id, "hotkey": req.hotkey, "bonus": bonus, "expires_at": expires_at }),
-        ),
+        Json(Granted {
+            id,
+            hotkey: req.hotkey,
+            bonus,
+            expires_at,
+        }),
     ))
 }
 
+/// A grant made (`POST /v1/uptime/grants`, 201).
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct Granted {
+    pub id: i64,
+    pub hotkey: String,
+    pub bonus: f64,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// A grant revoked (`DELETE /v1/uptime/grants/{id}`).
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct Revoked {
+    pub id: i64,
+    pub revoked: bool,
+}
+
+#[utoipa::path(delete, path = "/v1/uptime/grants/{id}", tag = "uptime",
+    params(("id" = i64, Path, description = "the grant's id")),
+    security(("bearer" = [])),
+    responses((status = 200, description = "revoked (kept on record)", body = Revoked), (status = 401, description = "no or a wrong bearer token", body = ErrorBody), (status = 403, description = "writes are disabled (no token configured) or this source is not enabled", body = ErrorBody), (status = 400, description = "a bad id", body = ErrorBody), (status = 404, description = "no such active grant", body = ErrorBody), (status = 503, description = "the database is unreachable", body = ErrorBody)))]
 pub(super) async fn revoke(
     State(state): State<AppState>,
     headers: HeaderMap,
     axum::extract::Path(id): axum::extract::Path<i64>,
-) -> ApiResult<serde_json::Value> {
+) -> ApiResult<Revoked> {
     authorize(&state.api, &headers)?;
     if crate::uptime::grants::revoke(&state.pool, state.api.netuid, id, "api")
         .await
         .map_err(grant_error)?
     {
-        Ok(Json(serde_json::json!({ "id": id, "revoked": true })))
+        Ok(Json(Revoked { id, revoked: true }))
     } else {
         Err(ApiError(
             StatusCode::NOT_FOUND,
@@ -429,6 +483,9 @@ pub(super) struct GrantsQuery {
     all: bool,
 }
 
+#[utoipa::path(get, path = "/v1/uptime/grants", tag = "uptime",
+    params(("all" = Option<bool>, Query, description = "revoked and expired grants too")),
+    responses((status = 200, description = "grants, newest first", body = Vec<crate::uptime::grants::GrantRow>), (status = 400, description = "a bad query", body = ErrorBody), (status = 503, description = "the database is unreachable", body = ErrorBody)))]
 pub(super) async fn grants(
     State(state): State<AppState>,
     query: Result<axum::extract::Query<GrantsQuery>, axum::extract::rejection::QueryRejection>,
@@ -448,6 +505,9 @@ pub(super) struct BoardQuery {
 }
 
 /// `GET /v1/uptime/leaderboard[?epoch_block=N]`.
+#[utoipa::path(get, path = "/v1/uptime/leaderboard", tag = "uptime",
+    params(("epoch_block" = Option<u64>, Query, description = "an epoch block (default: the last)")),
+    responses((status = 200, description = "miners ranked by current uptime, then longevity", body = crate::uptime::leaderboard::Board), (status = 400, description = "a bad query", body = ErrorBody), (status = 404, description = "no uptime recorded for that epoch", body = ErrorBody), (status = 503, description = "the database is unreachable", body = ErrorBody)))]
 pub(super) async fn leaderboard(
     State(state): State<AppState>,
     query: Result<axum::extract::Query<BoardQuery>, axum::extract::rejection::QueryRejection>,
@@ -468,6 +528,8 @@ pub(super) async fn leaderboard(
 }
 
 /// `GET /v1/uptime/achievements`.
+#[utoipa::path(get, path = "/v1/uptime/achievements", tag = "uptime",
+    responses((status = 200, description = "milestones awarded, newest first", body = Vec<crate::uptime::leaderboard::Badge>), (status = 503, description = "the database is unreachable", body = ErrorBody)))]
 pub(super) async fn achievements(
     State(state): State<AppState>,
 ) -> ApiResult<Vec<crate::uptime::leaderboard::Badge>> {
@@ -483,6 +545,10 @@ pub(super) struct MinerQuery {
 }
 
 /// `GET /v1/uptime/miners/{uid or hotkey}[?limit=N]`: the miner's bonus history.
+#[utoipa::path(get, path = "/v1/uptime/miners/{miner}", tag = "uptime",
+    params(("miner" = String, Path, description = "a uid or a hotkey"),
+           ("limit" = Option<i64>, Query, description = "epochs, 1 to 10000 (default 100)")),
+    responses((status = 200, description = "the miner's uptime and bonuses, newest first", body = crate::uptime::leaderboard::MinerHistory), (status = 400, description = "a bad query", body = ErrorBody), (status = 404, description = "no such miner", body = ErrorBody), (status = 503, description = "the database is unreachable", body = ErrorBody)))]
 pub(super) async fn miner(
     State(state): State<AppState>,
     axum::extract::Path(miner): axum::extract::Path<String>,

@@ -7,11 +7,14 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use serde::{Deserialize, Serialize};
 
+use super::ErrorBody;
 use super::{ApiError, ApiResult, AppState, authorize};
 use crate::config::Mode;
 use crate::settings;
 use crate::vesting::store as vesting;
 
+#[utoipa::path(get, path = "/v1/vesting", tag = "vesting",
+    responses((status = 200, description = "the mode, the tiers, the last epoch", body = vesting::Status), (status = 503, description = "the database is unreachable", body = ErrorBody)))]
 pub(super) async fn status(State(state): State<AppState>) -> ApiResult<vesting::Status> {
     let api = &state.api;
     Ok(Json(
@@ -19,7 +22,7 @@ pub(super) async fn status(State(state): State<AppState>) -> ApiResult<vesting::
     ))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct ModeRequest {
     mode: Mode,
@@ -30,6 +33,9 @@ pub(super) struct ModeRequest {
     actor: Option<String>,
 }
 
+#[utoipa::path(put, path = "/v1/vesting/mode", tag = "vesting", request_body = ModeRequest,
+    security(("bearer" = [])),
+    responses((status = 200, description = "the mode before and after", body = settings::Change), (status = 401, description = "no or a wrong bearer token", body = ErrorBody), (status = 403, description = "writes are disabled (no token configured) or this source is not enabled", body = ErrorBody), (status = 400, description = "a malformed body, unknown fields, a bad value", body = ErrorBody), (status = 413, description = "the body is too large", body = ErrorBody), (status = 415, description = "not application/json", body = ErrorBody), (status = 503, description = "the database is unreachable", body = ErrorBody)))]
 pub(super) async fn set_mode(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -89,12 +95,15 @@ pub(super) struct EpochQuery {
     epoch_block: Option<u64>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub(super) struct EpochVesting {
     epoch: vesting::EpochRow,
     miners: Vec<vesting::Record>,
 }
 
+#[utoipa::path(get, path = "/v1/vesting/miners", tag = "vesting",
+    params(("epoch_block" = Option<u64>, Query, description = "an epoch block (default: the last)")),
+    responses((status = 200, description = "every miner's vesting at the epoch", body = EpochVesting), (status = 400, description = "a bad query", body = ErrorBody), (status = 404, description = "no vesting recorded at that epoch", body = ErrorBody), (status = 503, description = "the database is unreachable", body = ErrorBody)))]
 pub(super) async fn epoch(
     State(state): State<AppState>,
     query: Result<Query<EpochQuery>, QueryRejection>,
@@ -120,12 +129,17 @@ pub(super) struct HistoryQuery {
     before: Option<u64>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub(super) struct History {
     miner: String,
     history: Vec<vesting::Record>,
 }
 
+#[utoipa::path(get, path = "/v1/vesting/miners/{miner}", tag = "vesting",
+    params(("miner" = String, Path, description = "a uid (its current registration) or a hotkey (all its registrations)"),
+           ("limit" = Option<i64>, Query, description = "epochs, 1 to 10000"),
+           ("before" = Option<u64>, Query, description = "only epochs before this block")),
+    responses((status = 200, description = "the miner's vesting, newest first", body = History), (status = 400, description = "a bad query", body = ErrorBody), (status = 404, description = "no such miner", body = ErrorBody), (status = 503, description = "the database is unreachable", body = ErrorBody)))]
 pub(super) async fn history(
     State(state): State<AppState>,
     Path(miner): Path<String>,

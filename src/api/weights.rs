@@ -8,8 +8,8 @@ use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use serde::Deserialize;
-use serde_json::{Value, json};
 
+use super::ErrorBody;
 use super::{ApiError, ApiResult, AppState, authorize};
 use crate::config::ScoresSource;
 use crate::weights::explain::{self, ExplainError};
@@ -24,11 +24,15 @@ impl From<ExplainError> for ApiError {
     }
 }
 
+#[utoipa::path(post, path = "/v1/scores", tag = "weights", request_body = Batch,
+    security(("bearer" = [])),
+    responses((status = 200, description = "the scores stored, dated at the ingested head", body = ScoresAccepted),
+              (status = 401, description = "no or a wrong bearer token", body = ErrorBody), (status = 403, description = "writes are disabled (no token configured) or this source is not enabled", body = ErrorBody), (status = 400, description = "a malformed body, unknown fields, a bad value", body = ErrorBody), (status = 413, description = "the body is too large", body = ErrorBody), (status = 415, description = "not application/json", body = ErrorBody), (status = 422, description = "a hotkey that is not registered", body = ErrorBody), (status = 503, description = "nothing ingested yet, or the database is unreachable", body = ErrorBody)))]
 pub(super) async fn post_scores(
     State(state): State<AppState>,
     headers: HeaderMap,
     body: Result<super::Strict<Batch>, ApiError>,
-) -> ApiResult<Value> {
+) -> ApiResult<ScoresAccepted> {
     authorize(&state.api, &headers)?;
     if state.api.scores.source != ScoresSource::Api {
         return Err(ApiError(
@@ -64,7 +68,17 @@ pub(super) async fn post_scores(
         ApiError(status, e.to_string())
     })?;
     let stored = scores::store(&state.pool, netuid, head.number, &batch.scores.0).await?;
-    Ok(Json(json!({ "accepted": stored, "block": head.number })))
+    Ok(Json(ScoresAccepted {
+        accepted: stored,
+        block: head.number,
+    }))
+}
+
+/// What `POST /v1/scores` stored: how many scores, dated at which ingested block.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct ScoresAccepted {
+    pub accepted: u64,
+    pub block: u64,
 }
 
 #[derive(Debug, Deserialize)]
@@ -74,6 +88,9 @@ pub(super) struct HistoryQuery {
 }
 
 /// `GET /v1/weights/submissions[?limit=N]`: submissions, newest first, with their transitions.
+#[utoipa::path(get, path = "/v1/weights/submissions", tag = "weights",
+    params(("limit" = Option<i64>, Query, description = "submissions, 1 to 1000 (default 10)")),
+    responses((status = 200, description = "submissions, newest first, with every transition", body = Vec<explain::HistoryEntry>), (status = 400, description = "a bad query", body = ErrorBody), (status = 503, description = "the database is unreachable", body = ErrorBody)))]
 pub(super) async fn submissions(
     State(state): State<AppState>,
     query: Result<Query<HistoryQuery>, QueryRejection>,
@@ -95,6 +112,10 @@ pub(super) struct ExplainQuery {
 }
 
 /// `GET /v1/weights/miners/{uid or hotkey}[?epoch=N]`: `tenure weights explain` as JSON.
+#[utoipa::path(get, path = "/v1/weights/miners/{miner}", tag = "weights",
+    params(("miner" = String, Path, description = "a uid or a hotkey"),
+           ("epoch" = Option<u64>, Query, description = "a chain epoch (default: the last planned)")),
+    responses((status = 200, description = "the miner's weight explained", body = explain::MinerExplanation), (status = 400, description = "a bad query", body = ErrorBody), (status = 404, description = "no such miner or epoch", body = ErrorBody), (status = 503, description = "the database is unreachable", body = ErrorBody)))]
 pub(super) async fn miner(
     State(state): State<AppState>,
     Path(miner): Path<String>,

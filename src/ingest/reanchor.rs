@@ -96,7 +96,7 @@ pub async fn reanchor(
 }
 
 /// A recorded gap, as the API and the pages show it.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct GapRow {
     pub from_block: u64,
     pub to_block: u64,

@@ -7,7 +7,7 @@ use serde::Serialize;
 use super::store::EpochRow;
 use crate::config::NetworkConfig;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum State {
     Met,
@@ -26,7 +26,7 @@ impl State {
 }
 
 /// One criterion, scored.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Criterion {
     pub name: &'static str,
     /// What is asked, in words.

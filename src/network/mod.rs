@@ -53,7 +53,7 @@ pub fn shares(x: &[f64]) -> Vec<f64> {
 /// base-only shares and the final shares, `½ Σ |pᵢ − qᵢ|` (0 = unchanged, 1 = disjoint), with
 /// the largest single gain and loss in share points (`q − p`). The two vectors are per uid, in
 /// the same order.
-#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, utoipa::ToSchema)]
 pub struct Moved {
     pub total_variation: f64,
     pub largest_gain: f64,

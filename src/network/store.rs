@@ -19,7 +19,7 @@ const DOWNTIME_TREND_DAYS: i64 = 30;
 pub const RETENTION_DAYS: [i64; 4] = [7, 30, 90, 180];
 
 /// Network health at the latest recorded epochs.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Snapshot {
     /// The uptime epoch the uptime figures are from.
     pub uptime_epoch: Option<u64>,
@@ -46,7 +46,7 @@ pub struct Snapshot {
     pub retention: Vec<Retention>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Retention {
     pub after_days: i64,
     pub share: Option<f64>,
@@ -185,7 +185,7 @@ async fn downtime(
 }
 
 /// One recorded epoch of `network_epochs`.
-#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct EpochRow {
     pub epoch_block: i64,
     pub miners: i32,
@@ -319,7 +319,7 @@ async fn registrations(
 
 /// Network health now: the latest figures and the success criteria over the whole recorded
 /// history (`GET /v1/network`, `tenure network`, the `/network` page).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Health {
     #[serde(flatten)]
     pub latest: Snapshot,

@@ -12,7 +12,19 @@ use crate::tiers;
 use crate::uptime::history::{History, Period, between, ratio, slope, std_dev};
 
 /// One-time achievements.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Milestone {
     /// `milestones.hours_streak` consecutive hours, each at or above the hours threshold.
@@ -49,7 +61,8 @@ impl Milestone {
 
 /// Every rule [`evaluate`] reports. Stored metrics are keyed by a rule's name, so adding or
 /// reordering rules never changes what recorded history means.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, utoipa::ToSchema)]
+#[schema(rename_all = "snake_case")]
 pub enum Rule {
     Reliability,
     Consistency,
@@ -159,7 +172,7 @@ impl<'de> Deserialize<'de> for Rule {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Family {
     Reliability,
@@ -191,7 +204,7 @@ impl Family {
 
 /// One bonus line: its rule (stored as `name`) and family, the bonus (0 when not earned), the
 /// metric it was decided on and why.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Bonus {
     pub family: Family,
@@ -220,7 +233,7 @@ pub struct Outcome {
 /// explanation): the bonuses earned in full (with why), and every rule's metric by name (a rule
 /// not earned is explained by its metric against the tiers in `uptime_epochs.params`). Storing
 /// every reason of every miner made a 4,096-miner epoch write 14 MB of JSON.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Detail {
     pub earned: Vec<Bonus>,
@@ -233,14 +246,14 @@ pub struct Detail {
 
 /// A miner's stored uptime record at an epoch: evaluated, or why the rules did not apply
 /// (validator permit, exempt uid).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(untagged)]
 pub enum Record {
     Evaluated(Detail),
     Skipped(Skipped),
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Skipped {
     pub reason: String,

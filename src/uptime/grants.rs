@@ -17,7 +17,7 @@ pub enum GrantError {
     Invalid(String),
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct GrantRow {
     pub id: i64,
     pub hotkey: String,

@@ -10,7 +10,7 @@ use crate::uptime::bonus::{Record, Rule};
 use crate::units::NetUid;
 use crate::vesting::store::MinerSel;
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Entry {
     pub rank: usize,
     pub uid: u16,
@@ -84,7 +84,7 @@ pub async fn leaderboard(
     Ok(Some((epoch as u64, entries)))
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Badge {
     pub uid: u16,
     pub hotkey: String,
@@ -118,21 +118,21 @@ pub async fn achievements(pool: &PgPool, netuid: NetUid) -> Result<Vec<Badge>, s
 }
 
 /// The leaderboard of one epoch (`GET /v1/uptime/leaderboard`).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Board {
     pub epoch_block: u64,
     pub miners: Vec<Entry>,
 }
 
 /// One miner's uptime at one epoch (`GET /v1/uptime/miners/{miner}`, `tenure uptime history`).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct HistoryPoint {
     pub epoch_block: u64,
     pub entry: Entry,
 }
 
 /// A miner's bonus history, newest first, as asked for (a uid or a hotkey).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct MinerHistory {
     pub miner: String,
     pub history: Vec<HistoryPoint>,

@@ -229,7 +229,7 @@ async fn insert(
 }
 
 /// A miner's vesting at one epoch, as recorded.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Record {
     pub epoch_block: u64,
     pub mode: Mode,
@@ -367,7 +367,7 @@ pub async fn at_epoch(
 }
 
 /// An epoch as the engine recorded it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct EpochRow {
     pub epoch_block: u64,
     pub mode: Mode,
@@ -402,7 +402,7 @@ async fn epoch_row(
 }
 
 /// How many miners sit in each (amount tier, duration tier) cell at an epoch.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Cell {
     pub amount_tier: f64,
     pub duration_tier: f64,
@@ -411,7 +411,7 @@ pub struct Cell {
 }
 
 /// What `tenure vesting status` and `GET /v1/vesting` show.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Status {
     pub netuid: NetUid,
     /// The mode in force now, applied from the next epoch.

@@ -25,7 +25,7 @@ pub enum ExplainError {
 }
 
 /// One transition of a submission.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Transition {
     pub at: chrono::DateTime<chrono::Utc>,
     pub status: String,
@@ -41,7 +41,7 @@ async fn transitions(pool: &PgPool, id: i64) -> Result<Vec<Transition>, sqlx::Er
 }
 
 /// A submission with its transitions (`tenure weights history`).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct HistoryEntry {
     #[serde(flatten)]
     pub submission: Submission,
@@ -65,7 +65,7 @@ pub async fn history(
 }
 
 /// One miner's weight in one submission, explained (`tenure weights explain`).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct MinerExplanation {
     pub uid: u16,
     pub hotkey: String,

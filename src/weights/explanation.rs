@@ -9,7 +9,7 @@ use crate::config::{Mode, ScoresSource};
 use crate::uptime::bonus::Record;
 
 /// One miner's weight, explained: `base × uptime × vesting × penalty`, clamped, normalized.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Explanation {
     pub base: BaseScore,
@@ -28,7 +28,7 @@ pub struct Explanation {
 }
 
 /// The base score and where it came from, or why there is none.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(untagged)]
 pub enum BaseScore {
     Scored {
@@ -52,7 +52,7 @@ impl BaseScore {
 }
 
 /// A multiplier as applied (1.0 in shadow and off modes, and for untouched uids) and why.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Applied<W> {
     pub applied: f64,
@@ -60,21 +60,21 @@ pub struct Applied<W> {
 }
 
 /// Why a factor is neutral (1.0): no record, mode off, not in the record, no penalty.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Note {
     pub note: String,
 }
 
 /// The uptime factor's reasons: the recorded epoch, or a note.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(untagged)]
 pub enum UptimeWhy {
     Recorded(UptimeRecorded),
     Neutral(Note),
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UptimeRecorded {
     pub epoch_block: i64,
@@ -87,14 +87,14 @@ pub struct UptimeRecorded {
 }
 
 /// The vesting factor's reasons: the recorded epoch, or a note.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(untagged)]
 pub enum VestingWhy {
     Recorded(VestingRecorded),
     Neutral(Note),
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct VestingRecorded {
     pub epoch_block: i64,
@@ -110,14 +110,14 @@ pub struct VestingRecorded {
 }
 
 /// The alpha-selling penalty's reasons: the penalty in force, or a note.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(untagged)]
 pub enum PenaltyWhy {
     InForce(PenaltyInForce),
     Neutral(Note),
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PenaltyInForce {
     pub factor: f64,
@@ -127,7 +127,7 @@ pub struct PenaltyInForce {
     pub mean_window_days: u32,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Clamp {
     pub max_total_multiplier: f64,

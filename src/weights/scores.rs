@@ -41,9 +41,11 @@ impl<'de> Deserialize<'de> for Pairs {
 }
 
 /// The body of `POST /v1/scores`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Batch {
+    /// `{"<hotkey>": score, ...}`: finite, at least 0, each hotkey once.
+    #[schema(value_type = std::collections::BTreeMap<String, f64>)]
     pub scores: Pairs,
 }
 

@@ -12,7 +12,7 @@ use sqlx::{PgConnection, PgPool, Row};
 use super::pipeline::{Entry, Plan};
 use crate::leader::{Fence, FenceError};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
     Planned,
@@ -70,7 +70,7 @@ impl std::str::FromStr for Status {
 crate::text_column!(Status);
 
 /// A stored submission; serialized as the views show it.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, utoipa::ToSchema)]
 pub struct Submission {
     #[serde(skip)]
     pub id: i64,

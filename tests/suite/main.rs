@@ -23,6 +23,7 @@ mod ingest;
 mod lab;
 mod network;
 mod notify;
+mod openapi;
 mod pruned;
 mod sdk_devnet;
 mod sdk_weights;
