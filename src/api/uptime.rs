@@ -21,6 +21,7 @@ const MAX_FUTURE: Duration = Duration::seconds(60);
 const MAX_AHEAD_BLOCKS: u64 = 5;
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[schema(as = UptimeBatch)]
 #[serde(deny_unknown_fields)]
 pub(super) struct Batch {
     observations: Vec<Observation>,

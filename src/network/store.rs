@@ -186,6 +186,7 @@ async fn downtime(
 
 /// One recorded epoch of `network_epochs`.
 #[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow, utoipa::ToSchema)]
+#[schema(as = NetworkEpoch)]
 pub struct EpochRow {
     pub epoch_block: i64,
     pub miners: i32,

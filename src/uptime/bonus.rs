@@ -247,6 +247,7 @@ pub struct Detail {
 /// A miner's stored uptime record at an epoch: evaluated, or why the rules did not apply
 /// (validator permit, exempt uid).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = UptimeRecord)]
 #[serde(untagged)]
 pub enum Record {
     Evaluated(Detail),

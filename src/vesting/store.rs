@@ -230,6 +230,7 @@ async fn insert(
 
 /// A miner's vesting at one epoch, as recorded.
 #[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+#[schema(as = VestingRecord)]
 pub struct Record {
     pub epoch_block: u64,
     pub mode: Mode,
@@ -368,6 +369,7 @@ pub async fn at_epoch(
 
 /// An epoch as the engine recorded it.
 #[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+#[schema(as = VestingEpoch)]
 pub struct EpochRow {
     pub epoch_block: u64,
     pub mode: Mode,
@@ -412,6 +414,7 @@ pub struct Cell {
 
 /// What `tenure vesting status` and `GET /v1/vesting` show.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[schema(as = VestingStatus)]
 pub struct Status {
     pub netuid: NetUid,
     /// The mode in force now, applied from the next epoch.

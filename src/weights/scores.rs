@@ -42,6 +42,7 @@ impl<'de> Deserialize<'de> for Pairs {
 
 /// The body of `POST /v1/scores`.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[schema(as = ScoresBatch)]
 #[serde(deny_unknown_fields)]
 pub struct Batch {
     /// `{"<hotkey>": score, ...}`: finite, at least 0, each hotkey once.

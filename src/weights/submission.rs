@@ -13,6 +13,7 @@ use super::pipeline::{Entry, Plan};
 use crate::leader::{Fence, FenceError};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+#[schema(as = SubmissionStatus)]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
     Planned,

@@ -119,6 +119,23 @@ async fn the_openapi_description_covers_every_route_and_status(pool: PgPool) {
         assert!(schemas.contains_key(name), "{r} is not described");
     }
     assert!(schemas.contains_key("ErrorBody"));
+    // Types of the same name in different modules are described apart.
+    let body_of = |path: &str, method: &str| {
+        let r = doc["paths"][path][method]["requestBody"]["content"]["application/json"]["schema"]
+            ["$ref"]
+            .as_str()
+            .unwrap()
+            .trim_start_matches("#/components/schemas/")
+            .to_string();
+        schemas[&r]["properties"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .cloned()
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(body_of("/v1/scores", "post"), vec!["scores"]);
+    assert_eq!(body_of("/v1/uptime", "post"), vec!["observations"]);
 
     // What the API answers is among what the description says, per operation.
     let auth = format!("Bearer {TOKEN}");
