@@ -25,6 +25,7 @@ mod network;
 mod notify;
 mod openapi;
 mod pruned;
+mod python_client;
 mod sdk_devnet;
 mod sdk_weights;
 mod uptime_api;

@@ -1,0 +1,47 @@
+"""Typed client for the HTTP API of tenure (the Bittensor validator sidecar)."""
+
+from .client import AsyncClient, Client, TenureError
+from .models import (
+    Badge,
+    ErrorBody,
+    Granted,
+    GrantRow,
+    HistoryEntry,
+    Leaderboard,
+    LeaderboardEntry,
+    Miner,
+    MinerExplanation,
+    Miners,
+    ModeChange,
+    NetworkHealth,
+    Observation,
+    Revoked,
+    ScoresAccepted,
+    Submission,
+    Transition,
+    UptimeAccepted,
+)
+
+__all__ = [
+    "AsyncClient",
+    "Badge",
+    "Client",
+    "ErrorBody",
+    "GrantRow",
+    "Granted",
+    "HistoryEntry",
+    "Leaderboard",
+    "LeaderboardEntry",
+    "Miner",
+    "MinerExplanation",
+    "Miners",
+    "ModeChange",
+    "NetworkHealth",
+    "Observation",
+    "Revoked",
+    "ScoresAccepted",
+    "Submission",
+    "TenureError",
+    "Transition",
+    "UptimeAccepted",
+]
