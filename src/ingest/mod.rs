@@ -175,12 +175,7 @@ async fn run_once(
     health: &Arc<Health>,
     cancel: &CancellationToken,
 ) -> Result<(), IngestError> {
-    let planner = Planner {
-        netuid: s.netuid,
-        scope: s.scope,
-        exempt: s.exempt.clone(),
-        validator: s.validator,
-    };
+    let planner = Planner::of(s);
     let mut state = store::load(pool, s.netuid).await?;
     let mut mem = store::Memory::load(pool, s, state.cursor.map(|(n, _)| n)).await?;
     let from = match state.cursor {

@@ -127,6 +127,16 @@ pub struct Planner {
 }
 
 impl Planner {
+    /// The planner of ingestion's settings.
+    pub fn of(s: &super::Settings) -> Self {
+        Planner {
+            netuid: s.netuid,
+            scope: s.scope,
+            exempt: s.exempt.clone(),
+            validator: s.validator,
+        }
+    }
+
     fn book_key(&self, coldkey: AccountId, hotkey: AccountId) -> (AccountId, Option<AccountId>) {
         match self.scope {
             StakeScope::Coldkey => (coldkey, None),
@@ -198,17 +208,7 @@ impl Planner {
             state.miners.remove(&uid);
             w.deregistered.push(uid);
         }
-        for n in &neurons {
-            if state.miners.get(&n.uid).map(|l| l.hotkey) != Some(n.hotkey) {
-                self.register(state, &mut w, n, n.registered_at);
-            }
-            if let Some(l) = state.miners.get_mut(&n.uid)
-                && l.permit != n.validator_permit
-            {
-                l.permit = n.validator_permit;
-                w.permits.push((n.uid, n.validator_permit));
-            }
-        }
+        self.correct(state, &mut w, &neurons);
         self.refresh_owners(client, block, state, &mut w, "snapshot")
             .await?;
         let dirty = state.tracked.clone();
@@ -248,17 +248,7 @@ impl Planner {
         if let Some(e) = epoch {
             w.epoch = Some((e.index, e.tempo));
             // The snapshot corrects anything the events did not say (e.g. bulk registrations).
-            for n in &e.neurons {
-                if state.miners.get(&n.uid).map(|l| l.hotkey) != Some(n.hotkey) {
-                    self.register(state, &mut w, n, n.registered_at);
-                }
-                if let Some(l) = state.miners.get_mut(&n.uid)
-                    && l.permit != n.validator_permit
-                {
-                    l.permit = n.validator_permit;
-                    w.permits.push((n.uid, n.validator_permit));
-                }
-            }
+            self.correct(state, &mut w, &e.neurons);
         }
         // Owner changes need no event: every live hotkey's owner is re-read each block.
         self.refresh_owners(client, block, state, &mut w, "owner_change")
@@ -384,6 +374,22 @@ impl Planner {
             }
         }
         t
+    }
+
+    /// Sets what tenure knows against a neuron snapshot: a uid held by another hotkey is a new
+    /// registration, and permits follow the snapshot.
+    fn correct(&self, state: &mut State, w: &mut BlockWrite, neurons: &[Neuron]) {
+        for n in neurons {
+            if state.miners.get(&n.uid).map(|l| l.hotkey) != Some(n.hotkey) {
+                self.register(state, w, n, n.registered_at);
+            }
+            if let Some(l) = state.miners.get_mut(&n.uid)
+                && l.permit != n.validator_permit
+            {
+                l.permit = n.validator_permit;
+                w.permits.push((n.uid, n.validator_permit));
+            }
+        }
     }
 
     /// A uid given to `n.hotkey`: the previous miner (if any) is deregistered.

@@ -68,12 +68,7 @@ pub async fn reanchor(
         Ok(_) => return Err(ReanchorError::StillReadable { next: cursor + 1 }),
     }
     let data = client.block_data(head, s.netuid).await?;
-    let planner = Planner {
-        netuid: s.netuid,
-        scope: s.scope,
-        exempt: s.exempt.clone(),
-        validator: s.validator,
-    };
+    let planner = Planner::of(s);
     let gap = Gap {
         from: cursor + 1,
         to: head.number - 1,

@@ -238,16 +238,10 @@ async fn commit_reveal(metadata: Option<PathBuf>) {
     // The SDK's helper takes its own envelope around the chain's commit bytes: the SCALE
     // `(ciphertext, reveal round)` its encrypt functions return.
     let envelope = subxt::ext::codec::Encode::encode(&(sealed, round));
-    let mut cmd = std::process::Command::new(crate::sdk_devnet::sdk_python());
-    cmd.arg(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/sdk/decrypt_commit.py"
-    ))
-    .args([hex::encode(&envelope), hex::encode(&pulse.2)]);
-    let out = tokio::task::spawn_blocking(move || cmd.output())
-        .await
-        .unwrap()
-        .expect("run the SDK's Python");
+    let home = tempfile::tempdir().unwrap();
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/sdk/decrypt_commit.py");
+    let argv = [hex::encode(&envelope), hex::encode(&pulse.2)];
+    let out = crate::sdk_devnet::run_python(script, &argv, home.path()).await;
     assert!(
         out.status.success(),
         "{}",

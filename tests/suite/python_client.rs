@@ -4,7 +4,6 @@
 //! `clients/python/tests/test_client.py` checks the client's models against the daemon's OpenAPI
 //! description and both clients (sync and async) end to end, refusals included.
 
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value as Json;
@@ -13,22 +12,14 @@ use tenure::config::ScoresSource;
 use tenure_devnet::{Devnet, DevnetArgs};
 
 use crate::common;
-use crate::sdk_devnet::sdk_python;
+use crate::sdk_devnet::run_python;
 
 const TOKEN: &str = "python-client-token-0123456789";
 
-/// Runs the SDK's Python with a fresh `$HOME` (the SDK caches metadata there).
-async fn python(args: Vec<String>) -> (bool, String, String) {
+/// Runs a script with the SDK's Python and a fresh `$HOME`: (success, stdout, stderr).
+async fn python(script: &str, args: Vec<String>) -> (bool, String, String) {
     let home = tempfile::tempdir().unwrap();
-    let mut cmd = Command::new(sdk_python());
-    cmd.args(args)
-        .env_remove("RUST_LOG")
-        .env("HOME", home.path())
-        .stdin(Stdio::null());
-    let out = tokio::task::spawn_blocking(move || cmd.output())
-        .await
-        .unwrap()
-        .expect("run Python");
+    let out = run_python(script, &args, home.path()).await;
     (
         out.status.success(),
         String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -84,14 +75,8 @@ async fn a_python_validator_and_the_client_against_a_running_daemon(pool: PgPool
     }
 
     let example = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/python/validator.py");
-    let (ok, out, err) = python(vec![
-        example.into(),
-        devnet.url(),
-        base.clone(),
-        TOKEN.into(),
-        "1".into(),
-    ])
-    .await;
+    let args = vec![devnet.url(), base.clone(), TOKEN.into(), "1".into()];
+    let (ok, out, err) = python(example, args).await;
     assert!(ok, "validator.py failed: {err}");
     let seen: Json = serde_json::from_str(out.trim()).expect("JSON from validator.py");
     assert_eq!(seen["scored"], 12, "{seen}");
@@ -115,7 +100,7 @@ async fn a_python_validator_and_the_client_against_a_running_daemon(pool: PgPool
         env!("CARGO_MANIFEST_DIR"),
         "/clients/python/tests/test_client.py"
     );
-    let (ok, out, err) = python(vec![test.into(), base, TOKEN.into(), "2".into()]).await;
+    let (ok, out, err) = python(test, vec![base, TOKEN.into(), "2".into()]).await;
     assert!(ok, "test_client.py failed: {out}{err}");
     assert!(
         out.contains("models match the OpenAPI description"),

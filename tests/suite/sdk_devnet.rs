@@ -24,6 +24,26 @@ pub(crate) fn sdk_python() -> String {
     )
 }
 
+/// Runs `script` with the SDK's Python, without blocking the runtime (the devnet serves from
+/// it). `home` becomes `$HOME`: the SDK caches metadata there by genesis and spec, so every run
+/// reads afresh.
+pub(crate) async fn run_python(
+    script: &str,
+    args: &[String],
+    home: &std::path::Path,
+) -> std::process::Output {
+    let mut cmd = Command::new(sdk_python());
+    cmd.arg(script)
+        .args(args)
+        .env_remove("RUST_LOG")
+        .env("HOME", home)
+        .stdin(Stdio::null());
+    tokio::task::spawn_blocking(move || cmd.output())
+        .await
+        .unwrap()
+        .expect("run the SDK's Python")
+}
+
 /// An account as the SDK speaks it: SS58 (prefix 42).
 fn ss58(a: &[u8; 32]) -> String {
     AccountId32(*a).to_string()
@@ -61,19 +81,9 @@ async fn sdk_reads(metadata: Option<std::path::PathBuf>) {
     }
     let n = usize::from(args.miners + args.validators);
     let home = tempfile::tempdir().unwrap();
-    let mut cmd = Command::new(sdk_python());
-    cmd.arg(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/sdk/read_devnet.py"
-    ))
-    .args([devnet.url(), "1".into(), HALT.to_string(), n.to_string()])
-    // The SDK caches metadata under $HOME by genesis and spec: every run reads afresh.
-    .env("HOME", home.path())
-    .stdin(Stdio::null());
-    let out = tokio::task::spawn_blocking(move || cmd.output())
-        .await
-        .unwrap()
-        .expect("run the SDK's Python");
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/sdk/read_devnet.py");
+    let argv = [devnet.url(), "1".into(), HALT.to_string(), n.to_string()];
+    let out = run_python(script, &argv, home.path()).await;
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "the SDK failed: {stderr}");
     let sdk: Json = serde_json::from_slice(&out.stdout).expect("JSON from the SDK script");
@@ -141,18 +151,9 @@ async fn the_bittensor_sdk_sets_weights_the_devnet_stores_as_tenure_would() {
     let scores = serde_json::json!({
         "2": 0.9, "3": 0.35, "4": 0.35, "5": 0.0, "6": 1e-6, "7": 0.125, "8": 2.5, "9": 0.07
     });
-    let mut cmd = Command::new(sdk_python());
-    cmd.arg(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/sdk/set_weights.py"
-    ))
-    .args([devnet.url(), "1".into(), scores.to_string()])
-    .env("HOME", home.path())
-    .stdin(Stdio::null());
-    let out = tokio::task::spawn_blocking(move || cmd.output())
-        .await
-        .unwrap()
-        .expect("run the SDK's Python");
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/sdk/set_weights.py");
+    let argv = [devnet.url(), "1".into(), scores.to_string()];
+    let out = run_python(script, &argv, home.path()).await;
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "the SDK failed: {stderr}");
     let sdk: Json = serde_json::from_slice(&out.stdout).expect("JSON from the SDK script");
