@@ -82,7 +82,18 @@ async fn sdk_reads(metadata: Option<std::path::PathBuf>) {
     let n = usize::from(args.miners + args.validators);
     let home = tempfile::tempdir().unwrap();
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/sdk/read_devnet.py");
-    let argv = [devnet.url(), "1".into(), HALT.to_string(), n.to_string()];
+    // The last epoch block at or before the halt: (block + netuid + 1) % (tempo + 1) == 0.
+    let epoch_block = (0..=HALT)
+        .rev()
+        .find(|b| (b + 2) % (u64::from(args.tempo) + 1) == 0)
+        .unwrap();
+    let argv = [
+        devnet.url(),
+        "1".into(),
+        HALT.to_string(),
+        n.to_string(),
+        epoch_block.to_string(),
+    ];
     let out = run_python(script, &argv, home.path()).await;
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "the SDK failed: {stderr}");
@@ -119,6 +130,41 @@ async fn sdk_reads(metadata: Option<std::path::PathBuf>) {
     );
     assert_eq!(sdk["emission"], serde_json::json!(emission));
     assert_eq!(sdk["token_symbol"], "\u{3b1}");
+    // The epoch block's events as the SDK decodes them: the same events in the same order as
+    // subxt reads them, the miners' emission among them equal to the stored vector.
+    let epoch_hash = devnet.node.chain().blocks[epoch_block as usize].hash;
+    let at = api.at_block(epoch_hash).await.unwrap();
+    let names: Vec<Json> = at
+        .events()
+        .fetch()
+        .await
+        .unwrap()
+        .iter()
+        .map(|e| {
+            let e = e.unwrap();
+            serde_json::json!([e.pallet_name(), e.event_name()])
+        })
+        .collect();
+    let sdk_names: Vec<Json> = sdk["epoch_events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| serde_json::json!([e["pallet"], e["name"]]))
+        .collect();
+    assert!(!names.is_empty());
+    assert_eq!(sdk_names, names);
+    let emitted = sdk["epoch_events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["name"] == "IncentiveAlphaEmittedToMiners")
+        .expect("the epoch's emission event");
+    let stored: Vec<u64> = common::read(&at, m, "Emission", (1u16,)).await;
+    assert_eq!(
+        emitted["attributes"]["emissions"],
+        serde_json::json!(stored)
+    );
+    assert_eq!(sdk["epoch_emission"], serde_json::json!(stored));
     devnet.stop().await;
 }
 

@@ -11,7 +11,7 @@ import time
 
 import httpx
 
-from tenure_client import AsyncClient, Client, TenureError
+from tenure_client import AsyncClient, Client, Observation, TenureError
 from tenure_client.models import SCHEMAS
 
 
@@ -47,6 +47,16 @@ def sync_calls(base, token, validators):
         scores = {m.hotkey: float(m.uid + 1) for m in miners if m.uid >= validators}
         accepted = t.post_scores(scores)
         assert accepted.accepted == len(scores), accepted
+        # Uptime observations at the ingested head: every registered uid gets a sample.
+        observations = [Observation(hotkey=m.hotkey, up=m.uid % 3 != 0, block=accepted.block) for m in miners]
+        round_ = t.post_uptime(observations)
+        up = sum(1 for o in observations if o.up)
+        assert (round_.miners, round_.up, round_.unreported) == (len(miners), up, 0), round_
+        try:
+            t.post_uptime([{"hotkey": miners[0].hotkey, "up": True}])
+            raise AssertionError("an observation without block or timestamp was accepted")
+        except TenureError as e:
+            assert e.status == 400 and "block" in e.reason, e
         try:
             t.post_scores({"5Nobody": 1.0})
             raise AssertionError("an unknown hotkey was accepted")
@@ -94,8 +104,13 @@ def wait_for_weights(base, scores):
 
 async def async_calls(base, count):
     async with AsyncClient(base) as t:
-        miners, network, subs = await asyncio.gather(t.miners(), t.network(), t.submissions(limit=3))
+        miners, network, subs, board, badges = await asyncio.gather(
+            t.miners(), t.network(), t.submissions(limit=3), t.leaderboard(), t.achievements()
+        )
         assert len(miners.miners) == count, miners
+        assert board.epoch_block > 0 and len(board.miners) == count, board
+        assert [e.rank for e in board.miners] == list(range(1, count + 1)), board
+        assert isinstance(badges, list), badges
         assert network.miners >= 0 and isinstance(network.criteria, list), network
         assert subs and subs[0].log, subs
         try:
