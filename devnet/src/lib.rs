@@ -284,15 +284,7 @@ impl Devnet {
         )
         .await
         .with_context(|| format!("cannot listen on {}:{}", args.host, args.port))?;
-        let archive = Arc::new(tokio::sync::Mutex::new(None));
-        let archive_addr = match args.archive_port {
-            Some(port) => Some(
-                serve(&node, SocketAddr::from((args.host, port)), &archive, None)
-                    .await
-                    .with_context(|| format!("cannot listen on {}:{port}", args.host))?,
-            ),
-            None => None,
-        };
+        let (archive, archive_addr) = serve_archive(&node, args).await?;
         let faults = Faults::from_args(args, args.metadata.is_none());
         let producer = tokio::spawn(produce(
             node.clone(),
@@ -337,6 +329,21 @@ async fn serve(
     let bound = server.local_addr()?;
     *slot.lock().await = Some(server.start(rpc::module(node.clone(), pruning)?));
     Ok(bound)
+}
+
+/// `--archive-port`: the same chain served without state pruning (an archive node).
+async fn serve_archive(
+    node: &Arc<Node>,
+    args: &DevnetArgs,
+) -> anyhow::Result<(SharedServer, Option<SocketAddr>)> {
+    let slot = Arc::new(tokio::sync::Mutex::new(None));
+    let Some(port) = args.archive_port else {
+        return Ok((slot, None));
+    };
+    let addr = serve(node, SocketAddr::from((args.host, port)), &slot, None)
+        .await
+        .with_context(|| format!("cannot listen on {}:{port}", args.host))?;
+    Ok((slot, Some(addr)))
 }
 
 /// Stops the server, closing every connection.

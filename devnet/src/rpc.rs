@@ -362,6 +362,38 @@ fn chain(m: &mut RpcModule<Node>) -> Registered {
     Ok(())
 }
 
+/// A runtime API call (`state_call`) at block `n`: the ones clients make of a node.
+fn runtime_call(chain: &Chain, n: u64, name: &str, data: &[u8]) -> RpcResult<Vec<u8>> {
+    let runtime = chain.runtime_at(n);
+    Ok(match name {
+        "Core_version" => chain.runtime_version(n),
+        "Metadata_metadata_versions" => runtime
+            .metadata
+            .keys()
+            .copied()
+            .collect::<Vec<u32>>()
+            .encode(),
+        "Metadata_metadata_at_version" => {
+            let wanted =
+                u32::decode(&mut &data[..]).map_err(|e| invalid(format!("version: {e}")))?;
+            runtime.metadata.get(&wanted).cloned().encode()
+        }
+        "Metadata_metadata" => runtime.default_metadata().to_vec().encode(),
+        "AccountNonceApi_account_nonce" => {
+            let who =
+                <[u8; 32]>::decode(&mut &data[..]).map_err(|e| invalid(format!("account: {e}")))?;
+            chain.nonce(&who).encode()
+        }
+        other => {
+            return Err(ErrorObjectOwned::owned(
+                4002,
+                format!("runtime API {other} is not served by the devnet"),
+                None::<()>,
+            ));
+        }
+    })
+}
+
 /// `state_*`: runtime version, metadata, runtime calls and storage at any block.
 fn state(m: &mut RpcModule<Node>, pruning: Option<u64>) -> Registered {
     m.register_method(
@@ -399,35 +431,7 @@ fn state(m: &mut RpcModule<Node>, pruning: Option<u64>) -> Registered {
         let data = unhex(&arg::<String>(&a, 1)?.unwrap_or_default())?;
         let chain = node.chain();
         let n = state_at(&chain, arg(&a, 2)?, pruning)?;
-        let runtime = chain.runtime_at(n);
-        let out = match name.as_str() {
-            "Core_version" => chain.runtime_version(n),
-            "Metadata_metadata_versions" => runtime
-                .metadata
-                .keys()
-                .copied()
-                .collect::<Vec<u32>>()
-                .encode(),
-            "Metadata_metadata_at_version" => {
-                let wanted =
-                    u32::decode(&mut &data[..]).map_err(|e| invalid(format!("version: {e}")))?;
-                runtime.metadata.get(&wanted).cloned().encode()
-            }
-            "Metadata_metadata" => runtime.default_metadata().to_vec().encode(),
-            "AccountNonceApi_account_nonce" => {
-                let who = <[u8; 32]>::decode(&mut &data[..])
-                    .map_err(|e| invalid(format!("account: {e}")))?;
-                chain.nonce(&who).encode()
-            }
-            other => {
-                return Err(ErrorObjectOwned::owned(
-                    4002,
-                    format!("runtime API {other} is not served by the devnet"),
-                    None::<()>,
-                ));
-            }
-        };
-        Ok(hex0x(&out))
+        Ok(hex0x(&runtime_call(&chain, n, &name, &data)?))
     })?;
 
     m.register_method(

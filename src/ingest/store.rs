@@ -257,21 +257,7 @@ pub async fn write(
     rows += stake_and_emissions(&mut tx, n, b, w).await?;
     rows += books(&mut tx, n, b, scope, w, window).await?;
     rows += reveals(&mut tx, n, b, w).await?;
-    if let Some(g) = &w.gap {
-        sqlx::query(
-            "INSERT INTO ingest_gaps (netuid, from_block, to_block, anchor_hash, actor, reason)
-             VALUES ($1, $2, $3, $4, $5, $6)",
-        )
-        .bind(n)
-        .bind(i64_of(g.from))
-        .bind(i64_of(g.to))
-        .bind(&w.hash[..])
-        .bind(&g.actor)
-        .bind(&g.reason)
-        .execute(&mut *tx)
-        .await?;
-        rows += 1;
-    }
+    rows += gap(&mut tx, n, w).await?;
     let epoch = match w.epoch {
         Some(_) => {
             let recorded = record_engines(&mut tx, s, w, mem).await?;
@@ -301,6 +287,26 @@ pub async fn write(
 }
 
 type Tx<'a> = Transaction<'a, Postgres>;
+
+/// The gap a reanchored block closes (`tenure ingest reanchor`), recorded with the block.
+async fn gap(tx: &mut Tx<'_>, n: i32, w: &BlockWrite) -> Result<u64, StoreError> {
+    let Some(g) = &w.gap else {
+        return Ok(0);
+    };
+    sqlx::query(
+        "INSERT INTO ingest_gaps (netuid, from_block, to_block, anchor_hash, actor, reason)
+         VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(n)
+    .bind(i64_of(g.from))
+    .bind(i64_of(g.to))
+    .bind(&w.hash[..])
+    .bind(&g.actor)
+    .bind(&g.reason)
+    .execute(&mut **tx)
+    .await?;
+    Ok(1)
+}
 
 /// Whether `gap` is exactly the blocks between the cursor `c` and the block `b` written now.
 fn closes(gap: &super::plan::Gap, c: i64, b: i64) -> bool {
