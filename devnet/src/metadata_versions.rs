@@ -30,12 +30,12 @@ pub fn versions(bytes: &[u8]) -> anyhow::Result<Versions> {
     match prefixed.1 {
         RuntimeMetadata::V16(m) => {
             let older = v15_of(&m);
-            out.insert(14, prefixed_bytes(RuntimeMetadata::V14(v14_of(&older)?)));
+            out.insert(14, prefixed_bytes(RuntimeMetadata::V14(v14_of(&older))));
             out.insert(15, prefixed_bytes(RuntimeMetadata::V15(older)));
             out.insert(16, bytes.to_vec());
         }
         RuntimeMetadata::V15(m) => {
-            out.insert(14, prefixed_bytes(RuntimeMetadata::V14(v14_of(&m)?)));
+            out.insert(14, prefixed_bytes(RuntimeMetadata::V14(v14_of(&m))));
             out.insert(15, bytes.to_vec());
         }
         RuntimeMetadata::V14(_) => {
@@ -191,7 +191,7 @@ fn api_v15(a: &v16::RuntimeApiMetadata<PortableForm>) -> v15::RuntimeApiMetadata
 
 /// V15 → V14: the pallets without docs; the extrinsic as one `UncheckedExtrinsic` type whose
 /// type parameters name its address, call, signature and extra (where V14 readers find them).
-fn v14_of(m: &v15::RuntimeMetadataV15) -> anyhow::Result<v14::RuntimeMetadataV14> {
+fn v14_of(m: &v15::RuntimeMetadataV15) -> v14::RuntimeMetadataV14 {
     let mut types = m.types.clone();
     let x = &m.extrinsic;
     let u8_id = match find(&types, |t| {
@@ -239,7 +239,7 @@ fn v14_of(m: &v15::RuntimeMetadataV15) -> anyhow::Result<v14::RuntimeMetadataV14
         docs: Vec::new(),
     };
     let extrinsic_ty = append(&mut types, extrinsic);
-    Ok(v14::RuntimeMetadataV14 {
+    v14::RuntimeMetadataV14 {
         pallets: m
             .pallets
             .iter()
@@ -268,7 +268,7 @@ fn v14_of(m: &v15::RuntimeMetadataV15) -> anyhow::Result<v14::RuntimeMetadataV14
         },
         ty: m.ty,
         types,
-    })
+    }
 }
 
 fn primitive(p: TypeDefPrimitive) -> Type<PortableForm> {

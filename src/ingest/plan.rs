@@ -168,13 +168,7 @@ impl Planner {
                 }
             }
         }
-        self.refresh_owners(client, block, state, &mut w, "snapshot")
-            .await?;
-        let dirty = state.tracked.clone();
-        self.restake(client, block, state, &mut w, dirty, BTreeMap::new())
-            .await?;
-        state.cursor = Some((data.number, data.hash));
-        state.spec_version = Some(data.spec_version);
+        self.read_whole(client, block, state, &mut w, data).await?;
         Ok(w)
     }
 
@@ -209,14 +203,28 @@ impl Planner {
             w.deregistered.push(uid);
         }
         self.correct(state, &mut w, &neurons);
-        self.refresh_owners(client, block, state, &mut w, "snapshot")
+        self.read_whole(client, block, state, &mut w, data).await?;
+        Ok(w)
+    }
+
+    /// Owners and the stake of every tracked coldkey read whole at `block` (a first start or a
+    /// reanchor: what came before is unknown), and the state moved to it.
+    async fn read_whole(
+        &self,
+        client: &ChainClient,
+        block: BlockRef,
+        state: &mut State,
+        w: &mut BlockWrite,
+        data: &BlockData,
+    ) -> Result<(), PlanError> {
+        self.refresh_owners(client, block, state, w, "snapshot")
             .await?;
         let dirty = state.tracked.clone();
-        self.restake(client, block, state, &mut w, dirty, BTreeMap::new())
+        self.restake(client, block, state, w, dirty, BTreeMap::new())
             .await?;
         state.cursor = Some((data.number, data.hash));
         state.spec_version = Some(data.spec_version);
-        Ok(w)
+        Ok(())
     }
 
     /// A block after the cursor.

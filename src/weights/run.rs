@@ -121,6 +121,9 @@ pub struct Runner {
     settled: Option<u64>,
     /// The epoch for which "already set in this epoch" was last said.
     noted: Option<u64>,
+    /// Whether readiness check [`CHECK_REVEALS`] reflects the latest settled reveal (read once
+    /// per lease term, then again only when this instance settles one).
+    reveals_read: bool,
 }
 
 impl Runner {
@@ -148,6 +151,7 @@ impl Runner {
             failures: 0,
             settled: None,
             noted: None,
+            reveals_read: false,
         }
     }
 
@@ -212,6 +216,7 @@ impl Runner {
                 if self.fence.take().is_some() || last.is_some() {
                     self.said = None;
                     self.settled = None;
+                    self.reveals_read = false;
                     last = None;
                 }
                 self.health.pass(CHECK_WEIGHTS);
@@ -221,6 +226,7 @@ impl Runner {
                 // A new term re-reads everything: the previous leader may have written.
                 self.fence = fence;
                 self.settled = None;
+                self.reveals_read = false;
                 last = None;
             }
             if last == Some(head.number) && last_at.elapsed() < idle_step {
@@ -532,8 +538,14 @@ impl Runner {
             };
             self.record_reveal(&sub, found.as_ref().map(|r| r.block), verdict)
                 .await?;
+            self.reveals_read = false;
         }
-        match submission::last_reveal(&self.pool, netuid, mechid).await? {
+        if self.reveals_read {
+            return Ok(());
+        }
+        let last = submission::last_reveal(&self.pool, netuid, mechid).await?;
+        self.reveals_read = true;
+        match last {
             Some((epoch, Status::RevealMissed, reason)) => self.health.fail(
                 CHECK_REVEALS,
                 format!(

@@ -5,27 +5,16 @@ use crate::common;
 use std::sync::Arc;
 
 use sqlx::PgPool;
-use tenure::api::{self, AppState};
+use tenure::api;
 use tenure::config::{DatabaseConfig, DatabaseUrl};
 use tenure::health::Health;
-use tenure::metrics::Metrics;
 
 async fn serve(pool: PgPool) -> (std::net::SocketAddr, Arc<Health>) {
-    let metrics = Arc::new(Metrics::new(7));
-    let health = Arc::new(Health::new(metrics.clone()));
-    let app = api::router(AppState {
-        pool,
-        metrics,
-        health: health.clone(),
-        api: Arc::new(api::ApiConfig {
-            netuid: 7,
-            ..Default::default()
-        }),
-    });
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    (addr, health)
+    let config = api::ApiConfig {
+        netuid: 7,
+        ..Default::default()
+    };
+    common::serve_api(pool, config).await
 }
 
 #[sqlx::test]

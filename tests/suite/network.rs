@@ -3,13 +3,10 @@
 //! (Gini by its pairwise definition, the moved weight by hand, retention by counting).
 
 use std::net::SocketAddr;
-use std::sync::Arc;
 
 use serde_json::Value as Json;
 use sqlx::PgPool;
-use tenure::api::{self, ApiConfig, AppState};
-use tenure::health::Health;
-use tenure::metrics::Metrics;
+use tenure::api::ApiConfig;
 
 use crate::common;
 
@@ -17,21 +14,12 @@ const NETUID: u16 = 5;
 const DAY: i64 = 7_200;
 
 async fn serve(pool: PgPool) -> SocketAddr {
-    let metrics = Arc::new(Metrics::new(NETUID));
-    let app = api::router(AppState {
-        pool,
-        metrics: metrics.clone(),
-        health: Arc::new(Health::new(metrics)),
-        api: Arc::new(ApiConfig {
-            netuid: NETUID,
-            block_time_secs: 12,
-            ..Default::default()
-        }),
-    });
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    addr
+    let config = ApiConfig {
+        netuid: NETUID,
+        block_time_secs: 12,
+        ..Default::default()
+    };
+    common::serve_api(pool, config).await.0
 }
 
 async fn exec(pool: &PgPool, sql: &str) {

@@ -5,44 +5,32 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
-use std::sync::Arc;
 
 use serde_json::Value as Json;
 use sqlx::PgPool;
-use tenure::api::{self, ApiConfig, AppState};
+use tenure::api::ApiConfig;
 use tenure::config::{ScoresConfig, ScoresSource, Secret, UptimeConfig, UptimeSource};
-use tenure::health::Health;
-use tenure::metrics::Metrics;
 
 use crate::common;
 
 const TOKEN: &str = "openapi-test-token-0123";
 
 async fn serve(pool: PgPool) -> SocketAddr {
-    let metrics = Arc::new(Metrics::new(3));
-    let app = api::router(AppState {
-        pool,
-        metrics: metrics.clone(),
-        health: Arc::new(Health::new(metrics)),
-        api: Arc::new(ApiConfig {
-            netuid: 3,
-            block_time_secs: 12,
-            uptime: UptimeConfig {
-                sources: vec![UptimeSource::Api],
-                ..UptimeConfig::default()
-            },
-            scores: ScoresConfig {
-                source: ScoresSource::Api,
-                ..ScoresConfig::default()
-            },
-            token: Some(Secret::new(TOKEN)),
-            ..Default::default()
-        }),
-    });
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    addr
+    let config = ApiConfig {
+        netuid: 3,
+        block_time_secs: 12,
+        uptime: UptimeConfig {
+            sources: vec![UptimeSource::Api],
+            ..UptimeConfig::default()
+        },
+        scores: ScoresConfig {
+            source: ScoresSource::Api,
+            ..ScoresConfig::default()
+        },
+        token: Some(Secret::new(TOKEN)),
+        ..Default::default()
+    };
+    common::serve_api(pool, config).await.0
 }
 
 /// (method, path) of every route in the router's source (`src/api/mod.rs`).

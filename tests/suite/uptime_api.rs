@@ -5,13 +5,10 @@
 use crate::common;
 
 use std::net::SocketAddr;
-use std::sync::Arc;
 
 use sqlx::PgPool;
-use tenure::api::{self, ApiConfig, AppState};
+use tenure::api::ApiConfig;
 use tenure::config::{Secret, UptimeConfig, UptimeSource};
-use tenure::health::Health;
-use tenure::metrics::Metrics;
 
 const TOKEN: &str = "uptime-test-token-0123";
 const HEAD: i64 = 10_000;
@@ -19,28 +16,19 @@ const HEAD: i64 = 10_000;
 const T0_MS: i64 = 1_767_571_200_000; // 2026-01-05T00:00:00Z
 
 async fn serve(pool: PgPool, sources: Vec<UptimeSource>, max_batch: usize) -> SocketAddr {
-    let metrics = Arc::new(Metrics::new(3));
     let mut uptime = UptimeConfig {
         sources,
         ..UptimeConfig::default()
     };
     uptime.api.max_batch = max_batch;
-    let app = api::router(AppState {
-        pool,
-        metrics: metrics.clone(),
-        health: Arc::new(Health::new(metrics)),
-        api: Arc::new(ApiConfig {
-            netuid: 3,
-            block_time_secs: 12,
-            uptime,
-            token: Some(Secret::new(TOKEN)),
-            ..Default::default()
-        }),
-    });
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    addr
+    let config = ApiConfig {
+        netuid: 3,
+        block_time_secs: 12,
+        uptime,
+        token: Some(Secret::new(TOKEN)),
+        ..Default::default()
+    };
+    common::serve_api(pool, config).await.0
 }
 
 /// Three live miners (uids 0-2), one deregistered at block 9,000 (uid 3), blocks 9,990-10,000

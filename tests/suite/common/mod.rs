@@ -170,3 +170,24 @@ pub fn devnet_beacon(seed: u64) -> tenure::drand::Beacon {
     )
     .expect("the devnet's beacon key is a G2 point")
 }
+
+/// The API router on a free loopback port for `config` (the daemon's own router, state and
+/// metrics; no chain): its address and the readiness it reports.
+pub async fn serve_api(
+    pool: PgPool,
+    config: tenure::api::ApiConfig,
+) -> (SocketAddr, std::sync::Arc<tenure::health::Health>) {
+    use std::sync::Arc;
+    let metrics = Arc::new(tenure::metrics::Metrics::new(config.netuid));
+    let health = Arc::new(tenure::health::Health::new(metrics.clone()));
+    let app = tenure::api::router(tenure::api::AppState {
+        pool,
+        metrics,
+        health: health.clone(),
+        api: Arc::new(config),
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (addr, health)
+}
