@@ -1,8 +1,9 @@
 //! Ingestion benchmark (see BENCHMARKS.md): back-fill throughput of the real pipeline against
 //! the devnet, and the database time of epoch blocks.
 //!
-//! `DATABASE_URL=postgres://… cargo run --release --example bench_ingest -- <miners> <blocks>`
-//! Creates (and drops) its own databases on that server.
+//! `DATABASE_URL=postgres://… cargo run --release --example bench_ingest -- <miners> <blocks> [latency_ms]`
+//! Creates (and drops) its own databases on that server. With `latency_ms` the devnet answers
+//! as a node that far away (`--latency-ms`, round trip) and only the back-fill is timed.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -49,6 +50,7 @@ async fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().collect();
     let miners: u16 = args.get(1).map_or(Ok(256), |s| s.parse())?;
     let blocks: u64 = args.get(2).map_or(Ok(1000), |s| s.parse())?;
+    let latency_ms: u64 = args.get(3).map_or(Ok(0), |s| s.parse())?;
     let base = std::env::var("DATABASE_URL")?;
     let admin = PgPool::connect(&base).await?;
     let devnet = Devnet::start(&DevnetArgs {
@@ -60,6 +62,7 @@ async fn main() -> anyhow::Result<()> {
         tempo: 99,
         activity: 20,
         halt_at: blocks,
+        latency_ms,
         ..DevnetArgs::default()
     })
     .await?;
@@ -74,7 +77,6 @@ async fn main() -> anyhow::Result<()> {
     let mut cfg = tenure::config::Config::default();
     cfg.chain.netuid = NETUID;
     cfg.ingest.start_block = Some(0);
-    cfg.ingest.pipeline_depth = 8;
     let settings = ingest::Settings::from_config(&cfg);
     let cancel = CancellationToken::new();
     let task = tokio::spawn(ingest::run(
@@ -104,10 +106,14 @@ async fn main() -> anyhow::Result<()> {
     cancel.cancel();
     task.await??;
     println!(
-        "backfill miners={} blocks={blocks} seconds={secs:.2} blocks_per_s={:.1}",
+        "backfill miners={} blocks={blocks} latency_ms={latency_ms} seconds={secs:.2} blocks_per_s={:.1}",
         miners + 8,
         blocks as f64 / secs
     );
+    if latency_ms > 0 {
+        devnet.stop().await;
+        return Ok(());
+    }
 
     // 2. Database time of each epoch block: the same chain planned block by block, with only
     //    the write timed.

@@ -6,6 +6,7 @@ pub mod axons;
 pub mod beacon;
 pub mod chain;
 pub mod extrinsic;
+pub mod latency;
 pub mod ledger;
 pub mod metadata;
 pub mod metadata_versions;
@@ -102,6 +103,13 @@ pub struct DevnetArgs {
     /// are never revealed, as if their drand pulse never reached the chain.
     #[arg(long)]
     pub drop_reveal_at: Option<u64>,
+    /// Answer as a remote node: every RPC answer waits this many milliseconds (the round trip),
+    /// every subscription message half of it (one way).
+    #[arg(long, default_value_t = 0)]
+    pub latency_ms: u64,
+    /// With --latency-ms: up to this many milliseconds more, drawn per answer.
+    #[arg(long, default_value_t = 0)]
+    pub jitter_ms: u64,
     /// Fault: close every connection every N blocks (0 = never); the server listens again at once.
     #[arg(long, default_value_t = 0)]
     pub drop_every: u64,
@@ -274,7 +282,10 @@ impl Devnet {
                 .with_context(|| format!("cannot write the wallet under {}", dir.display()))?;
             tracing::info!(file = %file.display(), "devnet validator hotkey written");
         }
-        let node = Arc::new(Node::new(chain));
+        let node = Arc::new(Node {
+            latency: Arc::new(latency::Latency::new(args.latency_ms, args.jitter_ms)),
+            ..Node::new(chain)
+        });
         let server = Arc::new(tokio::sync::Mutex::new(None));
         let addr = serve(
             &node,
@@ -325,7 +336,18 @@ async fn serve(
     let config = ServerConfig::builder()
         .max_response_body_size(64 << 20)
         .build();
-    let server = Server::builder().set_config(config).build(addr).await?;
+    let latency = node.latency.clone();
+    let middleware = jsonrpsee::server::middleware::rpc::RpcServiceBuilder::new().layer_fn(
+        move |service| latency::Delayed {
+            service,
+            latency: latency.clone(),
+        },
+    );
+    let server = Server::builder()
+        .set_config(config)
+        .set_rpc_middleware(middleware)
+        .build(addr)
+        .await?;
     let bound = server.local_addr()?;
     *slot.lock().await = Some(server.start(rpc::module(node.clone(), pruning)?));
     Ok(bound)

@@ -25,6 +25,8 @@ pub struct Node {
     pub watchers: Mutex<HashMap<H256, mpsc::UnboundedSender<Json>>>,
     /// Watched transactions included in a block that is not final yet, by block number.
     pub awaiting_finality: Mutex<BTreeMap<u64, Vec<(H256, H256)>>>,
+    /// `--latency-ms` / `--jitter-ms`: what every answer and subscription message waits.
+    pub latency: Arc<super::latency::Latency>,
 }
 
 impl Node {
@@ -35,6 +37,7 @@ impl Node {
             finalized_heads: broadcast::channel(1024).0,
             watchers: Mutex::new(HashMap::new()),
             awaiting_finality: Mutex::new(BTreeMap::new()),
+            latency: Arc::default(),
         }
     }
 
@@ -177,6 +180,7 @@ pub const METHODS: &[&str] = &[
     "state_getStorage",
     "state_getKeysPaged",
     "state_queryStorageAt",
+    "state_queryStorage",
     "system_accountNextIndex",
     "system_chain",
     "system_name",
@@ -465,6 +469,22 @@ fn state(m: &mut RpcModule<Node>, pruning: Option<u64>) -> Registered {
     )?;
 
     m.register_method(
+        "state_queryStorage",
+        move |p, node, _| -> RpcResult<Json> {
+            let a = args(&p)?;
+            let keys: Vec<String> = arg(&a, 0)?.unwrap_or_default();
+            let from: H256 = arg(&a, 1)?.ok_or_else(|| invalid("fromBlock expected"))?;
+            let chain = node.chain();
+            let first = state_at(&chain, Some(from), pruning)?;
+            let last = at(&chain, arg(&a, 2)?)?;
+            if last < first {
+                return Err(invalid("toBlock is before fromBlock"));
+            }
+            Ok(Json::Array(changes_between(&chain, &keys, first, last)?))
+        },
+    )?;
+
+    m.register_method(
         "state_queryStorageAt",
         move |p, node, _| -> RpcResult<Json> {
             let a = args(&p)?;
@@ -481,19 +501,40 @@ fn state(m: &mut RpcModule<Node>, pruning: Option<u64>) -> Registered {
     Ok(())
 }
 
+/// `state_queryStorage`: per block of `first..=last`, the keys whose value changed in it (the
+/// first block lists every key), blocks without a change left out — a node's answer.
+fn changes_between(chain: &Chain, keys: &[String], first: u64, last: u64) -> RpcResult<Vec<Json>> {
+    let mut by_block: BTreeMap<u64, Vec<Json>> = BTreeMap::new();
+    for k in keys {
+        for (b, v) in chain.storage.changes(&unhex(k)?, first, last) {
+            by_block.entry(b).or_default().push(json!([k, v.map(hex0x)]));
+        }
+    }
+    Ok(by_block
+        .into_iter()
+        .map(|(b, changes)| json!({ "block": chain.blocks[b as usize].hash, "changes": changes }))
+        .collect())
+}
+
 /// The head subscriptions (finalized and best).
 fn subscriptions(m: &mut RpcModule<Node>) -> Registered {
     m.register_subscription(
         "chain_subscribeFinalizedHeads",
         "chain_finalizedHead",
         "chain_unsubscribeFinalizedHeads",
-        |_, pending, node, _| async move { forward(pending, node.finalized_heads.subscribe()).await },
+        |_, pending, node, _| async move {
+            let latency = node.latency.clone();
+            forward(pending, node.finalized_heads.subscribe(), latency).await
+        },
     )?;
     m.register_subscription(
         "chain_subscribeNewHeads",
         "chain_newHead",
         "chain_unsubscribeNewHeads",
-        |_, pending, node, _| async move { forward(pending, node.new_heads.subscribe()).await },
+        |_, pending, node, _| async move {
+            let latency = node.latency.clone();
+            forward(pending, node.new_heads.subscribe(), latency).await
+        },
     )?;
     Ok(())
 }
@@ -501,13 +542,21 @@ fn subscriptions(m: &mut RpcModule<Node>) -> Registered {
 async fn forward(
     pending: PendingSubscriptionSink,
     mut rx: broadcast::Receiver<SubstrateHeader<H256>>,
+    latency: Arc<super::latency::Latency>,
 ) -> SubscriptionResult {
     let sink = pending.accept().await?;
     loop {
         tokio::select! {
             _ = sink.closed() => return Ok(()),
             next = rx.recv() => match next {
-                Ok(header) => sink.send(serde_json::value::to_raw_value(&header)?).await?,
+                Ok(header) => {
+                    // One way to the client; headers that come faster than that queue up.
+                    let wait = latency.one_way();
+                    if !wait.is_zero() {
+                        tokio::time::sleep(wait).await;
+                    }
+                    sink.send(serde_json::value::to_raw_value(&header)?).await?
+                }
                 // A slow subscriber misses headers; clients fill such gaps by number.
                 Err(broadcast::error::RecvError::Lagged(_)) => continue,
                 Err(broadcast::error::RecvError::Closed) => return Ok(()),

@@ -56,6 +56,22 @@ impl VersionedStorage {
         history[..i].last()?.1.as_deref()
     }
 
+    /// The values `key` took in blocks `from..=to`: its value at `from`, then each change
+    /// (block, new value), as a node's `state_queryStorage` reports them.
+    pub fn changes(&self, key: &[u8], from: u64, to: u64) -> Vec<(u64, Option<&[u8]>)> {
+        let mut out = vec![(from, self.get(key, from))];
+        let Some(history) = self.entries.get(key) else {
+            return out;
+        };
+        let start = history.partition_point(|(b, _)| *b <= from);
+        for (b, v) in history[start..].iter().take_while(|(b, _)| *b <= to) {
+            if out.last().is_some_and(|(_, last)| *last != v.as_deref()) {
+                out.push((*b, v.as_deref()));
+            }
+        }
+        out
+    }
+
     /// Up to `count` keys with `prefix` that exist at `block`, strictly after `start` when given.
     pub fn keys_paged(
         &self,
