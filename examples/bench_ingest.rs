@@ -134,8 +134,10 @@ async fn main() -> anyhow::Result<()> {
     store::write(&pool, &settings, &mut mem, &w).await?;
     let mut epoch_ms = Vec::new();
     for n in 1..=blocks {
-        let data = c.block_data(c.block_hash(n).await?, NETUID).await?;
-        let w = planner.block(&c, &mut state, &data).await?;
+        let hint = ingest::prefetch::Hint::of(&state);
+        let read =
+            ingest::prefetch::block(&c, NETUID, c.block_hash(n).await?, None, &hint).await?;
+        let w = planner.block(&c, &mut state, &read).await?;
         let t = Instant::now();
         store::write(&pool, &settings, &mut mem, &w).await?;
         if w.epoch.is_some() {

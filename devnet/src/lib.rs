@@ -107,6 +107,10 @@ pub struct DevnetArgs {
     /// every subscription message half of it (one way).
     #[arg(long, default_value_t = 0)]
     pub latency_ms: u64,
+    /// Refuse the RPC methods a public node refuses (`--rpc-methods safe`): `state_queryStorage`
+    /// answers "RPC call is unsafe to be called externally".
+    #[arg(long)]
+    pub safe_rpc: bool,
     /// With --latency-ms: up to this many milliseconds more, drawn per answer.
     #[arg(long, default_value_t = 0)]
     pub jitter_ms: u64,
@@ -284,6 +288,7 @@ impl Devnet {
         }
         let node = Arc::new(Node {
             latency: Arc::new(latency::Latency::new(args.latency_ms, args.jitter_ms)),
+            safe_rpc: args.safe_rpc,
             ..Node::new(chain)
         });
         let server = Arc::new(tokio::sync::Mutex::new(None));

@@ -27,6 +27,8 @@ pub struct Node {
     pub awaiting_finality: Mutex<BTreeMap<u64, Vec<(H256, H256)>>>,
     /// `--latency-ms` / `--jitter-ms`: what every answer and subscription message waits.
     pub latency: Arc<super::latency::Latency>,
+    /// `--safe-rpc`: the unsafe methods are refused, as a public node refuses them.
+    pub safe_rpc: bool,
 }
 
 impl Node {
@@ -38,6 +40,7 @@ impl Node {
             watchers: Mutex::new(HashMap::new()),
             awaiting_finality: Mutex::new(BTreeMap::new()),
             latency: Arc::default(),
+            safe_rpc: false,
         }
     }
 
@@ -471,6 +474,13 @@ fn state(m: &mut RpcModule<Node>, pruning: Option<u64>) -> Registered {
     m.register_method(
         "state_queryStorage",
         move |p, node, _| -> RpcResult<Json> {
+            if node.safe_rpc {
+                return Err(ErrorObjectOwned::owned(
+                    -32601,
+                    "RPC call is unsafe to be called externally",
+                    None::<()>,
+                ));
+            }
             let a = args(&p)?;
             let keys: Vec<String> = arg(&a, 0)?.unwrap_or_default();
             let from: H256 = arg(&a, 1)?.ok_or_else(|| invalid("fromBlock expected"))?;

@@ -177,6 +177,9 @@ pub(crate) struct Conn {
     id: u64,
     pub api: OnlineClient<Subtensor>,
     pub rpc: Rpc,
+    /// The raw client, for the calls subxt's legacy methods do not cover (lists of block
+    /// numbers, `state_queryStorage` over a range).
+    pub raw: RpcClient,
 }
 
 /// Opens a connection (each endpoint once) and puts the outcome in the slot. Runs as a task of
@@ -274,6 +277,9 @@ pub struct ChainClient {
     /// The highest block the endpoints answered "state discarded" for: state at or below it is
     /// read from the archive directly.
     pruned_upto: Arc<AtomicU64>,
+    /// The node refused `state_queryStorage` (public nodes deny it as unsafe): owners are then
+    /// read block by block.
+    pub(crate) range_refused: Arc<std::sync::atomic::AtomicBool>,
 }
 
 /// The connection slot, shared with the task that (re)connects.
@@ -331,7 +337,13 @@ impl ChainClient {
             counters,
             archive,
             pruned_upto: Arc::default(),
+            range_refused: Arc::default(),
         }
+    }
+
+    /// Whether the node has refused `state_queryStorage` (owners are then read block by block).
+    pub fn refuses_ranges(&self) -> bool {
+        self.range_refused.load(Ordering::Relaxed)
     }
 
     /// How long a caller waits for a connection attempt: each endpoint once.
@@ -496,6 +508,41 @@ impl ChainClient {
         .await
     }
 
+    /// The hashes of blocks `from..=to` on the node's canonical chain, in one call (the node's
+    /// `chain_getBlockHash` takes a list).
+    pub async fn block_hashes(&self, from: u64, to: u64) -> Result<Vec<BlockRef>, ChainError> {
+        if to < from {
+            return Ok(Vec::new());
+        }
+        self.call("block hashes", |c| async move {
+            let numbers: Vec<u64> = (from..=to).collect();
+            let hashes: Vec<Option<H256>> = c
+                .raw
+                .request("chain_getBlockHash", subxt::rpcs::rpc_params![numbers])
+                .await
+                .map_err(rpc("chain_getBlockHash"))?;
+            if hashes.len() != (to - from + 1) as usize {
+                return Err(ChainError::Rpc {
+                    what: "chain_getBlockHash".into(),
+                    reason: format!(
+                        "{} hashes for {} block numbers",
+                        hashes.len(),
+                        to - from + 1
+                    ),
+                });
+            }
+            hashes
+                .into_iter()
+                .zip(from..=to)
+                .map(|(h, number)| {
+                    h.map(|h| BlockRef { number, hash: h.0 })
+                        .ok_or(ChainError::UnknownBlock(number))
+                })
+                .collect()
+        })
+        .await
+    }
+
     /// A storage value at a block (the entry's default when absent).
     pub async fn fetch<K, V>(
         &self,
@@ -547,7 +594,7 @@ impl ChainClient {
         self.call("at_block", |c| async move {
             let at = c
                 .api
-                .at_block(H256(block.hash))
+                .at_block_hash_and_number(H256(block.hash), block.number)
                 .await
                 .map_err(rpc("at_block"))
                 .map_err(|e| pruned(e, block.number))?;
@@ -785,7 +832,8 @@ async fn open(endpoint: &str) -> Result<Conn, String> {
     Ok(Conn {
         id: 0,
         api,
-        rpc: LegacyRpcMethods::new(client),
+        rpc: LegacyRpcMethods::new(client.clone()),
+        raw: client,
     })
 }
 
@@ -870,6 +918,65 @@ impl Reader {
             .collect()
     }
 
+    /// The raw storage key of `pallet.entry(key)` at this block's runtime.
+    pub fn raw_key<K: StorageKey, V: DecodeAsType>(
+        &self,
+        pallet: &str,
+        entry: &str,
+        key: K,
+    ) -> Result<Vec<u8>, ChainError> {
+        let item = format!("{pallet}.{entry}");
+        let storage = self.at.storage();
+        let handle = storage
+            .entry(subxt::dynamic::storage::<K, V>(pallet, entry))
+            .map_err(|err| storage_error(&item, self.block.number, err))?;
+        handle
+            .fetch_key(key)
+            .map_err(|err| storage_error(&item, self.block.number, err))
+    }
+
+    /// The raw values of `keys` (of any entries) in one `state_queryStorageAt`.
+    pub async fn raw_many(&self, keys: &[Vec<u8>]) -> Result<Vec<Option<Vec<u8>>>, ChainError> {
+        let sets = self
+            .rpc
+            .state_query_storage_at(keys.iter().map(|k| &k[..]), Some(H256(self.block.hash)))
+            .await
+            .map_err(rpc("state_queryStorageAt"))?;
+        let mut found: std::collections::HashMap<Vec<u8>, Option<Vec<u8>>> = sets
+            .into_iter()
+            .flat_map(|s| s.changes)
+            .map(|(k, v)| (k.0, v.map(|b| b.0)))
+            .collect();
+        Ok(keys.iter().map(|k| found.remove(k).flatten()).collect())
+    }
+
+    /// A raw value of `pallet.entry` decoded (the entry's default when absent).
+    pub fn decode_raw<K: StorageKey, V: DecodeAsType>(
+        &self,
+        pallet: &str,
+        entry: &str,
+        bytes: Option<Vec<u8>>,
+    ) -> Result<V, ChainError> {
+        let item = format!("{pallet}.{entry}");
+        let md = self.at.metadata();
+        let value_ty = entry_value_type(&md, pallet, entry)
+            .ok_or_else(|| self.decode_error(&item, "not in the runtime metadata".into()))?;
+        let bytes = match bytes {
+            Some(b) => b,
+            None => {
+                let storage = self.at.storage();
+                let handle = storage
+                    .entry(subxt::dynamic::storage::<K, V>(pallet, entry))
+                    .map_err(|err| storage_error(&item, self.block.number, err))?;
+                handle.default_value().map(|v| v.into_bytes()).ok_or_else(|| {
+                    self.decode_error(&item, "absent and without a default".into())
+                })?
+            }
+        };
+        V::decode_as_type(&mut &bytes[..], value_ty, md.types())
+            .map_err(|err| self.decode_error(&item, err.to_string()))
+    }
+
     pub async fn many_opt<K: StorageKey, V: DecodeAsType>(
         &self,
         pallet: &str,
@@ -909,13 +1016,17 @@ impl Reader {
             .map(|k| handle.fetch_key(k))
             .collect::<Result<Vec<_>, _>>()
             .map_err(|err| storage_error(&item, self.block.number, err))?;
+        // The chunks are asked for at once: over a network their round trips overlap.
+        let answers = futures::future::try_join_all(raw_keys.chunks(QUERY_CHUNK).map(|chunk| {
+            self.rpc.state_query_storage_at(
+                chunk.iter().map(|k| &k[..]),
+                Some(H256(self.block.hash)),
+            )
+        }))
+        .await
+        .map_err(rpc("state_queryStorageAt"))?;
         let mut out = Vec::with_capacity(raw_keys.len());
-        for chunk in raw_keys.chunks(QUERY_CHUNK) {
-            let sets = self
-                .rpc
-                .state_query_storage_at(chunk.iter().map(|k| &k[..]), Some(H256(self.block.hash)))
-                .await
-                .map_err(rpc("state_queryStorageAt"))?;
+        for (chunk, sets) in raw_keys.chunks(QUERY_CHUNK).zip(answers) {
             let mut found: std::collections::HashMap<Vec<u8>, Option<Vec<u8>>> = sets
                 .into_iter()
                 .flat_map(|s| s.changes)

@@ -126,7 +126,11 @@ async fn follow_once(
     }
 }
 
-/// Sends blocks `*next..=upto` by number; false when the receiver is gone.
+/// Block hashes asked for in one call while back-filling.
+const HASH_BATCH: u64 = 256;
+
+/// Sends blocks `*next..=upto` by number; false when the receiver is gone. Hashes are read in
+/// batches, so that back-fill over a network costs one round trip per batch, not per block.
 async fn deliver(
     client: &ChainClient,
     next: &mut u64,
@@ -134,24 +138,27 @@ async fn deliver(
     out: &mpsc::Sender<BlockRef>,
 ) -> Result<bool, ChainError> {
     while *next <= upto {
-        let block = client.block_hash(*next).await?;
-        client.counters.block_loop.stage(
-            "follow",
-            format!("a pipeline slot for block {}", block.number),
-        );
-        // Bounded: a pipeline that takes no block for the stall timeout is stuck; the stream is
-        // rebuilt from `next` (nothing is skipped), and the watchdog has said so meanwhile.
-        match tokio::time::timeout(client.settings.stall_timeout, out.send(block)).await {
-            Ok(Ok(())) => {}
-            Ok(Err(_)) => return Ok(false),
-            Err(_) => {
-                return Err(ChainError::Timeout {
-                    what: format!("ingestion taking block {}", block.number),
-                    secs: client.settings.stall_timeout.as_secs(),
-                });
+        let last = upto.min(*next + HASH_BATCH - 1);
+        for block in client.block_hashes(*next, last).await? {
+            client.counters.block_loop.stage(
+                "follow",
+                format!("a pipeline slot for block {}", block.number),
+            );
+            // Bounded: a pipeline that takes no block for the stall timeout is stuck; the
+            // stream is rebuilt from `next` (nothing is skipped), and the watchdog has said so
+            // meanwhile.
+            match tokio::time::timeout(client.settings.stall_timeout, out.send(block)).await {
+                Ok(Ok(())) => {}
+                Ok(Err(_)) => return Ok(false),
+                Err(_) => {
+                    return Err(ChainError::Timeout {
+                        what: format!("ingestion taking block {}", block.number),
+                        secs: client.settings.stall_timeout.as_secs(),
+                    });
+                }
             }
+            *next += 1;
         }
-        *next += 1;
     }
     Ok(true)
 }

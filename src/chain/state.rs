@@ -58,6 +58,14 @@ pub struct Holding {
     pub alpha: Rao,
 }
 
+/// Stake as read: for each coldkey, the hotkeys it stakes to (`StakingHotkeys`), and the alpha
+/// of every pair read.
+#[derive(Debug, Clone, Default)]
+pub struct Held {
+    pub staking: BTreeMap<AccountId, Vec<AccountId>>,
+    pub alpha: BTreeMap<(AccountId, AccountId), Rao>,
+}
+
 /// A served axon (`Axons[(netuid, hotkey)]`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Axon {
@@ -75,39 +83,47 @@ impl ChainClient {
         block: BlockRef,
         netuid: NetUid,
     ) -> Result<BlockData, ChainError> {
-        let header = self
-            .call("chain_getHeader", |c| async move {
-                c.rpc
-                    .chain_get_header(Some(H256(block.hash)))
-                    .await
-                    .map_err(|e| ChainError::Rpc {
-                        what: "chain_getHeader".into(),
-                        reason: e.to_string(),
-                    })?
-                    .ok_or(ChainError::UnknownBlock(block.number))
-            })
-            .await?;
-        let parent_hash = header.parent_hash.0;
-        self.at(block, |r| async move {
-            let timestamp_ms: u64 = r.get("Timestamp", "Now", ()).await?;
-            let events = events(&r).await?;
-            let last_step: u64 = r.get(M, "LastMechansimStepBlock", (netuid,)).await?;
+        // The header and the block's state are read at once: their round trips overlap.
+        let header = self.call("chain_getHeader", |c| async move {
+            c.rpc
+                .chain_get_header(Some(H256(block.hash)))
+                .await
+                .map_err(|e| ChainError::Rpc {
+                    what: "chain_getHeader".into(),
+                    reason: e.to_string(),
+                })?
+                .ok_or(ChainError::UnknownBlock(block.number))
+        });
+        let body = self.at(block, |r| async move {
+            // Timestamp, events and the epoch marker in one round trip.
+            let keys = [
+                r.raw_key::<(), u64>("Timestamp", "Now", ())?,
+                r.raw_key::<(), ()>("System", "Events", ())?,
+                r.raw_key::<_, u64>(M, "LastMechansimStepBlock", (netuid,))?,
+            ];
+            let mut values = r.raw_many(&keys).await?.into_iter();
+            let mut next = || values.next().flatten();
+            let timestamp_ms: u64 = r.decode_raw::<(), u64>("Timestamp", "Now", next())?;
+            let events = events(&r, next().unwrap_or_default())?;
+            let last_step: u64 = r.decode_raw::<(u16,), u64>(M, "LastMechansimStepBlock", next())?;
             let epoch = if last_step == block.number {
                 Some(epoch(&r, netuid).await?)
             } else {
                 None
             };
-            Ok(BlockData {
-                number: block.number,
-                hash: block.hash,
-                parent_hash,
-                spec_version: r.spec_version(),
-                timestamp_ms,
-                events,
-                epoch,
-            })
+            Ok((r.spec_version(), timestamp_ms, events, epoch))
+        });
+        let (header, (spec_version, timestamp_ms, events, epoch)) =
+            futures::future::try_join(header, body).await?;
+        Ok(BlockData {
+            number: block.number,
+            hash: block.hash,
+            parent_hash: header.parent_hash.0,
+            spec_version,
+            timestamp_ms,
+            events,
+            epoch,
         })
-        .await
     }
 
     /// The next block after `block` in which the subnet's epoch is planned to run: on
@@ -151,6 +167,40 @@ impl ChainClient {
         .await
     }
 
+    /// `Owner(hotkey)` of `hotkeys` through the consecutive blocks `blocks`, in one
+    /// `state_queryStorage` per 512 keys: for each block, the hotkeys whose owner changed in it
+    /// (every hotkey at the first block). `None` when the node does not serve the range query
+    /// (public nodes refuse it as unsafe): the caller reads block by block.
+    pub async fn owner_changes(
+        &self,
+        blocks: &[BlockRef],
+        hotkeys: &[AccountId],
+    ) -> Result<Option<Vec<Vec<(AccountId, AccountId)>>>, ChainError> {
+        use std::sync::atomic::Ordering;
+        let (Some(first), Some(last)) = (blocks.first(), blocks.last()) else {
+            return Ok(Some(Vec::new()));
+        };
+        if self.range_refused.load(Ordering::Relaxed) {
+            return Ok(None);
+        }
+        let read = self
+            .at(*last, |r| async move { range_changes(&r, blocks, hotkeys).await })
+            .await;
+        match read {
+            Err(ChainError::Rpc { reason, .. }) if refuses_range(&reason) => {
+                tracing::info!(reason = %reason, "the node does not serve state_queryStorage; owners are read block by block");
+                self.range_refused.store(true, Ordering::Relaxed);
+                Ok(None)
+            }
+            // The range starts at `first`: that is the block whose state is gone.
+            Err(ChainError::StatePruned { reason, .. }) => Err(ChainError::StatePruned {
+                block: first.number,
+                reason,
+            }),
+            other => other.map(Some),
+        }
+    }
+
     /// What each of `coldkeys` holds in the subnet on every hotkey it stakes to
     /// (`StakingHotkeys`), plus the pairs in `also` (hotkeys a coldkey held before and may
     /// have left). Pairs holding nothing are included, as 0.
@@ -161,25 +211,43 @@ impl ChainClient {
         coldkeys: Vec<AccountId>,
         also: Vec<(AccountId, AccountId)>,
     ) -> Result<Vec<Holding>, ChainError> {
+        let held = self.staked(block, netuid, coldkeys, also).await?;
+        Ok(held
+            .alpha
+            .into_iter()
+            .map(|((coldkey, hotkey), alpha)| Holding {
+                coldkey,
+                hotkey,
+                alpha,
+            })
+            .collect())
+    }
+
+    /// [`Self::holdings`] keeping each coldkey's staking hotkeys apart from the pairs.
+    pub async fn staked(
+        &self,
+        block: BlockRef,
+        netuid: NetUid,
+        coldkeys: Vec<AccountId>,
+        also: Vec<(AccountId, AccountId)>,
+    ) -> Result<Held, ChainError> {
         let (coldkeys, also) = (&coldkeys, &also);
         self.at(block, |r| async move {
             let keys = coldkeys.iter().map(|c| (c.0,)).collect();
             let staking: Vec<Vec<[u8; 32]>> = r.many(M, "StakingHotkeys", keys).await?;
             let mut pairs: BTreeSet<(AccountId, AccountId)> = also.iter().copied().collect();
+            let mut by_coldkey = BTreeMap::new();
             for (c, hotkeys) in coldkeys.iter().zip(staking) {
-                pairs.extend(hotkeys.into_iter().map(|h| (*c, AccountId(h))));
+                let hotkeys: Vec<AccountId> = hotkeys.into_iter().map(AccountId).collect();
+                pairs.extend(hotkeys.iter().map(|h| (*c, *h)));
+                by_coldkey.insert(*c, hotkeys);
             }
             let pairs: Vec<_> = pairs.into_iter().collect();
             let alphas = alpha(&r, netuid, &pairs).await?;
-            Ok(pairs
-                .into_iter()
-                .zip(alphas)
-                .map(|((coldkey, hotkey), alpha)| Holding {
-                    coldkey,
-                    hotkey,
-                    alpha,
-                })
-                .collect())
+            Ok(Held {
+                staking: by_coldkey,
+                alpha: pairs.into_iter().zip(alphas).collect(),
+            })
         })
         .await
     }
@@ -201,6 +269,60 @@ impl ChainClient {
     }
 }
 
+/// A node's answer that it does not serve a method, or not to us.
+fn refuses_range(reason: &str) -> bool {
+    let r = reason.to_ascii_lowercase();
+    r.contains("method not found") || r.contains("-32601") || r.contains("unsafe")
+}
+
+/// [`ChainClient::owner_changes`] with a reader at the range's last block (its metadata builds
+/// the keys and decodes the values).
+async fn range_changes(
+    r: &Reader,
+    blocks: &[BlockRef],
+    hotkeys: &[AccountId],
+) -> Result<Vec<Vec<(AccountId, AccountId)>>, ChainError> {
+    let (first, last) = (blocks[0], blocks[blocks.len() - 1]);
+    let index: std::collections::HashMap<[u8; 32], usize> =
+        blocks.iter().enumerate().map(|(i, b)| (b.hash, i)).collect();
+    let keys = hotkeys
+        .iter()
+        .map(|h| r.raw_key::<_, [u8; 32]>(M, "Owner", (h.0,)))
+        .collect::<Result<Vec<_>, _>>()?;
+    let by_key: std::collections::HashMap<&[u8], AccountId> = keys
+        .iter()
+        .zip(hotkeys)
+        .map(|(k, h)| (&k[..], *h))
+        .collect();
+    let answers = futures::future::try_join_all(keys.chunks(512).map(|chunk| {
+        r.rpc.state_query_storage(
+            chunk.iter().map(|k| &k[..]),
+            H256(first.hash),
+            Some(H256(last.hash)),
+        )
+    }))
+    .await
+    .map_err(|e| ChainError::Rpc {
+        what: "state_queryStorage".into(),
+        reason: e.to_string(),
+    })?;
+    let mut out = vec![Vec::new(); blocks.len()];
+    for set in answers.into_iter().flatten() {
+        let i = *index.get(&set.block.0).ok_or_else(|| ChainError::Rpc {
+            what: "state_queryStorage".into(),
+            reason: format!("a change in block {:?}, outside the range asked for", set.block),
+        })?;
+        for (key, value) in set.changes {
+            let Some(h) = by_key.get(&key.0[..]) else {
+                continue;
+            };
+            let owner: [u8; 32] = r.decode_raw::<([u8; 32],), [u8; 32]>(M, "Owner", value.map(|v| v.0))?;
+            out[i].push((*h, AccountId(owner)));
+        }
+    }
+    Ok(out)
+}
+
 fn axon((block, _version, ip, port, ip_type, ..): RawAxon) -> Axon {
     let ip = if ip_type == 6 {
         std::net::IpAddr::V6(std::net::Ipv6Addr::from(ip))
@@ -210,17 +332,15 @@ fn axon((block, _version, ip, port, ip_type, ..): RawAxon) -> Axon {
     Axon { ip, port, block }
 }
 
-async fn events(r: &Reader) -> Result<Vec<ChainEvent>, ChainError> {
+/// The block's events from the raw `System.Events` value (empty when absent).
+fn events(r: &Reader, bytes: Vec<u8>) -> Result<Vec<ChainEvent>, ChainError> {
     let block = r.block.number;
     let decode = |reason: String| ChainError::Decode {
         item: "System.Events".into(),
         block,
         reason,
     };
-    let events = r.at.events().fetch().await.map_err(|e| ChainError::Rpc {
-        what: "System.Events".into(),
-        reason: e.to_string(),
-    })?;
+    let events = r.at.events().from_bytes(bytes);
     let mut out = Vec::new();
     for ev in events.iter() {
         let ev = ev.map_err(|e| decode(e.to_string()))?;
@@ -238,35 +358,45 @@ async fn events(r: &Reader) -> Result<Vec<ChainEvent>, ChainError> {
 }
 
 async fn epoch(r: &Reader, netuid: NetUid) -> Result<Epoch, ChainError> {
-    let tempo: u16 = r.get(M, "Tempo", (netuid,)).await?;
-    let index = if r.has(M, "SubnetEpochIndex") {
-        r.get(M, "SubnetEpochIndex", (netuid,)).await?
-    } else {
-        schedule::epoch_index(r.block.number, netuid, tempo)
+    // Independent reads at once: over a network their round trips overlap.
+    let has_index = r.has(M, "SubnetEpochIndex");
+    let index = async {
+        if has_index {
+            r.get::<_, u64>(M, "SubnetEpochIndex", (netuid,))
+                .await
+                .map(Some)
+        } else {
+            Ok(None)
+        }
     };
-    let emissions: Vec<u64> = r.get(M, "Emission", (netuid,)).await?;
+    let (tempo, index, emissions, neurons) = futures::future::try_join4(
+        r.get::<_, u16>(M, "Tempo", (netuid,)),
+        index,
+        r.get::<_, Vec<u64>>(M, "Emission", (netuid,)),
+        neurons(r, netuid),
+    )
+    .await?;
     Ok(Epoch {
         tempo,
-        index,
+        index: index.unwrap_or_else(|| schedule::epoch_index(r.block.number, netuid, tempo)),
         emissions,
-        neurons: neurons(r, netuid).await?,
+        neurons,
     })
 }
 
 async fn neurons(r: &Reader, netuid: NetUid) -> Result<Vec<Neuron>, ChainError> {
     let n: u16 = r.get(M, "SubnetworkN", (netuid,)).await?;
     let uids: Vec<Uid> = (0..n).collect();
-    let hotkeys: Vec<[u8; 32]> = r
-        .many(M, "Keys", uids.iter().map(|u| (netuid, *u)).collect())
-        .await?;
-    let registered: Vec<u64> = r
-        .many(
+    let (hotkeys, registered, permits) = futures::future::try_join3(
+        r.many::<_, [u8; 32]>(M, "Keys", uids.iter().map(|u| (netuid, *u)).collect()),
+        r.many::<_, u64>(
             M,
             "BlockAtRegistration",
             uids.iter().map(|u| (netuid, *u)).collect(),
-        )
-        .await?;
-    let permits: Vec<bool> = r.get(M, "ValidatorPermit", (netuid,)).await?;
+        ),
+        r.get::<_, Vec<bool>>(M, "ValidatorPermit", (netuid,)),
+    )
+    .await?;
     Ok(uids
         .into_iter()
         .zip(hotkeys)
@@ -304,24 +434,36 @@ async fn alpha(
         .into_iter()
         .collect();
     let hk_keys = || hotkeys.iter().map(|h| (h.0, netuid)).collect::<Vec<_>>();
-    let shared: Vec<u64> = r.many(M, "TotalHotkeyAlpha", hk_keys()).await?;
     let pair_keys = || {
         pairs
             .iter()
             .map(|(c, h)| (h.0, c.0, netuid))
             .collect::<Vec<_>>()
     };
-    let denom_v1: Vec<Option<u128>> = r.many_opt(M, "TotalHotkeyShares", hk_keys()).await?;
-    let share_v1: Vec<Option<u128>> = r.many_opt(M, "Alpha", pair_keys()).await?;
     type Floats = Vec<Option<(u128, i64)>>;
-    let (denom_v2, share_v2): (Floats, Floats) = if layout == Layout::V2 {
-        (
-            r.many_opt(M, "TotalHotkeySharesV2", hk_keys()).await?,
-            r.many_opt(M, "AlphaV2", pair_keys()).await?,
-        )
-    } else {
-        (vec![None; hotkeys.len()], vec![None; pairs.len()])
+    let v2 = async {
+        if layout == Layout::V2 {
+            futures::future::try_join(
+                r.many_opt::<_, (u128, i64)>(M, "TotalHotkeySharesV2", hk_keys()),
+                r.many_opt::<_, (u128, i64)>(M, "AlphaV2", pair_keys()),
+            )
+            .await
+        } else {
+            Ok((vec![None; hotkeys.len()], vec![None; pairs.len()]))
+        }
     };
+    let (shared, denom_v1, share_v1, (denom_v2, share_v2)): (
+        Vec<u64>,
+        Vec<Option<u128>>,
+        Vec<Option<u128>>,
+        (Floats, Floats),
+    ) = futures::future::try_join4(
+        r.many(M, "TotalHotkeyAlpha", hk_keys()),
+        r.many_opt(M, "TotalHotkeyShares", hk_keys()),
+        r.many_opt(M, "Alpha", pair_keys()),
+        v2,
+    )
+    .await?;
     let pick = |v1: Option<u128>, v2: Option<(u128, i64)>| match (v1, v2) {
         (Some(bits), _) => Shares::Fixed(bits),
         (None, Some((mantissa, exponent))) => Shares::Float(SafeFloat { mantissa, exponent }),

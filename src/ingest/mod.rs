@@ -15,6 +15,7 @@
 //! what happened before is unknown.
 
 pub mod plan;
+pub mod prefetch;
 pub mod reanchor;
 pub mod store;
 
@@ -210,18 +211,8 @@ async fn run_once(
         writes_rx,
     ));
 
-    let reads = tokio_stream_of(blocks_rx)
-        .map(|block| {
-            let client = client.clone();
-            let netuid = s.netuid;
-            let stop = stop.clone();
-            async move {
-                client
-                    .retry(&stop, || client.block_data(block, netuid))
-                    .await
-            }
-        })
-        .buffered(s.pipeline_depth);
+    let hint = prefetch::SharedHint::new(&state);
+    let reads = read_ahead(client, s, tokio_stream_of(blocks_rx), &hint, &stop);
     tokio::pin!(reads);
     let mut last_head_check = Instant::now() - Duration::from_secs(60);
     // The next block may take the node's stall timeout to come (the stream is then rebuilt),
@@ -242,19 +233,22 @@ async fn run_once(
                 "planner",
                 format!(
                     "planning block {} (owners and stake from the node)",
-                    data.number
+                    data.data.number
                 ),
             );
             let w = planner.block(client, &mut state, &data).await?;
-            observe_age(metrics, data.timestamp_ms);
+            if changes_hint(&w) {
+                hint.renew(&state);
+            }
+            observe_age(metrics, data.data.timestamp_ms);
             pulse.stage(
                 "planner",
-                format!("the writer taking block {}", data.number),
+                format!("the writer taking block {}", data.data.number),
             );
             hand_over(&writes_tx, w, started).await?;
             if last_head_check.elapsed() > Duration::from_secs(2) {
                 last_head_check = Instant::now();
-                observe_head(client, metrics, data.number).await;
+                observe_head(client, metrics, data.data.number).await;
             }
         }
         Ok(())
@@ -266,6 +260,63 @@ async fn run_once(
     outcome?;
     written?;
     Ok(())
+}
+
+/// Blocks whose owners are read together in one range query while catching up.
+const SEGMENT: usize = 64;
+
+/// The blocks' data read ahead of the planner: owners over segments of consecutive blocks (two
+/// segments in flight), then up to `pipeline_depth` blocks at once, each against the hint the
+/// planner left when its read began. Every read is retried on transient errors until `stop`.
+fn read_ahead<'a>(
+    client: &'a Arc<ChainClient>,
+    s: &Settings,
+    blocks: impl futures::Stream<Item = BlockRef> + Send + 'a,
+    hint: &'a prefetch::SharedHint,
+    stop: &'a CancellationToken,
+) -> impl futures::Stream<Item = Result<prefetch::ReadBlock, ChainError>> + Send + 'a {
+    let netuid = s.netuid;
+    blocks
+        .ready_chunks(SEGMENT)
+        .map(move |blocks| {
+            let hint = hint.get();
+            async move {
+                client
+                    .retry(stop, || prefetch::segment(client, blocks.clone(), &hint))
+                    .await
+            }
+        })
+        .buffered(2)
+        .flat_map(|segment| {
+            let items: Vec<Result<_, ChainError>> = match segment {
+                Ok(blocks) => blocks.into_iter().map(Ok).collect(),
+                Err(e) => vec![Err(e)],
+            };
+            futures::stream::iter(items)
+        })
+        .map(move |item| {
+            let hint = hint.get();
+            async move {
+                let (block, owners) = item?;
+                client
+                    .retry(stop, || {
+                        prefetch::block(client, netuid, block, owners.clone(), &hint)
+                    })
+                    .await
+            }
+        })
+        .buffered(s.pipeline_depth)
+}
+
+/// Whether a planned block changed what the hint says (the miners, owners, tracked coldkeys or
+/// the pairs they hold).
+fn changes_hint(w: &plan::BlockWrite) -> bool {
+    !(w.registered.is_empty()
+        && w.deregistered.is_empty()
+        && w.hotkey_swaps.is_empty()
+        && w.coldkey_swaps.is_empty()
+        && w.owner_changes.is_empty()
+        && w.stake.is_empty())
 }
 
 /// Age of the block just planned by its chain timestamp.

@@ -4,6 +4,9 @@
 //! when a write fails the whole pipeline restarts from the database.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use super::prefetch::{BlockOwners, Held, ReadBlock, Segment};
 
 use crate::chain::client::{BlockRef, ChainClient, ChainError};
 use crate::chain::events::ChainEvent;
@@ -34,6 +37,50 @@ pub struct State {
     pub tracked: BTreeSet<AccountId>,
     /// Last known alpha per (coldkey, hotkey) of tracked coldkeys; zero pairs are dropped.
     pub holdings: BTreeMap<(AccountId, AccountId), Rao>,
+    /// Owners as read ahead over the current segment (not stored: a restart starts a new one).
+    pub owner_view: OwnerView,
+}
+
+/// The owners of the current segment's covered hotkeys, block by block, and of hotkeys the
+/// planner had to read itself (registered after the segment was read).
+#[derive(Debug, Clone, Default)]
+pub struct OwnerView {
+    segment: Option<Arc<Segment>>,
+    seen: BTreeMap<AccountId, AccountId>,
+    /// Read by the planner for the rest of the segment: later blocks' changes, by block.
+    extra_changes: BTreeMap<u64, Vec<(AccountId, AccountId)>>,
+    extra_covered: BTreeSet<AccountId>,
+}
+
+impl OwnerView {
+    /// Moves the view to `block` with what was read ahead for it.
+    fn advance(&mut self, number: u64, owners: &BlockOwners) {
+        let same = self
+            .segment
+            .as_ref()
+            .is_some_and(|s| Arc::ptr_eq(s, &owners.segment));
+        if owners.segment.first() == number {
+            *self = OwnerView {
+                segment: Some(owners.segment.clone()),
+                ..OwnerView::default()
+            };
+        } else if !same {
+            // The segment's start was not seen (a restart inside it): nothing is known.
+            *self = OwnerView::default();
+            return;
+        }
+        self.seen.extend(owners.reported.iter().copied());
+        if let Some(changes) = self.extra_changes.remove(&number) {
+            self.seen.extend(changes);
+        }
+    }
+
+    /// The owner of `h` at the current block, if the view follows it.
+    fn owner(&self, h: &AccountId) -> Option<AccountId> {
+        let covered = self.extra_covered.contains(h)
+            || self.segment.as_ref().is_some_and(|s| s.covered.contains(h));
+        covered.then(|| self.seen.get(h).copied()).flatten()
+    }
 }
 
 /// A block's rows.
@@ -220,20 +267,21 @@ impl Planner {
         self.refresh_owners(client, block, state, w, "snapshot")
             .await?;
         let dirty = state.tracked.clone();
-        self.restake(client, block, state, w, dirty, BTreeMap::new())
+        self.restake(client, block, state, w, dirty, BTreeMap::new(), &Held::default())
             .await?;
         state.cursor = Some((data.number, data.hash));
         state.spec_version = Some(data.spec_version);
         Ok(())
     }
 
-    /// A block after the cursor.
+    /// A block after the cursor, with what was read ahead for it.
     pub async fn block(
         &self,
         client: &ChainClient,
         state: &mut State,
-        data: &BlockData,
+        read: &ReadBlock,
     ) -> Result<BlockWrite, PlanError> {
+        let data = &read.data;
         if let Some((n, hash)) = state.cursor
             && (data.number != n + 1 || data.parent_hash != hash)
         {
@@ -258,9 +306,10 @@ impl Planner {
             // The snapshot corrects anything the events did not say (e.g. bulk registrations).
             self.correct(state, &mut w, &e.neurons);
         }
-        // Owner changes need no event: every live hotkey's owner is re-read each block.
-        self.refresh_owners(client, block, state, &mut w, "owner_change")
-            .await?;
+        // Owner changes need no event: every live hotkey's owner is followed block by block.
+        state.owner_view.advance(data.number, &read.owners);
+        let owners = self.owners_now(client, block, state).await?;
+        self.apply_owners(state, &mut w, owners, "owner_change");
         for (h, (c, _)) in &w.owner_changes {
             dirty.insert(*c);
             dirty_hotkeys.insert(*h);
@@ -287,7 +336,7 @@ impl Planner {
         }
         state.spec_version = Some(data.spec_version);
         dirty.retain(|c| state.tracked.contains(c));
-        self.restake(client, block, state, &mut w, dirty, merged)
+        self.restake(client, block, state, &mut w, dirty, merged, &read.held)
             .await?;
         self.reveals(client, block, state, &mut w, data).await?;
         state.cursor = Some((data.number, data.hash));
@@ -431,8 +480,68 @@ impl Planner {
             return Ok(());
         }
         let owners = client.owners(block, hotkeys.clone()).await?;
+        self.apply_owners(state, w, hotkeys.into_iter().zip(owners).collect(), reason);
+        Ok(())
+    }
+
+    /// The owner of every live hotkey at `block`: from what was read ahead, the rest read now
+    /// (for the rest of the segment at once, where the node serves ranges).
+    async fn owners_now(
+        &self,
+        client: &ChainClient,
+        block: BlockRef,
+        state: &mut State,
+    ) -> Result<Vec<(AccountId, AccountId)>, PlanError> {
+        let mut out = Vec::with_capacity(state.miners.len());
+        let mut missing = Vec::new();
+        for h in state.miners.values().map(|l| l.hotkey) {
+            match state.owner_view.owner(&h) {
+                Some(c) => out.push((h, c)),
+                None => missing.push(h),
+            }
+        }
+        if missing.is_empty() {
+            return Ok(out);
+        }
+        let rest = match &state.owner_view.segment {
+            Some(s) if s.ranged => s.rest(block.number).to_vec(),
+            _ => Vec::new(),
+        };
+        let ranged = match rest.is_empty() {
+            true => None,
+            false => client.owner_changes(&rest, &missing).await?,
+        };
+        let view = &mut state.owner_view;
+        match ranged {
+            Some(changes) => {
+                let mut changes = changes.into_iter();
+                let now = changes.next().unwrap_or_default();
+                for (b, c) in rest.iter().skip(1).zip(changes) {
+                    view.extra_changes.entry(b.number).or_default().extend(c);
+                }
+                view.extra_covered.extend(missing.iter().copied());
+                view.seen.extend(now.iter().copied());
+                out.extend(now);
+            }
+            _ => {
+                let owners = client.owners(block, missing.clone()).await?;
+                out.extend(missing.into_iter().zip(owners));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Records owners read at this block that differ from what tenure knew; new owners become
+    /// tracked.
+    fn apply_owners(
+        &self,
+        state: &mut State,
+        w: &mut BlockWrite,
+        owners: Vec<(AccountId, AccountId)>,
+        reason: &'static str,
+    ) {
         let fresh: BTreeSet<AccountId> = w.registered.iter().map(|(_, h, _)| *h).collect();
-        for (h, c) in hotkeys.into_iter().zip(owners) {
+        for (h, c) in owners {
             if state.owners.get(&h) == Some(&c) {
                 continue;
             }
@@ -446,7 +555,6 @@ impl Planner {
             w.owner_changes.insert(h, (c, why));
             state.tracked.insert(c);
         }
-        Ok(())
     }
 
     /// Re-reads the holdings of `dirty` coldkeys, records changed pairs and the books' deltas.
@@ -458,6 +566,7 @@ impl Planner {
         w: &mut BlockWrite,
         dirty: BTreeSet<AccountId>,
         merged: BTreeMap<AccountId, AccountId>,
+        ahead: &Held,
     ) -> Result<(), PlanError> {
         type Key = (AccountId, Option<AccountId>);
         let mut prev: BTreeMap<Key, Rao> = BTreeMap::new();
@@ -478,9 +587,7 @@ impl Planner {
                 .filter(|(c, _)| dirty.contains(c))
                 .copied()
                 .collect();
-            let read = client
-                .holdings(block, self.netuid, dirty.iter().copied().collect(), known)
-                .await?;
+            let read = self.holdings(client, block, &dirty, known, ahead).await?;
             for h in read {
                 let pair = (h.coldkey, h.hotkey);
                 let old = state.holdings.get(&pair).copied().unwrap_or(0);
@@ -530,6 +637,39 @@ impl Planner {
     }
 }
 
+impl Planner {
+    /// The holdings of `dirty` (their staking hotkeys and `known` pairs) at `block`: what was
+    /// read ahead, the coldkeys it does not cover read now. In pair order, as one read gives.
+    async fn holdings(
+        &self,
+        client: &ChainClient,
+        block: BlockRef,
+        dirty: &BTreeSet<AccountId>,
+        known: Vec<(AccountId, AccountId)>,
+        ahead: &Held,
+    ) -> Result<Vec<Holding>, PlanError> {
+        let (mut pairs, missing) = ahead.cover(dirty, &known);
+        if !missing.is_empty() {
+            let also: Vec<(AccountId, AccountId)> = known
+                .into_iter()
+                .filter(|(c, _)| missing.contains(c))
+                .collect();
+            let read = client
+                .staked(block, self.netuid, missing.into_iter().collect(), also)
+                .await?;
+            pairs.extend(read.alpha);
+        }
+        Ok(pairs
+            .into_iter()
+            .map(|((coldkey, hotkey), alpha)| Holding {
+                coldkey,
+                hotkey,
+                alpha,
+            })
+            .collect())
+    }
+}
+
 fn header(data: &BlockData) -> BlockWrite {
     BlockWrite {
         number: data.number,
@@ -542,7 +682,7 @@ fn header(data: &BlockData) -> BlockWrite {
 }
 
 /// Coldkeys and hotkeys whose alpha in subnet `ours` a stake event may have changed.
-fn stake_touch(ev: &ChainEvent, ours: NetUid) -> (Vec<AccountId>, Vec<AccountId>) {
+pub(crate) fn stake_touch(ev: &ChainEvent, ours: NetUid) -> (Vec<AccountId>, Vec<AccountId>) {
     use ChainEvent as E;
     match ev {
         E::StakeAdded {
