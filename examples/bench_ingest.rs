@@ -135,8 +135,7 @@ async fn main() -> anyhow::Result<()> {
     let mut epoch_ms = Vec::new();
     for n in 1..=blocks {
         let hint = ingest::prefetch::Hint::of(&state);
-        let read =
-            ingest::prefetch::block(&c, NETUID, c.block_hash(n).await?, None, &hint).await?;
+        let read = ingest::prefetch::block(&c, NETUID, c.block_hash(n).await?, None, &hint).await?;
         let w = planner.block(&c, &mut state, &read).await?;
         let t = Instant::now();
         store::write(&pool, &settings, &mut mem, &w).await?;

@@ -479,7 +479,7 @@ impl Default for IngestConfig {
     fn default() -> Self {
         IngestConfig {
             start_block: None,
-            pipeline_depth: 32,
+            pipeline_depth: 64,
         }
     }
 }

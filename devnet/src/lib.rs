@@ -288,7 +288,7 @@ impl Devnet {
         }
         let node = Arc::new(Node {
             latency: Arc::new(latency::Latency::new(args.latency_ms, args.jitter_ms)),
-            safe_rpc: args.safe_rpc,
+            safe_rpc: args.safe_rpc.into(),
             ..Node::new(chain)
         });
         let server = Arc::new(tokio::sync::Mutex::new(None));
@@ -342,12 +342,13 @@ async fn serve(
         .max_response_body_size(64 << 20)
         .build();
     let latency = node.latency.clone();
-    let middleware = jsonrpsee::server::middleware::rpc::RpcServiceBuilder::new().layer_fn(
-        move |service| latency::Delayed {
-            service,
-            latency: latency.clone(),
-        },
-    );
+    let middleware =
+        jsonrpsee::server::middleware::rpc::RpcServiceBuilder::new().layer_fn(move |service| {
+            latency::Delayed {
+                service,
+                latency: latency.clone(),
+            }
+        });
     let server = Server::builder()
         .set_config(config)
         .set_rpc_middleware(middleware)

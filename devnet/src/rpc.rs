@@ -27,8 +27,9 @@ pub struct Node {
     pub awaiting_finality: Mutex<BTreeMap<u64, Vec<(H256, H256)>>>,
     /// `--latency-ms` / `--jitter-ms`: what every answer and subscription message waits.
     pub latency: Arc<super::latency::Latency>,
-    /// `--safe-rpc`: the unsafe methods are refused, as a public node refuses them.
-    pub safe_rpc: bool,
+    /// `--safe-rpc`: the unsafe methods are refused, as a public node refuses them (settable
+    /// while serving).
+    pub safe_rpc: std::sync::atomic::AtomicBool,
 }
 
 impl Node {
@@ -40,7 +41,7 @@ impl Node {
             watchers: Mutex::new(HashMap::new()),
             awaiting_finality: Mutex::new(BTreeMap::new()),
             latency: Arc::default(),
-            safe_rpc: false,
+            safe_rpc: Default::default(),
         }
     }
 
@@ -471,28 +472,25 @@ fn state(m: &mut RpcModule<Node>, pruning: Option<u64>) -> Registered {
         },
     )?;
 
-    m.register_method(
-        "state_queryStorage",
-        move |p, node, _| -> RpcResult<Json> {
-            if node.safe_rpc {
-                return Err(ErrorObjectOwned::owned(
-                    -32601,
-                    "RPC call is unsafe to be called externally",
-                    None::<()>,
-                ));
-            }
-            let a = args(&p)?;
-            let keys: Vec<String> = arg(&a, 0)?.unwrap_or_default();
-            let from: H256 = arg(&a, 1)?.ok_or_else(|| invalid("fromBlock expected"))?;
-            let chain = node.chain();
-            let first = state_at(&chain, Some(from), pruning)?;
-            let last = at(&chain, arg(&a, 2)?)?;
-            if last < first {
-                return Err(invalid("toBlock is before fromBlock"));
-            }
-            Ok(Json::Array(changes_between(&chain, &keys, first, last)?))
-        },
-    )?;
+    m.register_method("state_queryStorage", move |p, node, _| -> RpcResult<Json> {
+        if node.safe_rpc.load(std::sync::atomic::Ordering::Relaxed) {
+            return Err(ErrorObjectOwned::owned(
+                -32601,
+                "RPC call is unsafe to be called externally",
+                None::<()>,
+            ));
+        }
+        let a = args(&p)?;
+        let keys: Vec<String> = arg(&a, 0)?.unwrap_or_default();
+        let from: H256 = arg(&a, 1)?.ok_or_else(|| invalid("fromBlock expected"))?;
+        let chain = node.chain();
+        let first = state_at(&chain, Some(from), pruning)?;
+        let last = at(&chain, arg(&a, 2)?)?;
+        if last < first {
+            return Err(invalid("toBlock is before fromBlock"));
+        }
+        Ok(Json::Array(changes_between(&chain, &keys, first, last)?))
+    })?;
 
     m.register_method(
         "state_queryStorageAt",
@@ -517,7 +515,10 @@ fn changes_between(chain: &Chain, keys: &[String], first: u64, last: u64) -> Rpc
     let mut by_block: BTreeMap<u64, Vec<Json>> = BTreeMap::new();
     for k in keys {
         for (b, v) in chain.storage.changes(&unhex(k)?, first, last) {
-            by_block.entry(b).or_default().push(json!([k, v.map(hex0x)]));
+            by_block
+                .entry(b)
+                .or_default()
+                .push(json!([k, v.map(hex0x)]));
         }
     }
     Ok(by_block

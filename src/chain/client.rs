@@ -280,7 +280,13 @@ pub struct ChainClient {
     /// The node refused `state_queryStorage` (public nodes deny it as unsafe): owners are then
     /// read block by block.
     pub(crate) range_refused: Arc<std::sync::atomic::AtomicBool>,
+    /// Clients at recent blocks, by connection and block hash: each costs the node a round trip
+    /// (the runtime version) to make, and ingestion reads most blocks more than once.
+    at_cache: std::sync::Mutex<std::collections::VecDeque<(u64, [u8; 32], At)>>,
 }
+
+/// Clients at blocks kept in [`ChainClient`]'s cache (a pipeline's worth).
+const AT_CACHE: usize = 256;
 
 /// The connection slot, shared with the task that (re)connects.
 ///
@@ -338,6 +344,7 @@ impl ChainClient {
             archive,
             pruned_upto: Arc::default(),
             range_refused: Arc::default(),
+            at_cache: Default::default(),
         }
     }
 
@@ -592,12 +599,7 @@ impl ChainClient {
         Fut: Future<Output = Result<T, ChainError>>,
     {
         self.call("at_block", |c| async move {
-            let at = c
-                .api
-                .at_block_hash_and_number(H256(block.hash), block.number)
-                .await
-                .map_err(rpc("at_block"))
-                .map_err(|e| pruned(e, block.number))?;
+            let at = self.client_at(&c, block).await?;
             f(Reader {
                 at,
                 rpc: c.rpc,
@@ -607,6 +609,30 @@ impl ChainClient {
             .map_err(|e| pruned(e, block.number))
         })
         .await
+    }
+
+    /// The client at `block` on connection `c`: cached, or made (one round trip).
+    async fn client_at(&self, c: &Conn, block: BlockRef) -> Result<At, ChainError> {
+        let cache = || self.at_cache.lock().unwrap_or_else(|p| p.into_inner());
+        let hit = cache()
+            .iter()
+            .find(|(id, hash, _)| *id == c.id && *hash == block.hash)
+            .map(|(.., at)| at.clone());
+        if let Some(at) = hit {
+            return Ok(at);
+        }
+        let at = c
+            .api
+            .at_block_hash_and_number(H256(block.hash), block.number)
+            .await
+            .map_err(rpc("at_block"))
+            .map_err(|e| pruned(e, block.number))?;
+        let mut cache = cache();
+        if cache.len() >= AT_CACHE {
+            cache.pop_front();
+        }
+        cache.push_back((c.id, block.hash, at.clone()));
+        Ok(at)
     }
 
     /// Many values of one map at a block in a few round trips (`state_queryStorageAt` in
@@ -968,9 +994,12 @@ impl Reader {
                 let handle = storage
                     .entry(subxt::dynamic::storage::<K, V>(pallet, entry))
                     .map_err(|err| storage_error(&item, self.block.number, err))?;
-                handle.default_value().map(|v| v.into_bytes()).ok_or_else(|| {
-                    self.decode_error(&item, "absent and without a default".into())
-                })?
+                handle
+                    .default_value()
+                    .map(|v| v.into_bytes())
+                    .ok_or_else(|| {
+                        self.decode_error(&item, "absent and without a default".into())
+                    })?
             }
         };
         V::decode_as_type(&mut &bytes[..], value_ty, md.types())
@@ -1018,10 +1047,8 @@ impl Reader {
             .map_err(|err| storage_error(&item, self.block.number, err))?;
         // The chunks are asked for at once: over a network their round trips overlap.
         let answers = futures::future::try_join_all(raw_keys.chunks(QUERY_CHUNK).map(|chunk| {
-            self.rpc.state_query_storage_at(
-                chunk.iter().map(|k| &k[..]),
-                Some(H256(self.block.hash)),
-            )
+            self.rpc
+                .state_query_storage_at(chunk.iter().map(|k| &k[..]), Some(H256(self.block.hash)))
         }))
         .await
         .map_err(rpc("state_queryStorageAt"))?;

@@ -84,7 +84,14 @@ impl ChainClient {
         netuid: NetUid,
     ) -> Result<BlockData, ChainError> {
         // The header and the block's state are read at once: their round trips overlap.
-        let header = self.call("chain_getHeader", |c| async move {
+        let body = self.at(block, |r| async move { body(&r, netuid).await });
+        let (parent_hash, body) = futures::future::try_join(self.parent_hash(block), body).await?;
+        Ok(body.into_data(block, parent_hash))
+    }
+
+    /// The parent hash of `block` (its header).
+    pub async fn parent_hash(&self, block: BlockRef) -> Result<[u8; 32], ChainError> {
+        self.call("chain_getHeader", |c| async move {
             c.rpc
                 .chain_get_header(Some(H256(block.hash)))
                 .await
@@ -93,37 +100,9 @@ impl ChainClient {
                     reason: e.to_string(),
                 })?
                 .ok_or(ChainError::UnknownBlock(block.number))
-        });
-        let body = self.at(block, |r| async move {
-            // Timestamp, events and the epoch marker in one round trip.
-            let keys = [
-                r.raw_key::<(), u64>("Timestamp", "Now", ())?,
-                r.raw_key::<(), ()>("System", "Events", ())?,
-                r.raw_key::<_, u64>(M, "LastMechansimStepBlock", (netuid,))?,
-            ];
-            let mut values = r.raw_many(&keys).await?.into_iter();
-            let mut next = || values.next().flatten();
-            let timestamp_ms: u64 = r.decode_raw::<(), u64>("Timestamp", "Now", next())?;
-            let events = events(&r, next().unwrap_or_default())?;
-            let last_step: u64 = r.decode_raw::<(u16,), u64>(M, "LastMechansimStepBlock", next())?;
-            let epoch = if last_step == block.number {
-                Some(epoch(&r, netuid).await?)
-            } else {
-                None
-            };
-            Ok((r.spec_version(), timestamp_ms, events, epoch))
-        });
-        let (header, (spec_version, timestamp_ms, events, epoch)) =
-            futures::future::try_join(header, body).await?;
-        Ok(BlockData {
-            number: block.number,
-            hash: block.hash,
-            parent_hash: header.parent_hash.0,
-            spec_version,
-            timestamp_ms,
-            events,
-            epoch,
+                .map(|h| h.parent_hash.0)
         })
+        .await
     }
 
     /// The next block after `block` in which the subnet's epoch is planned to run: on
@@ -159,12 +138,8 @@ impl ChainClient {
         hotkeys: Vec<AccountId>,
     ) -> Result<Vec<AccountId>, ChainError> {
         let hotkeys = &hotkeys;
-        self.at(block, |r| async move {
-            let keys = hotkeys.iter().map(|h| (h.0,)).collect();
-            let owners: Vec<[u8; 32]> = r.many(M, "Owner", keys).await?;
-            Ok(owners.into_iter().map(AccountId).collect())
-        })
-        .await
+        self.at(block, |r| async move { owners_at(&r, hotkeys).await })
+            .await
     }
 
     /// `Owner(hotkey)` of `hotkeys` through the consecutive blocks `blocks`, in one
@@ -184,7 +159,9 @@ impl ChainClient {
             return Ok(None);
         }
         let read = self
-            .at(*last, |r| async move { range_changes(&r, blocks, hotkeys).await })
+            .at(*last, |r| async move {
+                range_changes(&r, blocks, hotkeys).await
+            })
             .await;
         match read {
             Err(ChainError::Rpc { reason, .. }) if refuses_range(&reason) => {
@@ -233,21 +210,7 @@ impl ChainClient {
     ) -> Result<Held, ChainError> {
         let (coldkeys, also) = (&coldkeys, &also);
         self.at(block, |r| async move {
-            let keys = coldkeys.iter().map(|c| (c.0,)).collect();
-            let staking: Vec<Vec<[u8; 32]>> = r.many(M, "StakingHotkeys", keys).await?;
-            let mut pairs: BTreeSet<(AccountId, AccountId)> = also.iter().copied().collect();
-            let mut by_coldkey = BTreeMap::new();
-            for (c, hotkeys) in coldkeys.iter().zip(staking) {
-                let hotkeys: Vec<AccountId> = hotkeys.into_iter().map(AccountId).collect();
-                pairs.extend(hotkeys.iter().map(|h| (*c, *h)));
-                by_coldkey.insert(*c, hotkeys);
-            }
-            let pairs: Vec<_> = pairs.into_iter().collect();
-            let alphas = alpha(&r, netuid, &pairs).await?;
-            Ok(Held {
-                staking: by_coldkey,
-                alpha: pairs.into_iter().zip(alphas).collect(),
-            })
+            staked_at(&r, netuid, coldkeys, also).await
         })
         .await
     }
@@ -283,8 +246,11 @@ async fn range_changes(
     hotkeys: &[AccountId],
 ) -> Result<Vec<Vec<(AccountId, AccountId)>>, ChainError> {
     let (first, last) = (blocks[0], blocks[blocks.len() - 1]);
-    let index: std::collections::HashMap<[u8; 32], usize> =
-        blocks.iter().enumerate().map(|(i, b)| (b.hash, i)).collect();
+    let index: std::collections::HashMap<[u8; 32], usize> = blocks
+        .iter()
+        .enumerate()
+        .map(|(i, b)| (b.hash, i))
+        .collect();
     let keys = hotkeys
         .iter()
         .map(|h| r.raw_key::<_, [u8; 32]>(M, "Owner", (h.0,)))
@@ -310,13 +276,17 @@ async fn range_changes(
     for set in answers.into_iter().flatten() {
         let i = *index.get(&set.block.0).ok_or_else(|| ChainError::Rpc {
             what: "state_queryStorage".into(),
-            reason: format!("a change in block {:?}, outside the range asked for", set.block),
+            reason: format!(
+                "a change in block {:?}, outside the range asked for",
+                set.block
+            ),
         })?;
         for (key, value) in set.changes {
             let Some(h) = by_key.get(&key.0[..]) else {
                 continue;
             };
-            let owner: [u8; 32] = r.decode_raw::<([u8; 32],), [u8; 32]>(M, "Owner", value.map(|v| v.0))?;
+            let owner: [u8; 32] =
+                r.decode_raw::<([u8; 32],), [u8; 32]>(M, "Owner", value.map(|v| v.0))?;
             out[i].push((*h, AccountId(owner)));
         }
     }
@@ -330,6 +300,88 @@ fn axon((block, _version, ip, port, ip_type, ..): RawAxon) -> Axon {
         std::net::IpAddr::V4(std::net::Ipv4Addr::from(ip as u32))
     };
     Axon { ip, port, block }
+}
+
+/// A block's own state: what [`BlockData`] holds besides the header.
+pub(crate) struct Body {
+    spec_version: u32,
+    timestamp_ms: u64,
+    pub events: Vec<ChainEvent>,
+    pub epoch: Option<Epoch>,
+}
+
+impl Body {
+    pub(crate) fn into_data(self, block: BlockRef, parent_hash: [u8; 32]) -> BlockData {
+        BlockData {
+            number: block.number,
+            hash: block.hash,
+            parent_hash,
+            spec_version: self.spec_version,
+            timestamp_ms: self.timestamp_ms,
+            events: self.events,
+            epoch: self.epoch,
+        }
+    }
+}
+
+/// Timestamp, events and (at an epoch block) the epoch, at the reader's block.
+pub(crate) async fn body(r: &Reader, netuid: NetUid) -> Result<Body, ChainError> {
+    // Timestamp, events and the epoch marker in one round trip.
+    let keys = [
+        r.raw_key::<(), u64>("Timestamp", "Now", ())?,
+        r.raw_key::<(), ()>("System", "Events", ())?,
+        r.raw_key::<_, u64>(M, "LastMechansimStepBlock", (netuid,))?,
+    ];
+    let mut values = r.raw_many(&keys).await?.into_iter();
+    let mut next = || values.next().flatten();
+    let timestamp_ms: u64 = r.decode_raw::<(), u64>("Timestamp", "Now", next())?;
+    let events = events(r, next().unwrap_or_default())?;
+    let last_step: u64 = r.decode_raw::<(u16,), u64>(M, "LastMechansimStepBlock", next())?;
+    let epoch = if last_step == r.block.number {
+        Some(epoch(r, netuid).await?)
+    } else {
+        None
+    };
+    Ok(Body {
+        spec_version: r.spec_version(),
+        timestamp_ms,
+        events,
+        epoch,
+    })
+}
+
+/// `Owner(hotkey)` of each hotkey at the reader's block, in order.
+pub(crate) async fn owners_at(
+    r: &Reader,
+    hotkeys: &[AccountId],
+) -> Result<Vec<AccountId>, ChainError> {
+    let keys = hotkeys.iter().map(|h| (h.0,)).collect();
+    let owners: Vec<[u8; 32]> = r.many(M, "Owner", keys).await?;
+    Ok(owners.into_iter().map(AccountId).collect())
+}
+
+/// [`ChainClient::staked`] at the reader's block.
+pub(crate) async fn staked_at(
+    r: &Reader,
+    netuid: NetUid,
+    coldkeys: &[AccountId],
+    also: &[(AccountId, AccountId)],
+) -> Result<Held, ChainError> {
+    let keys = coldkeys.iter().map(|c| (c.0,)).collect();
+    let staking: Vec<Vec<[u8; 32]>> = r.many(M, "StakingHotkeys", keys).await?;
+    let mut pairs: BTreeSet<(AccountId, AccountId)> = also.iter().copied().collect();
+    let mut by_coldkey = BTreeMap::new();
+    for (c, hotkeys) in coldkeys.iter().zip(staking) {
+        let hotkeys: Vec<AccountId> = hotkeys.into_iter().map(AccountId).collect();
+        pairs.extend(hotkeys.iter().map(|h| (*c, *h)));
+        by_coldkey.insert(*c, hotkeys);
+    }
+    let pairs: Vec<_> = pairs.into_iter().collect();
+    let alphas = alpha(r, netuid, &pairs).await?;
+    Ok(Held {
+        staking: by_coldkey,
+        alpha: pairs.into_iter().zip(alphas).collect(),
+    })
 }
 
 /// The block's events from the raw `System.Events` value (empty when absent).

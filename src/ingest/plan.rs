@@ -267,8 +267,16 @@ impl Planner {
         self.refresh_owners(client, block, state, w, "snapshot")
             .await?;
         let dirty = state.tracked.clone();
-        self.restake(client, block, state, w, dirty, BTreeMap::new(), &Held::default())
-            .await?;
+        self.restake(
+            client,
+            block,
+            state,
+            w,
+            dirty,
+            BTreeMap::new(),
+            &Held::default(),
+        )
+        .await?;
         state.cursor = Some((data.number, data.hash));
         state.spec_version = Some(data.spec_version);
         Ok(())

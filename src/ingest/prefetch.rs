@@ -19,7 +19,7 @@ use std::sync::{Arc, RwLock};
 use crate::chain::client::{BlockRef, ChainClient, ChainError};
 use crate::chain::events::ChainEvent;
 pub use crate::chain::state::Held;
-use crate::chain::state::BlockData;
+use crate::chain::state::{self, BlockData};
 use crate::chain::{AccountId, NetUid, Rao};
 
 use super::plan::{State, stake_touch};
@@ -155,7 +155,9 @@ pub async fn segment(
         .collect())
 }
 
-/// Everything the planner will want of `block`, read against `hint`.
+/// Everything the planner will want of `block`, read against `hint`: its header, its state
+/// (and the hinted owners, unless a segment read them) and the stake its events touch, all
+/// through one reader of the block.
 pub async fn block(
     client: &ChainClient,
     netuid: NetUid,
@@ -163,38 +165,49 @@ pub async fn block(
     owners: Option<BlockOwners>,
     hint: &Hint,
 ) -> Result<ReadBlock, ChainError> {
-    let owners = async {
-        match owners {
-            Some(o) => Ok(o),
-            None => {
-                let values = client.owners(block, hint.hotkeys.clone()).await?;
-                Ok(BlockOwners::single(block, hint.hotkeys.clone(), values))
+    let owners = &owners;
+    let read = client.at(block, |r| async move {
+        let owners = async {
+            match owners {
+                Some(o) => Ok(o.clone()),
+                None => {
+                    let values = state::owners_at(&r, &hint.hotkeys).await?;
+                    Ok(BlockOwners::single(block, hint.hotkeys.clone(), values))
+                }
             }
-        }
-    };
-    let (data, owners) = futures::future::try_join(client.block_data(block, netuid), owners).await?;
-    let dirty = dirty_coldkeys(&data, &owners, hint, netuid);
-    let held = if dirty.is_empty() {
-        Held::default()
-    } else {
-        let known: Vec<(AccountId, AccountId)> = dirty
-            .iter()
-            .flat_map(|c| {
-                hint.known
-                    .get(c)
-                    .into_iter()
-                    .flatten()
-                    .map(move |h| (*c, *h))
-            })
-            .collect();
-        client.staked(block, netuid, dirty, known).await?
-    };
-    Ok(ReadBlock { data, owners, held })
+        };
+        let (body, owners) = futures::future::try_join(state::body(&r, netuid), owners).await?;
+        let dirty = dirty_coldkeys(&body.events, body.epoch.is_some(), &owners, hint, netuid);
+        let held = if dirty.is_empty() {
+            Held::default()
+        } else {
+            let known: Vec<(AccountId, AccountId)> = dirty
+                .iter()
+                .flat_map(|c| {
+                    hint.known
+                        .get(c)
+                        .into_iter()
+                        .flatten()
+                        .map(move |h| (*c, *h))
+                })
+                .collect();
+            state::staked_at(&r, netuid, &dirty, &known).await?
+        };
+        Ok((body, owners, held))
+    });
+    let (parent_hash, (body, owners, held)) =
+        futures::future::try_join(client.parent_hash(block), read).await?;
+    Ok(ReadBlock {
+        data: body.into_data(block, parent_hash),
+        owners,
+        held,
+    })
 }
 
 /// The coldkeys whose stake the planner will re-read in this block, as far as the hint tells.
 fn dirty_coldkeys(
-    data: &BlockData,
+    events: &[ChainEvent],
+    epoch: bool,
     owners: &BlockOwners,
     hint: &Hint,
     ours: NetUid,
@@ -202,7 +215,7 @@ fn dirty_coldkeys(
     let mut coldkeys: BTreeSet<AccountId> = BTreeSet::new();
     let mut hotkeys: BTreeSet<AccountId> = BTreeSet::new();
     let mut fresh: BTreeSet<AccountId> = BTreeSet::new();
-    for ev in &data.events {
+    for ev in events {
         match ev {
             ChainEvent::HotkeySwapped {
                 coldkey,
@@ -233,7 +246,7 @@ fn dirty_coldkeys(
             fresh.insert(*c);
         }
     }
-    if data.epoch.is_some() {
+    if epoch {
         coldkeys.extend(hint.tracked.iter().copied());
     }
     for h in &hotkeys {

@@ -2,6 +2,7 @@
 //! module named after what it tests. Database tests run against the PostgreSQL that
 //! `scripts/test.sh` starts; chain tests against the devnet (the `tenure-devnet` crate).
 
+mod catchup;
 mod chain_check;
 mod chain_client;
 mod chain_state;
