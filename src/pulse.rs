@@ -29,6 +29,11 @@ impl Pulse {
         self.last_ms.store(now_ms(), Ordering::Relaxed);
     }
 
+    /// The last block the loop processed (0: none yet).
+    pub fn last_block(&self) -> u64 {
+        self.block.load(Ordering::Relaxed)
+    }
+
     /// The loop processed `block`.
     pub fn processed(&self, block: u64) {
         self.block.store(block, Ordering::Relaxed);

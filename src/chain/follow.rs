@@ -93,7 +93,12 @@ async fn follow_once(
             _ = cancel.cancelled() => return Ok(Stop::Done),
             item = tokio::time::timeout(client.settings.stall_timeout, sub.next()) => item,
         };
-        client.counters.block_loop.beat();
+        // Waiting on the chain is being alive only when every block handed on was processed:
+        // blocks queued in the read-ahead are not progress (a stuck writer must show).
+        let pulse = &client.counters.block_loop;
+        if pulse.last_block() + 1 >= *next {
+            pulse.beat();
+        }
         let progressed = if *next > start {
             Stop::Progressed
         } else {

@@ -501,18 +501,14 @@ async fn alpha(
             )
             .await
         } else {
-            Ok((vec![None; hotkeys.len()], vec![None; pairs.len()]))
+            let none: (Floats, Floats) = (vec![None; hotkeys.len()], vec![None; pairs.len()]);
+            Ok(none)
         }
     };
-    let (shared, denom_v1, share_v1, (denom_v2, share_v2)): (
-        Vec<u64>,
-        Vec<Option<u128>>,
-        Vec<Option<u128>>,
-        (Floats, Floats),
-    ) = futures::future::try_join4(
-        r.many(M, "TotalHotkeyAlpha", hk_keys()),
-        r.many_opt(M, "TotalHotkeyShares", hk_keys()),
-        r.many_opt(M, "Alpha", pair_keys()),
+    let (shared, denom_v1, share_v1, (denom_v2, share_v2)) = futures::future::try_join4(
+        r.many::<_, u64>(M, "TotalHotkeyAlpha", hk_keys()),
+        r.many_opt::<_, u128>(M, "TotalHotkeyShares", hk_keys()),
+        r.many_opt::<_, u128>(M, "Alpha", pair_keys()),
         v2,
     )
     .await?;

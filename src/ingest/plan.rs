@@ -272,8 +272,7 @@ impl Planner {
             block,
             state,
             w,
-            dirty,
-            BTreeMap::new(),
+            (dirty, BTreeMap::new()),
             &Held::default(),
         )
         .await?;
@@ -344,7 +343,7 @@ impl Planner {
         }
         state.spec_version = Some(data.spec_version);
         dirty.retain(|c| state.tracked.contains(c));
-        self.restake(client, block, state, &mut w, dirty, merged, &read.held)
+        self.restake(client, block, state, &mut w, (dirty, merged), &read.held)
             .await?;
         self.reveals(client, block, state, &mut w, data).await?;
         state.cursor = Some((data.number, data.hash));
@@ -572,8 +571,7 @@ impl Planner {
         block: BlockRef,
         state: &mut State,
         w: &mut BlockWrite,
-        dirty: BTreeSet<AccountId>,
-        merged: BTreeMap<AccountId, AccountId>,
+        (dirty, merged): (BTreeSet<AccountId>, BTreeMap<AccountId, AccountId>),
         ahead: &Held,
     ) -> Result<(), PlanError> {
         type Key = (AccountId, Option<AccountId>);

@@ -963,7 +963,7 @@ fn spawn_ingest(
     cfg.ingest.start_block = Some(0);
     cfg.uptime.sources = vec![tenure::config::UptimeSource::Api];
     let settings = tenure::ingest::Settings::from_config(&cfg);
-    assert_eq!(settings.pipeline_depth, 8, "the default depth");
+    assert_eq!(settings.pipeline_depth, 64, "the default depth");
     let client = Arc::new(tenure::chain::client::ChainClient::new(
         tenure::chain::client::Settings::from_config(&cfg.chain),
     ));
