@@ -181,4 +181,24 @@ mod tests {
             vec![vec![1, 1], vec![1, 3]]
         );
     }
+
+    /// What `state_queryStorage` reports: the value at the first block, then only changes (a
+    /// write of the same value, or two writes in a block that end where they began, is none).
+    #[test]
+    fn changes_report_the_first_value_then_only_changes() {
+        let mut s = VersionedStorage::default();
+        s.set_raw(2, vec![1], Some(vec![10]));
+        s.set_raw(4, vec![1], Some(vec![11]));
+        s.set_raw(5, vec![1], Some(vec![10]));
+        s.set_raw(5, vec![1], Some(vec![11])); // same block: 11 after all
+        s.set_raw(7, vec![1], None);
+        s.set_raw(9, vec![1], Some(vec![12]));
+        let got = s.changes(&[1], 3, 8);
+        assert_eq!(
+            got,
+            vec![(3, Some(&[10][..])), (4, Some(&[11][..])), (7, None)]
+        );
+        assert_eq!(s.changes(&[9], 1, 5), vec![(1, None)]);
+        assert_eq!(s.changes(&[1], 9, 9), vec![(9, Some(&[12][..]))]);
+    }
 }

@@ -292,3 +292,86 @@ impl Held {
         (out, missing)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn a(n: u8) -> AccountId {
+        AccountId([n; 32])
+    }
+
+    fn held() -> Held {
+        Held {
+            staking: [(a(1), vec![a(10), a(11)]), (a(2), vec![a(10)])]
+                .into_iter()
+                .collect(),
+            alpha: [
+                ((a(1), a(10)), 5),
+                ((a(1), a(11)), 0),
+                ((a(1), a(12)), 7),
+                ((a(2), a(10)), 9),
+            ]
+            .into_iter()
+            .collect(),
+        }
+    }
+
+    /// What was read ahead answers exactly the pairs one read would give: the staking hotkeys
+    /// of the coldkeys asked for and the known pairs, nothing of other coldkeys.
+    #[test]
+    fn cover_gives_exactly_the_pairs_asked_for() {
+        let (pairs, missing) = held().cover(&[a(1)].into_iter().collect(), &[(a(1), a(12))]);
+        assert!(missing.is_empty());
+        let want: BTreeMap<_, _> = [((a(1), a(10)), 5), ((a(1), a(11)), 0), ((a(1), a(12)), 7)]
+            .into_iter()
+            .collect();
+        assert_eq!(pairs, want);
+    }
+
+    /// A coldkey not read ahead, or a known pair of it that was not, is read by the planner:
+    /// none of its pairs come from the read-ahead (one read gives them all, consistently).
+    #[test]
+    fn cover_leaves_out_what_was_not_read() {
+        let coldkeys = [a(1), a(2), a(3)].into_iter().collect();
+        let (pairs, missing) = held().cover(&coldkeys, &[(a(2), a(13))]);
+        assert_eq!(missing, [a(2), a(3)].into_iter().collect());
+        assert!(pairs.keys().all(|(c, _)| *c == a(1)), "{pairs:?}");
+        assert_eq!(pairs.len(), 2);
+    }
+
+    /// The read-ahead touches what the planner will: stake events' coldkeys and the tracked
+    /// stakers of touched hotkeys, owner changes, every tracked coldkey at an epoch; never an
+    /// untracked coldkey that did not just become an owner.
+    #[test]
+    fn dirty_coldkeys_follow_the_planner() {
+        let hint = Hint {
+            hotkeys: vec![a(10), a(11)],
+            owners: [(a(10), a(1)), (a(11), a(2))].into_iter().collect(),
+            tracked: [a(1), a(2), a(4)].into_iter().collect(),
+            known: BTreeMap::new(),
+            stakers: [(a(11), vec![a(4)])].into_iter().collect(),
+        };
+        let block = BlockRef {
+            number: 7,
+            hash: [7; 32],
+        };
+        let unchanged = BlockOwners::single(block, vec![a(10), a(11)], vec![a(1), a(2)]);
+        let stake = ChainEvent::StakeAdded {
+            coldkey: a(9),
+            hotkey: a(11),
+            netuid: 1,
+            alpha: 1,
+        };
+        // An untracked staker (9) is not read; the tracked staker of the hotkey (4) is.
+        let got = dirty_coldkeys(&[stake], false, &unchanged, &hint, 1);
+        assert_eq!(got, vec![a(4)]);
+        // At an epoch, every tracked coldkey.
+        let got = dirty_coldkeys(&[], true, &unchanged, &hint, 1);
+        assert_eq!(got, vec![a(1), a(2), a(4)]);
+        // A new owner (5) of hotkey 10 becomes tracked in this block: read.
+        let changed = BlockOwners::single(block, vec![a(10), a(11)], vec![a(5), a(2)]);
+        let got = dirty_coldkeys(&[], false, &changed, &hint, 1);
+        assert_eq!(got, vec![a(5)]);
+    }
+}
