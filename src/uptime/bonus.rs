@@ -973,7 +973,7 @@ mod tests {
     }
 
     /// Days from uptimes (`None` = unknown), the last one being the last complete day.
-    fn days(u: &[Option<f64>]) -> History {
+    fn days(u: &[Option<f64>]) -> History<'static> {
         let days: Vec<Period> = u
             .iter()
             .enumerate()
@@ -983,13 +983,13 @@ mod tests {
             current: Some(1.0),
             last_day: u.len() as i64 - 1,
             last_hour: u.len() as i64 * 24 - 1,
-            days,
+            days: days.into(),
             now: Some(t0() + Duration::days(u.len() as i64)),
             ..History::default()
         }
     }
 
-    fn hours(u: &[Option<f64>]) -> History {
+    fn hours(u: &[Option<f64>]) -> History<'static> {
         let hours: Vec<Period> = u
             .iter()
             .enumerate()
@@ -999,7 +999,7 @@ mod tests {
             current: Some(1.0),
             last_hour: u.len() as i64 - 1,
             last_day: u.len() as i64 / 24 - 1,
-            hours,
+            hours: hours.into(),
             now: Some(t0() + Duration::hours(u.len() as i64)),
             ..History::default()
         }
@@ -1442,7 +1442,7 @@ mod tests {
             let mut h = days(&ok(n));
             h.hours = hours(&ok(14 * 24)).hours;
             h.last_hour = n as i64 * 24 - 1;
-            for p in h.hours.iter_mut() {
+            for p in h.hours.to_mut().iter_mut() {
                 p.index += n as i64 * 24 - 14 * 24;
             }
             // Milestones already paid: one-time bonuses are outside the scale.

@@ -41,6 +41,10 @@ pub struct EpochSettings {
 pub struct Tracker {
     pub cache: Cache,
     horizon: Horizon,
+    /// The last round (`uptime_rounds.id`) whose rollups the cache has: later epochs read only
+    /// the hours and days that newer rounds touched. `None` until an epoch has read the whole
+    /// refresh window under the cursor lock.
+    watermark: Option<i64>,
 }
 
 /// Days back from the epoch that a round may still change (the day before, and today).
@@ -97,6 +101,93 @@ pub async fn read_rollups(
     Ok(rows)
 }
 
+/// Brings the cache up to the rollups as committed: probe and API rounds write them outside the
+/// block's transaction. With a watermark, only the hours and days of the rounds recorded since
+/// are read again (a few thousand rows an epoch); without one, every period a round may still
+/// change (the day before, and the API's acceptance window).
+///
+/// Rounds lock the cursor row (`FOR SHARE`) before they take an id, and the block's transaction
+/// holds it `FOR UPDATE` from its first statement: no round is in flight here, so every round
+/// up to the newest id is committed and seen, and that id is a safe watermark. Without a cursor
+/// row (the very first block) nothing is locked and no watermark is set.
+async fn refresh(
+    tx: &mut PgConnection,
+    s: &EpochSettings,
+    t: &mut Tracker,
+    (day, hour): (i64, i64),
+) -> Result<(), sqlx::Error> {
+    let n = i32::from(s.netuid);
+    let (newest, locked): (Option<i64>, bool) = sqlx::query_as(
+        "SELECT (SELECT max(id) FROM uptime_rounds WHERE netuid = $1),
+                EXISTS (SELECT 1 FROM ingest_cursor WHERE netuid = $1)",
+    )
+    .bind(n)
+    .fetch_one(&mut *tx)
+    .await?;
+    match t.watermark {
+        Some(w) => {
+            let seen: Vec<DateTime<Utc>> = sqlx::query_scalar(
+                "SELECT observed_at FROM uptime_rounds WHERE netuid = $1 AND id > $2",
+            )
+            .bind(n)
+            .bind(w)
+            .fetch_all(&mut *tx)
+            .await?;
+            let days: BTreeSet<i64> = seen.iter().map(|t| Periods::day_at(*t)).collect();
+            let hours: BTreeSet<i64> = seen.iter().map(|t| Periods::hour_at(*t)).collect();
+            read_periods(tx, s.netuid, &mut t.cache, &days, &hours).await?;
+        }
+        None => {
+            let since = (day - REFRESH_DAYS, hour - refresh_hours(s));
+            read_rollups(&mut *tx, s.netuid, &mut t.cache, since, false).await?;
+        }
+    }
+    if locked {
+        t.watermark = Some(newest.unwrap_or(0).max(t.watermark.unwrap_or(0)));
+    }
+    Ok(())
+}
+
+/// The daily rollups of `days` and hourly of `hours` into `cache`.
+async fn read_periods(
+    db: &mut PgConnection,
+    netuid: NetUid,
+    cache: &mut Cache,
+    days: &BTreeSet<i64>,
+    hours: &BTreeSet<i64>,
+) -> Result<(), sqlx::Error> {
+    let n = i32::from(netuid);
+    for (table, col, which) in [("uptime_daily", "day", days), ("uptime_hourly", "hour", hours)] {
+        if which.is_empty() {
+            continue;
+        }
+        let which: Vec<i64> = which.iter().copied().collect();
+        let found: Vec<(i64, i64, DateTime<Utc>, i32, i32)> =
+            sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                "SELECT miner_id, {col}, started_at, rounds, up FROM {table}
+                  WHERE netuid = $1 AND {col} = ANY($2)"
+            )))
+            .bind(n)
+            .bind(&which)
+            .fetch_all(&mut *db)
+            .await?;
+        for (miner, index, start, rounds, up) in found {
+            let p = Period {
+                index,
+                start,
+                rounds: rounds.max(0) as u32,
+                up: up.max(0) as u32,
+            };
+            if col == "day" {
+                cache.upsert_day(miner, p);
+            } else {
+                cache.upsert_hour(miner, p);
+            }
+        }
+    }
+    Ok(())
+}
+
 /// The cache as the database has it, for an ingest resuming after `block`.
 pub async fn load(pool: &PgPool, s: &EpochSettings, block: u64) -> Result<Tracker, EpochError> {
     let horizon = Horizon::of(&s.cfg, s.periods.blocks_per_hour);
@@ -112,7 +203,11 @@ pub async fn load(pool: &PgPool, s: &EpochSettings, block: u64) -> Result<Tracke
     };
     let mut conn = pool.acquire().await?;
     read_rollups(&mut conn, s.netuid, &mut cache, (from_day, from_hour), true).await?;
-    Ok(Tracker { cache, horizon })
+    Ok(Tracker {
+        cache,
+        horizon,
+        watermark: None,
+    })
 }
 
 impl Tracker {
@@ -120,6 +215,7 @@ impl Tracker {
         Tracker {
             cache: Cache::new(),
             horizon: Horizon::of(&s.cfg, s.periods.blocks_per_hour),
+            watermark: None,
         }
     }
 
@@ -168,8 +264,7 @@ pub async fn record_epoch(
         seconds: 0.0,
     };
     if mode != Mode::Off {
-        let since = (day - REFRESH_DAYS, hour - refresh_hours(s));
-        read_rollups(&mut *tx, s.netuid, &mut t.cache, since, false).await?;
+        refresh(&mut *tx, s, t, (day, hour)).await?;
         t.prune(day, hour);
         let ids: Vec<i64> = miners.iter().map(|m| m.miner_id).collect();
         let extras = Extras::load(&mut *tx, n, &ids, now).await?;
@@ -355,8 +450,8 @@ pub fn evaluate_miner(
         let h = History {
             current,
             historical,
-            days: cache.days(id, at.day - 1).to_vec(),
-            hours: cache.hours(id, at.hour - 1).to_vec(),
+            days: cache.days(id, at.day - 1).into(),
+            hours: cache.hours(id, at.hour - 1).into(),
             last_day: at.day - 1,
             last_hour: at.hour - 1,
             registered_days: at.block.saturating_sub(reg) as f64 / s.periods.blocks_per_day as f64,

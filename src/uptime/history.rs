@@ -44,16 +44,17 @@ pub struct Achievement {
     pub epochs_remaining: u32,
 }
 
-/// One miner at one epoch.
+/// One miner at one epoch. The periods are borrowed from the rollup cache at an epoch (no copy
+/// of 400 days per miner), owned where a history is built by hand.
 #[derive(Debug, Clone, PartialEq, Default)]
-pub struct History {
+pub struct History<'a> {
     /// Up samples / rounds over the current window while registered; `None` without rounds.
     pub current: Option<f64>,
     pub historical: Option<f64>,
     /// Known complete days since registration, ascending by index.
-    pub days: Vec<Period>,
+    pub days: std::borrow::Cow<'a, [Period]>,
     /// Known complete hours (as far back as the rules need), ascending by index.
-    pub hours: Vec<Period>,
+    pub hours: std::borrow::Cow<'a, [Period]>,
     /// Index of the last complete day and hour at the epoch.
     pub last_day: i64,
     pub last_hour: i64,
