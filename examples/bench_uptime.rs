@@ -178,7 +178,7 @@ async fn database(
     // The ingest writer's transaction locks the cursor row first; rounds then wait for it.
     sqlx::query(
         "INSERT INTO ingest_cursor (netuid, block_number, block_hash, first_block)
-         VALUES ($1, $2, '\\x00', $2)",
+         VALUES ($1, $2, decode(repeat('00', 32), 'hex'), $2)",
     )
     .bind(i32::from(NETUID))
     .bind(block as i64)

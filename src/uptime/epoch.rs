@@ -157,7 +157,10 @@ async fn read_periods(
     hours: &BTreeSet<i64>,
 ) -> Result<(), sqlx::Error> {
     let n = i32::from(netuid);
-    for (table, col, which) in [("uptime_daily", "day", days), ("uptime_hourly", "hour", hours)] {
+    for (table, col, which) in [
+        ("uptime_daily", "day", days),
+        ("uptime_hourly", "hour", hours),
+    ] {
         if which.is_empty() {
             continue;
         }
@@ -482,16 +485,19 @@ fn evaluate_all(
     mut x: Extras,
     at: At,
 ) -> (Rows, Vec<(i64, Milestone, f64)>) {
+    let extras: Vec<MinerExtras> = miners
+        .iter()
+        .map(|m| MinerExtras {
+            registered: x.registered.get(&m.miner_id).copied(),
+            achievements: x.achievements.remove(&m.miner_id).unwrap_or_default(),
+            grants: x.grants.remove(&m.hotkey).unwrap_or_default(),
+        })
+        .collect();
+    let outcomes = evaluate_parallel(s, &t.cache, miners, extras, at);
     let mut rows = Rows::default();
     let mut new_achievements: Vec<(i64, Milestone, f64)> = Vec::new();
-    for m in miners {
+    for (m, u) in miners.iter().zip(outcomes) {
         let id = m.miner_id;
-        let extras = MinerExtras {
-            registered: x.registered.get(&id).copied(),
-            achievements: x.achievements.remove(&id).unwrap_or_default(),
-            grants: x.grants.remove(&m.hotkey).unwrap_or_default(),
-        };
-        let u = evaluate_miner(s, &t.cache, m, extras, at);
         if let Ok(o) = &u.outcome {
             new_achievements.extend(new_milestones(o).map(|(ms, bonus)| (id, ms, bonus)));
         }
@@ -507,6 +513,41 @@ fn evaluate_all(
         );
     }
     (rows, new_achievements)
+}
+
+/// [`evaluate_miner`] for every miner, in order, on every core: each evaluation is pure over
+/// the cache, so the split changes nothing but the time (4,096 miners × 400 days: ~110 ms on
+/// one core).
+fn evaluate_parallel(
+    s: &EpochSettings,
+    cache: &Cache,
+    miners: &[MinerRef],
+    extras: Vec<MinerExtras>,
+    at: At,
+) -> Vec<MinerUptime> {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let work: Vec<(&MinerRef, MinerExtras)> = miners.iter().zip(extras).collect();
+    let one = |(m, x): (&MinerRef, MinerExtras)| evaluate_miner(s, cache, m, x, at);
+    if work.len() < 512 || threads < 2 {
+        return work.into_iter().map(one).collect();
+    }
+    let chunk = work.len().div_ceil(threads);
+    let mut work = work.into_iter();
+    let parts: Vec<Vec<(&MinerRef, MinerExtras)>> = std::iter::from_fn(|| {
+        let part: Vec<_> = work.by_ref().take(chunk).collect();
+        (!part.is_empty()).then_some(part)
+    })
+    .collect();
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = parts
+            .into_iter()
+            .map(|part| scope.spawn(move || part.into_iter().map(one).collect::<Vec<_>>()))
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+            .collect()
+    })
 }
 
 /// The milestones an outcome reached for the first time, with the bonus each pays.
