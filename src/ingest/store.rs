@@ -61,14 +61,27 @@ impl Memory {
             crate::vesting::epoch::Params::new(&s.vesting.cfg, s.vesting.block_time_secs, cursor)
                 .since();
         let started = std::time::Instant::now();
-        let window = crate::vesting::store::load_window(pool, s.netuid, s.scope, since).await?;
+        // The two loads are independent: at once, each on its own connection.
+        let (window, uptime) = futures::future::try_join(
+            async {
+                crate::vesting::store::load_window(pool, s.netuid, s.scope, since)
+                    .await
+                    .map_err(StoreError::from)
+            },
+            async {
+                crate::uptime::epoch::load(pool, &s.uptime, cursor)
+                    .await
+                    .map_err(StoreError::from)
+            },
+        )
+        .await?;
         tracing::info!(
             tranches = window.len(),
+            uptime_rows = uptime.cache.len(),
             since,
             ms = started.elapsed().as_millis() as u64,
-            "vesting window loaded"
+            "vesting window and uptime rollups loaded"
         );
-        let uptime = crate::uptime::epoch::load(pool, &s.uptime, cursor).await?;
         Ok(Memory {
             window,
             uptime,

@@ -92,6 +92,23 @@ impl Cache {
         upsert(self.hours.entry(miner_id).or_default(), p);
     }
 
+    /// Adds periods read in any order (a bulk load), each miner's sorted once.
+    pub fn absorb(&mut self, days: HashMap<i64, Vec<Period>>, hours: HashMap<i64, Vec<Period>>) {
+        for (map, read) in [(&mut self.days, days), (&mut self.hours, hours)] {
+            for (miner, mut periods) in read {
+                periods.sort_unstable_by_key(|p| p.index);
+                let v = map.entry(miner).or_default();
+                if v.is_empty() {
+                    *v = periods;
+                } else {
+                    for p in periods {
+                        upsert(v, p);
+                    }
+                }
+            }
+        }
+    }
+
     /// Forgets what lies beyond the horizon, counted back from the current day and hour.
     pub fn prune(&mut self, h: Horizon, day: i64, hour: i64) {
         drop_before(&mut self.days, day - h.days);

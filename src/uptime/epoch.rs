@@ -57,46 +57,54 @@ pub fn refresh_hours(s: &EpochSettings) -> i64 {
 }
 
 /// Reads the daily and hourly rollups of `netuid` from day `from_day` and hour `from_hour` on
-/// into `cache` (the daemon's epochs, and `tenure replay`); returns the rows read.
+/// into `cache` (the daemon's epochs, and `tenure replay`); returns the rows read. Rows are
+/// streamed in the table's order (no sort in the database, no copy of every row in memory);
+/// a whole load (`bulk`) sorts each miner's periods once at the end.
 pub async fn read_rollups(
     db: &mut PgConnection,
     netuid: NetUid,
     cache: &mut Cache,
     (from_day, from_hour): (i64, i64),
-    ordered: bool,
+    bulk: bool,
 ) -> Result<usize, sqlx::Error> {
+    use futures::TryStreamExt;
     let n = i32::from(netuid);
     let mut rows = 0;
-    // A whole load wants each miner's periods in order (appends); a refresh of the last hours
-    // replaces what the cache has in any order, and sorting 100k rows costs more than that.
-    let order = if ordered { "ORDER BY miner_id, 2" } else { "" };
-    for (table, col, from) in [
+    let mut read: [HashMap<i64, Vec<Period>>; 2] = Default::default();
+    for (i, (table, col, from)) in [
         ("uptime_daily", "day", from_day),
         ("uptime_hourly", "hour", from_hour),
-    ] {
-        let found: Vec<(i64, i64, DateTime<Utc>, i32, i32)> =
-            sqlx::query_as(sqlx::AssertSqlSafe(format!(
-                "SELECT miner_id, {col}, started_at, rounds, up FROM {table}
-                  WHERE netuid = $1 AND {col} >= $2 {order}"
-            )))
-            .bind(n)
-            .bind(from)
-            .fetch_all(&mut *db)
-            .await?;
-        rows += found.len();
-        for (miner, index, start, rounds, up) in found {
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let query = format!(
+            "SELECT miner_id, {col}, started_at, rounds, up FROM {table}
+              WHERE netuid = $1 AND {col} >= $2"
+        );
+        let mut found =
+            sqlx::query_as::<_, (i64, i64, DateTime<Utc>, i32, i32)>(sqlx::AssertSqlSafe(query))
+                .bind(n)
+                .bind(from)
+                .fetch(&mut *db);
+        while let Some((miner, index, start, r, up)) = found.try_next().await? {
+            rows += 1;
             let p = Period {
                 index,
                 start,
-                rounds: rounds.max(0) as u32,
+                rounds: r.max(0) as u32,
                 up: up.max(0) as u32,
             };
-            if col == "day" {
-                cache.upsert_day(miner, p);
-            } else {
-                cache.upsert_hour(miner, p);
+            match (bulk, i) {
+                (true, _) => read[i].entry(miner).or_default().push(p),
+                (false, 0) => cache.upsert_day(miner, p),
+                (false, _) => cache.upsert_hour(miner, p),
             }
         }
+    }
+    if bulk {
+        let [days, hours] = read;
+        cache.absorb(days, hours);
     }
     Ok(rows)
 }

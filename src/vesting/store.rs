@@ -33,36 +33,54 @@ fn i64_of(n: u128) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
 }
 
-/// The emission tranches of `scope` created at or after `since`.
+/// The emission tranches of `scope` created at or after `since` (once per start: millions of
+/// rows at scale). Streamed in the table's order — no sort in the database, no copy of every
+/// row in memory — grouped by book with one pair of key strings per book, and each book sorted
+/// once at the end.
 pub async fn load_window(
     pool: &PgPool,
     netuid: NetUid,
     scope: StakeScope,
     since: u64,
 ) -> Result<Window, StoreError> {
-    let mut window = Window::new();
-    let rows = sqlx::query(
+    use futures::TryStreamExt;
+    let mut by_coldkey: HashMap<String, HashMap<String, Vec<Entry>>> = HashMap::new();
+    let mut rows = sqlx::query(
         "SELECT coldkey, hotkey, id, block, initial_rao, remaining_rao FROM vesting_tranches
-          WHERE netuid = $1 AND scope = $2 AND kind = 'emission' AND block >= $3
-          ORDER BY id",
+          WHERE netuid = $1 AND scope = $2 AND kind = 'emission' AND block >= $3",
     )
     .bind(i32::from(netuid))
     .bind(scope_name(scope))
     .bind(i64::try_from(since).unwrap_or(i64::MAX))
-    .fetch_all(pool)
-    .await?;
-    for r in rows {
-        window.insert(
-            (r.get(0), r.get(1)),
-            Entry {
-                id: r.get(2),
-                block: r.get::<i64, _>(3) as u64,
-                initial: r.get::<i64, _>(4) as Rao,
-                remaining: r.get::<i64, _>(5) as Rao,
-            },
-        );
+    .fetch(pool);
+    while let Some(r) = rows.try_next().await? {
+        let (coldkey, hotkey): (&str, &str) = (r.try_get(0)?, r.try_get(1)?);
+        let entry = Entry {
+            id: r.try_get(2)?,
+            block: r.try_get::<i64, _>(3)? as u64,
+            initial: r.try_get::<i64, _>(4)? as Rao,
+            remaining: r.try_get::<i64, _>(5)? as Rao,
+        };
+        let hotkeys = match by_coldkey.get_mut(coldkey) {
+            Some(h) => h,
+            None => by_coldkey.entry(coldkey.to_string()).or_default(),
+        };
+        match hotkeys.get_mut(hotkey) {
+            Some(entries) => entries.push(entry),
+            None => {
+                hotkeys.insert(hotkey.to_string(), vec![entry]);
+            }
+        }
     }
-    Ok(window)
+    let books = by_coldkey
+        .into_iter()
+        .flat_map(|(c, hotkeys)| {
+            hotkeys
+                .into_iter()
+                .map(move |(h, entries)| ((c.clone(), h), entries))
+        })
+        .collect();
+    Ok(Window::from_unordered(books))
 }
 
 /// What the engine needs from the configuration.

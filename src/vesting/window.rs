@@ -88,6 +88,16 @@ impl Window {
         }
     }
 
+    /// Builds a window from tranches in any order (a bulk load): kept per book, sorted once.
+    pub fn from_unordered(books: HashMap<BookKey, Vec<Entry>>) -> Self {
+        let mut books = books;
+        for entries in books.values_mut() {
+            entries.sort_unstable_by_key(|e| e.id);
+        }
+        books.retain(|_, e| !e.is_empty());
+        Window { books }
+    }
+
     /// A coldkey swap: every book of `old` becomes (or merges into) the same book of `new`.
     pub fn move_coldkey(&mut self, old: &str, new: &str) {
         let keys: Vec<BookKey> = self
