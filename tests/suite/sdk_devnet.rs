@@ -32,16 +32,52 @@ pub(crate) async fn run_python(
     args: &[String],
     home: &std::path::Path,
 ) -> std::process::Output {
+    // Output goes to files (no pipe to drain), so that the wait can be bounded: a hung SDK call
+    // fails the test with what the script printed, instead of hanging the suite.
+    let out = tempfile::tempfile().expect("a file for stdout");
+    let err = tempfile::tempfile().expect("a file for stderr");
     let mut cmd = Command::new(sdk_python());
     cmd.arg(script)
         .args(args)
         .env_remove("RUST_LOG")
         .env("HOME", home)
-        .stdin(Stdio::null());
-    tokio::task::spawn_blocking(move || cmd.output())
-        .await
-        .unwrap()
-        .expect("run the SDK's Python")
+        .stdin(Stdio::null())
+        .stdout(out.try_clone().expect("stdout file"))
+        .stderr(err.try_clone().expect("stderr file"));
+    let mut child = cmd.spawn().expect("run the SDK's Python");
+    let deadline = std::time::Instant::now() + PYTHON_BOUND;
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait for the SDK's Python") {
+            break status;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!(
+                "{script} did not finish within {} s; stderr: {}",
+                PYTHON_BOUND.as_secs(),
+                String::from_utf8_lossy(&read_all(err))
+            );
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    std::process::Output {
+        status,
+        stdout: read_all(out),
+        stderr: read_all(err),
+    }
+}
+
+/// The longest a Python script of the suite may run (each has its own 120 s deadlines inside).
+const PYTHON_BOUND: std::time::Duration = std::time::Duration::from_secs(300);
+
+fn read_all(mut f: std::fs::File) -> Vec<u8> {
+    use std::io::{Read, Seek};
+    let mut bytes = Vec::new();
+    f.seek(std::io::SeekFrom::Start(0))
+        .expect("rewind the output file");
+    f.read_to_end(&mut bytes).expect("read the output file");
+    bytes
 }
 
 /// An account as the SDK speaks it: SS58 (prefix 42).
