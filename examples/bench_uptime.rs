@@ -119,46 +119,7 @@ async fn database(
     // Blocks are dated from the Unix epoch in this benchmark: UTC hours are block hours.
     let at = chrono::DateTime::from_timestamp(block as i64 * 12, 0).unwrap_or_default();
     let (day, hour) = (Periods::day_at(at), Periods::hour_at(at));
-    let seeded = Instant::now();
-    sqlx::query(
-        "INSERT INTO miners (id, netuid, hotkey, uid, registered_at_block, first_seen_block)
-         SELECT i + 1, $1, 'hk' || i, i, 0, 0 FROM generate_series(0, $2 - 1) i",
-    )
-    .bind(i32::from(NETUID))
-    .bind(miners as i32)
-    .execute(&pool)
-    .await?;
-    // 288 rounds a day (12 an hour); miner i is down in (i mod 10) % of them.
-    sqlx::query(
-        "INSERT INTO uptime_daily (netuid, miner_id, day, started_at, rounds, up)
-         SELECT $1, m, d, timestamptz '2025-01-01' + d * interval '1 day', 288,
-                288 - ((m + d) % 10) * 3 / 10
-           FROM generate_series(1, $2) m, generate_series($3, $4) d
-          WHERE (m + d) % 50 <> 0",
-    )
-    .bind(i32::from(NETUID))
-    .bind(miners as i64)
-    .bind(day - days + 1)
-    .bind(day)
-    .execute(&pool)
-    .await?;
-    sqlx::query(
-        "INSERT INTO uptime_hourly (netuid, miner_id, hour, started_at, rounds, up)
-         SELECT $1, m, h, timestamptz '2025-01-01' + h * interval '1 hour', 12,
-                12 - CASE WHEN (m + h) % 10 < m % 10 THEN 1 ELSE 0 END
-           FROM generate_series(1, $2) m, generate_series($3, $4) h",
-    )
-    .bind(i32::from(NETUID))
-    .bind(miners as i64)
-    .bind(hour - hours + 1)
-    .bind(hour)
-    .execute(&pool)
-    .await?;
-    sqlx::query("ANALYZE").execute(&pool).await?;
-    println!(
-        "seeded {miners} miners × {days} days + {hours} hours in {:.1} s",
-        seeded.elapsed().as_secs_f64()
-    );
+    seed(&pool, miners, (days, hours), (day, hour)).await?;
     let s = EpochSettings {
         netuid: NETUID,
         cfg,
@@ -260,4 +221,55 @@ async fn timed_epoch(
     let ms = t.elapsed().as_secs_f64() * 1000.0;
     tx.commit().await?;
     Ok((ms, rec.miners))
+}
+
+/// `miners` miners with `days` of daily and `hours` of hourly rollups ending at day `day` and
+/// hour `hour`.
+async fn seed(
+    pool: &sqlx::PgPool,
+    miners: usize,
+    (days, hours): (i64, i64),
+    (day, hour): (i64, i64),
+) -> anyhow::Result<()> {
+    let seeded = Instant::now();
+    sqlx::query(
+        "INSERT INTO miners (id, netuid, hotkey, uid, registered_at_block, first_seen_block)
+         SELECT i + 1, $1, 'hk' || i, i, 0, 0 FROM generate_series(0, $2 - 1) i",
+    )
+    .bind(i32::from(NETUID))
+    .bind(miners as i32)
+    .execute(pool)
+    .await?;
+    // 288 rounds a day (12 an hour); miner i is down in (i mod 10) % of them.
+    sqlx::query(
+        "INSERT INTO uptime_daily (netuid, miner_id, day, started_at, rounds, up)
+         SELECT $1, m, d, timestamptz '2025-01-01' + d * interval '1 day', 288,
+                288 - ((m + d) % 10) * 3 / 10
+           FROM generate_series(1, $2) m, generate_series($3, $4) d
+          WHERE (m + d) % 50 <> 0",
+    )
+    .bind(i32::from(NETUID))
+    .bind(miners as i64)
+    .bind(day - days + 1)
+    .bind(day)
+    .execute(pool)
+    .await?;
+    sqlx::query(
+        "INSERT INTO uptime_hourly (netuid, miner_id, hour, started_at, rounds, up)
+         SELECT $1, m, h, timestamptz '2025-01-01' + h * interval '1 hour', 12,
+                12 - CASE WHEN (m + h) % 10 < m % 10 THEN 1 ELSE 0 END
+           FROM generate_series(1, $2) m, generate_series($3, $4) h",
+    )
+    .bind(i32::from(NETUID))
+    .bind(miners as i64)
+    .bind(hour - hours + 1)
+    .bind(hour)
+    .execute(pool)
+    .await?;
+    sqlx::query("ANALYZE").execute(pool).await?;
+    println!(
+        "seeded {miners} miners × {days} days + {hours} hours in {:.1} s",
+        seeded.elapsed().as_secs_f64()
+    );
+    Ok(())
 }

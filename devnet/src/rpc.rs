@@ -472,6 +472,11 @@ fn state(m: &mut RpcModule<Node>, pruning: Option<u64>) -> Registered {
         },
     )?;
 
+    storage_queries(m, pruning)
+}
+
+/// `state_queryStorage` (a range's changes) and `state_queryStorageAt` (many keys at a block).
+fn storage_queries(m: &mut RpcModule<Node>, pruning: Option<u64>) -> Registered {
     m.register_method("state_queryStorage", move |p, node, _| -> RpcResult<Json> {
         if node.safe_rpc.load(std::sync::atomic::Ordering::Relaxed) {
             return Err(ErrorObjectOwned::owned(
