@@ -210,6 +210,8 @@ pub struct IngestMetrics {
     pub state_pruned_block: Gauge,
     /// Reads of state the endpoints have pruned, served by `chain.archive_endpoints`.
     pub archive_reads: Gauge,
+    /// Blocks the planner read from the node itself (not covered by the read-ahead).
+    pub planner_reads: Gauge,
 }
 
 impl IngestMetrics {
@@ -225,6 +227,12 @@ impl IngestMetrics {
                 r,
                 "chain_archive_reads",
                 "Reads of pruned state served by chain.archive_endpoints (since start)",
+                Gauge::default(),
+            ),
+            planner_reads: add(
+                r,
+                "ingest_planner_reads",
+                "Blocks whose planner read from the node itself, not covered by the read-ahead (since start)",
                 Gauge::default(),
             ),
             cursor: add(

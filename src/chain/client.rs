@@ -149,6 +149,9 @@ pub struct Counters {
     pub rpc_errors: AtomicU64,
     /// Reads at a block the endpoints have pruned, served by an archive endpoint.
     pub archive_reads: AtomicU64,
+    /// Blocks for which ingestion's planner read from the node itself, because what was read
+    /// ahead did not cover them (a uid registered, a coldkey tracked inside the window).
+    pub planner_reads: AtomicU64,
     /// Duration of every chain call, successful or not.
     pub rpc_seconds: prometheus_client::metrics::histogram::Histogram,
     /// The block loop's sign of life, for the systemd watchdog.
@@ -163,6 +166,7 @@ impl Default for Counters {
             stalls: AtomicU64::default(),
             rpc_errors: AtomicU64::default(),
             archive_reads: AtomicU64::default(),
+            planner_reads: AtomicU64::default(),
             block_loop: Arc::default(),
             rpc_seconds: prometheus_client::metrics::histogram::Histogram::new(
                 prometheus_client::metrics::histogram::exponential_buckets(0.0005, 2.0, 16),

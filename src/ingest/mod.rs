@@ -458,6 +458,11 @@ async fn write_blocks(
                 .archive_reads
                 .load(std::sync::atomic::Ordering::Relaxed) as i64,
         );
+        metrics.ingest.planner_reads.set(
+            counters
+                .planner_reads
+                .load(std::sync::atomic::Ordering::Relaxed) as i64,
+        );
         counters.block_loop.processed(w.number);
         health.pass(CHECK_INGEST);
     }

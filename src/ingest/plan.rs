@@ -5,6 +5,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
 use super::prefetch::{BlockOwners, Held, ReadBlock, Segment};
 
@@ -510,6 +511,10 @@ impl Planner {
         if missing.is_empty() {
             return Ok(out);
         }
+        client
+            .counters
+            .planner_reads
+            .fetch_add(1, Ordering::Relaxed);
         let rest = match &state.owner_view.segment {
             Some(s) if s.ranged => s.rest(block.number).to_vec(),
             _ => Vec::new(),
@@ -656,6 +661,10 @@ impl Planner {
     ) -> Result<Vec<Holding>, PlanError> {
         let (mut pairs, missing) = ahead.cover(dirty, &known);
         if !missing.is_empty() {
+            client
+                .counters
+                .planner_reads
+                .fetch_add(1, Ordering::Relaxed);
             let also: Vec<(AccountId, AccountId)> = known
                 .into_iter()
                 .filter(|(c, _)| missing.contains(c))
