@@ -210,42 +210,8 @@ impl Devnet {
         if args.tempo == 0 {
             bail!("--tempo must be at least 1");
         }
-        let (bytes, source) = match &args.metadata {
-            Some(path) => (
-                std::fs::read(path)
-                    .with_context(|| format!("cannot read --metadata {}", path.display()))?,
-                path.display().to_string(),
-            ),
-            None => (metadata::build(), "the devnet's own metadata".to_string()),
-        };
-        if bytes.len() < 5 || &bytes[..4] != b"meta" {
-            bail!("{source} is not SCALE RuntimeMetadataPrefixed (no `meta` magic)");
-        }
-        let metadata = subxt::Metadata::decode_from(&bytes[..])
-            .with_context(|| format!("cannot decode {source}"))?;
-        let params = Params {
-            seed: args.seed,
-            netuid: args.netuid,
-            miners: args.miners,
-            validators: args.validators,
-            tempo: args.tempo,
-            finality_lag: args.finality_lag,
-            spec_version: args.spec_version,
-            activity: args.activity,
-            hyper: chain::Hyper {
-                rate_limit: args.rate_limit,
-                version_key: args.version_key,
-                min_allowed_weights: args.min_allowed_weights,
-                commit_reveal: args.commit_reveal,
-                reveal_period: args.reveal_period,
-                drop_reveal_at: args.drop_reveal_at,
-            },
-            axons: Vec::new(),
-            scenario: match &args.scenario {
-                Some(path) => scenario::load(path, args.miners + args.validators, args.validators)?,
-                None => scenario::Scenario::new(),
-            },
-        };
+        let (bytes, source, metadata) = read_metadata(args)?;
+        let params = params(args)?;
         let n = args.miners + args.validators;
         let (farm, ports) = if args.axons {
             axons::Farm::reserve(0..n)
@@ -325,6 +291,52 @@ impl Devnet {
         stop_server(&self.server).await;
         stop_server(&self.archive).await;
     }
+}
+
+/// The metadata to serve (`--metadata`, or the devnet's own): its bytes, what it is called in
+/// errors, and the decoded form.
+fn read_metadata(args: &DevnetArgs) -> anyhow::Result<(Vec<u8>, String, subxt::Metadata)> {
+    let (bytes, source) = match &args.metadata {
+        Some(path) => (
+            std::fs::read(path)
+                .with_context(|| format!("cannot read --metadata {}", path.display()))?,
+            path.display().to_string(),
+        ),
+        None => (metadata::build(), "the devnet's own metadata".to_string()),
+    };
+    if bytes.len() < 5 || &bytes[..4] != b"meta" {
+        bail!("{source} is not SCALE RuntimeMetadataPrefixed (no `meta` magic)");
+    }
+    let metadata = subxt::Metadata::decode_from(&bytes[..])
+        .with_context(|| format!("cannot decode {source}"))?;
+    Ok((bytes, source, metadata))
+}
+
+/// The chain's parameters from the arguments (axons are added once their ports are reserved).
+fn params(args: &DevnetArgs) -> anyhow::Result<Params> {
+    Ok(Params {
+        seed: args.seed,
+        netuid: args.netuid,
+        miners: args.miners,
+        validators: args.validators,
+        tempo: args.tempo,
+        finality_lag: args.finality_lag,
+        spec_version: args.spec_version,
+        activity: args.activity,
+        hyper: chain::Hyper {
+            rate_limit: args.rate_limit,
+            version_key: args.version_key,
+            min_allowed_weights: args.min_allowed_weights,
+            commit_reveal: args.commit_reveal,
+            reveal_period: args.reveal_period,
+            drop_reveal_at: args.drop_reveal_at,
+        },
+        axons: Vec::new(),
+        scenario: match &args.scenario {
+            Some(path) => scenario::load(path, args.miners + args.validators, args.validators)?,
+            None => scenario::Scenario::new(),
+        },
+    })
 }
 
 type SharedServer = Arc<tokio::sync::Mutex<Option<ServerHandle>>>;

@@ -1050,30 +1050,19 @@ impl Reader {
             .collect::<Result<Vec<_>, _>>()
             .map_err(|err| storage_error(&item, self.block.number, err))?;
         // The chunks are asked for at once: over a network their round trips overlap.
-        let answers = futures::future::try_join_all(raw_keys.chunks(QUERY_CHUNK).map(|chunk| {
-            self.rpc
-                .state_query_storage_at(chunk.iter().map(|k| &k[..]), Some(H256(self.block.hash)))
-        }))
-        .await
-        .map_err(rpc("state_queryStorageAt"))?;
+        let answers =
+            futures::future::try_join_all(raw_keys.chunks(QUERY_CHUNK).map(|c| self.raw_many(c)))
+                .await?;
         let mut out = Vec::with_capacity(raw_keys.len());
-        for (chunk, sets) in raw_keys.chunks(QUERY_CHUNK).zip(answers) {
-            let mut found: std::collections::HashMap<Vec<u8>, Option<Vec<u8>>> = sets
-                .into_iter()
-                .flat_map(|s| s.changes)
-                .map(|(k, v)| (k.0, v.map(|b| b.0)))
-                .collect();
-            for k in chunk {
-                let bytes = found.remove(k).flatten().or_else(|| default.clone());
-                let v = match bytes {
-                    Some(bytes) => Some(
-                        V::decode_as_type(&mut &bytes[..], value_ty, md.types())
-                            .map_err(|err| self.decode_error(&item, err.to_string()))?,
-                    ),
-                    None => None,
-                };
-                out.push(v);
-            }
+        for bytes in answers.into_iter().flatten() {
+            let v = match bytes.or_else(|| default.clone()) {
+                Some(bytes) => Some(
+                    V::decode_as_type(&mut &bytes[..], value_ty, md.types())
+                        .map_err(|err| self.decode_error(&item, err.to_string()))?,
+                ),
+                None => None,
+            };
+            out.push(v);
         }
         Ok(out)
     }

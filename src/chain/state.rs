@@ -66,6 +66,20 @@ pub struct Held {
     pub alpha: BTreeMap<(AccountId, AccountId), Rao>,
 }
 
+impl Holding {
+    /// Alpha by (coldkey, hotkey) as holdings, in pair order.
+    pub fn all(pairs: BTreeMap<(AccountId, AccountId), Rao>) -> Vec<Holding> {
+        pairs
+            .into_iter()
+            .map(|((coldkey, hotkey), alpha)| Holding {
+                coldkey,
+                hotkey,
+                alpha,
+            })
+            .collect()
+    }
+}
+
 /// A served axon (`Axons[(netuid, hotkey)]`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Axon {
@@ -189,15 +203,7 @@ impl ChainClient {
         also: Vec<(AccountId, AccountId)>,
     ) -> Result<Vec<Holding>, ChainError> {
         let held = self.staked(block, netuid, coldkeys, also).await?;
-        Ok(held
-            .alpha
-            .into_iter()
-            .map(|((coldkey, hotkey), alpha)| Holding {
-                coldkey,
-                hotkey,
-                alpha,
-            })
-            .collect())
+        Ok(Holding::all(held.alpha))
     }
 
     /// [`Self::holdings`] keeping each coldkey's staking hotkeys apart from the pairs.

@@ -674,14 +674,7 @@ impl Planner {
                 .await?;
             pairs.extend(read.alpha);
         }
-        Ok(pairs
-            .into_iter()
-            .map(|((coldkey, hotkey), alpha)| Holding {
-                coldkey,
-                hotkey,
-                alpha,
-            })
-            .collect())
+        Ok(Holding::all(pairs))
     }
 }
 

@@ -21,15 +21,9 @@ use crate::ingest::dump;
 
 const HALT: u64 = 160;
 
+/// A fresh, migrated database.
 async fn database(pool: &PgPool, name: &str) -> PgPool {
-    let db = format!("tenure_{name}_{}", std::process::id());
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {db}")))
-        .execute(pool)
-        .await
-        .unwrap();
-    let mut url = url::Url::parse(&common::url_of(pool)).unwrap();
-    url.set_path(&db);
-    let p = PgPool::connect(url.as_str()).await.unwrap();
+    let (p, _) = common::database(pool, name).await;
     tenure::db::migrate(&p).await.unwrap();
     p
 }

@@ -29,20 +29,6 @@ const WINDOW: u64 = 24;
 const HALT: u64 = 190;
 const BIN: &str = env!("CARGO_BIN_EXE_tenure");
 
-async fn database(pool: &PgPool, name: &str) -> (PgPool, String) {
-    let db = format!("tenure_{name}_{}", std::process::id());
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {db}")))
-        .execute(pool)
-        .await
-        .unwrap();
-    let mut url = url::Url::parse(&common::url_of(pool)).unwrap();
-    url.set_path(&db);
-    (
-        PgPool::connect(url.as_str()).await.unwrap(),
-        url.to_string(),
-    )
-}
-
 fn config(chain: &str, db: &str) -> Config {
     let mut c = common::daemon::config(chain, db, 1);
     c.http.enabled = false;
@@ -215,8 +201,8 @@ async fn pruned_nodes_back_fill_from_an_archive_or_reanchor_with_a_recorded_gap(
     .await
     .unwrap();
     let archive = devnet.archive_url().unwrap();
-    let (r_pool, r_url) = database(&pool, "reference").await;
-    let (c_pool, c_url) = database(&pool, "reanchored").await;
+    let (r_pool, r_url) = common::database(&pool, "reference").await;
+    let (c_pool, c_url) = common::database(&pool, "reanchored").await;
     let d = daemons(&devnet, &common::url_of(&pool), &c_url);
     let r_cfg = config(&archive, &r_url);
     let r = spawn(&(common::daemon::write(d.dir.path(), "r", &r_cfg), r_cfg));

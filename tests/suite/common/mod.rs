@@ -62,6 +62,22 @@ pub fn database_url() -> String {
 }
 
 /// A URL for the database behind `pool` (the per-test database of `#[sqlx::test]`).
+/// A fresh database `tenure_<name>_<pid>` on the test's server (no migrations): its pool and
+/// URL.
+pub async fn database(pool: &PgPool, name: &str) -> (PgPool, String) {
+    let db = format!("tenure_{name}_{}", std::process::id());
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {db}")))
+        .execute(pool)
+        .await
+        .unwrap();
+    let mut url = url::Url::parse(&url_of(pool)).unwrap();
+    url.set_path(&db);
+    (
+        PgPool::connect(url.as_str()).await.unwrap(),
+        url.to_string(),
+    )
+}
+
 pub fn url_of(pool: &PgPool) -> String {
     let name = pool
         .connect_options()
