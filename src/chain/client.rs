@@ -731,25 +731,32 @@ impl ChainClient {
         finalize_timeout: Duration,
     ) -> Result<Submitted, ChainError> {
         let who = AccountId(signer.public_key().0);
-        let nonce = self.next_nonce(who).await?;
-        self.submit_tracked(signer, pallet, call, args, nonce, finalize_timeout, None)
+        let sending = Sending {
+            nonce: self.next_nonce(who).await?,
+            lifetime: Lifetime::Default,
+            finalize_timeout,
+        };
+        self.submit_tracked(signer, pallet, call, args, sending, None)
             .await
     }
 
-    /// Signs `call` with `nonce` (a caller that must never have two transactions land reuses
-    /// the nonce of its earlier attempt: the chain accepts at most one per nonce), submits it,
-    /// reports its progress on `progress`, and waits until it is finalized.
-    #[allow(clippy::too_many_arguments)]
+    /// Signs `call` as `sending` says (a caller that must never have two transactions land
+    /// reuses the nonce of its earlier attempt: the chain accepts at most one per nonce),
+    /// submits it, reports its progress on `progress`, and waits until it is finalized.
     pub async fn submit_tracked(
         &self,
         signer: &subxt_signer::sr25519::Keypair,
         pallet: &str,
         call: &str,
         args: Vec<subxt::ext::scale_value::Value>,
-        nonce: u64,
-        finalize_timeout: Duration,
+        sending: Sending,
         progress: Option<tokio::sync::mpsc::UnboundedSender<TxProgress>>,
     ) -> Result<Submitted, ChainError> {
+        let Sending {
+            nonce,
+            lifetime,
+            finalize_timeout,
+        } = sending;
         use subxt::transactions::TransactionStatus as S;
         let conn = self.conn().await?;
         let payload = subxt::dynamic::tx(pallet.to_string(), call.to_string(), args);
@@ -768,10 +775,10 @@ impl ChainClient {
                 .sign_and_submit_then_watch(
                     &payload,
                     signer,
-                    subxt_config::params(nonce, MORTAL_BLOCKS),
+                    subxt_config::params(nonce, lifetime.mortality()),
                 )
                 .await
-                .map_err(|e| classify_submit(&e.to_string()))?;
+                .map_err(|e| classify_submit(&refusal(&e)))?;
             report(TxProgress::Pooled {
                 extrinsic_hash: watch.extrinsic_hash().0,
             });
@@ -783,7 +790,7 @@ impl ChainClient {
                         what: what.clone(),
                         reason: "the transaction status stream ended".into(),
                     })?
-                    .map_err(|e| classify_submit(&e.to_string()))?;
+                    .map_err(|e| classify_submit(&refusal(&e)))?;
                 match status {
                     S::InBestBlock(b) => report(TxProgress::InBlock {
                         block_hash: b.block_hash().0,
@@ -836,6 +843,63 @@ impl ChainClient {
 
 /// Mortality of our transactions, in blocks: a transaction not included by then never will be.
 pub const MORTAL_BLOCKS: u64 = 32;
+
+/// The shortest mortal era the chain knows (`Era::mortal` rounds every period up to a power of
+/// two, at least 4).
+pub const MIN_ERA_BLOCKS: u64 = 4;
+
+/// How a transaction is signed and how long it is waited for.
+#[derive(Debug, Clone, Copy)]
+pub struct Sending {
+    pub nonce: u64,
+    pub lifetime: Lifetime,
+    /// Inclusion plus finality, bounded.
+    pub finalize_timeout: Duration,
+}
+
+/// In which blocks a transaction may be included.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lifetime {
+    /// [`MORTAL_BLOCKS`] from the block the client signs at.
+    Default,
+    /// The blocks `birth.number .. birth.number + blocks` (`blocks` a power of two of at least
+    /// [`MIN_ERA_BLOCKS`]); `birth` must be a block the chain has.
+    From { birth: BlockRef, blocks: u64 },
+}
+
+impl Lifetime {
+    /// The longest lifetime starting at `birth` (at most [`MORTAL_BLOCKS`]) whose every block
+    /// comes before `deadline`: the chain itself then refuses the transaction from block
+    /// `deadline` on, however late it reaches a pool. `None` when fewer than
+    /// [`MIN_ERA_BLOCKS`] blocks remain: no era is that short.
+    pub fn before(birth: BlockRef, deadline: u64) -> Option<Lifetime> {
+        let room = deadline.checked_sub(birth.number)?.min(MORTAL_BLOCKS);
+        if room < MIN_ERA_BLOCKS {
+            return None;
+        }
+        // The largest power of two not above `room`: an era's period is rounded up otherwise.
+        let blocks = 1u64 << (63 - room.leading_zeros());
+        Some(Lifetime::From { birth, blocks })
+    }
+
+    /// The last block the transaction may be included in, where known.
+    pub fn last_block(&self) -> Option<u64> {
+        match self {
+            Lifetime::Default => None,
+            Lifetime::From { birth, blocks } => Some(birth.number + blocks - 1),
+        }
+    }
+
+    fn mortality(&self) -> subxt::config::transaction_extensions::CheckMortalityParams<Subtensor> {
+        use subxt::config::transaction_extensions::CheckMortalityParams as M;
+        match *self {
+            Lifetime::Default => M::mortal(MORTAL_BLOCKS),
+            Lifetime::From { birth, blocks } => {
+                M::mortal_from_unchecked(blocks, birth.number, subxt::utils::H256(birth.hash))
+            }
+        }
+    }
+}
 
 /// What a submitted transaction went through before finality.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -1117,6 +1181,30 @@ fn storage_error(item: &str, block: u64, err: subxt::error::StorageError) -> Cha
 }
 
 /// An answer of the node to a submission: a pool refusal, or a transport failure.
+/// A submission's error as the node gave it: subxt shows a JSON-RPC error's message and code
+/// ("Invalid Transaction (1010)"), but the node says why in its `data` ("Transaction has a bad
+/// signature", "Custom error: 5"), which is added here.
+fn refusal(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = e.to_string();
+    let mut cause = Some(e);
+    while let Some(c) = cause {
+        if let Some(u) = c.downcast_ref::<subxt::rpcs::UserError>() {
+            if let Some(data) = &u.data {
+                let why = serde_json::from_str::<String>(data.get())
+                    .unwrap_or_else(|_| data.get().to_string());
+                text = format!("{text}: {why}");
+            }
+            break;
+        }
+        cause = match c.downcast_ref::<subxt::error::ExtrinsicError>() {
+            // This variant does not name its error as its source.
+            Some(subxt::error::ExtrinsicError::ErrorSubmittingTransaction(b)) => Some(b),
+            _ => c.source(),
+        };
+    }
+    text
+}
+
 fn classify_submit(reason: &str) -> ChainError {
     if reason.contains("Invalid Transaction")
         || reason.contains("Priority is too low")
@@ -1151,4 +1239,42 @@ fn dispatch_error(e: subxt::error::TransactionEventsError, block: u64) -> ChainE
         };
     }
     ChainError::Dispatch(format!("{e} (block {block})"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(number: u64) -> BlockRef {
+        BlockRef {
+            number,
+            hash: [7; 32],
+        }
+    }
+
+    #[test]
+    fn a_lifetime_ends_before_its_deadline() {
+        // Era periods are powers of two: the largest one that fits.
+        for (room, blocks) in [(4, 4), (5, 4), (7, 4), (8, 8), (15, 8), (16, 16), (31, 16)] {
+            let l = Lifetime::before(at(100), 100 + room).unwrap();
+            assert_eq!(
+                l,
+                Lifetime::From {
+                    birth: at(100),
+                    blocks
+                },
+                "room {room}"
+            );
+            assert!(l.last_block().unwrap() < 100 + room);
+        }
+        // Never longer than the default mortality.
+        assert_eq!(
+            Lifetime::before(at(100), 1_000).and_then(|l| l.last_block()),
+            Some(100 + MORTAL_BLOCKS - 1)
+        );
+        // No era is shorter than four blocks; a deadline behind the birth has none.
+        assert_eq!(Lifetime::before(at(100), 103), None);
+        assert_eq!(Lifetime::before(at(100), 90), None);
+        assert_eq!(Lifetime::Default.last_block(), None);
+    }
 }

@@ -43,15 +43,15 @@ pub type Extensions = (
 
 pub type Params = <Extensions as subxt::config::TransactionExtensions<Subtensor>>::Params;
 
-/// Extension parameters for one submission: an explicit nonce, mortal for `mortal_blocks`, no tip.
-pub fn params(nonce: u64, mortal_blocks: u64) -> Params {
+/// Extension parameters for one submission: an explicit nonce, the given mortality, no tip.
+pub fn params(nonce: u64, mortality: CheckMortalityParams<Subtensor>) -> Params {
     (
         (),
         (),
         (),
         CheckNonceParams::with_nonce(nonce),
         (),
-        CheckMortalityParams::mortal(mortal_blocks),
+        mortality,
         ChargeTransactionPaymentParams::no_tip(),
         (),
         (),

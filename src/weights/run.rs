@@ -22,7 +22,8 @@ use super::inputs;
 use super::pipeline::{self, Params};
 use super::submission::{self, Change, NewPlan, Status, Submission};
 use crate::chain::client::{
-    BlockRef, ChainClient, ChainError, MORTAL_BLOCKS, PoolRefusal, Submitted, TxProgress,
+    BlockRef, ChainClient, ChainError, Lifetime, MORTAL_BLOCKS, PoolRefusal, Sending, Submitted,
+    TxProgress,
 };
 use crate::chain::schedule::{self, netuid_storage_index};
 use crate::chain::submit::{WeightsCall, WeightsRequest, WeightsState, method};
@@ -342,15 +343,16 @@ impl Runner {
         };
         let version_key = self.version_key(&st)?;
         let in_window = head.number + self.s.lead_blocks >= next;
+        // Earlier epochs first: an epoch missed is recorded with the reason said while it
+        // lasted, not with this epoch's.
+        self.pulse.at("settling earlier epochs");
+        let carried = self.settle(head, &st, version_key).await?;
         self.pulse.at("the freshness of the base scores (database)");
         let reason = self.hold_reason(cursor, &st, in_window).await?;
         match reason {
             Some(r) => self.blocked(r),
             None => self.unblocked(),
         }
-
-        self.pulse.at("settling earlier epochs");
-        let carried = self.settle(head, &st, version_key).await?;
         self.pulse
             .at("settling the reveals of earlier commits (database)");
         self.settle_reveals(cursor, &st).await?;
@@ -885,6 +887,13 @@ impl Runner {
         st: &WeightsState,
         nonce: Option<u64>,
     ) -> Result<(), RunError> {
+        // Every block of the transaction's lifetime lies inside this epoch: however late it
+        // reaches a pool, the chain cannot include it in the next epoch, beside that epoch's own
+        // weights. Too close to the epoch's end for any era: nothing is sent.
+        let Some(lifetime) = st.next_epoch.and_then(|next| Lifetime::before(head, next)) else {
+            tracing::warn!(epoch = sub.epoch_index, block = head.number, next_epoch = ?st.next_epoch, "too close to the next epoch for a transaction that dies inside this one; nothing is sent");
+            return Ok(());
+        };
         let nonce = match nonce {
             Some(n) => n,
             None => self.client.next_nonce(self.who()).await?,
@@ -910,10 +919,11 @@ impl Runner {
                 ..Change::default()
             },
             &format!(
-                "attempt {}: {} signed with nonce {nonce} at block {}",
+                "attempt {}: {} signed with nonce {nonce} at block {}, valid through block {}",
                 sub.attempts + 1,
                 call.name,
-                head.number
+                head.number,
+                lifetime.last_block().unwrap_or_default()
             ),
             self.fence.as_ref(),
         )
@@ -924,13 +934,17 @@ impl Runner {
         let (tx, mut rx) = mpsc::unbounded_channel();
         let (name, reveal_round) = (call.name, call.reveal_round);
         let result = {
+            let sending = Sending {
+                nonce,
+                lifetime,
+                finalize_timeout: self.s.finalize_timeout,
+            };
             let pushed = self.client.submit_tracked(
                 &self.signer,
                 "SubtensorModule",
                 call.name,
                 call.args,
-                nonce,
-                self.s.finalize_timeout,
+                sending,
                 Some(tx),
             );
             tokio::pin!(pushed);

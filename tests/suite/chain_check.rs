@@ -134,7 +134,10 @@ async fn set_weights_signed_offline_against_finney_is_accepted() {
         tenure_devnet::chain::validator_secret(args.seed, 0),
     )
     .unwrap();
-    let mut params = subxt_config::params(0, 64);
+    let mut params = subxt_config::params(
+        0,
+        subxt::config::transaction_extensions::CheckMortalityParams::mortal(64),
+    );
     subxt::config::transaction_extensions::Params::<Subtensor>::inject_block(
         &mut params,
         0,

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use subxt::ext::scale_value::Value;
 use tenure::chain::AccountId;
-use tenure::chain::client::{ChainClient, Settings};
+use tenure::chain::client::{ChainClient, ChainError, Lifetime, Sending, Settings};
 use tenure::chain::follow::follow;
 use tenure_devnet::{Devnet, DevnetArgs};
 use tokio_util::sync::CancellationToken;
@@ -304,6 +304,90 @@ async fn set_weights_through_the_client() {
         assert!(!err.is_transient());
         devnet.stop().await;
     }
+}
+
+/// A transaction signed to die before a deadline is refused by the node once the block being
+/// built is past its lifetime (the devnet validates eras as substrate does, against best + 1),
+/// leaves its nonce unused and never lands; one signed with room lands inside its lifetime.
+#[tokio::test]
+async fn a_transaction_past_its_lifetime_is_refused_and_never_lands() {
+    let a = DevnetArgs {
+        block_ms: 60,
+        ..args(None)
+    };
+    let devnet = Devnet::start(&a).await.unwrap();
+    let client = ChainClient::new(settings(&devnet.url()));
+    let signer = subxt_signer::sr25519::Keypair::from_secret_key(
+        tenure_devnet::chain::validator_secret(a.seed, 0),
+    )
+    .unwrap();
+    let who = AccountId(signer.public_key().0);
+    // Weights 1:2 or 2:1 on uids 2 and 3: which of the two landed shows in storage.
+    let call = |first: u16| {
+        vec![
+            Value::u128(a.netuid.into()),
+            Value::unnamed_composite([Value::u128(2), Value::u128(3)]),
+            Value::unnamed_composite([Value::u128(first.into()), Value::u128((3 - first).into())]),
+            Value::u128(0),
+        ]
+    };
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    let head = loop {
+        let head = client.finalized_head().await.unwrap();
+        if head.number >= 20 {
+            break head;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "no block 20");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let nonce = client.next_nonce(who).await.unwrap();
+    // Born 12 blocks before the finalized head, it may land only up to 4 blocks later.
+    let birth = client.block_hash(head.number - 12).await.unwrap();
+    let stale = Lifetime::before(birth, birth.number + 4).unwrap();
+    let send = |lifetime: Lifetime, first: u16| {
+        client.submit_tracked(
+            &signer,
+            "SubtensorModule",
+            "set_weights",
+            call(first),
+            Sending {
+                nonce,
+                lifetime,
+                finalize_timeout: Duration::from_secs(20),
+            },
+            None,
+        )
+    };
+    let err = send(stale, 1).await.unwrap_err();
+    // The node's reason is kept (JSON-RPC `data`), not only "Invalid Transaction (1010)".
+    assert!(
+        matches!(&err, ChainError::Invalid { .. })
+            && !err.is_transient()
+            && (err.to_string().contains("bad signature")
+                || err.to_string().contains("ancient birth block")),
+        "{err}"
+    );
+    assert_eq!(
+        client.next_nonce(who).await.unwrap(),
+        nonce,
+        "the nonce is unused"
+    );
+    // The same nonce with room: it lands, inside its lifetime.
+    let fresh = Lifetime::before(head, head.number + 32).unwrap();
+    let done = send(fresh, 2).await.expect("lands");
+    assert!(
+        done.block.number <= fresh.last_block().unwrap(),
+        "landed in block {} after its lifetime {fresh:?}",
+        done.block.number
+    );
+    // Exactly one set reached the chain, and it is the fresh one.
+    let stored: Vec<(u16, u16)> = client
+        .fetch(done.block, "SubtensorModule", "Weights", (a.netuid, 0u16))
+        .await
+        .unwrap();
+    assert_eq!(stored, vec![(2, 65535), (3, 32767)]);
+    assert_eq!(client.next_nonce(who).await.unwrap(), nonce + 1);
+    devnet.stop().await;
 }
 
 #[tokio::test]
