@@ -848,6 +848,9 @@ pub const MORTAL_BLOCKS: u64 = 32;
 /// two, at least 4).
 pub const MIN_ERA_BLOCKS: u64 = 4;
 
+/// The longest era whose phase is exact (longer ones are quantized).
+pub const MAX_EXACT_ERA_BLOCKS: u64 = 4096;
+
 /// How a transaction is signed and how long it is waited for.
 #[derive(Debug, Clone, Copy)]
 pub struct Sending {
@@ -867,21 +870,23 @@ pub enum Lifetime {
     From { birth: BlockRef, blocks: u64 },
 }
 
-impl Lifetime {
-    /// The longest lifetime starting at `birth` (at most [`MORTAL_BLOCKS`]) whose every block
-    /// comes before `deadline`: the chain itself then refuses the transaction from block
-    /// `deadline` on, however late it reaches a pool. `None` when fewer than
-    /// [`MIN_ERA_BLOCKS`] blocks remain: no era is that short.
-    pub fn before(birth: BlockRef, deadline: u64) -> Option<Lifetime> {
-        let room = deadline.checked_sub(birth.number)?.min(MORTAL_BLOCKS);
-        if room < MIN_ERA_BLOCKS {
-            return None;
-        }
-        // The largest power of two not above `room`: an era's period is rounded up otherwise.
-        let blocks = 1u64 << (63 - room.leading_zeros());
-        Some(Lifetime::From { birth, blocks })
+/// The era of a transaction signed at block `head` that must never be included from block
+/// `deadline` on: `(birth, blocks)`, valid in `birth .. birth + blocks`, a range that covers
+/// `head .. deadline` and ends exactly at `deadline` (the era is placed to end there, its birth at
+/// or before `head`). `None` when `deadline` is not after `head`.
+pub fn era_before(head: u64, deadline: u64) -> Option<(u64, u64)> {
+    let room = deadline.checked_sub(head).filter(|r| *r > 0)?;
+    let blocks = room.next_power_of_two().max(MIN_ERA_BLOCKS);
+    if blocks <= MAX_EXACT_ERA_BLOCKS && blocks <= deadline {
+        return Some((deadline - blocks, blocks));
     }
+    // Too long for an exact phase, or the chain too young to be born that far back: the longest
+    // era from `head` that still ends before the deadline.
+    let blocks = 1u64 << (63 - room.min(MAX_EXACT_ERA_BLOCKS).leading_zeros());
+    (blocks >= MIN_ERA_BLOCKS).then_some((head, blocks))
+}
 
+impl Lifetime {
     /// The last block the transaction may be included in, where known.
     pub fn last_block(&self) -> Option<u64> {
         match self {
@@ -1253,28 +1258,51 @@ mod tests {
     }
 
     #[test]
-    fn a_lifetime_ends_before_its_deadline() {
-        // Era periods are powers of two: the largest one that fits.
-        for (room, blocks) in [(4, 4), (5, 4), (7, 4), (8, 8), (15, 8), (16, 16), (31, 16)] {
-            let l = Lifetime::before(at(100), 100 + room).unwrap();
-            assert_eq!(
-                l,
-                Lifetime::From {
-                    birth: at(100),
-                    blocks
-                },
-                "room {room}"
-            );
-            assert!(l.last_block().unwrap() < 100 + room);
+    fn an_era_ends_exactly_at_its_deadline() {
+        // Placed to end at the deadline, born at or before the head: it covers every block up to
+        // the deadline and none after.
+        for (head, deadline, era) in [
+            (100, 101, (97, 4)),
+            (100, 104, (100, 4)),
+            (100, 105, (97, 8)),
+            (100, 107, (99, 8)),
+            (100, 108, (100, 8)),
+            (100, 120, (88, 32)),
+        ] {
+            assert_eq!(era_before(head, deadline), Some(era), "{head} {deadline}");
         }
-        // Never longer than the default mortality.
-        assert_eq!(
-            Lifetime::before(at(100), 1_000).and_then(|l| l.last_block()),
-            Some(100 + MORTAL_BLOCKS - 1)
-        );
-        // No era is shorter than four blocks; a deadline behind the birth has none.
-        assert_eq!(Lifetime::before(at(100), 103), None);
-        assert_eq!(Lifetime::before(at(100), 90), None);
+        for (head, deadline) in [
+            (100, 101),
+            (100, 107),
+            (1000, 1360),
+            (5, 9),
+            (10_000, 20_000),
+        ] {
+            let (birth, blocks) = era_before(head, deadline).unwrap();
+            assert!(blocks.is_power_of_two() && blocks >= MIN_ERA_BLOCKS);
+            assert!(birth <= head, "born after the head: {head} {deadline}");
+            assert!(
+                birth + blocks <= deadline,
+                "alive at the deadline: {head} {deadline}"
+            );
+        }
+        // Exact ends where an exact era fits.
+        assert_eq!(era_before(1000, 1360), Some((1360 - 512, 512)));
+        // Born at block 0 at the earliest; a chain too young for that starts the era at the
+        // head instead.
+        assert_eq!(era_before(2, 8), Some((0, 8)));
+        assert_eq!(era_before(2, 7), Some((2, 4)));
+        // Longer than an exact phase allows: 4,096 blocks from the head.
+        assert_eq!(era_before(10_000, 20_000), Some((10_000, 4096)));
+        // No room, or fewer than four blocks from a head too young to be born earlier.
+        assert_eq!(era_before(100, 100), None);
+        assert_eq!(era_before(100, 90), None);
+        assert_eq!(era_before(1, 3), None);
         assert_eq!(Lifetime::Default.last_block(), None);
+        let l = Lifetime::From {
+            birth: at(96),
+            blocks: 8,
+        };
+        assert_eq!(l.last_block(), Some(103));
     }
 }

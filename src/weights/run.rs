@@ -23,7 +23,7 @@ use super::pipeline::{self, Params};
 use super::submission::{self, Change, NewPlan, Status, Submission};
 use crate::chain::client::{
     BlockRef, ChainClient, ChainError, Lifetime, MORTAL_BLOCKS, PoolRefusal, Sending, Submitted,
-    TxProgress,
+    TxProgress, era_before,
 };
 use crate::chain::schedule::{self, netuid_storage_index};
 use crate::chain::submit::{WeightsCall, WeightsRequest, WeightsState, method};
@@ -887,13 +887,19 @@ impl Runner {
         st: &WeightsState,
         nonce: Option<u64>,
     ) -> Result<(), RunError> {
-        // Every block of the transaction's lifetime lies inside this epoch: however late it
-        // reaches a pool, the chain cannot include it in the next epoch, beside that epoch's own
-        // weights. Too close to the epoch's end for any era: nothing is sent.
-        let Some(lifetime) = st.next_epoch.and_then(|next| Lifetime::before(head, next)) else {
-            tracing::warn!(epoch = sub.epoch_index, block = head.number, next_epoch = ?st.next_epoch, "too close to the next epoch for a transaction that dies inside this one; nothing is sent");
+        // The transaction's era ends where this epoch does: however late it reaches a pool,
+        // the chain cannot include it in the next epoch, beside that epoch's own weights.
+        let Some((birth, blocks)) = st.next_epoch.and_then(|next| era_before(head.number, next))
+        else {
+            tracing::warn!(epoch = sub.epoch_index, block = head.number, next_epoch = ?st.next_epoch, "no transaction era ends inside this epoch; nothing is sent");
             return Ok(());
         };
+        let birth = if birth == head.number {
+            head
+        } else {
+            self.client.block_hash(birth).await?
+        };
+        let lifetime = Lifetime::From { birth, blocks };
         let nonce = match nonce {
             Some(n) => n,
             None => self.client.next_nonce(self.who()).await?,

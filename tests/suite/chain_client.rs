@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use subxt::ext::scale_value::Value;
 use tenure::chain::AccountId;
-use tenure::chain::client::{ChainClient, ChainError, Lifetime, Sending, Settings};
+use tenure::chain::client::{ChainClient, ChainError, Lifetime, Sending, Settings, era_before};
 use tenure::chain::follow::follow;
 use tenure_devnet::{Devnet, DevnetArgs};
 use tokio_util::sync::CancellationToken;
@@ -343,7 +343,7 @@ async fn a_transaction_past_its_lifetime_is_refused_and_never_lands() {
     let nonce = client.next_nonce(who).await.unwrap();
     // Born 12 blocks before the finalized head, it may land only up to 4 blocks later.
     let birth = client.block_hash(head.number - 12).await.unwrap();
-    let stale = Lifetime::before(birth, birth.number + 4).unwrap();
+    let stale = Lifetime::From { birth, blocks: 4 };
     let send = |lifetime: Lifetime, first: u16| {
         client.submit_tracked(
             &signer,
@@ -372,8 +372,14 @@ async fn a_transaction_past_its_lifetime_is_refused_and_never_lands() {
         nonce,
         "the nonce is unused"
     );
-    // The same nonce with room: it lands, inside its lifetime.
-    let fresh = Lifetime::before(head, head.number + 32).unwrap();
+    // The same nonce with room: an era ending at block head + 30, born before the head (32
+    // blocks, a power of two). It lands, inside its lifetime.
+    let (born, blocks) = era_before(head.number, head.number + 30).unwrap();
+    assert_eq!((born, blocks), (head.number - 2, 32));
+    let fresh = Lifetime::From {
+        birth: client.block_hash(born).await.unwrap(),
+        blocks,
+    };
     let done = send(fresh, 2).await.expect("lands");
     assert!(
         done.block.number <= fresh.last_block().unwrap(),
