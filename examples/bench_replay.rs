@@ -105,18 +105,14 @@ async fn seed_tables(pool: &PgPool, epochs: u64) {
     exec(
         pool,
         &format!(
-            "INSERT INTO uptime_hourly (netuid, miner_id, hour, started_at, rounds, up)
-         SELECT {NETUID}, u + 1, h, to_timestamp(h::bigint * 3600), 12, 12 - ((h + u) % 3 = 0)::int
-           FROM generate_series(0, {hours}) h, generate_series(0, {n} - 1) u"
-        ),
-    )
-    .await;
-    exec(
-        pool,
-        &format!(
-            "INSERT INTO uptime_daily (netuid, miner_id, day, started_at, rounds, up)
-         SELECT {NETUID}, miner_id, hour / 24, min(started_at), sum(rounds), sum(up)
-           FROM uptime_hourly GROUP BY miner_id, hour / 24"
+            "INSERT INTO uptime_days (netuid, miner_id, day, rounds, up, hour_rounds, hour_up)
+         SELECT {NETUID}, u + 1, d, sum(r), sum(p), array_agg(r ORDER BY i), array_agg(p ORDER BY i)
+           FROM generate_series(0, {hours} / 24) d, generate_series(0, {n} - 1) u,
+                generate_series(0, 23) i,
+                LATERAL (SELECT CASE WHEN d * 24 + i <= {hours} THEN 12 ELSE 0 END AS r) r,
+                LATERAL (SELECT CASE WHEN d * 24 + i <= {hours}
+                                     THEN 12 - ((d * 24 + i + u) % 3 = 0)::int ELSE 0 END AS p) p
+          GROUP BY d, u"
         ),
     )
     .await;

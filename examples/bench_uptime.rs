@@ -240,28 +240,24 @@ async fn seed(
     .bind(miners as i32)
     .execute(pool)
     .await?;
-    // 288 rounds a day (12 an hour); miner i is down in (i mod 10) % of them.
+    // 288 rounds a day (12 an hour); miner i is down in (i mod 10) % of them; one day in 50
+    // unknown. The last `hours` hours carry hourly rollups.
     sqlx::query(
-        "INSERT INTO uptime_daily (netuid, miner_id, day, started_at, rounds, up)
-         SELECT $1, m, d, timestamptz '2025-01-01' + d * interval '1 day', 288,
-                288 - ((m + d) % 10) * 3 / 10
+        "INSERT INTO uptime_days (netuid, miner_id, day, rounds, up, hour_rounds, hour_up)
+         SELECT $1, m, d, 288, 288 - ((m + d) % 10) * 3 / 10,
+                ARRAY(SELECT CASE WHEN d * 24 + i >= $5 AND d * 24 + i <= $6 THEN 12 ELSE 0 END
+                        FROM generate_series(0, 23) i),
+                ARRAY(SELECT CASE WHEN d * 24 + i >= $5 AND d * 24 + i <= $6
+                                  THEN 12 - CASE WHEN (m + d * 24 + i) % 10 < m % 10 THEN 1 ELSE 0 END
+                                  ELSE 0 END
+                        FROM generate_series(0, 23) i)
            FROM generate_series(1, $2) m, generate_series($3, $4) d
           WHERE (m + d) % 50 <> 0",
     )
     .bind(i32::from(NETUID))
     .bind(miners as i64)
-    .bind(day - days + 1)
+    .bind((day - days + 1).min((hour - hours + 1).div_euclid(24)))
     .bind(day)
-    .execute(pool)
-    .await?;
-    sqlx::query(
-        "INSERT INTO uptime_hourly (netuid, miner_id, hour, started_at, rounds, up)
-         SELECT $1, m, h, timestamptz '2025-01-01' + h * interval '1 hour', 12,
-                12 - CASE WHEN (m + h) % 10 < m % 10 THEN 1 ELSE 0 END
-           FROM generate_series(1, $2) m, generate_series($3, $4) h",
-    )
-    .bind(i32::from(NETUID))
-    .bind(miners as i64)
     .bind(hour - hours + 1)
     .bind(hour)
     .execute(pool)

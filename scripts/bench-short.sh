@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 : "${DATABASE_URL:?set DATABASE_URL (eval \"\$(scripts/dev-db.sh)\")}"
-cargo build --example bench_ingest
+cargo build --example bench_ingest --example bench_storage
 fail=0
 
 # Catch-up over a network: 256 uids, the devnet at 50 ms RTT (target 100 blocks/s).
@@ -14,6 +14,16 @@ echo "$out"
 rate="$(sed -n 's/.*blocks_per_s=\([0-9.]*\).*/\1/p' <<<"$out")"
 if ! awk -v r="$rate" 'BEGIN { exit !(r >= 50) }'; then
   echo "bench-short: back-fill at 50 ms RTT did $rate blocks/s, below 50 (half the target of 100)" >&2
+  fail=1
+fi
+# Uptime history on disk: 256 miners × 8 days at 288 rounds a day through the daemon's writer
+# (targets 1,000 and 12,000 bytes per miner-day; the limits are twice the targets).
+out="$(target/debug/examples/bench_storage 256 8 288 2>/dev/null)"
+echo "$out"
+rollups="$(sed -n 's/.*rollup_bytes_per_miner_day=\([0-9]*\).*/\1/p' <<<"$out")"
+raw="$(sed -n 's/.*raw_bytes_per_miner_day=\([0-9]*\).*/\1/p' <<<"$out")"
+if ! awk -v a="$rollups" -v b="$raw" 'BEGIN { exit !(a != "" && b != "" && a <= 2000 && b <= 24000) }'; then
+  echo "bench-short: uptime history takes $rollups (rollups) and $raw (raw) bytes per miner-day, above 2,000 / 24,000 (twice the targets)" >&2
   fail=1
 fi
 exit "$fail"

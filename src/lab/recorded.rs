@@ -520,11 +520,11 @@ async fn late_rounds(
 ) -> Result<Vec<LateRound>, RecordedError> {
     let rows = sqlx::query(
         "SELECT r.id, r.block, r.cursor_block, r.miners, r.observed_at,
-                array_remove(array_agg(s.miner_id), NULL), array_remove(array_agg(s.up), NULL)
-           FROM uptime_rounds r LEFT JOIN uptime_samples s ON s.round_id = r.id
+                coalesce(s.miner_ids, '{}'), coalesce(s.up, '{}')
+           FROM uptime_rounds r LEFT JOIN uptime_round_samples s ON s.round_id = r.id
           WHERE r.netuid = $1 AND r.cursor_block > r.block AND r.cursor_block >= $2
             AND r.block <= $3
-          GROUP BY r.id ORDER BY r.id",
+          ORDER BY r.id",
     )
     .bind(n)
     .bind(first as i64)

@@ -56,8 +56,51 @@ pub fn refresh_hours(s: &EpochSettings) -> i64 {
     (s.cfg.current_window_blocks / s.periods.blocks_per_hour) as i64 + 2
 }
 
+/// One miner's stored day (`uptime_days`): the day's totals and its 24 hours.
+#[derive(Debug, sqlx::FromRow)]
+struct StoredDay {
+    miner_id: i64,
+    day: i64,
+    rounds: i32,
+    up: i32,
+    hour_rounds: Vec<i32>,
+    hour_up: Vec<i32>,
+}
+
+impl StoredDay {
+    fn day(&self) -> Period {
+        Period {
+            index: self.day,
+            start: Periods::day_start(self.day),
+            rounds: self.rounds.max(0) as u32,
+            up: self.up.max(0) as u32,
+        }
+    }
+
+    /// The hours that had rounds (an hour without any is unknown, not a period).
+    fn hours(&self) -> impl Iterator<Item = Period> + '_ {
+        self.hour_rounds
+            .iter()
+            .zip(&self.hour_up)
+            .enumerate()
+            .filter(|(_, (rounds, _))| **rounds > 0)
+            .map(|(i, (rounds, up))| {
+                let index = self.day * 24 + i as i64;
+                Period {
+                    index,
+                    start: Periods::hour_start(index),
+                    rounds: *rounds as u32,
+                    up: (*up).max(0) as u32,
+                }
+            })
+    }
+}
+
+const STORED_DAY: &str =
+    "SELECT miner_id, day, rounds, up, hour_rounds, hour_up FROM uptime_days WHERE netuid = $1";
+
 /// Reads the daily and hourly rollups of `netuid` from day `from_day` and hour `from_hour` on
-/// into `cache` (the daemon's epochs, and `tenure replay`); returns the rows read. Rows are
+/// into `cache` (the daemon's epochs, and `tenure replay`); returns the periods read. Rows are
 /// streamed in the table's order (no sort in the database, no copy of every row in memory);
 /// a whole load (`bulk`) sorts each miner's periods once at the end.
 pub async fn read_rollups(
@@ -68,45 +111,34 @@ pub async fn read_rollups(
     bulk: bool,
 ) -> Result<usize, sqlx::Error> {
     use futures::TryStreamExt;
-    let n = i32::from(netuid);
-    let mut rows = 0;
-    let mut read: [HashMap<i64, Vec<Period>>; 2] = Default::default();
-    for (i, (table, col, from)) in [
-        ("uptime_daily", "day", from_day),
-        ("uptime_hourly", "hour", from_hour),
-    ]
-    .into_iter()
-    .enumerate()
-    {
-        let query = format!(
-            "SELECT miner_id, {col}, started_at, rounds, up FROM {table}
-              WHERE netuid = $1 AND {col} >= $2"
-        );
-        let mut found =
-            sqlx::query_as::<_, (i64, i64, DateTime<Utc>, i32, i32)>(sqlx::AssertSqlSafe(query))
-                .bind(n)
-                .bind(from)
-                .fetch(&mut *db);
-        while let Some((miner, index, start, r, up)) = found.try_next().await? {
-            rows += 1;
-            let p = Period {
-                index,
-                start,
-                rounds: r.max(0) as u32,
-                up: up.max(0) as u32,
-            };
-            match (bulk, i) {
-                (true, _) => read[i].entry(miner).or_default().push(p),
-                (false, 0) => cache.upsert_day(miner, p),
-                (false, _) => cache.upsert_hour(miner, p),
+    let mut periods = 0;
+    let mut days: HashMap<i64, Vec<Period>> = HashMap::new();
+    let mut hours: HashMap<i64, Vec<Period>> = HashMap::new();
+    let mut found =
+        sqlx::query_as::<_, StoredDay>(sqlx::AssertSqlSafe(format!("{STORED_DAY} AND day >= $2")))
+            .bind(i32::from(netuid))
+            .bind(from_day.min(from_hour.div_euclid(24)))
+            .fetch(&mut *db);
+    while let Some(d) = found.try_next().await? {
+        if d.day >= from_day {
+            periods += 1;
+            match bulk {
+                true => days.entry(d.miner_id).or_default().push(d.day()),
+                false => cache.upsert_day(d.miner_id, d.day()),
+            }
+        }
+        for h in d.hours().filter(|h| h.index >= from_hour) {
+            periods += 1;
+            match bulk {
+                true => hours.entry(d.miner_id).or_default().push(h),
+                false => cache.upsert_hour(d.miner_id, h),
             }
         }
     }
     if bulk {
-        let [days, hours] = read;
         cache.absorb(days, hours);
     }
-    Ok(rows)
+    Ok(periods)
 }
 
 /// Brings the cache up to the rollups as committed: probe and API rounds write them outside the
@@ -164,36 +196,28 @@ async fn read_periods(
     days: &BTreeSet<i64>,
     hours: &BTreeSet<i64>,
 ) -> Result<(), sqlx::Error> {
-    let n = i32::from(netuid);
-    for (table, col, which) in [
-        ("uptime_daily", "day", days),
-        ("uptime_hourly", "hour", hours),
-    ] {
-        if which.is_empty() {
-            continue;
+    let stored: BTreeSet<i64> = days
+        .iter()
+        .copied()
+        .chain(hours.iter().map(|h| h.div_euclid(24)))
+        .collect();
+    if stored.is_empty() {
+        return Ok(());
+    }
+    let stored: Vec<i64> = stored.into_iter().collect();
+    let found: Vec<StoredDay> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "{STORED_DAY} AND day = ANY($2)"
+    )))
+    .bind(i32::from(netuid))
+    .bind(&stored)
+    .fetch_all(&mut *db)
+    .await?;
+    for d in found {
+        if days.contains(&d.day) {
+            cache.upsert_day(d.miner_id, d.day());
         }
-        let which: Vec<i64> = which.iter().copied().collect();
-        let found: Vec<(i64, i64, DateTime<Utc>, i32, i32)> =
-            sqlx::query_as(sqlx::AssertSqlSafe(format!(
-                "SELECT miner_id, {col}, started_at, rounds, up FROM {table}
-                  WHERE netuid = $1 AND {col} = ANY($2)"
-            )))
-            .bind(n)
-            .bind(&which)
-            .fetch_all(&mut *db)
-            .await?;
-        for (miner, index, start, rounds, up) in found {
-            let p = Period {
-                index,
-                start,
-                rounds: rounds.max(0) as u32,
-                up: up.max(0) as u32,
-            };
-            if col == "day" {
-                cache.upsert_day(miner, p);
-            } else {
-                cache.upsert_hour(miner, p);
-            }
+        for h in d.hours().filter(|h| hours.contains(&h.index)) {
+            cache.upsert_hour(d.miner_id, h);
         }
     }
     Ok(())

@@ -162,9 +162,11 @@ pub async fn record_round(
     }
     let ids: Vec<i64> = samples.iter().map(|s| s.miner_id).collect();
     let ups: Vec<bool> = samples.iter().map(|s| s.up).collect();
+    // One row per round, the samples as parallel arrays: written once, read by round.
     sqlx::query(
-        "INSERT INTO uptime_samples (round_id, miner_id, up, reported, latency_ms, compute_score, error)
-         SELECT $1, * FROM UNNEST($2::bigint[], $3::bool[], $4::bool[], $5::int[], $6::float8[], $7::text[])",
+        "INSERT INTO uptime_round_samples
+                (round_id, miner_ids, up, reported, latency_ms, compute_score, error)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
     )
     .bind(id)
     .bind(&ids)
@@ -184,24 +186,29 @@ pub async fn record_round(
         Periods::hour_at(round.observed_at),
         Periods::day_at(round.observed_at),
     );
-    for (table, column, period, start) in [
-        ("uptime_hourly", "hour", hour, Periods::hour_start(hour)),
-        ("uptime_daily", "day", day, Periods::day_start(day)),
-    ] {
-        sqlx::query(sqlx::AssertSqlSafe(format!(
-            "INSERT INTO {table} (netuid, miner_id, {column}, started_at, rounds, up)
-             SELECT $1, m, $2, $3, 1, u::int FROM UNNEST($4::bigint[], $5::bool[]) AS t(m, u)
-             ON CONFLICT (miner_id, {column})
-             DO UPDATE SET rounds = {table}.rounds + 1, up = {table}.up + EXCLUDED.up"
-        )))
-        .bind(n)
-        .bind(period)
-        .bind(start)
-        .bind(&ids)
-        .bind(&ups)
-        .execute(&mut *tx)
-        .await?;
-    }
+    // One row per miner and day; the round's hour is element `slot` of the day's hour arrays.
+    let slot = (hour - day * 24 + 1) as i32;
+    let mut once = vec![0i32; 24];
+    once[(slot - 1) as usize] = 1;
+    sqlx::query(
+        "INSERT INTO uptime_days AS d (miner_id, day, netuid, rounds, up, hour_rounds, hour_up)
+         SELECT m, $2, $1, 1, u::int, $5, CASE WHEN u THEN $5 ELSE $6 END
+           FROM UNNEST($3::bigint[], $4::bool[]) AS t(m, u)
+         ON CONFLICT (miner_id, day) DO UPDATE SET
+             rounds = d.rounds + 1,
+             up = d.up + EXCLUDED.up,
+             hour_rounds[$7] = d.hour_rounds[$7] + 1,
+             hour_up[$7] = d.hour_up[$7] + EXCLUDED.up",
+    )
+    .bind(n)
+    .bind(day)
+    .bind(&ids)
+    .bind(&ups)
+    .bind(&once)
+    .bind(vec![0i32; 24])
+    .bind(slot)
+    .execute(&mut *tx)
+    .await?;
     Ok(id)
 }
 
@@ -263,7 +270,9 @@ pub async fn time_of(
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Pruned {
     pub rounds: u64,
+    /// Hours with rounds, of the days deleted.
     pub hourly: u64,
+    /// Days deleted (a miner's day, with its hours).
     pub daily: u64,
 }
 
@@ -286,24 +295,20 @@ pub async fn prune(
         .execute(pool)
         .await?
         .rows_affected();
+    // Rollups are kept by whole UTC days: the hours of the oldest day kept stay with it.
     let day = Periods::day_at(now) - i64::from(rollup_days);
-    let hour = Periods::hour_at(now) - i64::from(rollup_days) * 24;
-    let hourly = sqlx::query("DELETE FROM uptime_hourly WHERE netuid = $1 AND hour < $2")
-        .bind(n)
-        .bind(hour)
-        .execute(pool)
-        .await?
-        .rows_affected();
-    let daily = sqlx::query("DELETE FROM uptime_daily WHERE netuid = $1 AND day < $2")
-        .bind(n)
-        .bind(day)
-        .execute(pool)
-        .await?
-        .rows_affected();
+    let gone: Vec<i64> = sqlx::query_scalar(
+        "DELETE FROM uptime_days WHERE netuid = $1 AND day < $2
+         RETURNING (SELECT count(*) FROM unnest(hour_rounds) AS r WHERE r > 0)",
+    )
+    .bind(n)
+    .bind(day)
+    .fetch_all(pool)
+    .await?;
     Ok(Pruned {
         rounds,
-        hourly,
-        daily,
+        hourly: gone.iter().sum::<i64>() as u64,
+        daily: gone.len() as u64,
     })
 }
 

@@ -38,6 +38,8 @@ async fn migrations_apply_to_an_empty_database_and_reapply_as_noop(pool: PgPool)
         "uptime_samples",
         "uptime_hourly",
         "uptime_daily",
+        "uptime_days",
+        "uptime_round_samples",
         "achievements",
         "grants",
         "uptime_multipliers",
@@ -233,11 +235,33 @@ async fn positional_uptime_metrics_are_keyed_by_rule_name(pool: PgPool) {
     assert_eq!(r.detail.metric(Rule::CommunityContributor), Some(17.0));
 }
 
+/// Applies the migrations before `version` (a database as an earlier release left it).
+async fn migrate_before(pool: &PgPool, version: i64) {
+    for m in db::MIGRATOR.iter().filter(|m| m.version < version) {
+        sqlx::raw_sql(m.sql.clone()).execute(pool).await.unwrap();
+    }
+}
+
+/// Runs one migration file by name.
+async fn run_migration(pool: &PgPool, file: &str) {
+    let sql = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("migrations")
+            .join(file),
+    )
+    .unwrap();
+    sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+        .execute(pool)
+        .await
+        .unwrap();
+}
+
 /// Rollups of earlier releases, keyed by chain hour and day, are re-keyed by the UTC hour and
 /// day of their first round (rows landing in the same one merged), and start at its start.
-#[sqlx::test]
+#[sqlx::test(migrations = false)]
 async fn rollups_are_rekeyed_by_utc_hour_and_day(pool: PgPool) {
     use chrono::{DateTime, Utc};
+    migrate_before(&pool, 20261203000011).await;
     sqlx::query(
         "INSERT INTO miners (id, netuid, hotkey, uid, registered_at_block, first_seen_block)
          VALUES (1, 1, 'hk0', 0, 1, 1)",
@@ -264,15 +288,7 @@ async fn rollups_are_rekeyed_by_utc_hour_and_day(pool: PgPool) {
         .await
         .unwrap();
     }
-    let migration = std::fs::read_to_string(
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("migrations/20261203000011_rollups_by_utc_hour.sql"),
-    )
-    .unwrap();
-    sqlx::raw_sql(sqlx::AssertSqlSafe(migration))
-        .execute(&pool)
-        .await
-        .unwrap();
+    run_migration(&pool, "20261203000011_rollups_by_utc_hour.sql").await;
     let t = |s: &str| s.parse::<DateTime<Utc>>().unwrap();
     let hours: Vec<(i64, DateTime<Utc>, i32, i32)> =
         sqlx::query_as("SELECT hour, started_at, rounds, up FROM uptime_hourly ORDER BY hour")
@@ -320,4 +336,89 @@ async fn cli_commands_print_no_database_notices(pool: PgPool) {
             "run {run}: {err}"
         );
     }
+}
+
+/// Rollups and raw samples move to their compact tables unchanged: the old names, now views,
+/// answer exactly what the tables held (a day whose hours were pruned keeps its totals; hours
+/// without their day row get one summing them).
+#[sqlx::test(migrations = false)]
+async fn compact_uptime_storage_keeps_every_rollup_and_sample(pool: PgPool) {
+    use chrono::{DateTime, Utc};
+    migrate_before(&pool, 20261203000016).await;
+    let exec = |sql: &'static str| {
+        let pool = pool.clone();
+        async move { sqlx::query(sql).execute(&pool).await.unwrap() }
+    };
+    exec(
+        "INSERT INTO miners (id, netuid, hotkey, uid, registered_at_block, first_seen_block)
+         VALUES (1, 1, 'hk0', 0, 1, 1), (2, 1, 'hk1', 1, 1, 1)",
+    )
+    .await;
+    // Day 20,000: hours 3 and 4 (miner 1), hour 23 (miner 2); day 20,001: miner 1's hour 0;
+    // day 20,002: a day whose hours were pruned; miner 2's day 20,003: hours only.
+    exec(
+        "INSERT INTO uptime_hourly (netuid, miner_id, hour, started_at, rounds, up)
+         SELECT 1, m, h, to_timestamp(h * 3600), r, u FROM (VALUES
+             (1, 480003, 12, 11), (1, 480004, 12, 12), (2, 480023, 5, 0), (1, 480024, 3, 3),
+             (2, 480074, 7, 6)) AS v(m, h, r, u)",
+    )
+    .await;
+    exec(
+        "INSERT INTO uptime_daily (netuid, miner_id, day, started_at, rounds, up)
+         SELECT 1, m, d, to_timestamp(d * 86400), r, u FROM (VALUES
+             (1, 20000, 24, 23), (2, 20000, 5, 0), (1, 20001, 3, 3), (1, 20002, 288, 200))
+             AS v(m, d, r, u)",
+    )
+    .await;
+    exec(
+        "INSERT INTO uptime_rounds (id, netuid, source, block, observed_at, miners, up)
+         VALUES (1, 1, 'probe', 10, '2026-01-01T00:00:00Z', 2, 1),
+                (2, 1, 'api', 20, '2026-01-01T00:05:00Z', 1, 1)",
+    )
+    .await;
+    exec(
+        "INSERT INTO uptime_samples (round_id, miner_id, up, reported, latency_ms, compute_score, error)
+         VALUES (1, 2, false, false, NULL, NULL, 'refused'), (1, 1, true, true, 41, NULL, NULL),
+                (2, 1, true, true, NULL, 2.5, NULL)",
+    )
+    .await;
+    type Hour = (i32, i64, i64, DateTime<Utc>, i32, i32);
+    type Sample = (
+        i64,
+        i64,
+        bool,
+        bool,
+        Option<i32>,
+        Option<f64>,
+        Option<String>,
+    );
+    let hours = "SELECT netuid, miner_id, hour, started_at, rounds, up FROM uptime_hourly
+                  ORDER BY miner_id, hour";
+    let days = "SELECT netuid, miner_id, day, started_at, rounds, up FROM uptime_daily
+                 ORDER BY miner_id, day";
+    let samples = "SELECT round_id, miner_id, up, reported, latency_ms, compute_score, error
+                     FROM uptime_samples ORDER BY round_id, miner_id";
+    let read = || async {
+        let h: Vec<Hour> = sqlx::query_as(hours).fetch_all(&pool).await.unwrap();
+        let d: Vec<Hour> = sqlx::query_as(days).fetch_all(&pool).await.unwrap();
+        let s: Vec<Sample> = sqlx::query_as(samples).fetch_all(&pool).await.unwrap();
+        (h, d, s)
+    };
+    let (hours_before, mut days_before, samples_before) = read().await;
+    run_migration(&pool, "20261203000016_compact_uptime_storage.sql").await;
+    let (hours_after, days_after, samples_after) = read().await;
+    assert_eq!(hours_after, hours_before);
+    assert_eq!(samples_after, samples_before);
+    // The one difference: miner 2's day 20,003 had hours and no day row; it now has one.
+    let t = DateTime::from_timestamp(20_003 * 86_400, 0).unwrap();
+    days_before.push((1, 2, 20_003, t, 7, 6));
+    days_before.sort_by_key(|d| (d.1, d.2));
+    assert_eq!(days_after, days_before);
+    let stored: (i64, i64) = sqlx::query_as(
+        "SELECT (SELECT count(*) FROM uptime_days), (SELECT count(*) FROM uptime_round_samples)",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(stored, (5, 2), "a row per miner-day and per round");
 }

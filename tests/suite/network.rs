@@ -92,8 +92,9 @@ async fn seed(pool: &PgPool) {
         exec(
             pool,
             &format!(
-                "INSERT INTO uptime_daily (netuid, miner_id, day, started_at, rounds, up)
-             VALUES ({NETUID}, {miner}, {day}, now(), {rounds}, {up})"
+                "INSERT INTO uptime_days (netuid, miner_id, day, rounds, up, hour_rounds, hour_up)
+             VALUES ({NETUID}, {miner}, {day}, {rounds}, {up}, array_fill(0, ARRAY[24]),
+                     array_fill(0, ARRAY[24]))"
             ),
         )
         .await;
