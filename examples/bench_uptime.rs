@@ -136,6 +136,17 @@ async fn database(
             exempt: false,
         })
         .collect();
+    // The epoch block as ingested: its time bounds what the start-up load reads, as in the
+    // daemon.
+    sqlx::query(
+        "INSERT INTO blocks (netuid, number, hash, parent_hash, timestamp_ms, spec_version)
+         VALUES ($1, $2, decode(repeat('00', 32), 'hex'), decode(repeat('00', 32), 'hex'), $3, 1)",
+    )
+    .bind(i32::from(NETUID))
+    .bind(block as i64)
+    .bind(at.timestamp_millis())
+    .execute(&pool)
+    .await?;
     // The ingest writer's transaction locks the cursor row first; rounds then wait for it.
     sqlx::query(
         "INSERT INTO ingest_cursor (netuid, block_number, block_hash, first_block)

@@ -56,15 +56,15 @@ pub fn refresh_hours(s: &EpochSettings) -> i64 {
     (s.cfg.current_window_blocks / s.periods.blocks_per_hour) as i64 + 2
 }
 
-/// One miner's stored day (`uptime_days`): the day's totals and its 24 hours.
+/// One miner's stored day (`uptime_days`): the day's totals and, where asked for, its 24 hours.
 #[derive(Debug, sqlx::FromRow)]
 struct StoredDay {
     miner_id: i64,
     day: i64,
     rounds: i32,
     up: i32,
-    hour_rounds: Vec<i32>,
-    hour_up: Vec<i32>,
+    hour_rounds: Option<Vec<i32>>,
+    hour_up: Option<Vec<i32>>,
 }
 
 impl StoredDay {
@@ -79,9 +79,12 @@ impl StoredDay {
 
     /// The hours that had rounds (an hour without any is unknown, not a period).
     fn hours(&self) -> impl Iterator<Item = Period> + '_ {
-        self.hour_rounds
+        let none: &[i32] = &[];
+        let rounds = self.hour_rounds.as_deref().unwrap_or(none);
+        let up = self.hour_up.as_deref().unwrap_or(none);
+        rounds
             .iter()
-            .zip(&self.hour_up)
+            .zip(up)
             .enumerate()
             .filter(|(_, (rounds, _))| **rounds > 0)
             .map(|(i, (rounds, up))| {
@@ -96,8 +99,18 @@ impl StoredDay {
     }
 }
 
-const STORED_DAY: &str =
-    "SELECT miner_id, day, rounds, up, hour_rounds, hour_up FROM uptime_days WHERE netuid = $1";
+/// Stored days of netuid `$1` from day `$3` on, with their hours from day `$2` on: the hours
+/// are most of a row, and most days are read for their totals alone.
+const DAYS_FROM: &str = "SELECT miner_id, day, rounds, up,
+        CASE WHEN day >= $2 THEN hour_rounds END AS hour_rounds,
+        CASE WHEN day >= $2 THEN hour_up END AS hour_up
+   FROM uptime_days WHERE netuid = $1 AND day >= $3";
+
+/// Stored days of netuid `$1` among days `$3`, with their hours for days `$2`.
+const DAYS_AMONG: &str = "SELECT miner_id, day, rounds, up,
+        CASE WHEN day = ANY($2) THEN hour_rounds END AS hour_rounds,
+        CASE WHEN day = ANY($2) THEN hour_up END AS hour_up
+   FROM uptime_days WHERE netuid = $1 AND day = ANY($3)";
 
 /// Reads the daily and hourly rollups of `netuid` from day `from_day` and hour `from_hour` on
 /// into `cache` (the daemon's epochs, and `tenure replay`); returns the periods read. Rows are
@@ -114,11 +127,11 @@ pub async fn read_rollups(
     let mut periods = 0;
     let mut days: HashMap<i64, Vec<Period>> = HashMap::new();
     let mut hours: HashMap<i64, Vec<Period>> = HashMap::new();
-    let mut found =
-        sqlx::query_as::<_, StoredDay>(sqlx::AssertSqlSafe(format!("{STORED_DAY} AND day >= $2")))
-            .bind(i32::from(netuid))
-            .bind(from_day.min(from_hour.div_euclid(24)))
-            .fetch(&mut *db);
+    let mut found = sqlx::query_as::<_, StoredDay>(DAYS_FROM)
+        .bind(i32::from(netuid))
+        .bind(from_hour.div_euclid(24))
+        .bind(from_day.min(from_hour.div_euclid(24)))
+        .fetch(&mut *db);
     while let Some(d) = found.try_next().await? {
         if d.day >= from_day {
             periods += 1;
@@ -196,22 +209,18 @@ async fn read_periods(
     days: &BTreeSet<i64>,
     hours: &BTreeSet<i64>,
 ) -> Result<(), sqlx::Error> {
-    let stored: BTreeSet<i64> = days
-        .iter()
-        .copied()
-        .chain(hours.iter().map(|h| h.div_euclid(24)))
-        .collect();
+    let hour_days: BTreeSet<i64> = hours.iter().map(|h| h.div_euclid(24)).collect();
+    let stored: Vec<i64> = days.union(&hour_days).copied().collect();
     if stored.is_empty() {
         return Ok(());
     }
-    let stored: Vec<i64> = stored.into_iter().collect();
-    let found: Vec<StoredDay> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "{STORED_DAY} AND day = ANY($2)"
-    )))
-    .bind(i32::from(netuid))
-    .bind(&stored)
-    .fetch_all(&mut *db)
-    .await?;
+    let hour_days: Vec<i64> = hour_days.into_iter().collect();
+    let found: Vec<StoredDay> = sqlx::query_as(DAYS_AMONG)
+        .bind(i32::from(netuid))
+        .bind(&hour_days)
+        .bind(&stored)
+        .fetch_all(&mut *db)
+        .await?;
     for d in found {
         if days.contains(&d.day) {
             cache.upsert_day(d.miner_id, d.day());
