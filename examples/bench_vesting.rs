@@ -76,7 +76,7 @@ async fn main() -> anyhow::Result<()> {
                     e.remaining as i64,
                 ));
             }
-            window.insert((coldkey(i), String::new()), e);
+            window.insert((coldkey(i), String::new()), e)?;
         }
     }
     let refs: Vec<MinerRef> = (0..miners)

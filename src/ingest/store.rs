@@ -28,6 +28,8 @@ pub enum StoreError {
     Uptime(#[from] crate::uptime::epoch::EpochError),
     #[error("writing block {block} took more than {secs} s (rolled back)")]
     Timeout { block: u64, secs: u64 },
+    #[error("the tranche window: {0}")]
+    Window(#[from] crate::vesting::window::WindowError),
 }
 
 /// What the writer keeps in memory between blocks (reloaded with everything else after a
@@ -620,7 +622,7 @@ async fn books(
                 initial: c.initial as Rao,
                 remaining: c.remaining as Rao,
             },
-        );
+        )?;
     }
     for (key, id, remaining) in &changes.window_updates {
         window.set_remaining(key, *id, *remaining);

@@ -19,7 +19,7 @@ use crate::uptime::epoch::{
 use crate::uptime::history::{Achievement, Period, between};
 use crate::uptime::store::Periods;
 use crate::vesting::epoch::{MinerRef, Params, applied};
-use crate::vesting::window::{Entry, Window};
+use crate::vesting::window::{Entry, Window, WindowError};
 use crate::weights::explanation::{Applied, BaseScore, Note, PenaltyWhy, UptimeWhy, VestingWhy};
 use crate::weights::normalize::WeightsError;
 use crate::weights::pipeline::{self, Base, Input, Plan, UNTOUCHED_VALIDATOR};
@@ -65,7 +65,7 @@ impl<'a> Books<'a> {
     }
 
     /// Everything up to and including block `to`: swaps, then new tranches, then outflows.
-    fn advance(&mut self, to: u64, prune_since: u64) {
+    fn advance(&mut self, to: u64, prune_since: u64) -> Result<(), WindowError> {
         let r = self.rec;
         while let Some((_, old, new)) = r.swaps.get(self.next.0).filter(|s| s.0 <= to) {
             self.window.move_coldkey(old, new);
@@ -82,7 +82,7 @@ impl<'a> Books<'a> {
                 initial: t.initial,
                 remaining: t.initial,
             };
-            self.window.insert(key.clone(), entry);
+            self.window.insert(key.clone(), entry)?;
             self.keys.insert(t.id, key);
             self.remaining.insert(t.id, t.initial);
             self.next.1 += 1;
@@ -95,6 +95,7 @@ impl<'a> Books<'a> {
             self.next.2 += 1;
         }
         self.window.prune(prune_since);
+        Ok(())
     }
 }
 
@@ -495,7 +496,7 @@ pub fn replay(
             submit(&mut sides, s, &mut report, &mut shares, (from, to))?;
             next_submission += 1;
         }
-        books.advance(e.block, e.block.saturating_sub(window_blocks));
+        books.advance(e.block, e.block.saturating_sub(window_blocks))?;
         let late = late_for(rec, e.block);
         if late.is_none() && (from..=to).contains(&e.block) {
             report.reproduced.approximate_epochs += 1;

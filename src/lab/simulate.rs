@@ -184,7 +184,7 @@ impl<'a> World<'a> {
         self.observe((block / self.periods.blocks_per_hour) as i64);
         self.leave(at.day);
         self.tracker.prune(at.day, at.hour);
-        self.earn(block, day - 1);
+        self.earn(block, day - 1)?;
         let vesting = self.vesting(block);
         let uptime = self.evaluate(at);
         for (i, m) in self.miners.iter().enumerate() {
@@ -269,7 +269,7 @@ impl<'a> World<'a> {
 
     /// Each miner earns its share of the epoch's emission, then its coldkey sells as its
     /// behaviour says; the tranche book and the window see both, as ingest records them.
-    fn earn(&mut self, block: u64, day: u32) {
+    fn earn(&mut self, block: u64, day: u32) -> Result<(), WeightsError> {
         let per_day = u64::from(self.pop.epochs_per_day);
         let per_epoch = self.pop.emission_per_day / per_day as f64 * 1e9;
         // Coldkeys sell once a day, at the day's first epoch.
@@ -303,7 +303,7 @@ impl<'a> World<'a> {
                             initial: t.initial,
                             remaining: t.remaining,
                         },
-                    );
+                    )?;
                     self.next_tranche
                 } else {
                     0
@@ -315,6 +315,7 @@ impl<'a> World<'a> {
                     .set_remaining(&key, m.ids[i], m.book.tranches[i].remaining);
             }
         }
+        Ok(())
     }
 
     fn vesting(&mut self, block: u64) -> Vec<Option<MinerVesting>> {

@@ -185,7 +185,8 @@ mod tests {
                 initial: 50,
                 remaining: 50,
             },
-        );
+        )
+        .unwrap();
         let mut v = miner(3, "ck", "hv");
         v.validator = true;
         let mut x = miner(4, "ck", "hx");
@@ -220,7 +221,8 @@ mod tests {
                 initial: 50,
                 remaining: 50,
             },
-        );
+        )
+        .unwrap();
         let miners = [miner(1, "ck", "h1")];
         let inside = compute(&cfg, &params(StakeScope::Coldkey, 1_000), &miners, &w);
         assert!(inside[0].outcome.multiplier > 1.0);

@@ -12,7 +12,7 @@ use crate::config::{Mode, StakeScope, VestingConfig};
 use crate::settings::{self, ModeSetting, SettingsError};
 use crate::units::{NetUid, Rao};
 use crate::vesting::epoch::{self, MinerRef, MinerVesting, Params};
-use crate::vesting::window::{Entry, Window};
+use crate::vesting::window::{BookKey, Entry, Window};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -20,6 +20,8 @@ pub enum StoreError {
     Db(#[from] sqlx::Error),
     #[error(transparent)]
     Settings(#[from] SettingsError),
+    #[error("the tranche window: {0}")]
+    Window(#[from] crate::vesting::window::WindowError),
 }
 
 pub fn scope_name(scope: StakeScope) -> &'static str {
@@ -44,43 +46,41 @@ pub async fn load_window(
     since: u64,
 ) -> Result<Window, StoreError> {
     use futures::TryStreamExt;
-    let mut by_coldkey: HashMap<String, HashMap<String, Vec<Entry>>> = HashMap::new();
-    let mut rows = sqlx::query(
-        "SELECT coldkey, hotkey, id, block, initial_rao, remaining_rao FROM vesting_tranches
-          WHERE netuid = $1 AND scope = $2 AND kind = 'emission' AND block >= $3",
-    )
+    const WHERE: &str = "WHERE netuid = $1 AND scope = $2 AND kind = 'emission' AND block >= $3";
+    let since = i64::try_from(since).unwrap_or(i64::MAX);
+    // Ids count from the lowest one loaded, so that every slot fits the compact form.
+    let low: Option<i64> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+        "SELECT min(id) FROM vesting_tranches {WHERE}"
+    )))
     .bind(i32::from(netuid))
     .bind(scope_name(scope))
-    .bind(i64::try_from(since).unwrap_or(i64::MAX))
+    .bind(since)
+    .fetch_one(pool)
+    .await?;
+    let mut window = Window::with_base(low.unwrap_or(0));
+    let mut rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT coldkey, hotkey, id, block, initial_rao, remaining_rao FROM vesting_tranches {WHERE}"
+    )))
+    .bind(i32::from(netuid))
+    .bind(scope_name(scope))
+    .bind(since)
     .fetch(pool);
+    // One key to look books up by, reused: no allocation per row for a book already seen.
+    let mut key: BookKey = (String::new(), String::new());
     while let Some(r) = rows.try_next().await? {
-        let (coldkey, hotkey): (&str, &str) = (r.try_get(0)?, r.try_get(1)?);
         let entry = Entry {
             id: r.try_get(2)?,
             block: r.try_get::<i64, _>(3)? as u64,
             initial: r.try_get::<i64, _>(4)? as Rao,
             remaining: r.try_get::<i64, _>(5)? as Rao,
         };
-        let hotkeys = match by_coldkey.get_mut(coldkey) {
-            Some(h) => h,
-            None => by_coldkey.entry(coldkey.to_string()).or_default(),
-        };
-        match hotkeys.get_mut(hotkey) {
-            Some(entries) => entries.push(entry),
-            None => {
-                hotkeys.insert(hotkey.to_string(), vec![entry]);
-            }
-        }
+        key.0.clear();
+        key.0.push_str(r.try_get(0)?);
+        key.1.clear();
+        key.1.push_str(r.try_get(1)?);
+        window.push_unordered(&key, entry)?;
     }
-    let books = by_coldkey
-        .into_iter()
-        .flat_map(|(c, hotkeys)| {
-            hotkeys
-                .into_iter()
-                .map(move |(h, entries)| ((c.clone(), h), entries))
-        })
-        .collect();
-    Ok(Window::from_unordered(books))
+    Ok(window.sorted())
 }
 
 /// What the engine needs from the configuration.

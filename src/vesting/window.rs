@@ -47,9 +47,97 @@ impl Sums {
     }
 }
 
+/// Why a tranche does not fit the window's compact form.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum WindowError {
+    #[error(
+        "the tranche window would span tranche ids {low}..={high}, more than its compact form's 2^32"
+    )]
+    IdSpan { low: i64, high: i64 },
+    #[error("tranche block {0} is beyond the compact window's 2^30 blocks")]
+    Block(u64),
+}
+
+/// A tranche's remaining amount, in the two top bits of [`Slot::block_state`]: all of its
+/// initial amount, none of it, or another amount kept in its book's `partial`.
+const FULL: u32 = 0;
+const EMPTY: u32 = 1 << 30;
+const PARTIAL: u32 = 2 << 30;
+const STATE: u32 = 3 << 30;
+
+/// One emission tranche in 16 bytes (a wide [`Entry`] takes 32): its id as an offset from the
+/// window's base, its block with the state of its remaining amount, its initial amount. Most
+/// tranches hold all or nothing of what they received; the others keep the amount aside.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Slot {
+    id: u32,
+    block_state: u32,
+    initial: Rao,
+}
+
+impl Slot {
+    fn block(&self) -> u64 {
+        u64::from(self.block_state & !STATE)
+    }
+
+    fn state(&self) -> u32 {
+        self.block_state & STATE
+    }
+}
+
+/// A book's tranches in id order, and the remaining amounts that are neither all nor nothing
+/// (by id offset, sorted).
+#[derive(Debug, Clone, Default)]
+struct Tranches {
+    slots: Vec<Slot>,
+    partial: Vec<(u32, Rao)>,
+}
+
+impl Tranches {
+    fn remaining(&self, s: &Slot) -> Rao {
+        match s.state() {
+            FULL => s.initial,
+            EMPTY => 0,
+            _ => self
+                .partial
+                .binary_search_by_key(&s.id, |p| p.0)
+                .map_or(0, |i| self.partial[i].1),
+        }
+    }
+
+    /// Sets slot `i`'s remaining amount.
+    fn set(&mut self, i: usize, remaining: Rao) {
+        let s = &mut self.slots[i];
+        let id = s.id;
+        let state = match remaining {
+            r if r == s.initial => FULL,
+            0 => EMPTY,
+            _ => PARTIAL,
+        };
+        s.block_state = (s.block_state & !STATE) | state;
+        let at = self.partial.binary_search_by_key(&id, |p| p.0);
+        match (state == PARTIAL, at) {
+            (true, Ok(j)) => self.partial[j].1 = remaining,
+            (true, Err(j)) => self.partial.insert(j, (id, remaining)),
+            (false, Ok(j)) => {
+                self.partial.remove(j);
+            }
+            (false, Err(_)) => {}
+        }
+    }
+
+    fn sort(&mut self) {
+        self.slots.sort_unstable_by_key(|s| s.id);
+        self.partial.sort_unstable_by_key(|p| p.0);
+    }
+}
+
+/// The emission tranches of the window by book, in the compact form.
 #[derive(Debug, Clone, Default)]
 pub struct Window {
-    books: HashMap<BookKey, Vec<Entry>>,
+    /// The id that offset 0 stands for: the lowest id held (or inserted) since the last rebase.
+    base: i64,
+    books: HashMap<BookKey, Tranches>,
 }
 
 impl Window {
@@ -57,45 +145,122 @@ impl Window {
         Self::default()
     }
 
+    /// An empty window whose ids count from `base` (the lowest id a bulk load will add).
+    pub fn with_base(base: i64) -> Self {
+        Window {
+            base,
+            books: HashMap::new(),
+        }
+    }
+
     /// Number of emission tranches held.
     pub fn len(&self) -> usize {
-        self.books.values().map(Vec::len).sum()
+        self.books.values().map(|t| t.slots.len()).sum()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.books.values().all(Vec::is_empty)
+        self.books.values().all(|t| t.slots.is_empty())
     }
 
-    /// Adds an emission tranche (loading, or created by a block).
-    pub fn insert(&mut self, key: BookKey, entry: Entry) {
-        let entries = self.books.entry(key).or_default();
-        match entries.last() {
-            Some(last) if last.id > entry.id => {
-                let at = entries.partition_point(|e| e.id < entry.id);
-                entries.insert(at, entry);
+    /// `entry` in the compact form, rebasing the ids first where it would not fit.
+    fn slot(&mut self, entry: &Entry) -> Result<Slot, WindowError> {
+        let block = u32::try_from(entry.block)
+            .ok()
+            .filter(|b| b & STATE == 0)
+            .ok_or(WindowError::Block(entry.block))?;
+        if self.is_empty() {
+            self.base = self.base.min(entry.id);
+            if entry.id - self.base > i64::from(u32::MAX) {
+                self.base = entry.id;
             }
-            _ => entries.push(entry),
         }
+        if entry.id < self.base || entry.id - self.base > i64::from(u32::MAX) {
+            self.rebase(entry.id)?;
+        }
+        let state = match entry.remaining {
+            r if r == entry.initial => FULL,
+            0 => EMPTY,
+            _ => PARTIAL,
+        };
+        Ok(Slot {
+            id: (entry.id - self.base) as u32,
+            block_state: block | state,
+            initial: entry.initial,
+        })
+    }
+
+    /// Counts ids from the lowest of those held and `id`, if every one then fits.
+    fn rebase(&mut self, id: i64) -> Result<(), WindowError> {
+        let held = self.books.values().flat_map(|t| &t.slots);
+        let (low, high) = held.fold((id, id), |(lo, hi), s| {
+            let x = self.base + i64::from(s.id);
+            (lo.min(x), hi.max(x))
+        });
+        if high - low > i64::from(u32::MAX) {
+            return Err(WindowError::IdSpan { low, high });
+        }
+        let shift = self.base - low;
+        for t in self.books.values_mut() {
+            for s in &mut t.slots {
+                s.id = (i64::from(s.id) + shift) as u32;
+            }
+            for p in &mut t.partial {
+                p.0 = (i64::from(p.0) + shift) as u32;
+            }
+        }
+        self.base = low;
+        Ok(())
+    }
+
+    /// Adds an emission tranche (created by a block, or a replayed one).
+    pub fn insert(&mut self, key: BookKey, entry: Entry) -> Result<(), WindowError> {
+        let slot = self.slot(&entry)?;
+        let t = self.books.entry(key).or_default();
+        let at = match t.slots.last() {
+            Some(last) if last.id > slot.id => t.slots.partition_point(|s| s.id < slot.id),
+            _ => t.slots.len(),
+        };
+        t.slots.insert(at, slot);
+        if slot.state() == PARTIAL {
+            t.set(at, entry.remaining);
+        }
+        Ok(())
+    }
+
+    /// Adds a tranche of a bulk load, in any order: [`Window::sorted`] finishes the load.
+    pub fn push_unordered(&mut self, key: &BookKey, entry: Entry) -> Result<(), WindowError> {
+        let slot = self.slot(&entry)?;
+        let t = match self.books.get_mut(key) {
+            Some(t) => t,
+            None => self.books.entry(key.clone()).or_default(),
+        };
+        t.slots.push(slot);
+        if slot.state() == PARTIAL {
+            t.partial.push((slot.id, entry.remaining));
+        }
+        Ok(())
+    }
+
+    /// The window after a bulk load: each book's tranches in id order.
+    pub fn sorted(mut self) -> Self {
+        for t in self.books.values_mut() {
+            t.sort();
+        }
+        self.books.retain(|_, t| !t.slots.is_empty());
+        self
     }
 
     /// A tranche's new remaining amount after an outflow; tranches outside the window (or
     /// manual ones) are not here and are ignored.
     pub fn set_remaining(&mut self, key: &BookKey, id: i64, remaining: Rao) {
-        if let Some(entries) = self.books.get_mut(key)
-            && let Ok(i) = entries.binary_search_by_key(&id, |e| e.id)
+        let Some(offset) = u32::try_from(id - self.base).ok() else {
+            return;
+        };
+        if let Some(t) = self.books.get_mut(key)
+            && let Ok(i) = t.slots.binary_search_by_key(&offset, |s| s.id)
         {
-            entries[i].remaining = remaining;
+            t.set(i, remaining);
         }
-    }
-
-    /// Builds a window from tranches in any order (a bulk load): kept per book, sorted once.
-    pub fn from_unordered(books: HashMap<BookKey, Vec<Entry>>) -> Self {
-        let mut books = books;
-        for entries in books.values_mut() {
-            entries.sort_unstable_by_key(|e| e.id);
-        }
-        books.retain(|_, e| !e.is_empty());
-        Window { books }
     }
 
     /// A coldkey swap: every book of `old` becomes (or merges into) the same book of `new`.
@@ -109,41 +274,44 @@ impl Window {
         for key in keys {
             if let Some(moved) = self.books.remove(&key) {
                 let target = self.books.entry((new.to_string(), key.1)).or_default();
-                target.extend(moved);
-                target.sort_by_key(|e| e.id);
+                target.slots.extend(moved.slots);
+                target.partial.extend(moved.partial);
+                target.sort();
             }
         }
     }
 
     /// Forgets the tranches created before `since`: they can never re-enter the window.
-    /// Entries are in id order, which is block order, so only each book's head is looked at.
+    /// Slots are in id order, which is block order, so only each book's head is looked at.
     pub fn prune(&mut self, since: u64) {
-        self.books.retain(|_, entries| {
-            let old = entries.partition_point(|e| e.block < since);
+        self.books.retain(|_, t| {
+            let old = t.slots.partition_point(|s| s.block() < since);
             if old > 0 {
-                entries.drain(..old);
+                let gone = t.slots[old - 1].id;
+                t.slots.drain(..old);
+                t.partial.retain(|p| p.0 > gone);
             }
-            !entries.is_empty()
+            !t.slots.is_empty()
         });
     }
 
     /// The window sums of one book over `[since, now]`.
     pub fn sums(&self, key: &BookKey, since: u64, now: u64) -> Sums {
-        let Some(entries) = self.books.get(key) else {
+        let Some(t) = self.books.get(key) else {
             return Sums::default();
         };
-        let from = entries.partition_point(|e| e.block < since);
-        let to = entries.partition_point(|e| e.block <= now);
-        let inside = &entries[from..to.max(from)];
+        let from = t.slots.partition_point(|s| s.block() < since);
+        let to = t.slots.partition_point(|s| s.block() <= now);
+        let inside = &t.slots[from..to.max(from)];
         // One pass: at 4,096 books × 90 days this is memory-bound.
-        let (earned, remaining) = inside.iter().fold((0u128, 0u128), |(a, r), e| {
-            (a + u128::from(e.initial), r + u128::from(e.remaining))
+        let (earned, remaining) = inside.iter().fold((0u128, 0u128), |(a, r), s| {
+            (a + u128::from(s.initial), r + u128::from(t.remaining(s)))
         });
         Sums {
             earned,
             remaining,
             // Block order: the first one holding anything is the oldest.
-            oldest_held: inside.iter().find(|e| e.remaining > 0).map(|e| e.block),
+            oldest_held: inside.iter().find(|s| t.remaining(s) > 0).map(Slot::block),
         }
     }
 }
@@ -195,7 +363,8 @@ mod tests {
                             initial: t.initial,
                             remaining: t.remaining,
                         },
-                    );
+                    )
+                    .unwrap();
                 }
             }
             for (i, _) in applied.consumed {
@@ -226,10 +395,10 @@ mod tests {
             initial: 10,
             remaining: 10,
         };
-        w.insert(key("old"), e(1, 5));
-        w.insert(key("old"), e(4, 9));
-        w.insert(key("new"), e(2, 7));
-        w.insert(("old".into(), "h".into()), e(3, 8));
+        w.insert(key("old"), e(1, 5)).unwrap();
+        w.insert(key("old"), e(4, 9)).unwrap();
+        w.insert(key("new"), e(2, 7)).unwrap();
+        w.insert(("old".into(), "h".into()), e(3, 8)).unwrap();
         w.move_coldkey("old", "new");
         assert_eq!(w.sums(&key("old"), 0, 10), Sums::default());
         let s = w.sums(&key("new"), 0, 10);
@@ -238,5 +407,151 @@ mod tests {
         // Merged in id order: an update by id still finds its tranche.
         w.set_remaining(&key("new"), 4, 0);
         assert_eq!(w.sums(&key("new"), 0, 10).remaining, 20);
+    }
+
+    #[test]
+    fn a_tranche_takes_sixteen_bytes() {
+        assert_eq!(std::mem::size_of::<Slot>(), 16);
+    }
+
+    /// The compact form answers what a plain list of wide entries answers, bit for bit, under
+    /// random inserts, outflows to all, nothing or part, swaps and prunes.
+    #[test]
+    fn the_compact_form_equals_the_wide_one() {
+        let mut rng = 0x2545_f491_4f6c_dd1du64;
+        let mut next = move |n: u64| {
+            rng ^= rng << 13;
+            rng ^= rng >> 7;
+            rng ^= rng << 17;
+            rng % n
+        };
+        let mut wide: HashMap<BookKey, Vec<Entry>> = HashMap::new();
+        let mut w = Window::new();
+        let mut id = 5_000_000_000i64;
+        let books = ["a", "b", "c", "d"];
+        for block in 1..3_000u64 {
+            let k = key(books[next(4) as usize]);
+            match next(10) {
+                0..=4 => {
+                    id += 1 + next(3) as i64;
+                    let this = id;
+                    let initial = 1 + next(1_000_000_000_000);
+                    let remaining = match next(4) {
+                        0 => 0,
+                        1 => next(initial),
+                        _ => initial,
+                    };
+                    let e = Entry {
+                        id: this,
+                        block,
+                        initial,
+                        remaining,
+                    };
+                    w.insert(k.clone(), e).unwrap();
+                    let v = wide.entry(k).or_default();
+                    let at = v.partition_point(|x| x.id < this);
+                    v.insert(at, e);
+                }
+                5..=7 => {
+                    if let Some(v) = wide.get_mut(&k).filter(|v| !v.is_empty()) {
+                        let i = next(v.len() as u64) as usize;
+                        let left = match next(3) {
+                            0 => 0,
+                            1 => v[i].initial,
+                            _ => next(v[i].initial + 1),
+                        };
+                        v[i].remaining = left;
+                        w.set_remaining(&k, v[i].id, left);
+                    }
+                }
+                8 => {
+                    let (old, new) = (books[next(4) as usize], books[next(4) as usize]);
+                    if old != new {
+                        w.move_coldkey(old, new);
+                        if let Some(moved) = wide.remove(&key(old)) {
+                            let t = wide.entry(key(new)).or_default();
+                            t.extend(moved);
+                            t.sort_by_key(|e| e.id);
+                        }
+                    }
+                }
+                _ => {
+                    let since = block.saturating_sub(400);
+                    w.prune(since);
+                    for v in wide.values_mut() {
+                        let old = v.partition_point(|e| e.block < since);
+                        v.drain(..old);
+                    }
+                }
+            }
+            for b in books {
+                for since in [0, block.saturating_sub(200)] {
+                    let got = w.sums(&key(b), since, block);
+                    let want = wide.get(&key(b)).map_or(Sums::default(), |v| {
+                        let inside: Vec<&Entry> = v
+                            .iter()
+                            .filter(|e| e.block >= since && e.block <= block)
+                            .collect();
+                        Sums {
+                            earned: inside.iter().map(|e| u128::from(e.initial)).sum(),
+                            remaining: inside.iter().map(|e| u128::from(e.remaining)).sum(),
+                            oldest_held: inside.iter().find(|e| e.remaining > 0).map(|e| e.block),
+                        }
+                    });
+                    assert_eq!(got, want, "book {b} at block {block} since {since}");
+                }
+            }
+        }
+        assert_eq!(w.len(), wide.values().map(Vec::len).sum::<usize>());
+    }
+
+    /// Ids below the base (a load or a merge out of order) move the base down; amounts stay.
+    #[test]
+    fn an_older_id_rebases_the_window() {
+        let mut w = Window::new();
+        let e = |id, block, remaining| Entry {
+            id,
+            block,
+            initial: 100,
+            remaining,
+        };
+        let high = 9_000_000_000i64;
+        w.insert(key("a"), e(high, 20, 40)).unwrap();
+        w.insert(key("a"), e(high - 4_000_000_000, 10, 100))
+            .unwrap();
+        w.insert(key("b"), e(high - 5, 15, 0)).unwrap();
+        let s = w.sums(&key("a"), 0, 30);
+        assert_eq!((s.earned, s.remaining, s.oldest_held), (200, 140, Some(10)));
+        w.set_remaining(&key("a"), high, 7);
+        w.set_remaining(&key("a"), high - 4_000_000_000, 0);
+        let s = w.sums(&key("a"), 0, 30);
+        assert_eq!((s.earned, s.remaining, s.oldest_held), (200, 7, Some(20)));
+        assert_eq!(w.sums(&key("b"), 0, 30).remaining, 0);
+    }
+
+    #[test]
+    fn what_the_compact_form_cannot_hold_is_refused() {
+        let mut w = Window::new();
+        let e = |id, block| Entry {
+            id,
+            block,
+            initial: 1,
+            remaining: 1,
+        };
+        w.insert(key("a"), e(10, 1)).unwrap();
+        assert_eq!(
+            w.insert(key("a"), e(10 + (1 << 32), 2)),
+            Err(WindowError::IdSpan {
+                low: 10,
+                high: 10 + (1 << 32)
+            })
+        );
+        assert_eq!(
+            w.insert(key("a"), e(11, 1 << 30)),
+            Err(WindowError::Block(1 << 30))
+        );
+        // Nothing was changed by a refusal.
+        assert_eq!(w.len(), 1);
+        assert_eq!(w.sums(&key("a"), 0, u64::MAX).earned, 1);
     }
 }

@@ -27,6 +27,9 @@ pub enum WeightsError {
         "the subnet requires at least {need} weights; only {have} are non-zero after normalization"
     )]
     TooFew { have: usize, need: usize },
+    /// The lab's replayed or simulated tranche window (the daemon's own fails its block write).
+    #[error("the tranche window: {0}")]
+    Window(#[from] crate::vesting::window::WindowError),
 }
 
 /// Python's `sum()` of floats: since 3.12 compensated (Neumaier), and identical to the plain sum
