@@ -36,9 +36,9 @@ fn i64_of(n: u128) -> i64 {
 }
 
 /// The emission tranches of `scope` created at or after `since` (once per start: millions of
-/// rows at scale). Streamed in the table's order — no sort in the database, no copy of every
-/// row in memory — grouped by book with one pair of key strings per book, and each book sorted
-/// once at the end.
+/// rows at scale). Streamed in the table's order straight into the window's compact form — no
+/// sort in the database, no copy of every row in memory — with one pair of key strings per
+/// book, and each book sorted once at the end.
 pub async fn load_window(
     pool: &PgPool,
     netuid: NetUid,
@@ -46,24 +46,14 @@ pub async fn load_window(
     since: u64,
 ) -> Result<Window, StoreError> {
     use futures::TryStreamExt;
-    const WHERE: &str = "WHERE netuid = $1 AND scope = $2 AND kind = 'emission' AND block >= $3";
-    let since = i64::try_from(since).unwrap_or(i64::MAX);
-    // Ids count from the lowest one loaded, so that every slot fits the compact form.
-    let low: Option<i64> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
-        "SELECT min(id) FROM vesting_tranches {WHERE}"
-    )))
+    let mut window = Window::new();
+    let mut rows = sqlx::query(
+        "SELECT coldkey, hotkey, id, block, initial_rao, remaining_rao FROM vesting_tranches
+          WHERE netuid = $1 AND scope = $2 AND kind = 'emission' AND block >= $3",
+    )
     .bind(i32::from(netuid))
     .bind(scope_name(scope))
-    .bind(since)
-    .fetch_one(pool)
-    .await?;
-    let mut window = Window::with_base(low.unwrap_or(0));
-    let mut rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "SELECT coldkey, hotkey, id, block, initial_rao, remaining_rao FROM vesting_tranches {WHERE}"
-    )))
-    .bind(i32::from(netuid))
-    .bind(scope_name(scope))
-    .bind(since)
+    .bind(i64::try_from(since).unwrap_or(i64::MAX))
     .fetch(pool);
     // One key to look books up by, reused: no allocation per row for a book already seen.
     let mut key: BookKey = (String::new(), String::new());

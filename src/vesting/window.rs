@@ -135,7 +135,8 @@ impl Tranches {
 /// The emission tranches of the window by book, in the compact form.
 #[derive(Debug, Clone, Default)]
 pub struct Window {
-    /// The id that offset 0 stands for: the lowest id held (or inserted) since the last rebase.
+    /// The id that offset 0 stands for (0 until an id does not fit: ids below 2^32 are their
+    /// own offsets).
     base: i64,
     books: HashMap<BookKey, Tranches>,
 }
@@ -143,14 +144,6 @@ pub struct Window {
 impl Window {
     pub fn new() -> Self {
         Self::default()
-    }
-
-    /// An empty window whose ids count from `base` (the lowest id a bulk load will add).
-    pub fn with_base(base: i64) -> Self {
-        Window {
-            base,
-            books: HashMap::new(),
-        }
     }
 
     /// Number of emission tranches held.
@@ -168,12 +161,6 @@ impl Window {
             .ok()
             .filter(|b| b & STATE == 0)
             .ok_or(WindowError::Block(entry.block))?;
-        if self.is_empty() {
-            self.base = self.base.min(entry.id);
-            if entry.id - self.base > i64::from(u32::MAX) {
-                self.base = entry.id;
-            }
-        }
         if entry.id < self.base || entry.id - self.base > i64::from(u32::MAX) {
             self.rebase(entry.id)?;
         }
@@ -189,7 +176,9 @@ impl Window {
         })
     }
 
-    /// Counts ids from the lowest of those held and `id`, if every one then fits.
+    /// Counts ids from below the lowest of those held and `id`, if every one then fits. The
+    /// base is left up to 2^31 below the lowest, so that ids arriving out of order (a bulk
+    /// load in table order) seldom move it again.
     fn rebase(&mut self, id: i64) -> Result<(), WindowError> {
         let held = self.books.values().flat_map(|t| &t.slots);
         let (low, high) = held.fold((id, id), |(lo, hi), s| {
@@ -199,7 +188,8 @@ impl Window {
         if high - low > i64::from(u32::MAX) {
             return Err(WindowError::IdSpan { low, high });
         }
-        let shift = self.base - low;
+        let base = (low - (1 << 31)).max(high - i64::from(u32::MAX));
+        let shift = self.base - base;
         for t in self.books.values_mut() {
             for s in &mut t.slots {
                 s.id = (i64::from(s.id) + shift) as u32;
@@ -208,7 +198,7 @@ impl Window {
                 p.0 = (i64::from(p.0) + shift) as u32;
             }
         }
-        self.base = low;
+        self.base = base;
         Ok(())
     }
 
