@@ -35,11 +35,10 @@ fn main() {
         .map(|i| {
             // A mix of reliabilities; one day in 50 unknown (tenure down).
             let quality = (i % 10) as u64;
-            let period = |index: i64, start, rounds: u32, rng: &mut Rng| {
+            let period = |index: i64, rounds: u32, rng: &mut Rng| {
                 let down = (rng.next() % 100) < quality;
                 Period {
                     index,
-                    start,
                     rounds,
                     up: if down {
                         rounds - 1 - (rng.next() % 3) as u32
@@ -48,25 +47,27 @@ fn main() {
                     },
                 }
             };
+            // Day and hour numbers since the Unix epoch, counted from t0.
+            let (d0, h0) = (t0.timestamp() / 86_400, t0.timestamp() / 3_600);
             let mut d = Vec::new();
             for x in 0..days {
                 if !rng.next().is_multiple_of(50) {
-                    d.push(period(x, t0 + Duration::days(x), 288, &mut rng));
+                    d.push(period(d0 + x, 288, &mut rng));
                 }
             }
             let first_hour = days * 24 - hours;
             let h: Vec<Period> = (first_hour..days * 24)
-                .map(|x| period(x, t0 + Duration::hours(x), 12, &mut rng))
+                .map(|x| period(h0 + x, 12, &mut rng))
                 .collect();
             History {
                 current: Some(1.0 - quality as f64 / 100.0),
                 historical: Some(1.0 - quality as f64 / 90.0),
                 days: d.into(),
                 hours: h.into(),
-                last_day: days - 1,
-                last_hour: days * 24 - 1,
+                last_day: d0 + days - 1,
+                last_hour: h0 + days * 24 - 1,
                 registered_days: days as f64,
-                registered_day: 0,
+                registered_day: d0,
                 now: Some(t0 + Duration::days(days)),
                 ..History::default()
             }

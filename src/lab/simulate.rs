@@ -242,21 +242,13 @@ impl<'a> World<'a> {
                 }
                 let up = m.miner.up_rounds(h, start, rounds);
                 let id = m.r.miner_id;
-                let p = |index, start, (rounds, up)| Period {
-                    index,
-                    start,
-                    rounds,
-                    up,
-                };
+                let p = |index, (rounds, up)| Period { index, rounds, up };
                 self.tracker
                     .cache
-                    .upsert_hour(id, p(utc_hour, start, (rounds, up)));
+                    .upsert_hour(id, p(utc_hour, (rounds, up)));
                 m.today = (m.today.0 + rounds, m.today.1 + up);
                 if last_of_day || h + 1 == hour {
-                    let day_start = Periods::day_start(utc_day);
-                    self.tracker
-                        .cache
-                        .upsert_day(id, p(utc_day, day_start, m.today));
+                    self.tracker.cache.upsert_day(id, p(utc_day, m.today));
                 }
                 if last_of_day {
                     self.figures.downtime(day, m.today);

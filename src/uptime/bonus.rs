@@ -599,7 +599,7 @@ fn time_windows(cfg: &UptimeConfig, h: &History) -> Vec<Bonus> {
         b.push(unset(Rule::PeakHours, "uptime.time.peak_hours_utc"));
         b.push(unset(Rule::OffPeak, "uptime.time.peak_hours_utc"));
     } else {
-        let peak = |p: &Period| t.peak_hours_utc.contains(&(p.start.hour() as u8));
+        let peak = |p: &Period| t.peak_hours_utc.contains(&(p.hour_start().hour() as u8));
         b.push(window(Rule::PeakHours, t.peak_bonus, "peak hours", &peak));
         let off_peak = |p: &Period| !peak(p);
         b.push(window(
@@ -609,13 +609,13 @@ fn time_windows(cfg: &UptimeConfig, h: &History) -> Vec<Bonus> {
             &off_peak,
         ));
     }
-    let weekend = |p: &Period| matches!(p.start.weekday(), Weekday::Sat | Weekday::Sun);
+    let weekend = |p: &Period| matches!(p.hour_start().weekday(), Weekday::Sat | Weekday::Sun);
     b.push(window(Rule::Weekend, t.weekend_bonus, "weekends", &weekend));
     let holidays: Vec<NaiveDate> = t.holidays.iter().map(|d| d.0).collect();
     if holidays.is_empty() {
         b.push(unset(Rule::Holidays, "uptime.time.holidays"));
     } else {
-        let holiday = |p: &Period| holidays.contains(&p.start.date_naive());
+        let holiday = |p: &Period| holidays.contains(&p.hour_start().date_naive());
         b.push(window(
             Rule::Holidays,
             t.holiday_bonus,
@@ -628,8 +628,9 @@ fn time_windows(cfg: &UptimeConfig, h: &History) -> Vec<Bonus> {
     } else {
         let maintenance = |p: &Period| {
             t.maintenance_windows.iter().any(|w| {
-                w.weekday.0 == p.start.weekday()
-                    && (u32::from(w.start_hour)..u32::from(w.end_hour)).contains(&p.start.hour())
+                w.weekday.0 == p.hour_start().weekday()
+                    && (u32::from(w.start_hour)..u32::from(w.end_hour))
+                        .contains(&p.hour_start().hour())
             })
         };
         let what = "maintenance windows";
@@ -678,7 +679,7 @@ fn all_week(cfg: &UptimeConfig, recent: &[Period]) -> Bonus {
             ratio(
                 recent
                     .iter()
-                    .filter(|p| p.start.weekday().num_days_from_monday() == d),
+                    .filter(|p| p.hour_start().weekday().num_days_from_monday() == d),
             )
         })
         .collect();
@@ -963,10 +964,19 @@ mod tests {
         Utc.with_ymd_and_hms(2026, 1, 5, 0, 0, 0).unwrap()
     }
 
-    fn period(index: i64, start: DateTime<Utc>, uptime: f64) -> Period {
+    /// Day and hour numbers (since the Unix epoch) of `t0`: a period's time follows from its
+    /// index.
+    fn d0() -> i64 {
+        t0().timestamp() / 86_400
+    }
+
+    fn h0() -> i64 {
+        d0() * 24
+    }
+
+    fn period(index: i64, uptime: f64) -> Period {
         Period {
             index,
-            start,
             rounds: 10_000,
             up: (uptime * 10_000.0).round() as u32,
         }
@@ -977,12 +987,13 @@ mod tests {
         let days: Vec<Period> = u
             .iter()
             .enumerate()
-            .filter_map(|(i, x)| x.map(|x| period(i as i64, t0() + Duration::days(i as i64), x)))
+            .filter_map(|(i, x)| x.map(|x| period(d0() + i as i64, x)))
             .collect();
         History {
             current: Some(1.0),
-            last_day: u.len() as i64 - 1,
-            last_hour: u.len() as i64 * 24 - 1,
+            last_day: d0() + u.len() as i64 - 1,
+            last_hour: (d0() + u.len() as i64) * 24 - 1,
+            registered_day: d0(),
             days: days.into(),
             now: Some(t0() + Duration::days(u.len() as i64)),
             ..History::default()
@@ -993,12 +1004,13 @@ mod tests {
         let hours: Vec<Period> = u
             .iter()
             .enumerate()
-            .filter_map(|(i, x)| x.map(|x| period(i as i64, t0() + Duration::hours(i as i64), x)))
+            .filter_map(|(i, x)| x.map(|x| period(h0() + i as i64, x)))
             .collect();
         History {
             current: Some(1.0),
-            last_hour: u.len() as i64 - 1,
-            last_day: u.len() as i64 / 24 - 1,
+            last_hour: h0() + u.len() as i64 - 1,
+            last_day: d0() + u.len() as i64 / 24 - 1,
+            registered_day: d0(),
             hours: hours.into(),
             now: Some(t0() + Duration::hours(u.len() as i64)),
             ..History::default()
@@ -1323,7 +1335,7 @@ mod tests {
         assert_eq!(bonus_of(&cfg, &days(&u), "network_supporter"), 0.15);
         // Registered inside the window: not yet.
         let mut h = days(&ok(90));
-        h.registered_day = 1;
+        h.registered_day = d0() + 1;
         assert_eq!(bonus_of(&cfg, &h, "network_supporter"), 0.0);
         // Grants: active, expired, revoked.
         let now = h.now.unwrap();
@@ -1441,7 +1453,7 @@ mod tests {
             };
             let mut h = days(&ok(n));
             h.hours = hours(&ok(14 * 24)).hours;
-            h.last_hour = n as i64 * 24 - 1;
+            h.last_hour = (d0() + n as i64) * 24 - 1;
             for p in h.hours.to_mut().iter_mut() {
                 p.index += n as i64 * 24 - 14 * 24;
             }
@@ -1495,7 +1507,7 @@ mod tests {
                 cfg.time.peak_hours_utc = vec![8, 9, 10];
                 let mut h = days(&d);
                 h.hours = hours(&hr).hours;
-                h.last_hour = h.last_hour.max(hr.len() as i64 - 1);
+                h.last_hour = h.last_hour.max(h0() + hr.len() as i64 - 1);
                 h.current = current;
                 let o = evaluate(&cfg, &h);
                 prop_assert!(o.multiplier.is_finite() && o.multiplier >= 1.0 && o.multiplier <= max);

@@ -163,15 +163,9 @@ impl Cache {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use chrono::{DateTime, Utc};
 
     fn p(index: i64, rounds: u32, up: u32) -> Period {
-        Period {
-            index,
-            start: DateTime::<Utc>::UNIX_EPOCH,
-            rounds,
-            up,
-        }
+        Period { index, rounds, up }
     }
 
     #[test]

@@ -71,7 +71,6 @@ impl StoredDay {
     fn day(&self) -> Period {
         Period {
             index: self.day,
-            start: Periods::day_start(self.day),
             rounds: self.rounds.max(0) as u32,
             up: self.up.max(0) as u32,
         }
@@ -91,7 +90,6 @@ impl StoredDay {
                 let index = self.day * 24 + i as i64;
                 Period {
                     index,
-                    start: Periods::hour_start(index),
                     rounds: *rounds as u32,
                     up: (*up).max(0) as u32,
                 }

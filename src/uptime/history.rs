@@ -6,18 +6,22 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 /// One UTC hour or day of one miner (by the chain's block timestamps): `rounds` rounds ran (> 0)
-/// and the miner was up in `up`.
+/// and the miner was up in `up`. 16 bytes: the cache holds 400 days and 1,100 hours of every
+/// miner, and the hour's or day's start follows from its index.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct Period {
     /// Hour or day number since the Unix epoch (UTC).
     pub index: i64,
-    /// The start of the hour or day (UTC): time windows use it.
-    pub start: DateTime<Utc>,
     pub rounds: u32,
     pub up: u32,
 }
 
 impl Period {
+    /// The start of this period as an hour (UTC): time windows use it.
+    pub fn hour_start(&self) -> DateTime<Utc> {
+        DateTime::from_timestamp(self.index.saturating_mul(3_600), 0).unwrap_or_default()
+    }
+
     pub fn uptime(&self) -> f64 {
         if self.rounds == 0 {
             0.0
@@ -123,7 +127,6 @@ mod tests {
         assert!((slope(&[(0.0, 0.5), (1.0, 0.6), (2.0, 0.7)]).unwrap() - 0.1).abs() < 1e-12);
         let p = |index, up| Period {
             index,
-            start: DateTime::<Utc>::UNIX_EPOCH,
             rounds: 4,
             up,
         };

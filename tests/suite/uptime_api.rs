@@ -628,12 +628,11 @@ async fn a_time_window_at_a_utc_hour_boundary_follows_the_block_timestamp(pool: 
         exempt: Default::default(),
     };
     let mut t = Tracker::new(&s);
-    for (hour, start, rounds, up) in rows {
+    for (hour, _, rounds, up) in rows {
         t.cache.upsert_hour(
             1,
             tenure::uptime::history::Period {
                 index: hour,
-                start,
                 rounds: rounds as u32,
                 up: up as u32,
             },
