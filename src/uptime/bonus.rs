@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use chrono::{Datelike, NaiveDate, Timelike, Weekday};
+use chrono::{DateTime, Utc, Weekday};
 use serde::{Deserialize, Serialize};
 
 use crate::config::{UptimeCombine, UptimeConfig};
@@ -599,7 +599,7 @@ fn time_windows(cfg: &UptimeConfig, h: &History) -> Vec<Bonus> {
         b.push(unset(Rule::PeakHours, "uptime.time.peak_hours_utc"));
         b.push(unset(Rule::OffPeak, "uptime.time.peak_hours_utc"));
     } else {
-        let peak = |p: &Period| t.peak_hours_utc.contains(&(p.hour_start().hour() as u8));
+        let peak = |p: &Period| t.peak_hours_utc.contains(&(p.hour_of_day() as u8));
         b.push(window(Rule::PeakHours, t.peak_bonus, "peak hours", &peak));
         let off_peak = |p: &Period| !peak(p);
         b.push(window(
@@ -609,13 +609,21 @@ fn time_windows(cfg: &UptimeConfig, h: &History) -> Vec<Bonus> {
             &off_peak,
         ));
     }
-    let weekend = |p: &Period| matches!(p.hour_start().weekday(), Weekday::Sat | Weekday::Sun);
+    let weekend = |p: &Period| matches!(p.weekday(), Weekday::Sat | Weekday::Sun);
     b.push(window(Rule::Weekend, t.weekend_bonus, "weekends", &weekend));
-    let holidays: Vec<NaiveDate> = t.holidays.iter().map(|d| d.0).collect();
+    // As UTC day numbers since the Unix epoch, an hour's `day()`.
+    let holidays: Vec<i64> = t
+        .holidays
+        .iter()
+        .map(|d| {
+            d.0.signed_duration_since(DateTime::<Utc>::UNIX_EPOCH.date_naive())
+                .num_days()
+        })
+        .collect();
     if holidays.is_empty() {
         b.push(unset(Rule::Holidays, "uptime.time.holidays"));
     } else {
-        let holiday = |p: &Period| holidays.contains(&p.hour_start().date_naive());
+        let holiday = |p: &Period| holidays.contains(&p.day());
         b.push(window(
             Rule::Holidays,
             t.holiday_bonus,
@@ -628,9 +636,8 @@ fn time_windows(cfg: &UptimeConfig, h: &History) -> Vec<Bonus> {
     } else {
         let maintenance = |p: &Period| {
             t.maintenance_windows.iter().any(|w| {
-                w.weekday.0 == p.hour_start().weekday()
-                    && (u32::from(w.start_hour)..u32::from(w.end_hour))
-                        .contains(&p.hour_start().hour())
+                w.weekday.0 == p.weekday()
+                    && (u32::from(w.start_hour)..u32::from(w.end_hour)).contains(&p.hour_of_day())
             })
         };
         let what = "maintenance windows";
@@ -679,7 +686,7 @@ fn all_week(cfg: &UptimeConfig, recent: &[Period]) -> Bonus {
             ratio(
                 recent
                     .iter()
-                    .filter(|p| p.hour_start().weekday().num_days_from_monday() == d),
+                    .filter(|p| p.weekday().num_days_from_monday() == d),
             )
         })
         .collect();
@@ -956,7 +963,7 @@ mod tests {
     use chrono::{DateTime, Duration, TimeZone, Utc};
 
     fn date(y: i32, m: u32, d: u32) -> crate::config::Date {
-        crate::config::Date(NaiveDate::from_ymd_opt(y, m, d).unwrap())
+        crate::config::Date(chrono::NaiveDate::from_ymd_opt(y, m, d).unwrap())
     }
 
     /// Day 0 starts on Monday 2026-01-05 00:00 UTC.

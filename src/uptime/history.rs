@@ -2,7 +2,7 @@
 //! the hourly and daily rollups. A UTC hour or day without any round is *unknown* and simply
 //! absent: it neither breaks nor extends a run, and never counts against the miner.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Utc, Weekday};
 use serde::Serialize;
 
 /// One UTC hour or day of one miner (by the chain's block timestamps): `rounds` rounds ran (> 0)
@@ -17,9 +17,34 @@ pub struct Period {
 }
 
 impl Period {
-    /// The start of this period as an hour (UTC): time windows use it.
+    /// The start of this period as an hour (UTC).
     pub fn hour_start(&self) -> DateTime<Utc> {
         DateTime::from_timestamp(self.index.saturating_mul(3_600), 0).unwrap_or_default()
+    }
+
+    /// This period as an hour: its UTC hour of day (0–23). Time windows use it, and the
+    /// weekday and day below, for millions of hours an epoch: plain arithmetic on the index.
+    pub fn hour_of_day(&self) -> u32 {
+        self.index.rem_euclid(24) as u32
+    }
+
+    /// This period as an hour: its UTC day number since the Unix epoch.
+    pub fn day(&self) -> i64 {
+        self.index.div_euclid(24)
+    }
+
+    /// This period as an hour: its UTC weekday (day 0, 1970-01-01, was a Thursday).
+    pub fn weekday(&self) -> Weekday {
+        const FROM_MONDAY: [Weekday; 7] = [
+            Weekday::Mon,
+            Weekday::Tue,
+            Weekday::Wed,
+            Weekday::Thu,
+            Weekday::Fri,
+            Weekday::Sat,
+            Weekday::Sun,
+        ];
+        FROM_MONDAY[(self.day() + 3).rem_euclid(7) as usize]
     }
 
     pub fn uptime(&self) -> f64 {
@@ -117,6 +142,24 @@ pub fn slope(points: &[(f64, f64)]) -> Option<f64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The arithmetic on an hour's index agrees with the calendar, before and after 1970.
+    #[test]
+    fn an_hours_time_follows_from_its_index() {
+        use chrono::{Datelike, Timelike};
+        for index in (-100_000i64..600_000).step_by(37) {
+            let p = Period {
+                index,
+                rounds: 1,
+                up: 1,
+            };
+            let t = p.hour_start();
+            assert_eq!(p.hour_of_day(), t.hour(), "{index}");
+            assert_eq!(p.weekday(), t.weekday(), "{index}");
+            let day = t.date_naive() - DateTime::<Utc>::UNIX_EPOCH.date_naive();
+            assert_eq!(p.day(), day.num_days(), "{index}");
+        }
+    }
 
     #[test]
     fn statistics() {
