@@ -45,6 +45,27 @@ pub struct Checked {
     pub hash: H256,
 }
 
+/// The block hash a transaction's era signs (`CheckMortality`'s implicit): genesis for an
+/// immortal one, else its birth block's.
+fn checkpoint(chain: &Chain, era: &[u8]) -> Result<H256, Invalid> {
+    match era {
+        [0] => Ok(chain.blocks[0].hash),
+        [a, b] => {
+            // A pool validates as the block being built, best + 1 (substrate's
+            // `validate_transaction`), and every pooled transaction goes into that block. Past
+            // its era the birth moves on to a later block: its hash then fails the signature,
+            // or it is not there yet.
+            let best = chain.best();
+            let (birth, _) = mortal_birth(u16::from_le_bytes([*a, *b]), best + 1);
+            if birth > best {
+                return Err(Invalid::AncientBirthBlock);
+            }
+            Ok(chain.blocks[birth as usize].hash)
+        }
+        _ => Err(Invalid::Undecodable("bad era".into())),
+    }
+}
+
 /// Birth block of a mortal era (as `sp_runtime::generic::Era::birth`), from its two encoded bytes.
 fn mortal_birth(encoded: u16, current: u64) -> (u64, u64) {
     let period = 2u64 << (encoded % 16);
@@ -83,7 +104,6 @@ pub fn check(chain: &Chain, bytes: &[u8]) -> Result<Checked, Invalid> {
         }
     };
 
-    let best = chain.best();
     let genesis = chain.blocks[0].hash;
     let mut nonce = None;
     let mut implicit = Vec::new();
@@ -93,24 +113,7 @@ pub fn check(chain: &Chain, bytes: &[u8]) -> Result<Checked, Invalid> {
             "CheckSpecVersion" => chain.runtime().spec_version.encode_to(&mut implicit),
             "CheckTxVersion" => 1u32.encode_to(&mut implicit),
             "CheckGenesis" => genesis.encode_to(&mut implicit),
-            "CheckMortality" => {
-                let checkpoint = match value {
-                    [0] => genesis,
-                    [a, b] => {
-                        // A pool validates as the block being built, best + 1 (substrate's
-                        // `validate_transaction`), and every pooled transaction goes into that
-                        // block. Past its era the birth moves on to a later block: its hash
-                        // then fails the signature, or it is not there yet.
-                        let (birth, _) = mortal_birth(u16::from_le_bytes([*a, *b]), best + 1);
-                        if birth > best {
-                            return Err(Invalid::AncientBirthBlock);
-                        }
-                        chain.blocks[birth as usize].hash
-                    }
-                    _ => return Err(Invalid::Undecodable("bad era".into())),
-                };
-                checkpoint.encode_to(&mut implicit);
-            }
+            "CheckMortality" => checkpoint(chain, value)?.encode_to(&mut implicit),
             "CheckNonce" => {
                 let n = Compact::<u32>::decode(&mut &value[..])
                     .map_err(|e| Invalid::Undecodable(format!("nonce: {e}")))?;

@@ -245,52 +245,65 @@ impl Runner {
                 }
             };
             self.pulse.beat();
-            if matches!(stepped, Ok(()) | Err(RunError::Fence(_))) {
-                self.failures = 0;
-            } else {
-                self.failures += 1;
+            if stepped.is_ok() {
+                last = Some(head.number);
             }
-            self.metrics
-                .guards
-                .weights_step_failures
-                .set(i64::from(self.failures));
-            match stepped {
-                Ok(()) => {
-                    last = Some(head.number);
-                    delay = self.s.poll;
-                }
-                Err(RunError::Fatal(reason)) => {
-                    self.health.fail(CHECK_WEIGHTS, reason.clone());
-                    return Err(anyhow::anyhow!(reason));
-                }
-                Err(RunError::Fence(FenceError::Fenced { token, .. })) => {
-                    tracing::warn!(
-                        token,
-                        block = head.number,
-                        "weights: the lease term ended mid-step; nothing more is written under it"
+            delay = self.outcome(head, stepped, delay)?;
+        }
+    }
+
+    /// Counts a step's result (failures in a row fail readiness from the second) and returns
+    /// the delay before the next poll: the poll interval, or a doubling backoff after a failure.
+    /// A fatal error ends the task.
+    fn outcome(
+        &mut self,
+        head: BlockRef,
+        stepped: Result<(), RunError>,
+        delay: Duration,
+    ) -> anyhow::Result<Duration> {
+        if matches!(stepped, Ok(()) | Err(RunError::Fence(_))) {
+            self.failures = 0;
+        } else {
+            self.failures += 1;
+        }
+        self.metrics
+            .guards
+            .weights_step_failures
+            .set(i64::from(self.failures));
+        match stepped {
+            Ok(()) => Ok(self.s.poll),
+            Err(RunError::Fatal(reason)) => {
+                self.health.fail(CHECK_WEIGHTS, reason.clone());
+                Err(anyhow::anyhow!(reason))
+            }
+            Err(RunError::Fence(FenceError::Fenced { token, .. })) => {
+                tracing::warn!(
+                    token,
+                    block = head.number,
+                    "weights: the lease term ended mid-step; nothing more is written under it"
+                );
+                Ok(delay)
+            }
+            Err(e) => {
+                self.metrics
+                    .weights
+                    .failures
+                    .get_or_create(&ReasonLabels {
+                        reason: "internal".into(),
+                    })
+                    .inc();
+                tracing::warn!(error = %e, block = head.number, failures = self.failures, "weights step failed; retrying");
+                if self.failures >= 2 {
+                    // Refusing once can be a blip; twice in a row is a condition.
+                    self.health.fail(
+                        CHECK_WEIGHTS,
+                        format!(
+                            "the weights step failed {} times in a row: {e}",
+                            self.failures
+                        ),
                     );
                 }
-                Err(e) => {
-                    self.metrics
-                        .weights
-                        .failures
-                        .get_or_create(&ReasonLabels {
-                            reason: "internal".into(),
-                        })
-                        .inc();
-                    tracing::warn!(error = %e, block = head.number, failures = self.failures, "weights step failed; retrying");
-                    if self.failures >= 2 {
-                        // Refusing once can be a blip; twice in a row is a condition.
-                        self.health.fail(
-                            CHECK_WEIGHTS,
-                            format!(
-                                "the weights step failed {} times in a row: {e}",
-                                self.failures
-                            ),
-                        );
-                    }
-                    delay = (delay * 2).min(Duration::from_secs(10));
-                }
+                Ok((delay * 2).min(Duration::from_secs(10)))
             }
         }
     }

@@ -43,6 +43,14 @@ fn args(metadata: Option<PathBuf>) -> DevnetArgs {
     }
 }
 
+/// The devnet's first validator, the signer of the tests' transactions.
+fn validator(a: &DevnetArgs) -> subxt_signer::sr25519::Keypair {
+    subxt_signer::sr25519::Keypair::from_secret_key(tenure_devnet::chain::validator_secret(
+        a.seed, 0,
+    ))
+    .unwrap()
+}
+
 #[tokio::test]
 async fn two_hundred_blocks_exactly_once_through_drops_and_a_stall() {
     let devnet = Devnet::start(&DevnetArgs {
@@ -256,10 +264,7 @@ async fn set_weights_through_the_client() {
         };
         let devnet = Devnet::start(&a).await.unwrap();
         let client = ChainClient::new(settings(&devnet.url()));
-        let signer = subxt_signer::sr25519::Keypair::from_secret_key(
-            tenure_devnet::chain::validator_secret(a.seed, 0),
-        )
-        .unwrap();
+        let signer = validator(&a);
         let call = |dests: Vec<u16>, weights: Vec<u16>| {
             vec![
                 Value::u128(a.netuid.into()),
@@ -317,10 +322,7 @@ async fn a_transaction_past_its_lifetime_is_refused_and_never_lands() {
     };
     let devnet = Devnet::start(&a).await.unwrap();
     let client = ChainClient::new(settings(&devnet.url()));
-    let signer = subxt_signer::sr25519::Keypair::from_secret_key(
-        tenure_devnet::chain::validator_secret(a.seed, 0),
-    )
-    .unwrap();
+    let signer = validator(&a);
     let who = AccountId(signer.public_key().0);
     // Weights 1:2 or 2:1 on uids 2 and 3: which of the two landed shows in storage.
     let call = |first: u16| {
@@ -407,10 +409,7 @@ async fn commit_reveal_through_the_client() {
     };
     let devnet = Devnet::start(&a).await.unwrap();
     let client = ChainClient::new(settings(&devnet.url()));
-    let signer = subxt_signer::sr25519::Keypair::from_secret_key(
-        tenure_devnet::chain::validator_secret(a.seed, 0),
-    )
-    .unwrap();
+    let signer = validator(&a);
     let head = client.finalized_head().await.unwrap();
     let h = client.hyperparams(head, a.netuid).await.unwrap();
     assert!(h.commit_reveal);
