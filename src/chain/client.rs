@@ -1185,7 +1185,6 @@ fn storage_error(item: &str, block: u64, err: subxt::error::StorageError) -> Cha
     }
 }
 
-/// An answer of the node to a submission: a pool refusal, or a transport failure.
 /// A submission's error as the node gave it: subxt shows a JSON-RPC error's message and code
 /// ("Invalid Transaction (1010)"), but the node says why in its `data` ("Transaction has a bad
 /// signature", "Custom error: 5"), which is added here.
@@ -1210,6 +1209,7 @@ fn refusal(e: &(dyn std::error::Error + 'static)) -> String {
     text
 }
 
+/// An answer of the node to a submission: a pool refusal, or a transport failure.
 fn classify_submit(reason: &str) -> ChainError {
     if reason.contains("Invalid Transaction")
         || reason.contains("Priority is too low")

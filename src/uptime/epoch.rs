@@ -133,16 +133,18 @@ pub async fn read_rollups(
     while let Some(d) = found.try_next().await? {
         if d.day >= from_day {
             periods += 1;
-            match bulk {
-                true => days.entry(d.miner_id).or_default().push(d.day()),
-                false => cache.upsert_day(d.miner_id, d.day()),
+            if bulk {
+                days.entry(d.miner_id).or_default().push(d.day());
+            } else {
+                cache.upsert_day(d.miner_id, d.day());
             }
         }
         for h in d.hours().filter(|h| h.index >= from_hour) {
             periods += 1;
-            match bulk {
-                true => hours.entry(d.miner_id).or_default().push(h),
-                false => cache.upsert_hour(d.miner_id, h),
+            if bulk {
+                hours.entry(d.miner_id).or_default().push(h);
+            } else {
+                cache.upsert_hour(d.miner_id, h);
             }
         }
     }

@@ -7,7 +7,7 @@ use serde::Serialize;
 
 /// One UTC hour or day of one miner (by the chain's block timestamps): `rounds` rounds ran (> 0)
 /// and the miner was up in `up`. 16 bytes: the cache holds 400 days and 1,100 hours of every
-/// miner, and the hour's or day's start follows from its index.
+/// miner, and the hour's or day's start follows from its index (`Periods::hour_start`, `day_start`).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct Period {
     /// Hour or day number since the Unix epoch (UTC).
@@ -17,11 +17,6 @@ pub struct Period {
 }
 
 impl Period {
-    /// The start of this period as an hour (UTC).
-    pub fn hour_start(&self) -> DateTime<Utc> {
-        DateTime::from_timestamp(self.index.saturating_mul(3_600), 0).unwrap_or_default()
-    }
-
     /// This period as an hour: its UTC hour of day (0–23). Time windows use it, and the
     /// weekday and day below, for millions of hours an epoch: plain arithmetic on the index.
     pub fn hour_of_day(&self) -> u32 {
@@ -153,7 +148,7 @@ mod tests {
                 rounds: 1,
                 up: 1,
             };
-            let t = p.hour_start();
+            let t = crate::uptime::store::Periods::hour_start(index);
             assert_eq!(p.hour_of_day(), t.hour(), "{index}");
             assert_eq!(p.weekday(), t.weekday(), "{index}");
             let day = t.date_naive() - DateTime::<Utc>::UNIX_EPOCH.date_naive();

@@ -65,6 +65,15 @@ const EMPTY: u32 = 1 << 30;
 const PARTIAL: u32 = 2 << 30;
 const STATE: u32 = 3 << 30;
 
+/// The state of a tranche holding `remaining` of its `initial` amount.
+fn state_of(initial: Rao, remaining: Rao) -> u32 {
+    match remaining {
+        r if r == initial => FULL,
+        0 => EMPTY,
+        _ => PARTIAL,
+    }
+}
+
 /// One emission tranche in 16 bytes (a wide [`Entry`] takes 32): its id as an offset from the
 /// window's base, its block with the state of its remaining amount, its initial amount. Most
 /// tranches hold all or nothing of what they received; the others keep the amount aside.
@@ -109,11 +118,7 @@ impl Tranches {
     fn set(&mut self, i: usize, remaining: Rao) {
         let s = &mut self.slots[i];
         let id = s.id;
-        let state = match remaining {
-            r if r == s.initial => FULL,
-            0 => EMPTY,
-            _ => PARTIAL,
-        };
+        let state = state_of(s.initial, remaining);
         s.block_state = (s.block_state & !STATE) | state;
         let at = self.partial.binary_search_by_key(&id, |p| p.0);
         match (state == PARTIAL, at) {
@@ -164,14 +169,9 @@ impl Window {
         if entry.id < self.base || entry.id - self.base > i64::from(u32::MAX) {
             self.rebase(entry.id)?;
         }
-        let state = match entry.remaining {
-            r if r == entry.initial => FULL,
-            0 => EMPTY,
-            _ => PARTIAL,
-        };
         Ok(Slot {
             id: (entry.id - self.base) as u32,
-            block_state: block | state,
+            block_state: block | state_of(entry.initial, entry.remaining),
             initial: entry.initial,
         })
     }
@@ -315,6 +315,15 @@ mod tests {
         (c.to_string(), String::new())
     }
 
+    fn entry(id: i64, block: u64, initial: Rao, remaining: Rao) -> Entry {
+        Entry {
+            id,
+            block,
+            initial,
+            remaining,
+        }
+    }
+
     /// The window fed with a book's emission tranches answers what the book itself answers.
     #[test]
     fn agrees_with_the_book() {
@@ -379,12 +388,7 @@ mod tests {
     #[test]
     fn coldkey_swap_merges_books_in_id_order() {
         let mut w = Window::new();
-        let e = |id, block| Entry {
-            id,
-            block,
-            initial: 10,
-            remaining: 10,
-        };
+        let e = |id, block| entry(id, block, 10, 10);
         w.insert(key("old"), e(1, 5)).unwrap();
         w.insert(key("old"), e(4, 9)).unwrap();
         w.insert(key("new"), e(2, 7)).unwrap();
@@ -499,12 +503,7 @@ mod tests {
     #[test]
     fn an_older_id_rebases_the_window() {
         let mut w = Window::new();
-        let e = |id, block, remaining| Entry {
-            id,
-            block,
-            initial: 100,
-            remaining,
-        };
+        let e = |id, block, remaining| entry(id, block, 100, remaining);
         let high = 9_000_000_000i64;
         w.insert(key("a"), e(high, 20, 40)).unwrap();
         w.insert(key("a"), e(high - 4_000_000_000, 10, 100))
@@ -522,12 +521,7 @@ mod tests {
     #[test]
     fn what_the_compact_form_cannot_hold_is_refused() {
         let mut w = Window::new();
-        let e = |id, block| Entry {
-            id,
-            block,
-            initial: 1,
-            remaining: 1,
-        };
+        let e = |id, block| entry(id, block, 1, 1);
         w.insert(key("a"), e(10, 1)).unwrap();
         assert_eq!(
             w.insert(key("a"), e(10 + (1 << 32), 2)),

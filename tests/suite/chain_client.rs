@@ -43,6 +43,17 @@ fn args(metadata: Option<PathBuf>) -> DevnetArgs {
     }
 }
 
+/// `set_weights` arguments: `dests` with `weights`, version key 0.
+fn set_weights(netuid: u16, dests: &[u16], weights: &[u16]) -> Vec<Value> {
+    let u16s = |v: &[u16]| Value::unnamed_composite(v.iter().map(|x| Value::u128((*x).into())));
+    vec![
+        Value::u128(netuid.into()),
+        u16s(dests),
+        u16s(weights),
+        Value::u128(0),
+    ]
+}
+
 /// The devnet's first validator, the signer of the tests' transactions.
 fn validator(a: &DevnetArgs) -> subxt_signer::sr25519::Keypair {
     subxt_signer::sr25519::Keypair::from_secret_key(tenure_devnet::chain::validator_secret(
@@ -265,14 +276,7 @@ async fn set_weights_through_the_client() {
         let devnet = Devnet::start(&a).await.unwrap();
         let client = ChainClient::new(settings(&devnet.url()));
         let signer = validator(&a);
-        let call = |dests: Vec<u16>, weights: Vec<u16>| {
-            vec![
-                Value::u128(a.netuid.into()),
-                Value::unnamed_composite(dests.into_iter().map(|d| Value::u128(d.into()))),
-                Value::unnamed_composite(weights.into_iter().map(|w| Value::u128(w.into()))),
-                Value::u128(0),
-            ]
-        };
+        let call = |dests: Vec<u16>, weights: Vec<u16>| set_weights(a.netuid, &dests, &weights);
         let done = client
             .submit(
                 &signer,
@@ -325,14 +329,7 @@ async fn a_transaction_past_its_lifetime_is_refused_and_never_lands() {
     let signer = validator(&a);
     let who = AccountId(signer.public_key().0);
     // Weights 1:2 or 2:1 on uids 2 and 3: which of the two landed shows in storage.
-    let call = |first: u16| {
-        vec![
-            Value::u128(a.netuid.into()),
-            Value::unnamed_composite([Value::u128(2), Value::u128(3)]),
-            Value::unnamed_composite([Value::u128(first.into()), Value::u128((3 - first).into())]),
-            Value::u128(0),
-        ]
-    };
+    let call = |first: u16| set_weights(a.netuid, &[2, 3], &[first, 3 - first]);
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     let head = loop {
         let head = client.finalized_head().await.unwrap();
