@@ -178,7 +178,23 @@ async fn network_step(pool: &sqlx::PgPool, n: usize) -> anyhow::Result<()> {
         let mut conn = pool.acquire().await?;
         let t = Instant::now();
         let at = chrono::DateTime::from_timestamp(block * 12, 0).unwrap_or_default();
-        let s = tenure::network::store::record(&mut conn, 1, (block as u64, at), 7_200).await?;
+        // The epoch's uptime as the engine hands it over: every miner evaluated.
+        let figures: Vec<tenure::uptime::epoch::Figures> = (1..=n as i64)
+            .map(|miner_id| tenure::uptime::epoch::Figures {
+                miner_id,
+                current: Some(0.99),
+                historical: Some(0.98),
+                multiplier: 1.2,
+            })
+            .collect();
+        let cache = tenure::uptime::cache::Cache::new();
+        let uptime = tenure::network::store::Uptime::Recorded {
+            epoch: Some(block as u64),
+            miners: &figures,
+            cache: &cache,
+        };
+        let s =
+            tenure::network::store::record(&mut conn, 1, (block as u64, at), 7_200, uptime).await?;
         times.push(t.elapsed().as_secs_f64() * 1000.0);
         assert_eq!(s.miners, n);
         assert!(s.gini.is_some());

@@ -267,15 +267,19 @@ pub async fn write(
         .await?;
         rows += 1;
     }
+    let mut laps = Laps::start();
     rows += miners(&mut tx, n, b, w).await?;
     rows += owners(&mut tx, n, b, w, window).await?;
+    laps.lap("miners");
     rows += stake_and_emissions(&mut tx, n, b, w).await?;
+    laps.lap("stake_emissions");
     rows += books(&mut tx, n, b, scope, w, window).await?;
+    laps.lap("books");
     rows += reveals(&mut tx, n, b, w).await?;
     rows += gap(&mut tx, n, w).await?;
     let epoch = match w.epoch {
         Some(_) => {
-            let recorded = record_engines(&mut tx, s, w, mem).await?;
+            let recorded = record_engines(&mut tx, s, w, mem, &mut laps).await?;
             rows += (recorded.vesting.miners + recorded.uptime.miners) as u64 + 3;
             Some(Box::new(recorded))
         }
@@ -298,7 +302,44 @@ pub async fn write(
         .execute(&mut *tx)
         .await?;
     tx.commit().await?;
+    laps.lap("commit");
+    if epoch.is_some() {
+        tracing::debug!(block = w.number, rows, steps = %laps, "epoch block written");
+    }
     Ok(Written::Rows(rows, epoch))
+}
+
+/// Where an epoch block's transaction spends its time (logged at debug level): the steps'
+/// names and milliseconds, in order.
+struct Laps {
+    last: std::time::Instant,
+    laps: Vec<(&'static str, f64)>,
+}
+
+impl Laps {
+    fn start() -> Self {
+        Laps {
+            last: std::time::Instant::now(),
+            laps: Vec::new(),
+        }
+    }
+
+    fn lap(&mut self, name: &'static str) {
+        let now = std::time::Instant::now();
+        let ms = (now - self.last).as_secs_f64() * 1000.0;
+        self.laps.push((name, ms));
+        self.last = now;
+    }
+}
+
+impl std::fmt::Display for Laps {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for (i, (name, ms)) in self.laps.iter().enumerate() {
+            let sep = if i == 0 { "" } else { " " };
+            write!(f, "{sep}{name}={ms:.1}ms")?;
+        }
+        Ok(())
+    }
 }
 
 type Tx<'a> = Transaction<'a, Postgres>;
@@ -554,21 +595,32 @@ async fn record_engines(
     s: &Settings,
     w: &BlockWrite,
     mem: &mut Memory,
+    laps: &mut Laps,
 ) -> Result<EpochWritten, StoreError> {
     let n = i32::from(s.netuid);
     let miners = crate::vesting::store::live_miners(tx, n, &s.vesting.exempt).await?;
+    laps.lap("live_miners");
     let vesting = record_epoch(tx, &s.vesting, w.number, &mut mem.window, &miners).await?;
+    laps.lap("vesting");
     let now = chrono::DateTime::from_timestamp_millis(i64_of(w.timestamp_ms)).unwrap_or_default();
     let uptime =
         crate::uptime::epoch::record_epoch(tx, &s.uptime, w.number, now, &mut mem.uptime, &miners)
             .await?;
+    laps.lap("uptime");
+    let recorded_uptime = crate::network::store::Uptime::Recorded {
+        epoch: (uptime.miners > 0).then_some(w.number),
+        miners: &uptime.evaluated,
+        cache: &mem.uptime.cache,
+    };
     let network = crate::network::store::record(
         tx,
         s.uptime.netuid,
         (w.number, now),
         s.uptime.periods.blocks_per_day,
+        recorded_uptime,
     )
     .await?;
+    laps.lap("network");
     Ok(EpochWritten {
         vesting,
         uptime,

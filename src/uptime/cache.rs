@@ -133,6 +133,22 @@ impl Cache {
         &v[..v.partition_point(|p| p.index <= last)]
     }
 
+    /// Miner-hours down per UTC day in `[from, to)` over the miners `ids`
+    /// (`24 · (rounds − up) / rounds` a miner and day), ascending. A day no miner has rounds
+    /// for is unknown, and absent: never zero.
+    pub fn downtime_by_day(&self, ids: &[i64], from: i64, to: i64) -> Vec<(i64, f64)> {
+        let mut by_day: std::collections::BTreeMap<i64, f64> = Default::default();
+        for id in ids {
+            let days = self.days(*id, to - 1);
+            let start = days.partition_point(|p| p.index < from);
+            for p in days[start..].iter().filter(|p| p.rounds > 0) {
+                let down = 24.0 * (f64::from(p.rounds) - f64::from(p.up)) / f64::from(p.rounds);
+                *by_day.entry(p.index).or_default() += down;
+            }
+        }
+        by_day.into_iter().collect()
+    }
+
     /// Up / rounds over the hours `(to - span, to]`: the current and historical windows, in
     /// whole UTC hours.
     pub fn uptime(&self, miner_id: i64, to: i64, span: i64) -> Option<f64> {

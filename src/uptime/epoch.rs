@@ -282,6 +282,18 @@ pub struct Recorded {
     pub boosted: usize,
     pub new_achievements: usize,
     pub seconds: f64,
+    /// The evaluated miners' figures as stored (validators and exempt uids left out): network
+    /// health reads them from here instead of reading the rows back.
+    pub evaluated: Vec<Figures>,
+}
+
+/// An evaluated miner's uptime figures at an epoch, as stored in `uptime_multipliers`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Figures {
+    pub miner_id: i64,
+    pub current: Option<f64>,
+    pub historical: Option<f64>,
+    pub multiplier: f64,
 }
 
 /// Computes and records the uptime of every registered miner at the epoch block `block`
@@ -306,6 +318,7 @@ pub async fn record_epoch(
         boosted: 0,
         new_achievements: 0,
         seconds: 0.0,
+        evaluated: Vec::new(),
     };
     if mode != Mode::Off {
         refresh(&mut *tx, s, t, (day, hour)).await?;
@@ -317,6 +330,7 @@ pub async fn record_epoch(
         recorded.miners = rows.ids.len();
         recorded.boosted = rows.multiplier.iter().filter(|m| **m > 1.0).count();
         recorded.new_achievements = new_achievements.len();
+        recorded.evaluated = rows.evaluated.clone();
         rows.insert(tx, n, block, mode).await?;
         store_achievements(tx, s, block, &new_achievements).await?;
     }
@@ -543,6 +557,14 @@ fn evaluate_all(
             new_achievements.extend(new_milestones(o).map(|(ms, bonus)| (id, ms, bonus)));
         }
         let detail = u.record();
+        if u.outcome.is_ok() {
+            rows.evaluated.push(Figures {
+                miner_id: id,
+                current: u.current,
+                historical: u.historical,
+                multiplier: u.multiplier(),
+            });
+        }
         rows.push(
             id,
             m.uid,
@@ -642,6 +664,7 @@ struct Rows {
     historical: Vec<Option<f64>>,
     detail: Vec<String>,
     multiplier: Vec<f64>,
+    evaluated: Vec<Figures>,
 }
 
 impl Rows {

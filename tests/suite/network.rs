@@ -7,6 +7,9 @@ use std::net::SocketAddr;
 use serde_json::Value as Json;
 use sqlx::PgPool;
 use tenure::api::ApiConfig;
+use tenure::network::store::{Uptime, record};
+use tenure::uptime::cache::Cache;
+use tenure::uptime::epoch::Figures;
 
 use crate::common;
 
@@ -162,6 +165,26 @@ async fn seed(pool: &PgPool) {
     }
 }
 
+/// The evaluated miners [`seed`] records at uptime epoch `epoch`, as the uptime engine hands
+/// them to the network step (the validator's skipped record left out).
+fn evaluated_at(epoch: u64) -> Vec<Figures> {
+    let f = |miner_id, current, historical, multiplier| Figures {
+        miner_id,
+        current,
+        historical,
+        multiplier,
+    };
+    match epoch {
+        100 => vec![f(1, Some(0.1), Some(0.1), 1.9)],
+        200 => vec![
+            f(1, Some(1.0), Some(0.9), 1.5),
+            f(4, Some(0.8), Some(0.7), 1.0),
+            f(5, None, None, 1.2),
+        ],
+        _ => Vec::new(),
+    }
+}
+
 /// The Gini coefficient by its definition over every pair.
 fn gini_by_pairs(x: &[f64]) -> f64 {
     let n = x.len() as f64;
@@ -265,14 +288,26 @@ async fn network_health_from_the_recorded_epochs(pool: PgPool) {
 #[sqlx::test]
 async fn each_epoch_is_recorded_and_served_newest_first(pool: PgPool) {
     seed(&pool).await;
+    let cache = Cache::new();
     let mut conn = pool.acquire().await.unwrap();
     for epoch in [100u64, 200] {
-        tenure::network::store::record(&mut conn, NETUID, (epoch, at(epoch)), DAY as u64)
+        let miners = evaluated_at(epoch);
+        let uptime = Uptime::Recorded {
+            epoch: Some(epoch),
+            miners: &miners,
+            cache: &cache,
+        };
+        record(&mut conn, NETUID, (epoch, at(epoch)), DAY as u64, uptime)
             .await
             .unwrap();
     }
     // An epoch without uptime rows (mode off): no uptime figures, never another epoch's.
-    let off = tenure::network::store::record(&mut conn, NETUID, (150, at(150)), DAY as u64)
+    let off = Uptime::Recorded {
+        epoch: None,
+        miners: &[],
+        cache: &cache,
+    };
+    let off = record(&mut conn, NETUID, (150, at(150)), DAY as u64, off)
         .await
         .unwrap();
     assert_eq!((off.uptime_epoch, off.miners), (None, 0));
@@ -299,4 +334,67 @@ async fn each_epoch_is_recorded_and_served_newest_first(pool: PgPool) {
         let (status, _) = common::http_get(addr, &format!("/v1/network/history?{bad}")).await;
         assert_eq!(status, 400, "{bad}");
     }
+}
+
+/// Recording an epoch reads the daily downtime from the uptime engine's rollup cache (loaded as
+/// the daemon loads it), not from the tables: the figures equal those the API computes from the
+/// stored rollups.
+#[sqlx::test]
+async fn an_epoch_record_takes_downtime_from_the_rollup_cache(pool: PgPool) {
+    seed(&pool).await;
+    let head = 100 * DAY as u64;
+    let settings = tenure::uptime::epoch::EpochSettings {
+        netuid: NETUID,
+        cfg: tenure::config::UptimeConfig::default(),
+        periods: tenure::uptime::store::Periods::new(12),
+        exempt: Default::default(),
+    };
+    let tracker = tenure::uptime::epoch::load(&pool, &settings, head)
+        .await
+        .unwrap();
+    let miners = evaluated_at(200);
+    let uptime = Uptime::Recorded {
+        epoch: Some(200),
+        miners: &miners,
+        cache: &tracker.cache,
+    };
+    let mut conn = pool.acquire().await.unwrap();
+    let recorded = record(&mut conn, NETUID, (head, at(head)), DAY as u64, uptime)
+        .await
+        .unwrap();
+    drop(conn);
+    let stored = tenure::network::store::snapshot(&pool, NETUID, DAY as u64)
+        .await
+        .unwrap();
+    assert_eq!(recorded.downtime_hours, Some(12.0));
+    assert!((recorded.downtime_trend.unwrap() + 3.0).abs() < 1e-9);
+    assert_eq!(
+        (
+            recorded.downtime_hours,
+            recorded.downtime_trend,
+            recorded.miners
+        ),
+        (stored.downtime_hours, stored.downtime_trend, stored.miners)
+    );
+    // An empty cache knows no day: no downtime, never zero.
+    let empty = Cache::new();
+    let none = Uptime::Recorded {
+        epoch: Some(200),
+        miners: &miners,
+        cache: &empty,
+    };
+    let mut conn = pool.acquire().await.unwrap();
+    let unknown = record(
+        &mut conn,
+        NETUID,
+        (head + 1, at(head + 1)),
+        DAY as u64,
+        none,
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        (unknown.downtime_hours, unknown.downtime_trend),
+        (None, None)
+    );
 }
