@@ -4,8 +4,8 @@
 //!
 //! `DATABASE_URL=postgres://… cargo run --release --example bench_epoch -- 4096 400 90`
 //!
-//! The miners are registered by the ingest writer's own snapshot block; the history is seeded by
-//! SQL; then, as the daemon does: the engines' memory is loaded (`ingest::store::Memory::load`,
+//! The miners are registered by the ingest writer's own snapshot block; the history (tranches,
+//! emissions, held-stake changes and rollups) is seeded by SQL; then, as the daemon does: the engines' memory is loaded (`ingest::store::Memory::load`,
 //! the start-up load), and epoch blocks — every miner's emission, held stake and tranche —
 //! are written by `ingest::store::write`, each after an epoch's worth of probe rounds. Prints
 //! the start-up load, each epoch block's whole transaction and the process's resident memory.
@@ -129,13 +129,20 @@ async fn seed_history(
     let t = Instant::now();
     let from = block.saturating_sub(vesting_days * BLOCKS_PER_DAY) as i64;
     sqlx::query(
-        "INSERT INTO vesting_tranches (netuid, scope, coldkey, hotkey, kind, block, initial_rao,
-                                       remaining_rao, miner_id)
-         SELECT m.netuid, 'coldkey', o.coldkey, '', 'emission', b, 1500000000,
+        "INSERT INTO tranche_books (netuid, scope, coldkey)
+         SELECT DISTINCT o.netuid, 'coldkey', o.coldkey FROM hotkey_owners o WHERE o.netuid = $1",
+    )
+    .bind(i32::from(NETUID))
+    .execute(pool)
+    .await?;
+    sqlx::query(
+        "INSERT INTO tranches (book_id, kind, block, initial_rao, remaining_rao, miner_id)
+         SELECT k.id, 'emission', b, 1500000000,
                 CASE WHEN m.id % 3 = 0 AND b > $2 + ($3 - $2) * 6 / 10 THEN 0 ELSE 1500000000 END,
                 m.id
            FROM miners m
            JOIN hotkey_owners o ON o.netuid = m.netuid AND o.hotkey = m.hotkey
+           JOIN tranche_books k ON k.netuid = m.netuid AND k.scope = 'coldkey' AND k.coldkey = o.coldkey
           CROSS JOIN LATERAL generate_series($2 + m.id % $4, $3 - 1, $4) b
           WHERE m.netuid = $1",
     )
@@ -143,6 +150,30 @@ async fn seed_history(
     .bind(from)
     .bind(block as i64)
     .bind(TEMPO_BLOCKS as i64)
+    .execute(pool)
+    .await?;
+    // The block's own history: an emission and a held-stake change per miner and epoch.
+    sqlx::query(
+        "INSERT INTO emissions (netuid, epoch_block, uid, miner_id, hotkey, coldkey, amount_rao)
+         SELECT m.netuid, b, m.uid, m.id, m.hotkey, o.coldkey, 1500000000
+           FROM miners m
+           JOIN hotkey_owners o ON o.netuid = m.netuid AND o.hotkey = m.hotkey
+          CROSS JOIN generate_series($2, $3 - 1, $4) b
+          WHERE m.netuid = $1",
+    )
+    .bind(i32::from(NETUID))
+    .bind(from)
+    .bind(block as i64)
+    .bind(TEMPO_BLOCKS as i64)
+    .execute(pool)
+    .await?;
+    sqlx::query(
+        "INSERT INTO stake_changes (netuid, coldkey, hotkey, block, alpha_rao)
+         SELECT e.netuid, e.coldkey, e.hotkey, e.epoch_block, 1500000000 * (e.epoch_block - $2 + 1)
+           FROM emissions e WHERE e.netuid = $1",
+    )
+    .bind(i32::from(NETUID))
+    .bind(from)
     .execute(pool)
     .await?;
     let day = (block * 12 / 86_400) as i64;
@@ -162,12 +193,12 @@ async fn seed_history(
     .bind(hours_from)
     .execute(pool)
     .await?;
-    sqlx::query("ANALYZE").execute(pool).await?;
-    let tranches: i64 = sqlx::query_scalar("SELECT count(*) FROM vesting_tranches")
+    sqlx::query("VACUUM ANALYZE").execute(pool).await?;
+    let tranches: i64 = sqlx::query_scalar("SELECT count(*) FROM tranches")
         .fetch_one(pool)
         .await?;
     println!(
-        "seeded {tranches} tranches and {uptime_days} days of rollups in {:.1} s",
+        "seeded {tranches} tranches, as many emissions and stake changes, and {uptime_days} days of rollups in {:.1} s",
         t.elapsed().as_secs_f64()
     );
     Ok(())

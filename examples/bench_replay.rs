@@ -89,11 +89,20 @@ async fn seed_tables(pool: &PgPool, epochs: u64) {
         "INSERT INTO emissions (netuid, epoch_block, uid, miner_id, hotkey, coldkey, amount_rao)
          SELECT {NETUID}, b, u, u + 1, 'hk' || u, 'ck' || u, 1000000000
            FROM generate_series({EPOCH_BLOCKS}, {last}, {EPOCH_BLOCKS}) b, generate_series(0, {n} - 1) u")).await;
+    exec(
+        pool,
+        &format!(
+            "INSERT INTO tranche_books (netuid, scope, coldkey)
+         SELECT {NETUID}, 'coldkey', 'ck' || u FROM generate_series(0, {n} - 1) u"
+        ),
+    )
+    .await;
     exec(pool, &format!(
-        "INSERT INTO vesting_tranches (netuid, scope, coldkey, hotkey, kind, block, initial_rao, remaining_rao, miner_id)
-         SELECT {NETUID}, 'coldkey', 'ck' || u, '', 'emission', b, 1000000000,
+        "INSERT INTO tranches (book_id, kind, block, initial_rao, remaining_rao, miner_id)
+         SELECT k.id, 'emission', b, 1000000000,
                 CASE WHEN u % 3 = 0 THEN 500000000 ELSE 1000000000 END, u + 1
            FROM generate_series({EPOCH_BLOCKS}, {last}, {EPOCH_BLOCKS}) b, generate_series(0, {n} - 1) u
+           JOIN tranche_books k ON k.netuid = {NETUID} AND k.coldkey = 'ck' || u
           ORDER BY b, u")).await;
     exec(
         pool,

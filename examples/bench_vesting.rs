@@ -6,7 +6,7 @@
 //!
 //! Prints: the pure computation over the in-memory window; the whole epoch step in the
 //! database (settings, miners, computation, 4,096 rows) inside a rolled-back transaction; with
-//! `--load`, the start-up load of the window from `vesting_tranches`. Creates (and drops) its
+//! `--load`, the start-up load of the window from `tranches`. Creates (and drops) its
 //! own database on that server.
 
 #[path = "support/mod.rs"]
@@ -157,9 +157,19 @@ async fn main() -> anyhow::Result<()> {
         let t = Instant::now();
         for chunk in rows.chunks(100_000) {
             sqlx::query(
-                "INSERT INTO vesting_tranches (id, netuid, scope, coldkey, kind, block, initial_rao, remaining_rao, miner_id)
-                 SELECT i, $1, 'coldkey', c, 'emission', b, a, r, 1
-                   FROM UNNEST($2::text[], $3::bigint[], $4::bigint[], $5::bigint[], $6::bigint[]) AS t(c, i, b, a, r)",
+                "INSERT INTO tranche_books (netuid, scope, coldkey)
+                 SELECT DISTINCT $1, 'coldkey', c FROM UNNEST($2::text[]) AS t(c)
+                 ON CONFLICT DO NOTHING",
+            )
+            .bind(i32::from(NETUID))
+            .bind(chunk.iter().map(|r| r.0.clone()).collect::<Vec<_>>())
+            .execute(&pool)
+            .await?;
+            sqlx::query(
+                "INSERT INTO tranches (id, book_id, kind, block, initial_rao, remaining_rao, miner_id)
+                 SELECT i, k.id, 'emission', b, a, r, 1
+                   FROM UNNEST($2::text[], $3::bigint[], $4::bigint[], $5::bigint[], $6::bigint[]) AS t(c, i, b, a, r)
+                   JOIN tranche_books k ON k.netuid = $1 AND k.scope = 'coldkey' AND k.coldkey = t.c",
             )
             .bind(i32::from(NETUID))
             .bind(chunk.iter().map(|r| r.0.clone()).collect::<Vec<_>>())
@@ -170,9 +180,7 @@ async fn main() -> anyhow::Result<()> {
             .execute(&pool)
             .await?;
         }
-        sqlx::query("ANALYZE vesting_tranches")
-            .execute(&pool)
-            .await?;
+        sqlx::query("ANALYZE tranches").execute(&pool).await?;
         println!(
             "seeded tranches={} seconds={:.1}",
             rows.len(),

@@ -30,6 +30,8 @@ pub enum StoreError {
     Timeout { block: u64, secs: u64 },
     #[error("the tranche window: {0}")]
     Window(#[from] crate::vesting::window::WindowError),
+    #[error("no tranche book could be created for coldkey {0}")]
+    BookMissing(String),
 }
 
 /// What the writer keeps in memory between blocks (reloaded with everything else after a
@@ -64,15 +66,18 @@ impl Memory {
                 .since();
         let started = std::time::Instant::now();
         // The two loads are independent: at once, each on its own connection.
-        let (window, uptime) = futures::future::try_join(
+        let ms = |t: std::time::Instant| t.elapsed().as_millis() as u64;
+        let ((window, window_ms), (uptime, uptime_ms)) = futures::future::try_join(
             async {
                 crate::vesting::store::load_window(pool, s.netuid, s.scope, since)
                     .await
+                    .map(|w| (w, ms(started)))
                     .map_err(StoreError::from)
             },
             async {
                 crate::uptime::epoch::load(pool, &s.uptime, cursor)
                     .await
+                    .map(|u| (u, ms(started)))
                     .map_err(StoreError::from)
             },
         )
@@ -81,7 +86,9 @@ impl Memory {
             tranches = window.len(),
             uptime_rows = uptime.cache.len(),
             since,
-            ms = started.elapsed().as_millis() as u64,
+            window_ms,
+            uptime_ms,
+            ms = ms(started),
             "vesting window and uptime rollups loaded"
         );
         Ok(Memory {
@@ -488,13 +495,7 @@ async fn owners(
         .execute(&mut **tx)
         .await?
         .rows_affected();
-        // Same person: the whole book moves.
-        sqlx::query("UPDATE vesting_tranches SET coldkey = $3 WHERE netuid = $1 AND coldkey = $2")
-            .bind(n)
-            .bind(ss58(old))
-            .bind(ss58(new))
-            .execute(&mut **tx)
-            .await?;
+        move_books(tx, n, &ss58(old), &ss58(new)).await?;
         window.move_coldkey(&ss58(old), &ss58(new));
     }
     let closing: Vec<String> = w
@@ -535,6 +536,42 @@ async fn owners(
         .rows_affected();
     }
     Ok(rows)
+}
+
+/// A coldkey swap: same person, so its books move to the new coldkey whole. A book the new
+/// coldkey already has (same scope and hotkey) takes the old one's tranches.
+async fn move_books(tx: &mut Tx<'_>, n: i32, old: &str, new: &str) -> Result<(), StoreError> {
+    sqlx::query(
+        "UPDATE tranches t SET book_id = nb.id
+           FROM tranche_books ob
+           JOIN tranche_books nb ON nb.netuid = ob.netuid AND nb.scope = ob.scope
+                                AND nb.hotkey = ob.hotkey AND nb.coldkey = $3
+          WHERE ob.netuid = $1 AND ob.coldkey = $2 AND t.book_id = ob.id",
+    )
+    .bind(n)
+    .bind(old)
+    .bind(new)
+    .execute(&mut **tx)
+    .await?;
+    sqlx::query(
+        "DELETE FROM tranche_books ob
+          WHERE ob.netuid = $1 AND ob.coldkey = $2
+            AND EXISTS (SELECT 1 FROM tranche_books nb
+                         WHERE nb.netuid = ob.netuid AND nb.scope = ob.scope
+                           AND nb.hotkey = ob.hotkey AND nb.coldkey = $3)",
+    )
+    .bind(n)
+    .bind(old)
+    .bind(new)
+    .execute(&mut **tx)
+    .await?;
+    sqlx::query("UPDATE tranche_books SET coldkey = $3 WHERE netuid = $1 AND coldkey = $2")
+        .bind(n)
+        .bind(old)
+        .bind(new)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
 }
 
 async fn stake_and_emissions(
@@ -717,10 +754,12 @@ async fn open_tranches(
         return Ok(open);
     }
     let rows = sqlx::query(
-        "SELECT id, coldkey, hotkey, kind, block, initial_rao, remaining_rao
-           FROM vesting_tranches
-          WHERE netuid = $1 AND scope = $2 AND ($4 OR coldkey = ANY($3)) AND remaining_rao > 0
-          ORDER BY block, id",
+        "SELECT t.id, b.coldkey, b.hotkey, t.kind, t.block, t.initial_rao, t.remaining_rao
+           FROM tranches t
+           JOIN tranche_books b ON b.id = t.book_id
+          WHERE b.netuid = $1 AND b.scope = $2 AND ($4 OR b.coldkey = ANY($3))
+            AND t.remaining_rao > 0
+          ORDER BY t.block, t.id",
     )
     .bind(n)
     .bind(scope)
@@ -750,6 +789,37 @@ async fn open_tranches(
         ));
     }
     Ok(open)
+}
+
+/// The ids of the books the new tranches go to, created for books seen for the first time.
+/// The block's transaction holds the cursor row, so no other writer creates a book meanwhile.
+async fn book_ids(
+    tx: &mut Tx<'_>,
+    n: i32,
+    scope: &str,
+    created: &[NewTranche],
+) -> Result<std::collections::HashMap<BookKey, i32>, StoreError> {
+    let keys: std::collections::BTreeSet<(&str, &str)> = created
+        .iter()
+        .map(|c| (c.coldkey.as_str(), c.hotkey.as_str()))
+        .collect();
+    let rows: Vec<(i32, String, String)> = sqlx::query_as(
+        "WITH wanted AS (SELECT c, h FROM UNNEST($3::text[], $4::text[]) AS t(c, h)),
+              added AS (INSERT INTO tranche_books (netuid, scope, coldkey, hotkey)
+                        SELECT $1, $2, c, h FROM wanted ON CONFLICT DO NOTHING
+                        RETURNING id, coldkey, hotkey)
+         SELECT id, coldkey, hotkey FROM added
+         UNION ALL
+         SELECT b.id, b.coldkey, b.hotkey FROM tranche_books b
+           JOIN wanted w ON b.netuid = $1 AND b.scope = $2 AND b.coldkey = w.c AND b.hotkey = w.h",
+    )
+    .bind(n)
+    .bind(scope)
+    .bind(keys.iter().map(|k| k.0).collect::<Vec<_>>())
+    .bind(keys.iter().map(|k| k.1).collect::<Vec<_>>())
+    .fetch_all(&mut **tx)
+    .await?;
+    Ok(rows.into_iter().map(|(id, c, h)| ((c, h), id)).collect())
 }
 
 /// A tranche created in this block, and the slot of its id among the ids drawn for them.
@@ -848,7 +918,7 @@ impl BookChanges {
             Vec::new()
         } else {
             sqlx::query_scalar(
-                "SELECT nextval(pg_get_serial_sequence('vesting_tranches', 'id')) FROM generate_series(1, $1)",
+                "SELECT nextval(pg_get_serial_sequence('tranches', 'id')) FROM generate_series(1, $1)",
             )
             .bind(self.created.len() as i64)
             .fetch_all(&mut **tx)
@@ -856,18 +926,23 @@ impl BookChanges {
         };
         if !self.created.is_empty() {
             let created = &self.created;
+            let books = book_ids(tx, n, scope, created).await?;
+            let book_of = |c: &NewTranche| {
+                books
+                    .get(&(c.coldkey.clone(), c.hotkey.clone()))
+                    .copied()
+                    .ok_or_else(|| StoreError::BookMissing(c.coldkey.clone()))
+            };
+            let book_ids = created.iter().map(book_of).collect::<Result<Vec<_>, _>>()?;
             rows += sqlx::query(
-                "INSERT INTO vesting_tranches (id, netuid, scope, coldkey, hotkey, kind, block, initial_rao, remaining_rao, miner_id)
-                 SELECT i, $1, $2, c, h, k, $3, a, r, m
-                   FROM UNNEST($4::bigint[], $5::text[], $6::text[], $7::text[], $8::bigint[], $9::bigint[], $10::bigint[])
-                     AS t(i, c, h, k, a, r, m)",
+                "INSERT INTO tranches (id, book_id, kind, block, initial_rao, remaining_rao, miner_id)
+                 SELECT i, bk, k, $1, a, r, m
+                   FROM UNNEST($2::bigint[], $3::int[], $4::text[], $5::bigint[], $6::bigint[], $7::bigint[])
+                     AS t(i, bk, k, a, r, m)",
             )
-            .bind(n)
-            .bind(scope)
             .bind(b)
             .bind(created.iter().map(|c| new_ids[c.slot]).collect::<Vec<_>>())
-            .bind(created.iter().map(|c| c.coldkey.clone()).collect::<Vec<_>>())
-            .bind(created.iter().map(|c| c.hotkey.clone()).collect::<Vec<_>>())
+            .bind(&book_ids)
             .bind(created.iter().map(|c| c.kind).collect::<Vec<_>>())
             .bind(created.iter().map(|c| c.initial).collect::<Vec<_>>())
             .bind(created.iter().map(|c| c.remaining).collect::<Vec<_>>())
@@ -878,7 +953,7 @@ impl BookChanges {
         }
         if !self.updates.is_empty() {
             rows += sqlx::query(
-                "UPDATE vesting_tranches v SET remaining_rao = t.r
+                "UPDATE tranches v SET remaining_rao = t.r
                    FROM UNNEST($1::bigint[], $2::bigint[]) AS t(i, r) WHERE v.id = t.i",
             )
             .bind(self.updates.iter().map(|u| u.0).collect::<Vec<_>>())

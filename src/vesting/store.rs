@@ -22,6 +22,8 @@ pub enum StoreError {
     Settings(#[from] SettingsError),
     #[error("the tranche window: {0}")]
     Window(#[from] crate::vesting::window::WindowError),
+    #[error("a tranche names book {0}, which `tranche_books` does not hold")]
+    UnknownBook(i32),
 }
 
 pub fn scope_name(scope: StakeScope) -> &'static str {
@@ -36,9 +38,9 @@ fn i64_of(n: u128) -> i64 {
 }
 
 /// The emission tranches of `scope` created at or after `since` (once per start: millions of
-/// rows at scale). Streamed in the table's order straight into the window's compact form — no
-/// sort in the database, no copy of every row in memory — with one pair of key strings per
-/// book, and each book sorted once at the end.
+/// rows at scale). The books are read first (one row each); the tranches then stream in the
+/// table's order, naming their book by id, straight into the window's compact form — no sort
+/// in the database, no copy of every row in memory — and each book is sorted once at the end.
 pub async fn load_window(
     pool: &PgPool,
     netuid: NetUid,
@@ -46,30 +48,45 @@ pub async fn load_window(
     since: u64,
 ) -> Result<Window, StoreError> {
     use futures::TryStreamExt;
-    let mut window = Window::new();
-    let mut rows = sqlx::query(
-        "SELECT coldkey, hotkey, id, block, initial_rao, remaining_rao FROM vesting_tranches
-          WHERE netuid = $1 AND scope = $2 AND kind = 'emission' AND block >= $3",
+    let (n, scope) = (i32::from(netuid), scope_name(scope));
+    // Books and tranches from one snapshot: every tranche's book is among those read.
+    let mut tx = pool.begin().await?;
+    sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        .execute(&mut *tx)
+        .await?;
+    let books: HashMap<i32, BookKey> = sqlx::query_as::<_, (i32, String, String)>(
+        "SELECT id, coldkey, hotkey FROM tranche_books WHERE netuid = $1 AND scope = $2",
     )
-    .bind(i32::from(netuid))
-    .bind(scope_name(scope))
+    .bind(n)
+    .bind(scope)
+    .fetch_all(&mut *tx)
+    .await?
+    .into_iter()
+    .map(|(id, c, h)| (id, (c, h)))
+    .collect();
+    let mut window = Window::new();
+    let mut rows = sqlx::query_as::<_, (i32, i64, i64, i64, i64)>(
+        "SELECT t.book_id, t.id, t.block, t.initial_rao, t.remaining_rao
+           FROM tranches t
+           JOIN tranche_books b ON b.id = t.book_id
+          WHERE b.netuid = $1 AND b.scope = $2 AND t.kind = 'emission' AND t.block >= $3",
+    )
+    .bind(n)
+    .bind(scope)
     .bind(i64::try_from(since).unwrap_or(i64::MAX))
-    .fetch(pool);
-    // One key to look books up by, reused: no allocation per row for a book already seen.
-    let mut key: BookKey = (String::new(), String::new());
-    while let Some(r) = rows.try_next().await? {
+    .fetch(&mut *tx);
+    while let Some((book, id, block, initial, remaining)) = rows.try_next().await? {
+        let key = books.get(&book).ok_or(StoreError::UnknownBook(book))?;
         let entry = Entry {
-            id: r.try_get(2)?,
-            block: r.try_get::<i64, _>(3)? as u64,
-            initial: r.try_get::<i64, _>(4)? as Rao,
-            remaining: r.try_get::<i64, _>(5)? as Rao,
+            id,
+            block: block as u64,
+            initial: initial as Rao,
+            remaining: remaining as Rao,
         };
-        key.0.clear();
-        key.0.push_str(r.try_get(0)?);
-        key.1.clear();
-        key.1.push_str(r.try_get(1)?);
-        window.push_unordered(&key, entry)?;
+        window.push_unordered(key, entry)?;
     }
+    drop(rows);
+    tx.commit().await?;
     Ok(window.sorted())
 }
 

@@ -2,7 +2,7 @@
 //! writer so that an epoch's holding metrics for every miner are one pass over plain data
 //! instead of an aggregate over months of tranche rows.
 //!
-//! It mirrors the database: it is loaded from `vesting_tranches` and then receives exactly the
+//! It mirrors the database: it is loaded from `tranches` (by `tranche_books`) and then receives exactly the
 //! changes each block's transaction makes (new emission tranches, new remaining amounts, coldkey
 //! swaps). Any failed write makes ingestion reload it with everything else.
 

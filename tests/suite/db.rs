@@ -32,6 +32,8 @@ async fn migrations_apply_to_an_empty_database_and_reapply_as_noop(pool: PgPool)
         "stake_changes",
         "emissions",
         "vesting_tranches",
+        "tranche_books",
+        "tranches",
         "tranche_outflows",
         "vesting_multipliers",
         "uptime_rounds",
@@ -123,8 +125,25 @@ async fn constraints_refuse_bad_rows(pool: PgPool) {
     );
 
     // A tranche cannot hold more than it started with.
+    let book: i32 = sqlx::query_scalar(
+        "INSERT INTO tranche_books (netuid, scope, coldkey) VALUES (1, 'coldkey', 'c') RETURNING id",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    let tranche = |remaining: i64| {
+        sqlx::query(
+            "INSERT INTO tranches (book_id, kind, block, initial_rao, remaining_rao) VALUES ($1, 'manual', 1, 10, $2)",
+        )
+        .bind(book)
+        .bind(remaining)
+        .execute(&pool)
+    };
+    assert!(tranche(11).await.is_err());
+    assert!(tranche(10).await.is_ok());
+    // A coldkey-scope book has no hotkey.
     let r = sqlx::query(
-        "INSERT INTO vesting_tranches (netuid, scope, coldkey, kind, block, initial_rao, remaining_rao) VALUES (1, 'coldkey', 'c', 'manual', 1, 10, 11)",
+        "INSERT INTO tranche_books (netuid, scope, coldkey, hotkey) VALUES (1, 'coldkey', 'd', 'h')",
     )
     .execute(&pool)
     .await;
@@ -421,4 +440,81 @@ async fn compact_uptime_storage_keeps_every_rollup_and_sample(pool: PgPool) {
     .await
     .unwrap();
     assert_eq!(stored, (5, 2), "a row per miner-day and per round");
+}
+
+/// Tranches of earlier releases, each carrying its book's keys, move to `tranches` naming a
+/// `tranche_books` row; `vesting_tranches` reads back the same rows, ids and outflows are kept,
+/// the id sequence goes on, and the writer and the window's load work on the result.
+#[sqlx::test(migrations = false)]
+async fn tranche_books_keep_every_tranche_and_its_id(pool: PgPool) {
+    migrate_before(&pool, 20261203000017).await;
+    sqlx::raw_sql(
+        "INSERT INTO miners (id, netuid, hotkey, uid, registered_at_block, first_seen_block)
+         VALUES (1, 1, 'hk', 0, 0, 0);
+         INSERT INTO vesting_tranches (netuid, scope, coldkey, hotkey, kind, block, initial_rao,
+                                       remaining_rao, miner_id)
+         VALUES (1, 'coldkey', 'ck1', '', 'emission', 10, 100, 100, 1),
+                (1, 'coldkey', 'ck1', '', 'emission', 20, 50, 20, 1),
+                (1, 'coldkey', 'ck2', '', 'manual', 15, 70, 70, NULL),
+                (1, 'hotkey', 'ck1', 'hk', 'emission', 30, 40, 40, 1),
+                (2, 'coldkey', 'ck1', '', 'emission', 12, 10, 10, 1);
+         INSERT INTO tranche_outflows (tranche_id, block, amount_rao)
+         SELECT id, 25, 30 FROM vesting_tranches WHERE block = 20;",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    let rows = |pool: PgPool| async move {
+        sqlx::query_as::<
+            _,
+            (
+                i64,
+                i32,
+                String,
+                String,
+                String,
+                String,
+                i64,
+                i64,
+                i64,
+                Option<i64>,
+            ),
+        >(
+            "SELECT id, netuid, scope, coldkey, hotkey, kind, block, initial_rao, remaining_rao,
+                    miner_id FROM vesting_tranches ORDER BY id",
+        )
+        .fetch_all(&pool)
+        .await
+        .unwrap()
+    };
+    let before = rows(pool.clone()).await;
+    run_migration(&pool, "20261203000017_tranche_books.sql").await;
+    assert_eq!(rows(pool.clone()).await, before);
+    let books: i64 = sqlx::query_scalar("SELECT count(*) FROM tranche_books")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(
+        books, 4,
+        "ck1 and ck2 by coldkey, ck1/hk by hotkey, ck1 on netuid 2"
+    );
+    let outflow: (i64, i64) = sqlx::query_as(
+        "SELECT t.block, o.amount_rao FROM tranche_outflows o JOIN tranches t ON t.id = o.tranche_id",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(outflow, (20, 30));
+    // The sequence continues past the migrated ids.
+    let next: i64 = sqlx::query_scalar("SELECT nextval(pg_get_serial_sequence('tranches', 'id'))")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert!(next > before.last().unwrap().0, "{next}");
+    // The window loads the emission tranches of its netuid and scope, by book.
+    let window =
+        tenure::vesting::store::load_window(&pool, 1, tenure::config::StakeScope::Coldkey, 0)
+            .await
+            .unwrap();
+    assert_eq!(window.len(), 2);
 }

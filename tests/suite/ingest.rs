@@ -408,3 +408,92 @@ async fn hotkey_scope_keeps_one_book_per_coldkey_and_hotkey(pool: PgPool) {
     );
     devnet.stop().await;
 }
+
+/// An empty block `number` for the writer (12 s blocks from the Unix epoch).
+fn block(number: u64) -> tenure::ingest::plan::BlockWrite {
+    tenure::ingest::plan::BlockWrite {
+        number,
+        hash: [number as u8; 32],
+        parent_hash: [number.saturating_sub(1) as u8; 32],
+        timestamp_ms: number * 12_000,
+        spec_version: 1,
+        epoch: None,
+        snapshot: false,
+        deregistered: Vec::new(),
+        registered: Vec::new(),
+        hotkey_swaps: Vec::new(),
+        coldkey_swaps: Vec::new(),
+        owners_closed: Vec::new(),
+        owner_changes: Default::default(),
+        permits: Vec::new(),
+        stake: Vec::new(),
+        emissions: Vec::new(),
+        books: Vec::new(),
+        reveals: Vec::new(),
+        gap: None,
+    }
+}
+
+/// A coldkey swapped onto a coldkey that already has a book: one person's stake, so the two
+/// books become one, in the database (`tranche_books`) as in the writer's window.
+#[sqlx::test]
+async fn a_coldkey_swap_onto_an_existing_book_merges_the_books(pool: PgPool) {
+    use tenure::chain::AccountId;
+    use tenure::ingest::plan::{BookDelta, Emission};
+    use tenure::ingest::store::{Memory, write};
+    let (a, b) = (AccountId([1; 32]), AccountId([2; 32]));
+    let hotkeys = [AccountId([3; 32]), AccountId([4; 32])];
+    let mut cfg = Config::default();
+    cfg.chain.netuid = 1;
+    let s = tenure::ingest::Settings::from_config(&cfg);
+    let mut mem = Memory::load(&pool, &s, None).await.unwrap();
+    let mut w = block(1);
+    w.snapshot = true;
+    for (uid, (hk, ck)) in hotkeys.iter().zip([a, b]).enumerate() {
+        w.registered.push((uid as u16, *hk, 0));
+        w.owner_changes.insert(*hk, (ck, "snapshot"));
+    }
+    write(&pool, &s, &mut mem, &w).await.unwrap();
+    // Both miners earn at an epoch: a tranche in each coldkey's book.
+    let mut w = block(2);
+    w.epoch = Some((0, 360));
+    for (uid, (hk, ck)) in hotkeys.iter().zip([a, b]).enumerate() {
+        let amount = 1_000 * (uid as u64 + 1);
+        w.emissions.push(Emission {
+            uid: uid as u16,
+            hotkey: *hk,
+            coldkey: ck,
+            amount,
+            permit: false,
+        });
+        w.books.push(BookDelta {
+            coldkey: ck,
+            hotkey: None,
+            emissions: vec![(amount, uid as u16)],
+            prev: 0,
+            now: amount,
+        });
+    }
+    write(&pool, &s, &mut mem, &w).await.unwrap();
+    let mut w = block(3);
+    w.coldkey_swaps.push((a, b));
+    w.owner_changes.insert(hotkeys[0], (b, "coldkey_swap"));
+    write(&pool, &s, &mut mem, &w).await.unwrap();
+
+    let books: Vec<(String, i64)> = sqlx::query_as(
+        "SELECT b.coldkey, count(t.id) FROM tranche_books b JOIN tranches t ON t.book_id = b.id
+          GROUP BY b.coldkey",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    assert_eq!(books, [(b.to_ss58(), 2)]);
+    let key = (b.to_ss58(), String::new());
+    let in_memory = mem.window.sums(&key, 0, 3);
+    assert_eq!((in_memory.earned, in_memory.remaining), (3_000, 3_000));
+    let loaded = tenure::vesting::store::load_window(&pool, 1, StakeScope::Coldkey, 0)
+        .await
+        .unwrap();
+    assert_eq!(loaded.sums(&key, 0, 3), in_memory);
+    assert_eq!(loaded.len(), 2);
+}
