@@ -2,7 +2,7 @@
 //! block's rows, the tranche-book updates and the cursor in a single transaction. Rows go in
 //! batches (`UNNEST`), so an epoch block of 4,096 miners is a few statements, not thousands.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use sqlx::{PgPool, Postgres, Row, Transaction};
 
@@ -40,6 +40,9 @@ pub enum StoreError {
 pub struct Memory {
     /// The vesting window's emission tranches.
     pub window: Window,
+    /// The ids of the tranche books (`tranche_books`) of this netuid and scope, by key: an
+    /// epoch block's 4,096 new tranches name their books without a query.
+    pub books: HashMap<BookKey, i32>,
     /// The uptime rollups the bonus rules read.
     pub uptime: crate::uptime::epoch::Tracker,
     /// Another instance wrote a block this one skipped: the memory lags the database and is
@@ -57,6 +60,7 @@ impl Memory {
         let Some(cursor) = cursor else {
             return Ok(Memory {
                 window: Window::new(),
+                books: HashMap::new(),
                 uptime: crate::uptime::epoch::Tracker::new(&s.uptime),
                 stale: false,
             });
@@ -82,6 +86,7 @@ impl Memory {
             },
         )
         .await?;
+        let books = book_ids_of(pool, s.netuid, s.scope).await?;
         tracing::info!(
             tranches = window.len(),
             uptime_rows = uptime.cache.len(),
@@ -93,6 +98,7 @@ impl Memory {
         );
         Ok(Memory {
             window,
+            books,
             uptime,
             stale: false,
         })
@@ -245,7 +251,7 @@ pub async fn write(
         tracing::debug!(cursor = ?at, "another instance wrote the previous blocks; reloading the engines' memory");
         *mem = Memory::load(pool, s, at).await?;
     }
-    let window = &mut mem.window;
+    let (window, book_ids) = (&mut mem.window, &mut mem.books);
     let mut rows: u64 = 0;
     let (epoch_index, tempo) = w.epoch.unzip();
     sqlx::query(
@@ -276,11 +282,11 @@ pub async fn write(
     }
     let mut laps = Laps::start();
     rows += miners(&mut tx, n, b, w).await?;
-    rows += owners(&mut tx, n, b, w, window).await?;
+    rows += owners(&mut tx, n, b, w, window, book_ids).await?;
     laps.lap("miners");
     rows += stake_and_emissions(&mut tx, n, b, w).await?;
     laps.lap("stake_emissions");
-    rows += books(&mut tx, n, b, scope, w, window).await?;
+    rows += books(&mut tx, n, b, scope, w, window, book_ids).await?;
     laps.lap("books");
     rows += reveals(&mut tx, n, b, w).await?;
     rows += gap(&mut tx, n, w).await?;
@@ -482,6 +488,7 @@ async fn owners(
     b: i64,
     w: &BlockWrite,
     window: &mut Window,
+    book_ids: &mut HashMap<BookKey, i32>,
 ) -> Result<u64, StoreError> {
     let mut rows = 0;
     for (old, new) in &w.coldkey_swaps {
@@ -497,6 +504,8 @@ async fn owners(
         .rows_affected();
         move_books(tx, n, &ss58(old), &ss58(new)).await?;
         window.move_coldkey(&ss58(old), &ss58(new));
+        // Books of both coldkeys merged or were renamed: their ids are read again when used.
+        book_ids.retain(|(c, _), _| *c != ss58(old) && *c != ss58(new));
     }
     let closing: Vec<String> = w
         .owners_closed
@@ -674,6 +683,7 @@ async fn books(
     scope: StakeScope,
     w: &BlockWrite,
     window: &mut Window,
+    book_ids: &mut HashMap<BookKey, i32>,
 ) -> Result<u64, StoreError> {
     if w.books.is_empty() {
         return Ok(0);
@@ -701,7 +711,7 @@ async fn books(
         BTreeMap::new()
     };
     let changes = BookChanges::plan(w, &keys, open, &miner_ids);
-    let (rows, new_ids) = changes.write(tx, n, scope, b).await?;
+    let (rows, new_ids) = changes.write(tx, (n, scope, b), book_ids).await?;
     for c in changes.created.iter().filter(|c| c.kind == "emission") {
         window.insert(
             (c.coldkey.clone(), c.hotkey.clone()),
@@ -791,18 +801,40 @@ async fn open_tranches(
     Ok(open)
 }
 
-/// The ids of the books the new tranches go to, created for books seen for the first time.
-/// The block's transaction holds the cursor row, so no other writer creates a book meanwhile.
-async fn book_ids(
+/// The ids of the tranche books of `netuid` and `scope`, by key.
+async fn book_ids_of(
+    pool: &PgPool,
+    netuid: NetUid,
+    scope: StakeScope,
+) -> Result<HashMap<BookKey, i32>, StoreError> {
+    let rows: Vec<(i32, String, String)> = sqlx::query_as(
+        "SELECT id, coldkey, hotkey FROM tranche_books WHERE netuid = $1 AND scope = $2",
+    )
+    .bind(i32::from(netuid))
+    .bind(scope_name(scope))
+    .fetch_all(pool)
+    .await?;
+    Ok(rows.into_iter().map(|(id, c, h)| ((c, h), id)).collect())
+}
+
+/// Adds to `known` the ids of the books the new tranches go to that it lacks, creating the
+/// books seen for the first time. The block's transaction holds the cursor row, so no other
+/// writer creates a book meanwhile.
+async fn resolve_books(
     tx: &mut Tx<'_>,
     n: i32,
     scope: &str,
     created: &[NewTranche],
-) -> Result<std::collections::HashMap<BookKey, i32>, StoreError> {
+    known: &mut HashMap<BookKey, i32>,
+) -> Result<(), StoreError> {
     let keys: std::collections::BTreeSet<(&str, &str)> = created
         .iter()
         .map(|c| (c.coldkey.as_str(), c.hotkey.as_str()))
+        .filter(|(c, h)| !known.contains_key(&(c.to_string(), h.to_string())))
         .collect();
+    if keys.is_empty() {
+        return Ok(());
+    }
     let rows: Vec<(i32, String, String)> = sqlx::query_as(
         "WITH wanted AS (SELECT c, h FROM UNNEST($3::text[], $4::text[]) AS t(c, h)),
               added AS (INSERT INTO tranche_books (netuid, scope, coldkey, hotkey)
@@ -819,7 +851,8 @@ async fn book_ids(
     .bind(keys.iter().map(|k| k.1).collect::<Vec<_>>())
     .fetch_all(&mut **tx)
     .await?;
-    Ok(rows.into_iter().map(|(id, c, h)| ((c, h), id)).collect())
+    known.extend(rows.into_iter().map(|(id, c, h)| ((c, h), id)));
+    Ok(())
 }
 
 /// A tranche created in this block, and the slot of its id among the ids drawn for them.
@@ -908,27 +941,24 @@ impl BookChanges {
     async fn write(
         &self,
         tx: &mut Tx<'_>,
-        n: i32,
-        scope: &str,
-        b: i64,
+        (n, scope, b): (i32, &str, i64),
+        book_ids: &mut HashMap<BookKey, i32>,
     ) -> Result<(u64, Vec<i64>), StoreError> {
         let mut rows = 0;
         // Ids are drawn first so that outflows from tranches created in this block can name them.
         let new_ids: Vec<i64> = if self.created.is_empty() {
             Vec::new()
         } else {
-            sqlx::query_scalar(
-                "SELECT nextval(pg_get_serial_sequence('tranches', 'id')) FROM generate_series(1, $1)",
-            )
-            .bind(self.created.len() as i64)
-            .fetch_all(&mut **tx)
-            .await?
+            sqlx::query_scalar("SELECT nextval('tranches_id_seq') FROM generate_series(1, $1)")
+                .bind(self.created.len() as i64)
+                .fetch_all(&mut **tx)
+                .await?
         };
         if !self.created.is_empty() {
             let created = &self.created;
-            let books = book_ids(tx, n, scope, created).await?;
+            resolve_books(tx, n, scope, created, book_ids).await?;
             let book_of = |c: &NewTranche| {
-                books
+                book_ids
                     .get(&(c.coldkey.clone(), c.hotkey.clone()))
                     .copied()
                     .ok_or_else(|| StoreError::BookMissing(c.coldkey.clone()))

@@ -479,6 +479,26 @@ async fn a_coldkey_swap_onto_an_existing_book_merges_the_books(pool: PgPool) {
     w.coldkey_swaps.push((a, b));
     w.owner_changes.insert(hotkeys[0], (b, "coldkey_swap"));
     write(&pool, &s, &mut mem, &w).await.unwrap();
+    // The next epoch credits both miners to the one book left.
+    let mut w = block(4);
+    w.epoch = Some((1, 360));
+    for (uid, hk) in hotkeys.iter().enumerate() {
+        w.emissions.push(Emission {
+            uid: uid as u16,
+            hotkey: *hk,
+            coldkey: b,
+            amount: 500,
+            permit: false,
+        });
+    }
+    w.books.push(BookDelta {
+        coldkey: b,
+        hotkey: None,
+        emissions: vec![(500, 0), (500, 1)],
+        prev: 3_000,
+        now: 4_000,
+    });
+    write(&pool, &s, &mut mem, &w).await.unwrap();
 
     let books: Vec<(String, i64)> = sqlx::query_as(
         "SELECT b.coldkey, count(t.id) FROM tranche_books b JOIN tranches t ON t.book_id = b.id
@@ -487,13 +507,13 @@ async fn a_coldkey_swap_onto_an_existing_book_merges_the_books(pool: PgPool) {
     .fetch_all(&pool)
     .await
     .unwrap();
-    assert_eq!(books, [(b.to_ss58(), 2)]);
+    assert_eq!(books, [(b.to_ss58(), 4)]);
     let key = (b.to_ss58(), String::new());
-    let in_memory = mem.window.sums(&key, 0, 3);
-    assert_eq!((in_memory.earned, in_memory.remaining), (3_000, 3_000));
+    let in_memory = mem.window.sums(&key, 0, 4);
+    assert_eq!((in_memory.earned, in_memory.remaining), (4_000, 4_000));
     let loaded = tenure::vesting::store::load_window(&pool, 1, StakeScope::Coldkey, 0)
         .await
         .unwrap();
-    assert_eq!(loaded.sums(&key, 0, 3), in_memory);
-    assert_eq!(loaded.len(), 2);
+    assert_eq!(loaded.sums(&key, 0, 4), in_memory);
+    assert_eq!(loaded.len(), 4);
 }
