@@ -188,9 +188,24 @@ pub async fn load(pool: &PgPool, netuid: NetUid) -> Result<State, StoreError> {
             state.owners.insert(h, c);
         }
     }
+    // The latest row of every (coldkey, hotkey) pair, two index probes per pair: each step
+    // jumps past the whole history of the pair before (a key above its last possible block).
+    // `DISTINCT ON` read every row: 20 s for 7.35 M rows (4,096 pairs × 90 days), this 0.3 s.
     for r in sqlx::query(
-        "SELECT DISTINCT ON (coldkey, hotkey) coldkey, hotkey, alpha_rao FROM stake_changes
-          WHERE netuid = $1 ORDER BY coldkey, hotkey, block DESC",
+        "WITH RECURSIVE pairs AS (
+           (SELECT netuid, coldkey, hotkey FROM stake_changes WHERE netuid = $1
+             ORDER BY netuid, coldkey, hotkey, block LIMIT 1)
+           UNION ALL
+           SELECT n.netuid, n.coldkey, n.hotkey FROM pairs p CROSS JOIN LATERAL (
+             SELECT s.netuid, s.coldkey, s.hotkey FROM stake_changes s
+              WHERE (s.netuid, s.coldkey, s.hotkey, s.block)
+                    > (p.netuid, p.coldkey, p.hotkey, 9223372036854775807)
+              ORDER BY s.netuid, s.coldkey, s.hotkey, s.block LIMIT 1) n
+           WHERE n.netuid = $1)
+         SELECT p.coldkey, p.hotkey, l.alpha_rao FROM pairs p CROSS JOIN LATERAL (
+           SELECT s.alpha_rao FROM stake_changes s
+            WHERE s.netuid = p.netuid AND s.coldkey = p.coldkey AND s.hotkey = p.hotkey
+            ORDER BY s.block DESC LIMIT 1) l",
     )
     .bind(n)
     .fetch_all(pool)

@@ -517,3 +517,63 @@ async fn a_coldkey_swap_onto_an_existing_book_merges_the_books(pool: PgPool) {
     assert_eq!(loaded.sums(&key, 0, 4), in_memory);
     assert_eq!(loaded.len(), 4);
 }
+
+/// The planner's held stake at a restart is each (coldkey, hotkey) pair's latest row of its
+/// netuid, as `DISTINCT ON` computes it (the loader jumps from pair to pair instead), with
+/// pairs whose latest alpha is zero dropped.
+#[sqlx::test]
+async fn the_held_stake_loaded_at_a_restart_is_each_pairs_latest_row(pool: PgPool) {
+    use tenure::chain::AccountId;
+    let key = |i: u8| AccountId([i; 32]).to_ss58();
+    // Netuids 1 and 2, three coldkeys, two hotkeys each, histories of different lengths; one
+    // pair ends at zero; netuid 2's rows must not leak into netuid 1's state.
+    let mut rows = Vec::new();
+    for netuid in [1i32, 2] {
+        for c in 1..=3u8 {
+            for h in 10..=11u8 {
+                for block in 0..(i64::from(c) * 3 + i64::from(h)) {
+                    let alpha = if c == 2 && h == 11 && block > 5 {
+                        0
+                    } else {
+                        1_000 * i64::from(netuid) + 10 * block + i64::from(c)
+                    };
+                    rows.push((netuid, key(c), key(h), block, alpha));
+                }
+            }
+        }
+    }
+    for (netuid, c, h, block, alpha) in &rows {
+        sqlx::query(
+            "INSERT INTO stake_changes (netuid, coldkey, hotkey, block, alpha_rao)
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(netuid)
+        .bind(c)
+        .bind(h)
+        .bind(block)
+        .bind(alpha)
+        .execute(&pool)
+        .await
+        .unwrap();
+    }
+    let want: Vec<(String, String, i64)> = sqlx::query_as(
+        "SELECT DISTINCT ON (coldkey, hotkey) coldkey, hotkey, alpha_rao FROM stake_changes
+          WHERE netuid = 1 ORDER BY coldkey, hotkey, block DESC",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    let want: BTreeSet<(String, String, u64)> = want
+        .into_iter()
+        .filter(|r| r.2 > 0)
+        .map(|(c, h, a)| (c, h, a as u64))
+        .collect();
+    assert_eq!(want.len(), 5, "six pairs, one at zero");
+    let state = tenure::ingest::store::load(&pool, 1).await.unwrap();
+    let got: BTreeSet<(String, String, u64)> = state
+        .holdings
+        .iter()
+        .map(|((c, h), a)| (c.to_ss58(), h.to_ss58(), *a))
+        .collect();
+    assert_eq!(got, want);
+}
