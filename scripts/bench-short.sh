@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 : "${DATABASE_URL:?set DATABASE_URL (eval \"\$(scripts/dev-db.sh)\")}"
-cargo build --example bench_ingest --example bench_storage
+cargo build --example bench_ingest --example bench_storage --example bench_epoch
 fail=0
 
 # Catch-up over a network: 256 uids, the devnet at 50 ms RTT (target 100 blocks/s).
@@ -24,6 +24,17 @@ rollups="$(sed -n 's/.*rollup_bytes_per_miner_day=\([0-9]*\).*/\1/p' <<<"$out")"
 raw="$(sed -n 's/.*raw_bytes_per_miner_day=\([0-9]*\).*/\1/p' <<<"$out")"
 if ! awk -v a="$rollups" -v b="$raw" 'BEGIN { exit !(a != "" && b != "" && a <= 2000 && b <= 24000) }'; then
   echo "bench-short: uptime history takes $rollups (rollups) and $raw (raw) bytes per miner-day, above 2,000 / 24,000 (twice the targets)" >&2
+  fail=1
+fi
+# The whole epoch block with every history at once: 256 miners × 60 days of uptime × 14 days of
+# vesting (at 4,096 × 400 × 90 the target of 150 ms is not met yet, see BENCHMARKS.md). The
+# debug build does ≈ 85 ms and loads the memory in ≈ 0.25 s here; the limits are ≈ 2.3× that.
+out="$(target/debug/examples/bench_epoch 256 60 14 2>/dev/null)"
+echo "$out"
+epoch="$(sed -n 's/^epoch_block median_ms=\([0-9.]*\).*/\1/p' <<<"$out")"
+load="$(sed -n 's/^startup_load median_s=\([0-9.]*\).*/\1/p' <<<"$out")"
+if ! awk -v e="$epoch" -v l="$load" 'BEGIN { exit !(e != "" && l != "" && e <= 200 && l <= 0.6) }'; then
+  echo "bench-short: the epoch block took $epoch ms and the start-up load $load s at 256 miners × 60 × 14 days, above 200 ms / 0.6 s" >&2
   fail=1
 fi
 exit "$fail"
