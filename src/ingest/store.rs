@@ -268,34 +268,9 @@ pub async fn write(
     }
     let (window, book_ids) = (&mut mem.window, &mut mem.books);
     let mut rows: u64 = 0;
-    let (epoch_index, tempo) = w.epoch.unzip();
-    sqlx::query(
-        "INSERT INTO blocks (netuid, number, hash, parent_hash, timestamp_ms, spec_version, epoch_ran)
-         VALUES ($1, $2, $3, $4, $5, $6, $7)",
-    )
-    .bind(n)
-    .bind(b)
-    .bind(&w.hash[..])
-    .bind(&w.parent_hash[..])
-    .bind(i64_of(w.timestamp_ms))
-    .bind(i64::from(w.spec_version))
-    .bind(w.epoch.is_some())
-    .execute(&mut *tx)
-    .await?;
-    rows += 1;
-    if let (Some(index), Some(tempo)) = (epoch_index, tempo) {
-        sqlx::query(
-            "INSERT INTO epochs (netuid, block, epoch_index, tempo) VALUES ($1, $2, $3, $4)",
-        )
-        .bind(n)
-        .bind(b)
-        .bind(i64_of(index))
-        .bind(i32::from(tempo))
-        .execute(&mut *tx)
-        .await?;
-        rows += 1;
-    }
     let mut laps = Laps::start();
+    rows += block_rows(&mut tx, n, b, w).await?;
+    laps.lap("block");
     rows += miners(&mut tx, n, b, w).await?;
     rows += owners(&mut tx, n, b, w, window, book_ids).await?;
     laps.lap("miners");
@@ -371,6 +346,39 @@ impl std::fmt::Display for Laps {
 }
 
 type Tx<'a> = Transaction<'a, Postgres>;
+
+/// The block's own row, and its epoch's when the epoch ran in it.
+async fn block_rows(tx: &mut Tx<'_>, n: i32, b: i64, w: &BlockWrite) -> Result<u64, StoreError> {
+    let mut rows = 0;
+    let (epoch_index, tempo) = w.epoch.unzip();
+    sqlx::query(
+        "INSERT INTO blocks (netuid, number, hash, parent_hash, timestamp_ms, spec_version, epoch_ran)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(n)
+    .bind(b)
+    .bind(&w.hash[..])
+    .bind(&w.parent_hash[..])
+    .bind(i64_of(w.timestamp_ms))
+    .bind(i64::from(w.spec_version))
+    .bind(w.epoch.is_some())
+    .execute(&mut **tx)
+    .await?;
+    rows += 1;
+    if let (Some(index), Some(tempo)) = (epoch_index, tempo) {
+        sqlx::query(
+            "INSERT INTO epochs (netuid, block, epoch_index, tempo) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(n)
+        .bind(b)
+        .bind(i64_of(index))
+        .bind(i32::from(tempo))
+        .execute(&mut **tx)
+        .await?;
+        rows += 1;
+    }
+    Ok(rows)
+}
 
 /// The gap a reanchored block closes (`tenure ingest reanchor`), recorded with the block.
 async fn gap(tx: &mut Tx<'_>, n: i32, w: &BlockWrite) -> Result<u64, StoreError> {
