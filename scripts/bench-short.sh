@@ -28,14 +28,15 @@ if ! awk -v a="$rollups" -v b="$raw" 'BEGIN { exit !(a != "" && b != "" && a <= 
 fi
 # The whole epoch block with every history at once: 256 miners × 60 days of uptime × 14 days of
 # vesting (at 4,096 × 400 × 90 the target of 150 ms is not met yet, see BENCHMARKS.md). The
-# debug build does ≈ 85–97 ms and loads the memory in ≈ 0.25–0.3 s here; the limits are about
-# 2.5× that (this figure is mostly PostgreSQL's, and CI's machine is not this one).
+# debug build does 85–124 ms and loads the memory in 0.25–0.35 s here (runs vary that much);
+# the limits are about 2.5× the slower runs (the figure is mostly PostgreSQL's, and CI's
+# machine is not this one).
 out="$(target/debug/examples/bench_epoch 256 60 14 2>/dev/null)"
 echo "$out"
 epoch="$(sed -n 's/^epoch_block median_ms=\([0-9.]*\).*/\1/p' <<<"$out")"
 load="$(sed -n 's/^startup_load median_s=\([0-9.]*\).*/\1/p' <<<"$out")"
-if ! awk -v e="$epoch" -v l="$load" 'BEGIN { exit !(e != "" && l != "" && e <= 250 && l <= 0.75) }'; then
-  echo "bench-short: the epoch block took $epoch ms and the start-up load $load s at 256 miners × 60 × 14 days, above 250 ms / 0.75 s" >&2
+if ! awk -v e="$epoch" -v l="$load" 'BEGIN { exit !(e != "" && l != "" && e <= 300 && l <= 1.0) }'; then
+  echo "bench-short: the epoch block took $epoch ms and the start-up load $load s at 256 miners × 60 × 14 days, above 300 ms / 1.0 s" >&2
   fail=1
 fi
 exit "$fail"

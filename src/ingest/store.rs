@@ -830,14 +830,9 @@ async fn book_ids_of(
     netuid: NetUid,
     scope: StakeScope,
 ) -> Result<HashMap<BookKey, i32>, StoreError> {
-    let rows: Vec<(i32, String, String)> = sqlx::query_as(
-        "SELECT id, coldkey, hotkey FROM tranche_books WHERE netuid = $1 AND scope = $2",
-    )
-    .bind(i32::from(netuid))
-    .bind(scope_name(scope))
-    .fetch_all(pool)
-    .await?;
-    Ok(rows.into_iter().map(|(id, c, h)| ((c, h), id)).collect())
+    let mut conn = pool.acquire().await?;
+    let books = crate::vesting::store::books(&mut conn, netuid, scope_name(scope)).await?;
+    Ok(books.into_iter().map(|(id, key)| (key, id)).collect())
 }
 
 /// Adds to `known` the ids of the books the new tranches go to that it lacks, creating the

@@ -54,16 +54,7 @@ pub async fn load_window(
     sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
         .execute(&mut *tx)
         .await?;
-    let books: HashMap<i32, BookKey> = sqlx::query_as::<_, (i32, String, String)>(
-        "SELECT id, coldkey, hotkey FROM tranche_books WHERE netuid = $1 AND scope = $2",
-    )
-    .bind(n)
-    .bind(scope)
-    .fetch_all(&mut *tx)
-    .await?
-    .into_iter()
-    .map(|(id, c, h)| (id, (c, h)))
-    .collect();
+    let books: HashMap<i32, BookKey> = books(&mut tx, netuid, scope).await?.into_iter().collect();
     let mut window = Window::new();
     let mut rows = sqlx::query_as::<_, (i32, i64, i64, i64, i64)>(
         "SELECT t.book_id, t.id, t.block, t.initial_rao, t.remaining_rao
@@ -88,6 +79,22 @@ pub async fn load_window(
     drop(rows);
     tx.commit().await?;
     Ok(window.sorted())
+}
+
+/// The tranche books of `netuid` and `scope`: (id, (coldkey, hotkey or "")).
+pub async fn books(
+    conn: &mut PgConnection,
+    netuid: NetUid,
+    scope: &str,
+) -> Result<Vec<(i32, BookKey)>, sqlx::Error> {
+    let rows: Vec<(i32, String, String)> = sqlx::query_as(
+        "SELECT id, coldkey, hotkey FROM tranche_books WHERE netuid = $1 AND scope = $2",
+    )
+    .bind(i32::from(netuid))
+    .bind(scope)
+    .fetch_all(&mut *conn)
+    .await?;
+    Ok(rows.into_iter().map(|(id, c, h)| (id, (c, h))).collect())
 }
 
 /// What the engine needs from the configuration.
