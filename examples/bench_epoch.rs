@@ -55,20 +55,7 @@ fn header(number: u64) -> BlockWrite {
         // Blocks are dated from the Unix epoch, 12 s apart: UTC days are block days.
         timestamp_ms: number * 12_000,
         spec_version: 1,
-        epoch: None,
-        snapshot: false,
-        deregistered: Vec::new(),
-        registered: Vec::new(),
-        hotkey_swaps: Vec::new(),
-        coldkey_swaps: Vec::new(),
-        owners_closed: Vec::new(),
-        owner_changes: Default::default(),
-        permits: Vec::new(),
-        stake: Vec::new(),
-        emissions: Vec::new(),
-        books: Vec::new(),
-        reveals: Vec::new(),
-        gap: None,
+        ..Default::default()
     }
 }
 

@@ -417,20 +417,7 @@ fn block(number: u64) -> tenure::ingest::plan::BlockWrite {
         parent_hash: [number.saturating_sub(1) as u8; 32],
         timestamp_ms: number * 12_000,
         spec_version: 1,
-        epoch: None,
-        snapshot: false,
-        deregistered: Vec::new(),
-        registered: Vec::new(),
-        hotkey_swaps: Vec::new(),
-        coldkey_swaps: Vec::new(),
-        owners_closed: Vec::new(),
-        owner_changes: Default::default(),
-        permits: Vec::new(),
-        stake: Vec::new(),
-        emissions: Vec::new(),
-        books: Vec::new(),
-        reveals: Vec::new(),
-        gap: None,
+        ..Default::default()
     }
 }
 
