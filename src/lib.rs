@@ -15,6 +15,7 @@ pub mod edge;
 pub mod health;
 pub mod ingest;
 pub mod lab;
+pub mod laps;
 pub mod leader;
 pub mod metrics;
 pub mod miners;

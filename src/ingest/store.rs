@@ -10,6 +10,7 @@ use super::Settings;
 use super::plan::{BlockWrite, Live, State};
 use crate::chain::{AccountId, NetUid, Rao, Uid};
 use crate::config::StakeScope;
+use crate::laps::Laps;
 use crate::vesting::book::{Book, Tranche, TrancheKind};
 use crate::vesting::store::{Recorded, record_epoch, scope_name};
 use crate::vesting::window::{Entry, Window};
@@ -310,39 +311,6 @@ pub async fn write(
         tracing::debug!(block = w.number, rows, steps = %laps, "epoch block written");
     }
     Ok(Written::Rows(rows, epoch))
-}
-
-/// Where an epoch block's transaction spends its time (logged at debug level): the steps'
-/// names and milliseconds, in order.
-struct Laps {
-    last: std::time::Instant,
-    laps: Vec<(&'static str, f64)>,
-}
-
-impl Laps {
-    fn start() -> Self {
-        Laps {
-            last: std::time::Instant::now(),
-            laps: Vec::new(),
-        }
-    }
-
-    fn lap(&mut self, name: &'static str) {
-        let now = std::time::Instant::now();
-        let ms = (now - self.last).as_secs_f64() * 1000.0;
-        self.laps.push((name, ms));
-        self.last = now;
-    }
-}
-
-impl std::fmt::Display for Laps {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        for (i, (name, ms)) in self.laps.iter().enumerate() {
-            let sep = if i == 0 { "" } else { " " };
-            write!(f, "{sep}{name}={ms:.1}ms")?;
-        }
-        Ok(())
-    }
 }
 
 type Tx<'a> = Transaction<'a, Postgres>;

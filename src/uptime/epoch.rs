@@ -10,6 +10,7 @@ use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, PgPool, Row};
 
 use crate::config::{Mode, UptimeConfig};
+use crate::laps::Laps;
 use crate::settings;
 use crate::units::NetUid;
 use crate::uptime::bonus::{Milestone, Outcome, Record, Rule, Skipped, evaluate};
@@ -321,18 +322,25 @@ pub async fn record_epoch(
         evaluated: Vec::new(),
     };
     if mode != Mode::Off {
+        let mut laps = Laps::start();
         refresh(&mut *tx, s, t, (day, hour)).await?;
         t.prune(day, hour);
+        laps.lap("refresh");
         let ids: Vec<i64> = miners.iter().map(|m| m.miner_id).collect();
         let extras = Extras::load(&mut *tx, n, &ids, now).await?;
+        laps.lap("extras");
         let at = At::new(block, now);
         let (rows, new_achievements) = evaluate_all(s, t, miners, extras, at);
+        laps.lap("evaluate");
         recorded.miners = rows.ids.len();
         recorded.boosted = rows.multiplier.iter().filter(|m| **m > 1.0).count();
         recorded.new_achievements = new_achievements.len();
         recorded.evaluated = rows.evaluated.clone();
         rows.insert(tx, n, block, mode).await?;
+        laps.lap("insert");
         store_achievements(tx, s, block, &new_achievements).await?;
+        laps.lap("achievements");
+        tracing::debug!(block, miners = recorded.miners, %laps, "uptime epoch");
     }
     recorded.seconds = started.elapsed().as_secs_f64();
     sqlx::query(
