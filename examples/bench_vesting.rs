@@ -5,8 +5,9 @@
 //! `DATABASE_URL=postgres://… cargo run --release --example bench_vesting -- <miners> <days> [--load]`
 //!
 //! Prints: the pure computation over the in-memory window; the whole epoch step in the
-//! database (settings, miners, computation, 4,096 rows) inside a rolled-back transaction; with
-//! `--load`, the start-up load of the window from `tranches`. Creates (and drops) its
+//! database (settings, miners, computation over the ingest writer's running sums, 4,096 rows)
+//! inside a rolled-back transaction; with `--load`, the start-up load of those sums from
+//! `tranches`. Creates (and drops) its
 //! own database on that server.
 
 #[path = "support/mod.rs"]
@@ -18,7 +19,8 @@ use std::time::Instant;
 use sqlx::PgPool;
 use tenure::config::VestingConfig;
 use tenure::vesting::epoch::{MinerRef, Params, compute};
-use tenure::vesting::store::{EpochSettings, live_miners, load_window, record_epoch};
+use tenure::vesting::store::{EpochSettings, live_miners, load_tally, record_epoch};
+use tenure::vesting::tally::{Tally, Totals};
 use tenure::vesting::window::{Entry, Window};
 
 const NETUID: u16 = 1;
@@ -43,6 +45,8 @@ async fn main() -> anyhow::Result<()> {
     // The window: one tranche per epoch per coldkey; every third coldkey sold part of it.
     let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
     let mut window = Window::new();
+    // What the ingest writer keeps of the same window: each book's sums.
+    let mut tally = Tally::new(p.since());
     let mut rows: Vec<(String, i64, i64, i64, i64)> = Vec::new();
     let mut id = 0i64;
     for i in 0..miners {
@@ -66,6 +70,17 @@ async fn main() -> anyhow::Result<()> {
                 e.remaining = 0;
             }
         }
+        let inside = entries.iter().filter(|e| e.block >= p.since());
+        let (mut totals, mut oldest) = (Totals::default(), None);
+        for e in inside {
+            totals.count += 1;
+            totals.earned += u128::from(e.initial);
+            totals.remaining += u128::from(e.remaining);
+            if e.remaining > 0 {
+                oldest = oldest.or(Some(e.block));
+            }
+        }
+        tally.load((coldkey(i), String::new()), totals, oldest);
         for e in entries {
             if load {
                 rows.push((
@@ -142,7 +157,7 @@ async fn main() -> anyhow::Result<()> {
     };
     let mut step = Vec::new();
     for _ in 0..7 {
-        let mut w = window.clone();
+        let mut w = tally.clone();
         let mut tx = pool.begin().await?;
         let t = Instant::now();
         let live = live_miners(&mut tx, i32::from(NETUID), &settings.exempt).await?;
@@ -189,7 +204,7 @@ async fn main() -> anyhow::Result<()> {
         let mut loads = Vec::new();
         for _ in 0..3 {
             let t = Instant::now();
-            let w = load_window(
+            let w = load_tally(
                 &pool,
                 NETUID,
                 tenure::config::StakeScope::Coldkey,
@@ -197,7 +212,7 @@ async fn main() -> anyhow::Result<()> {
             )
             .await?;
             loads.push(t.elapsed().as_secs_f64());
-            assert_eq!(w.len(), window.len());
+            assert_eq!(w.len(), tally.len());
         }
         println!("startup_load median_s={:.2}", median(loads));
     }

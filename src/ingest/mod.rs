@@ -434,7 +434,7 @@ async fn write_blocks(
                     .observe(started.elapsed().as_secs_f64());
                 if let Some(e) = epoch {
                     let (v, u) = (&e.vesting, &e.uptime);
-                    observe_vesting(&metrics, w.number, v, mem.window.len());
+                    observe_vesting(&metrics, w.number, v, mem.tally.len());
                     metrics.network.observe(&e.network);
                     tracing::info!(
                         epoch_block = w.number,
@@ -469,7 +469,7 @@ async fn write_blocks(
     Ok(())
 }
 
-fn observe_vesting(metrics: &Metrics, block: u64, v: &Recorded, tranches: usize) {
+fn observe_vesting(metrics: &Metrics, block: u64, v: &Recorded, tranches: u64) {
     metrics.vesting.epoch_block.set(block as i64);
     metrics.vesting.seconds.observe(v.seconds);
     metrics.vesting.miners.set(v.miners as i64);

@@ -13,7 +13,7 @@ use crate::config::StakeScope;
 use crate::laps::Laps;
 use crate::vesting::book::{Book, Tranche, TrancheKind};
 use crate::vesting::store::{Recorded, record_epoch, scope_name};
-use crate::vesting::window::{Entry, Window};
+use crate::vesting::tally::Tally;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -39,8 +39,8 @@ pub enum StoreError {
 /// failed write).
 #[derive(Debug, Clone)]
 pub struct Memory {
-    /// The vesting window's emission tranches.
-    pub window: Window,
+    /// The vesting window's running sums, per book.
+    pub tally: Tally,
     /// The ids of the tranche books (`tranche_books`) of this netuid and scope, by key: an
     /// epoch block's 4,096 new tranches name their books without a query.
     pub books: HashMap<BookKey, i32>,
@@ -60,7 +60,7 @@ impl Memory {
     ) -> Result<Self, StoreError> {
         let Some(cursor) = cursor else {
             return Ok(Memory {
-                window: Window::new(),
+                tally: Tally::default(),
                 books: HashMap::new(),
                 uptime: crate::uptime::epoch::Tracker::new(&s.uptime),
                 stale: false,
@@ -72,9 +72,9 @@ impl Memory {
         let started = std::time::Instant::now();
         // The two loads are independent: at once, each on its own connection.
         let ms = |t: std::time::Instant| t.elapsed().as_millis() as u64;
-        let ((window, window_ms), (uptime, uptime_ms)) = futures::future::try_join(
+        let ((tally, window_ms), (uptime, uptime_ms)) = futures::future::try_join(
             async {
-                crate::vesting::store::load_window(pool, s.netuid, s.scope, since)
+                crate::vesting::store::load_tally(pool, s.netuid, s.scope, since)
                     .await
                     .map(|w| (w, ms(started)))
                     .map_err(StoreError::from)
@@ -89,7 +89,7 @@ impl Memory {
         .await?;
         let books = book_ids_of(pool, s.netuid, s.scope).await?;
         tracing::info!(
-            tranches = window.len(),
+            tranches = tally.len(),
             uptime_rows = uptime.cache.len(),
             since,
             window_ms,
@@ -98,7 +98,7 @@ impl Memory {
             "vesting window and uptime rollups loaded"
         );
         Ok(Memory {
-            window,
+            tally,
             books,
             uptime,
             stale: false,
@@ -267,17 +267,17 @@ pub async fn write(
         tracing::debug!(cursor = ?at, "another instance wrote the previous blocks; reloading the engines' memory");
         *mem = Memory::load(pool, s, at).await?;
     }
-    let (window, book_ids) = (&mut mem.window, &mut mem.books);
+    let (tally, book_ids) = (&mut mem.tally, &mut mem.books);
     let mut rows: u64 = 0;
     let mut laps = Laps::start();
     rows += block_rows(&mut tx, n, b, w).await?;
     laps.lap("block");
     rows += miners(&mut tx, n, b, w).await?;
-    rows += owners(&mut tx, n, b, w, window, book_ids).await?;
+    rows += owners(&mut tx, n, b, w, tally, book_ids).await?;
     laps.lap("miners");
     rows += stake_and_emissions(&mut tx, n, b, w).await?;
     laps.lap("stake_emissions");
-    rows += books(&mut tx, n, b, scope, w, window, book_ids).await?;
+    rows += books(&mut tx, n, b, scope, w, tally, book_ids).await?;
     laps.lap("books");
     rows += reveals(&mut tx, n, b, w).await?;
     rows += gap(&mut tx, n, w).await?;
@@ -478,7 +478,7 @@ async fn owners(
     n: i32,
     b: i64,
     w: &BlockWrite,
-    window: &mut Window,
+    tally: &mut Tally,
     book_ids: &mut HashMap<BookKey, i32>,
 ) -> Result<u64, StoreError> {
     let mut rows = 0;
@@ -494,7 +494,7 @@ async fn owners(
         .await?
         .rows_affected();
         move_books(tx, n, &ss58(old), &ss58(new)).await?;
-        window.move_coldkey(&ss58(old), &ss58(new));
+        tally.move_coldkey(&ss58(old), &ss58(new));
         // Books of both coldkeys merged or were renamed: their ids are read again when used.
         book_ids.retain(|(c, _), _| *c != ss58(old) && *c != ss58(new));
     }
@@ -637,7 +637,7 @@ async fn record_engines(
     let n = i32::from(s.netuid);
     let miners = crate::vesting::store::live_miners(tx, n, &s.vesting.exempt).await?;
     laps.lap("live_miners");
-    let vesting = record_epoch(tx, &s.vesting, w.number, &mut mem.window, &miners).await?;
+    let vesting = record_epoch(tx, &s.vesting, w.number, &mut mem.tally, &miners).await?;
     laps.lap("vesting");
     let now = chrono::DateTime::from_timestamp_millis(i64_of(w.timestamp_ms)).unwrap_or_default();
     let uptime =
@@ -673,7 +673,7 @@ async fn books(
     b: i64,
     scope: StakeScope,
     w: &BlockWrite,
-    window: &mut Window,
+    tally: &mut Tally,
     book_ids: &mut HashMap<BookKey, i32>,
 ) -> Result<u64, StoreError> {
     if w.books.is_empty() {
@@ -702,20 +702,13 @@ async fn books(
         BTreeMap::new()
     };
     let changes = BookChanges::plan(w, &keys, open, &miner_ids);
-    let (rows, new_ids) = changes.write(tx, (n, scope, b), book_ids).await?;
+    let rows = changes.write(tx, (n, scope, b), book_ids).await?;
     for c in changes.created.iter().filter(|c| c.kind == "emission") {
-        window.insert(
-            (c.coldkey.clone(), c.hotkey.clone()),
-            Entry {
-                id: new_ids[c.slot],
-                block: w.number,
-                initial: c.initial as Rao,
-                remaining: c.remaining as Rao,
-            },
-        )?;
+        let key = (c.coldkey.clone(), c.hotkey.clone());
+        tally.insert(key, w.number, c.initial as Rao, c.remaining as Rao);
     }
-    for (key, id, remaining) in &changes.window_updates {
-        window.set_remaining(key, *id, *remaining);
+    for (key, block, before, after) in &changes.window_updates {
+        tally.consume(key, *block, *before, *after);
     }
     Ok(rows)
 }
@@ -857,8 +850,9 @@ struct NewTranche {
 struct BookChanges {
     /// (id, remaining) of changed existing tranches.
     updates: Vec<(i64, i64)>,
-    /// The window's copy of the same changes: (book, id, remaining) of consumed tranches.
-    window_updates: Vec<(BookKey, i64, Rao)>,
+    /// The tally's copy of the same changes: (book, block, remaining before, after) of
+    /// consumed emission tranches.
+    window_updates: Vec<(BookKey, u64, Rao, Rao)>,
     created: Vec<NewTranche>,
     /// Outflows: (Ok(existing id) | Err(slot of a created tranche), amount).
     outflows: Vec<(Result<i64, usize>, i64)>,
@@ -878,6 +872,8 @@ impl BookChanges {
             let ids: Vec<i64> = existing.iter().map(|(id, _)| *id).collect();
             let mut book = Book::new(existing.into_iter().map(|(_, t)| t).collect());
             let before = book.tranches.len();
+            // What each existing tranche held before this block (the tally adds the change).
+            let mut held: Vec<Rao> = book.tranches.iter().map(|t| t.remaining).collect();
             let amounts: Vec<Rao> = d.emissions.iter().map(|(a, _)| *a).collect();
             let applied = book.apply(w.number, &amounts, d.prev, d.now);
             if applied.unbacked > 0 {
@@ -910,9 +906,13 @@ impl BookChanges {
             for (i, amount) in &applied.consumed {
                 let target = match ids.get(*i) {
                     Some(id) => {
-                        let remaining = book.tranches[*i].remaining;
-                        c.updates.push((*id, i64_of(remaining)));
-                        c.window_updates.push((key.clone(), *id, remaining));
+                        let t = &book.tranches[*i];
+                        c.updates.push((*id, i64_of(t.remaining)));
+                        if t.kind == TrancheKind::Emission {
+                            let update = (key.clone(), t.block, held[*i], t.remaining);
+                            c.window_updates.push(update);
+                            held[*i] = t.remaining;
+                        }
                         Ok(*id)
                     }
                     None => Err(slot_of[i]),
@@ -923,13 +923,13 @@ impl BookChanges {
         c
     }
 
-    /// Writes the changes in three statements; returns the rows written and the new ids.
+    /// Writes the changes in three statements; returns the rows written.
     async fn write(
         &self,
         tx: &mut Tx<'_>,
         (n, scope, b): (i32, &str, i64),
         book_ids: &mut HashMap<BookKey, i32>,
-    ) -> Result<(u64, Vec<i64>), StoreError> {
+    ) -> Result<u64, StoreError> {
         let mut rows = 0;
         // Ids are drawn first so that outflows from tranches created in this block can name them.
         let new_ids: Vec<i64> = if self.created.is_empty() {
@@ -998,6 +998,6 @@ impl BookChanges {
             .await?
             .rows_affected();
         }
-        Ok((rows, new_ids))
+        Ok(rows)
     }
 }

@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use crate::config::{Mode, StakeScope, VestingConfig};
 use crate::vesting::multiplier::{Holding, Outcome, multiplier};
-use crate::vesting::window::{BookKey, Window};
+use crate::vesting::window::{BookKey, WindowSums};
 
 /// Seconds in a day: holding days are counted in blocks of `chain.block_time_secs`.
 const DAY_SECS: u64 = 86_400;
@@ -75,7 +75,7 @@ pub fn compute(
     cfg: &VestingConfig,
     p: &Params,
     miners: &[MinerRef],
-    window: &Window,
+    window: &impl WindowSums,
 ) -> Vec<MinerVesting> {
     let since = p.since();
     let mut books: HashMap<BookKey, (u128, u128, Holding, Outcome)> = HashMap::new();
@@ -150,7 +150,7 @@ pub fn applied(mode: Mode, multiplier: f64) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::vesting::window::Entry;
+    use crate::vesting::window::{Entry, Window};
 
     fn miner(id: i64, coldkey: &str, hotkey: &str) -> MinerRef {
         MinerRef {

@@ -8,6 +8,7 @@ pub mod epoch;
 pub mod multiplier;
 pub mod report;
 pub mod store;
+pub mod tally;
 pub mod window;
 
 pub use book::{Book, Tranche, TrancheKind};

@@ -12,6 +12,7 @@ use crate::config::{Mode, StakeScope, VestingConfig};
 use crate::settings::{self, ModeSetting, SettingsError};
 use crate::units::{NetUid, Rao};
 use crate::vesting::epoch::{self, MinerRef, MinerVesting, Params};
+use crate::vesting::tally::{Tally, Totals};
 use crate::vesting::window::{BookKey, Entry, Window};
 
 #[derive(Debug, thiserror::Error)]
@@ -24,6 +25,10 @@ pub enum StoreError {
     Window(#[from] crate::vesting::window::WindowError),
     #[error("a tranche names book {0}, which `tranche_books` does not hold")]
     UnknownBook(i32),
+    #[error("a sum of tranche amounts `{0}` is not a whole number of RAO")]
+    Sum(String),
+    #[error("the vesting window would move back to block {since} from {tally}")]
+    TallyBehind { since: u64, tally: u64 },
 }
 
 pub fn scope_name(scope: StakeScope) -> &'static str {
@@ -81,6 +86,122 @@ pub async fn load_window(
     Ok(window.sorted())
 }
 
+/// The window's running sums as the database has them ([`Tally`]): PostgreSQL aggregates the
+/// emission tranches of `scope` created at or after `since` per book, and sends 8,192 rows
+/// where the tranches are millions.
+pub async fn load_tally(
+    pool: &PgPool,
+    netuid: NetUid,
+    scope: StakeScope,
+    since: u64,
+) -> Result<Tally, StoreError> {
+    let rows = sqlx::query_as::<_, (String, String, i64, String, String, Option<i64>)>(
+        "SELECT b.coldkey, b.hotkey, s.n, s.earned::text, s.remaining::text, s.oldest_held
+           FROM (SELECT book_id, count(*) AS n, sum(initial_rao) AS earned,
+                        sum(remaining_rao) AS remaining,
+                        min(block) FILTER (WHERE remaining_rao > 0) AS oldest_held
+                   FROM tranches WHERE kind = 'emission' AND block >= $3 GROUP BY book_id) s
+           JOIN tranche_books b ON b.id = s.book_id
+          WHERE b.netuid = $1 AND b.scope = $2",
+    )
+    .bind(i32::from(netuid))
+    .bind(scope_name(scope))
+    .bind(i64_of(u128::from(since)))
+    .fetch_all(pool)
+    .await?;
+    let mut tally = Tally::new(since);
+    for (coldkey, hotkey, n, earned, remaining, oldest) in rows {
+        let totals = totals(n, &earned, &remaining)?;
+        tally.load((coldkey, hotkey), totals, oldest.map(|b| b.max(0) as u64));
+    }
+    Ok(tally)
+}
+
+/// [`Totals`] from a row: PostgreSQL sums `bigint` into `numeric`, sent as text.
+fn totals(count: i64, earned: &str, remaining: &str) -> Result<Totals, StoreError> {
+    let amount = |s: &str| {
+        s.parse::<u128>()
+            .map_err(|_| StoreError::Sum(s.to_string()))
+    };
+    Ok(Totals {
+        count: count.max(0) as u64,
+        earned: amount(earned)?,
+        remaining: amount(remaining)?,
+    })
+}
+
+/// Moves the tally's window to start at `since`, in the epoch block's transaction (after the
+/// block's own tranche changes): the tranches it leaves behind are subtracted as they stand,
+/// and the books whose oldest held tranche left or emptied read that block again.
+pub async fn advance_tally(
+    tx: &mut PgConnection,
+    netuid: NetUid,
+    scope: StakeScope,
+    tally: &mut Tally,
+    since: u64,
+) -> Result<(), StoreError> {
+    let (n, scope) = (i32::from(netuid), scope_name(scope));
+    if since > tally.since() {
+        let rows = sqlx::query_as::<_, (String, String, i64, String, String)>(
+            "SELECT b.coldkey, b.hotkey, count(*), sum(t.initial_rao)::text,
+                    sum(t.remaining_rao)::text
+               FROM tranches t JOIN tranche_books b ON b.id = t.book_id
+              WHERE b.netuid = $1 AND b.scope = $2 AND t.kind = 'emission'
+                AND t.block >= $3 AND t.block < $4
+              GROUP BY b.id, b.coldkey, b.hotkey",
+        )
+        .bind(n)
+        .bind(scope)
+        .bind(i64_of(u128::from(tally.since())))
+        .bind(i64_of(u128::from(since)))
+        .fetch_all(&mut *tx)
+        .await?;
+        let mut leaving = Vec::with_capacity(rows.len());
+        for (coldkey, hotkey, count, earned, remaining) in rows {
+            leaving.push(((coldkey, hotkey), totals(count, &earned, &remaining)?));
+        }
+        tally.advance(since, leaving);
+    } else if since < tally.since() {
+        // The window never moves back while the daemon runs (its start follows the block).
+        return Err(StoreError::TallyBehind {
+            since,
+            tally: tally.since(),
+        });
+    }
+    let stale = tally.stale();
+    if stale.is_empty() {
+        return Ok(());
+    }
+    let (c, h): (Vec<&str>, Vec<&str>) =
+        stale.iter().map(|(c, h)| (c.as_str(), h.as_str())).unzip();
+    // One probe of `tranches_open` per book: its oldest held tranche in the window.
+    let found: HashMap<BookKey, i64> = sqlx::query_as::<_, (String, String, i64)>(
+        "SELECT b.coldkey, b.hotkey, o.block
+           FROM UNNEST($3::text[], $4::text[]) AS k(c, h)
+           JOIN tranche_books b ON b.netuid = $1 AND b.scope = $2 AND b.coldkey = k.c AND b.hotkey = k.h
+          CROSS JOIN LATERAL (
+                SELECT t.block FROM tranches t
+                 WHERE t.book_id = b.id AND t.remaining_rao > 0 AND t.kind = 'emission'
+                   AND t.block >= $5
+                 ORDER BY t.block LIMIT 1) o",
+    )
+    .bind(n)
+    .bind(scope)
+    .bind(&c)
+    .bind(&h)
+    .bind(i64_of(u128::from(since)))
+    .fetch_all(&mut *tx)
+    .await?
+    .into_iter()
+    .map(|(c, h, b)| ((c, h), b))
+    .collect();
+    for key in stale {
+        let oldest = found.get(&key).map(|b| (*b).max(0) as u64);
+        tally.set_oldest_held(&key, oldest);
+    }
+    Ok(())
+}
+
 /// The tranche books of `netuid` and `scope`: (id, (coldkey, hotkey or "")).
 pub async fn books(
     conn: &mut PgConnection,
@@ -122,7 +243,7 @@ pub async fn record_epoch(
     tx: &mut PgConnection,
     s: &EpochSettings,
     block: u64,
-    window: &mut Window,
+    tally: &mut Tally,
     miners: &[MinerRef],
 ) -> Result<Recorded, StoreError> {
     let started = Instant::now();
@@ -132,10 +253,10 @@ pub async fn record_epoch(
         .await?
         .mode;
     let p = Params::new(&s.cfg, s.block_time_secs, block);
-    window.prune(p.since());
+    advance_tally(&mut *tx, s.netuid, p.scope, tally, p.since()).await?;
     let mut out: Vec<MinerVesting> = Vec::new();
     if mode != Mode::Off {
-        out = epoch::compute(&s.cfg, &p, miners, window);
+        out = epoch::compute(&s.cfg, &p, miners, tally);
         insert(tx, n, b, mode, &out).await?;
     }
     let boosted = out.iter().filter(|m| m.outcome.multiplier > 1.0).count();

@@ -47,6 +47,19 @@ impl Sums {
     }
 }
 
+/// What an epoch reads of the window: each book's sums over `[since, now]`. The lab's
+/// [`Window`] keeps every tranche; the ingest writer's [`Tally`](crate::vesting::tally::Tally)
+/// keeps only the sums.
+pub trait WindowSums {
+    fn sums(&self, key: &BookKey, since: u64, now: u64) -> Sums;
+}
+
+impl WindowSums for Window {
+    fn sums(&self, key: &BookKey, since: u64, now: u64) -> Sums {
+        Window::sums(self, key, since, now)
+    }
+}
+
 /// Why a tranche does not fit the window's compact form.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum WindowError {
