@@ -42,8 +42,9 @@ fn i64_of(n: u128) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
 }
 
-/// The emission tranches of `scope` created at or after `since` (once per start: millions of
-/// rows at scale). The books are read first (one row each); the tranches then stream in the
+/// Every emission tranche of `scope` created at or after `since`, in memory (millions of rows
+/// at scale: the daemon keeps only their sums, [`load_tally`]; the tests compare the two, and
+/// tools may read the whole window). The books are read first (one row each); the tranches then stream in the
 /// table's order, naming their book by id, straight into the window's compact form — no sort
 /// in the database, no copy of every row in memory — and each book is sorted once at the end.
 pub async fn load_window(
