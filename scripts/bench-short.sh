@@ -32,7 +32,7 @@ if ! awk -v a="$rollups" -v b="$raw" 'BEGIN { exit !(a != "" && b != "" && a <= 
 fi
 # The whole epoch block with every history at once: 256 miners × 60 days of uptime × 14 days of
 # vesting (at 4,096 × 400 × 90 the target of 150 ms is not met yet, see BENCHMARKS.md). The
-# debug build does 85–124 ms and loads the memory in 0.25–0.37 s here (runs vary that much);
+# debug build does 80–124 ms and loads the memory in 0.16–0.20 s here (runs vary that much);
 # the limits are about 2.5× the slower runs (the figure is mostly PostgreSQL's, and CI's
 # machine is not this one).
 out="$(target/debug/examples/bench_epoch 256 60 14 2>/dev/null)"
