@@ -16,7 +16,7 @@
 use std::collections::HashMap;
 
 use crate::units::Rao;
-use crate::vesting::window::{BookKey, Sums, WindowSums};
+use crate::vesting::window::{BookKey, Sums, WindowSums, books_of};
 
 /// Σ over some emission tranches of one book: how many, their initial and remaining amounts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -111,13 +111,7 @@ impl Tally {
 
     /// A coldkey swap: every book of `old` becomes (or merges into) the same book of `new`.
     pub fn move_coldkey(&mut self, old: &str, new: &str) {
-        let keys: Vec<BookKey> = self
-            .books
-            .keys()
-            .filter(|(c, _)| c == old)
-            .cloned()
-            .collect();
-        for key in keys {
+        for key in books_of(&self.books, old) {
             if let Some(moved) = self.books.remove(&key) {
                 let target = self.books.entry((new.to_string(), key.1)).or_default();
                 target.totals.count += moved.totals.count;

@@ -47,6 +47,15 @@ impl Sums {
     }
 }
 
+/// The keys of `coldkey`'s books (one per hotkey in the hotkey scope), for a coldkey swap.
+pub fn books_of<T>(books: &HashMap<BookKey, T>, coldkey: &str) -> Vec<BookKey> {
+    books
+        .keys()
+        .filter(|(c, _)| c == coldkey)
+        .cloned()
+        .collect()
+}
+
 /// What an epoch reads of the window: each book's sums over `[since, now]`. The lab's
 /// [`Window`] keeps every tranche; the ingest writer's [`Tally`](crate::vesting::tally::Tally)
 /// keeps only the sums.
@@ -268,13 +277,7 @@ impl Window {
 
     /// A coldkey swap: every book of `old` becomes (or merges into) the same book of `new`.
     pub fn move_coldkey(&mut self, old: &str, new: &str) {
-        let keys: Vec<BookKey> = self
-            .books
-            .keys()
-            .filter(|(c, _)| c == old)
-            .cloned()
-            .collect();
-        for key in keys {
+        for key in books_of(&self.books, old) {
             if let Some(moved) = self.books.remove(&key) {
                 let target = self.books.entry((new.to_string(), key.1)).or_default();
                 target.slots.extend(moved.slots);

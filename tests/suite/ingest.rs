@@ -607,6 +607,21 @@ async fn the_writers_running_sums_follow_the_stored_tranches_as_the_window_moves
     write(&pool, &s, &mut mem, &w).await.unwrap();
     let mut owner: Vec<AccountId> = miners.iter().map(|m| m.1).collect();
     let mut held: BTreeMap<[u8; 32], u64> = BTreeMap::new();
+    // A coldkey's delta in this block, from what it held before.
+    fn delta<'a>(
+        deltas: &'a mut BTreeMap<[u8; 32], BookDelta>,
+        held: &BTreeMap<[u8; 32], u64>,
+        ck: AccountId,
+    ) -> &'a mut BookDelta {
+        let before = *held.get(&ck.0).unwrap_or(&0);
+        deltas.entry(ck.0).or_insert(BookDelta {
+            coldkey: ck,
+            hotkey: None,
+            emissions: Vec::new(),
+            prev: before,
+            now: before,
+        })
+    }
     let mut checked = 0;
     for number in 2..=120u64 {
         let mut w = block(number);
@@ -633,14 +648,7 @@ async fn the_writers_running_sums_follow_the_stored_tranches_as_the_window_moves
                     amount,
                     permit: false,
                 });
-                let before = *held.get(&ck.0).unwrap_or(&0);
-                let d = deltas.entry(ck.0).or_insert(BookDelta {
-                    coldkey: ck,
-                    hotkey: None,
-                    emissions: Vec::new(),
-                    prev: before,
-                    now: before,
-                });
+                let d = delta(&mut deltas, &held, ck);
                 d.emissions.push((amount, *uid));
                 d.now += amount;
             }
@@ -648,15 +656,7 @@ async fn the_writers_running_sums_follow_the_stored_tranches_as_the_window_moves
         // Sales: some small (the newest tranches), some of nearly everything (down to the
         // oldest held one), some of everything (no tranche holds anything).
         if number % 7 == 3 || number % 11 == 2 || number % 13 == 5 {
-            let ck = coldkeys[(number % 2) as usize];
-            let before = *held.get(&ck.0).unwrap_or(&0);
-            let d = deltas.entry(ck.0).or_insert(BookDelta {
-                coldkey: ck,
-                hotkey: None,
-                emissions: Vec::new(),
-                prev: before,
-                now: before,
-            });
+            let d = delta(&mut deltas, &held, coldkeys[(number % 2) as usize]);
             let sell = match (number % 11, number % 13) {
                 (_, 5) => d.now,
                 (2, _) => d.now - d.now / 20,
