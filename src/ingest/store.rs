@@ -29,8 +29,6 @@ pub enum StoreError {
     Uptime(#[from] crate::uptime::epoch::EpochError),
     #[error("writing block {block} took more than {secs} s (rolled back)")]
     Timeout { block: u64, secs: u64 },
-    #[error("the tranche window: {0}")]
-    Window(#[from] crate::vesting::window::WindowError),
     #[error("no tranche book could be created for coldkey {0}")]
     BookMissing(String),
 }
@@ -707,7 +705,7 @@ async fn books(
         let key = (c.coldkey.clone(), c.hotkey.clone());
         tally.insert(key, w.number, c.initial as Rao, c.remaining as Rao);
     }
-    for (key, block, before, after) in &changes.window_updates {
+    for (key, block, before, after) in &changes.tally_updates {
         tally.consume(key, *block, *before, *after);
     }
     Ok(rows)
@@ -852,7 +850,7 @@ struct BookChanges {
     updates: Vec<(i64, i64)>,
     /// The tally's copy of the same changes: (book, block, remaining before, after) of
     /// consumed emission tranches.
-    window_updates: Vec<(BookKey, u64, Rao, Rao)>,
+    tally_updates: Vec<(BookKey, u64, Rao, Rao)>,
     created: Vec<NewTranche>,
     /// Outflows: (Ok(existing id) | Err(slot of a created tranche), amount).
     outflows: Vec<(Result<i64, usize>, i64)>,
@@ -910,7 +908,7 @@ impl BookChanges {
                         c.updates.push((*id, i64_of(t.remaining)));
                         if t.kind == TrancheKind::Emission {
                             let update = (key.clone(), t.block, held[*i], t.remaining);
-                            c.window_updates.push(update);
+                            c.tally_updates.push(update);
                             held[*i] = t.remaining;
                         }
                         Ok(*id)

@@ -330,12 +330,12 @@ pub async fn record_epoch(
         let extras = Extras::load(&mut *tx, n, &ids, now).await?;
         laps.lap("extras");
         let at = At::new(block, now);
-        let (rows, new_achievements) = evaluate_all(s, t, miners, extras, at);
+        let (mut rows, new_achievements) = evaluate_all(s, t, miners, extras, at);
         laps.lap("evaluate");
         recorded.miners = rows.ids.len();
         recorded.boosted = rows.multiplier.iter().filter(|m| **m > 1.0).count();
         recorded.new_achievements = new_achievements.len();
-        recorded.evaluated = rows.evaluated.clone();
+        recorded.evaluated = std::mem::take(&mut rows.evaluated);
         rows.insert(tx, n, block, mode).await?;
         laps.lap("insert");
         store_achievements(tx, s, block, &new_achievements).await?;

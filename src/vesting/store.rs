@@ -10,10 +10,10 @@ use sqlx::{PgConnection, PgPool, Row};
 
 use crate::config::{Mode, StakeScope, VestingConfig};
 use crate::settings::{self, ModeSetting, SettingsError};
-use crate::units::{NetUid, Rao};
+use crate::units::NetUid;
 use crate::vesting::epoch::{self, MinerRef, MinerVesting, Params};
 use crate::vesting::tally::{Tally, Totals};
-use crate::vesting::window::{BookKey, Entry, Window};
+use crate::vesting::window::BookKey;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -21,10 +21,6 @@ pub enum StoreError {
     Db(#[from] sqlx::Error),
     #[error(transparent)]
     Settings(#[from] SettingsError),
-    #[error("the tranche window: {0}")]
-    Window(#[from] crate::vesting::window::WindowError),
-    #[error("a tranche names book {0}, which `tranche_books` does not hold")]
-    UnknownBook(i32),
     #[error("a sum of tranche amounts `{0}` is not a whole number of RAO")]
     Sum(String),
     #[error("the vesting window would move back to block {since} from {tally}")]
@@ -38,53 +34,8 @@ pub fn scope_name(scope: StakeScope) -> &'static str {
     }
 }
 
-fn i64_of(n: u128) -> i64 {
-    i64::try_from(n).unwrap_or(i64::MAX)
-}
-
-/// Every emission tranche of `scope` created at or after `since`, in memory (millions of rows
-/// at scale: the daemon keeps only their sums, [`load_tally`]; the tests compare the two, and
-/// tools may read the whole window). The books are read first (one row each); the tranches then stream in the
-/// table's order, naming their book by id, straight into the window's compact form — no sort
-/// in the database, no copy of every row in memory — and each book is sorted once at the end.
-pub async fn load_window(
-    pool: &PgPool,
-    netuid: NetUid,
-    scope: StakeScope,
-    since: u64,
-) -> Result<Window, StoreError> {
-    use futures::TryStreamExt;
-    let (n, scope) = (i32::from(netuid), scope_name(scope));
-    // Books and tranches from one snapshot: every tranche's book is among those read.
-    let mut tx = pool.begin().await?;
-    sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-        .execute(&mut *tx)
-        .await?;
-    let books: HashMap<i32, BookKey> = books(&mut tx, netuid, scope).await?.into_iter().collect();
-    let mut window = Window::new();
-    let mut rows = sqlx::query_as::<_, (i32, i64, i64, i64, i64)>(
-        "SELECT t.book_id, t.id, t.block, t.initial_rao, t.remaining_rao
-           FROM tranches t
-           JOIN tranche_books b ON b.id = t.book_id
-          WHERE b.netuid = $1 AND b.scope = $2 AND t.kind = 'emission' AND t.block >= $3",
-    )
-    .bind(n)
-    .bind(scope)
-    .bind(i64::try_from(since).unwrap_or(i64::MAX))
-    .fetch(&mut *tx);
-    while let Some((book, id, block, initial, remaining)) = rows.try_next().await? {
-        let key = books.get(&book).ok_or(StoreError::UnknownBook(book))?;
-        let entry = Entry {
-            id,
-            block: block as u64,
-            initial: initial as Rao,
-            remaining: remaining as Rao,
-        };
-        window.push_unordered(key, entry)?;
-    }
-    drop(rows);
-    tx.commit().await?;
-    Ok(window.sorted())
+fn i64_of(n: impl Into<u128>) -> i64 {
+    i64::try_from(n.into()).unwrap_or(i64::MAX)
 }
 
 /// The window's running sums as the database has them ([`Tally`]): PostgreSQL aggregates the
@@ -107,7 +58,7 @@ pub async fn load_tally(
     )
     .bind(i32::from(netuid))
     .bind(scope_name(scope))
-    .bind(i64_of(u128::from(since)))
+    .bind(i64_of(since))
     .fetch_all(pool)
     .await?;
     let mut tally = Tally::new(since);
@@ -153,8 +104,8 @@ pub async fn advance_tally(
         )
         .bind(n)
         .bind(scope)
-        .bind(i64_of(u128::from(tally.since())))
-        .bind(i64_of(u128::from(since)))
+        .bind(i64_of(tally.since()))
+        .bind(i64_of(since))
         .fetch_all(&mut *tx)
         .await?;
         let mut leaving = Vec::with_capacity(rows.len());
@@ -190,7 +141,7 @@ pub async fn advance_tally(
     .bind(scope)
     .bind(&c)
     .bind(&h)
-    .bind(i64_of(u128::from(since)))
+    .bind(i64_of(since))
     .fetch_all(&mut *tx)
     .await?
     .into_iter()

@@ -199,8 +199,8 @@ impl Window {
     }
 
     /// Counts ids from below the lowest of those held and `id`, if every one then fits. The
-    /// base is left up to 2^31 below the lowest, so that ids arriving out of order (a bulk
-    /// load in table order) seldom move it again.
+    /// base is left up to 2^31 below the lowest, so that an older id arriving later seldom
+    /// moves it again.
     fn rebase(&mut self, id: i64) -> Result<(), WindowError> {
         let held = self.books.values().flat_map(|t| &t.slots);
         let (low, high) = held.fold((id, id), |(lo, hi), s| {
@@ -237,29 +237,6 @@ impl Window {
             t.set(at, entry.remaining);
         }
         Ok(())
-    }
-
-    /// Adds a tranche of a bulk load, in any order: [`Window::sorted`] finishes the load.
-    pub fn push_unordered(&mut self, key: &BookKey, entry: Entry) -> Result<(), WindowError> {
-        let slot = self.slot(&entry)?;
-        let t = match self.books.get_mut(key) {
-            Some(t) => t,
-            None => self.books.entry(key.clone()).or_default(),
-        };
-        t.slots.push(slot);
-        if slot.state() == PARTIAL {
-            t.partial.push((slot.id, entry.remaining));
-        }
-        Ok(())
-    }
-
-    /// The window after a bulk load: each book's tranches in id order.
-    pub fn sorted(mut self) -> Self {
-        for t in self.books.values_mut() {
-            t.sort();
-        }
-        self.books.retain(|_, t| !t.slots.is_empty());
-        self
     }
 
     /// A tranche's new remaining amount after an outflow; tranches outside the window (or

@@ -511,10 +511,10 @@ async fn tranche_books_keep_every_tranche_and_its_id(pool: PgPool) {
         .await
         .unwrap();
     assert!(next > before.last().unwrap().0, "{next}");
-    // The window loads the emission tranches of its netuid and scope, by book.
-    let window =
-        tenure::vesting::store::load_window(&pool, 1, tenure::config::StakeScope::Coldkey, 0)
+    // The writer's window sums load the emission tranches of their netuid and scope, by book.
+    let tally =
+        tenure::vesting::store::load_tally(&pool, 1, tenure::config::StakeScope::Coldkey, 0)
             .await
             .unwrap();
-    assert_eq!(window.len(), 2);
+    assert_eq!(tally.len(), 2);
 }
