@@ -10,7 +10,7 @@ use sqlx::{PgPool, Row};
 use crate::config::{Mode, StakeScope, UptimeConfig, VestingConfig};
 use crate::units::{NetUid, Rao};
 use crate::uptime::cache::{Cache, Horizon};
-use crate::uptime::epoch::read_rollups;
+use crate::uptime::epoch::load_rollups;
 use crate::uptime::history::Grant;
 use crate::uptime::store::Periods;
 use crate::weights::explanation::BaseScore;
@@ -506,7 +506,7 @@ async fn rollups(
         Periods::hour_at(first) - horizon.hours,
     );
     let mut conn = pool.acquire().await?;
-    read_rollups(&mut conn, netuid, &mut cache, since, true).await?;
+    load_rollups(&mut conn, netuid, &mut cache, since).await?;
     Ok(cache)
 }
 

@@ -68,13 +68,18 @@ struct StoredDay {
     hour_up: Option<Vec<i32>>,
 }
 
+/// A stored day's counts as a period (the table's checks keep them non-negative).
+fn period(index: i64, rounds: i32, up: i32) -> Period {
+    Period {
+        index,
+        rounds: rounds.max(0) as u32,
+        up: up.max(0) as u32,
+    }
+}
+
 impl StoredDay {
     fn day(&self) -> Period {
-        Period {
-            index: self.day,
-            rounds: self.rounds.max(0) as u32,
-            up: self.up.max(0) as u32,
-        }
+        period(self.day, self.rounds, self.up)
     }
 
     /// The hours that had rounds (an hour without any is unknown, not a period).
@@ -87,14 +92,7 @@ impl StoredDay {
             .zip(up)
             .enumerate()
             .filter(|(_, (rounds, _))| **rounds > 0)
-            .map(|(i, (rounds, up))| {
-                let index = self.day * 24 + i as i64;
-                Period {
-                    index,
-                    rounds: *rounds as u32,
-                    up: (*up).max(0) as u32,
-                }
-            })
+            .map(|(i, (rounds, up))| period(self.day * 24 + i as i64, *rounds, *up))
     }
 }
 
@@ -111,21 +109,68 @@ const DAYS_AMONG: &str = "SELECT miner_id, day, rounds, up,
         CASE WHEN day = ANY($2) THEN hour_up END AS hour_up
    FROM uptime_days WHERE netuid = $1 AND day = ANY($3)";
 
+/// Every miner's daily totals of netuid `$1` from day `$2` on, one row per miner, the days in
+/// the order the scan met them (the same order in the three arrays: one aggregation pass).
+/// At 4,096 miners × 400 days that is 4,096 rows to decode instead of 1.6 M.
+const DAY_TOTALS: &str = "SELECT miner_id, array_agg(day), array_agg(rounds), array_agg(up)
+   FROM uptime_days WHERE netuid = $1 AND day >= $2 GROUP BY miner_id";
+
+/// The hours of netuid `$1`'s stored days from day `$2` on.
+const HOURS_FROM: &str = "SELECT miner_id, day, rounds, up, hour_rounds, hour_up
+   FROM uptime_days WHERE netuid = $1 AND day >= $2";
+
 /// Reads the daily and hourly rollups of `netuid` from day `from_day` and hour `from_hour` on
-/// into `cache` (the daemon's epochs, and `tenure replay`); returns the periods read. Rows are
-/// streamed in the table's order (no sort in the database, no copy of every row in memory);
-/// a whole load (`bulk`) sorts each miner's periods once at the end.
+/// into an empty `cache` (the daemon's start, and `tenure replay`); returns the periods read.
+/// The days come as one row per miner (the hours of the recent days as rows, streamed), and
+/// each miner's periods are sorted once at the end.
+pub async fn load_rollups(
+    db: &mut PgConnection,
+    netuid: NetUid,
+    cache: &mut Cache,
+    (from_day, from_hour): (i64, i64),
+) -> Result<usize, sqlx::Error> {
+    use futures::TryStreamExt;
+    let n = i32::from(netuid);
+    let mut periods = 0;
+    let totals: Vec<(i64, Vec<i64>, Vec<i32>, Vec<i32>)> = sqlx::query_as(DAY_TOTALS)
+        .bind(n)
+        .bind(from_day)
+        .fetch_all(&mut *db)
+        .await?;
+    let mut days: HashMap<i64, Vec<Period>> = HashMap::with_capacity(totals.len());
+    for (miner, index, rounds, up) in totals {
+        let read: Vec<Period> = (index.into_iter().zip(rounds).zip(up))
+            .map(|((index, rounds), up)| period(index, rounds, up))
+            .collect();
+        periods += read.len();
+        days.insert(miner, read);
+    }
+    let mut hours: HashMap<i64, Vec<Period>> = HashMap::new();
+    let mut found = sqlx::query_as::<_, StoredDay>(HOURS_FROM)
+        .bind(n)
+        .bind(from_hour.div_euclid(24))
+        .fetch(&mut *db);
+    while let Some(d) = found.try_next().await? {
+        let v = hours.entry(d.miner_id).or_default();
+        let before = v.len();
+        v.extend(d.hours().filter(|h| h.index >= from_hour));
+        periods += v.len() - before;
+    }
+    cache.absorb(days, hours);
+    Ok(periods)
+}
+
+/// Reads the daily and hourly rollups of `netuid` from day `from_day` and hour `from_hour` on
+/// into `cache`, each replacing the period the cache had (an epoch's refresh); returns the
+/// periods read. Rows are streamed in the table's order.
 pub async fn read_rollups(
     db: &mut PgConnection,
     netuid: NetUid,
     cache: &mut Cache,
     (from_day, from_hour): (i64, i64),
-    bulk: bool,
 ) -> Result<usize, sqlx::Error> {
     use futures::TryStreamExt;
     let mut periods = 0;
-    let mut days: HashMap<i64, Vec<Period>> = HashMap::new();
-    let mut hours: HashMap<i64, Vec<Period>> = HashMap::new();
     let mut found = sqlx::query_as::<_, StoredDay>(DAYS_FROM)
         .bind(i32::from(netuid))
         .bind(from_hour.div_euclid(24))
@@ -134,23 +179,12 @@ pub async fn read_rollups(
     while let Some(d) = found.try_next().await? {
         if d.day >= from_day {
             periods += 1;
-            if bulk {
-                days.entry(d.miner_id).or_default().push(d.day());
-            } else {
-                cache.upsert_day(d.miner_id, d.day());
-            }
+            cache.upsert_day(d.miner_id, d.day());
         }
         for h in d.hours().filter(|h| h.index >= from_hour) {
             periods += 1;
-            if bulk {
-                hours.entry(d.miner_id).or_default().push(h);
-            } else {
-                cache.upsert_hour(d.miner_id, h);
-            }
+            cache.upsert_hour(d.miner_id, h);
         }
-    }
-    if bulk {
-        cache.absorb(days, hours);
     }
     Ok(periods)
 }
@@ -193,7 +227,7 @@ async fn refresh(
         }
         None => {
             let since = (day - REFRESH_DAYS, hour - refresh_hours(s));
-            read_rollups(&mut *tx, s.netuid, &mut t.cache, since, false).await?;
+            read_rollups(&mut *tx, s.netuid, &mut t.cache, since).await?;
         }
     }
     if locked {
@@ -247,7 +281,7 @@ pub async fn load(pool: &PgPool, s: &EpochSettings, block: u64) -> Result<Tracke
         None => (i64::MIN / 2, i64::MIN / 2),
     };
     let mut conn = pool.acquire().await?;
-    read_rollups(&mut conn, s.netuid, &mut cache, (from_day, from_hour), true).await?;
+    load_rollups(&mut conn, s.netuid, &mut cache, (from_day, from_hour)).await?;
     Ok(Tracker {
         cache,
         horizon,

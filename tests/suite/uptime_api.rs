@@ -658,3 +658,85 @@ async fn a_time_window_at_a_utc_hour_boundary_follows_the_block_timestamp(pool: 
     assert_eq!(metric(Rule::PeakHours), Some(0.0), "the 11:00 round only");
     assert_eq!(metric(Rule::OffPeak), Some(1.0), "the 10:59 round only");
 }
+
+/// The start-up load reads every miner's daily totals as one row of arrays, and the recent
+/// days' hours as rows: the cache it builds holds exactly the periods the `uptime_daily` and
+/// `uptime_hourly` views show from the horizon on (other subnets, older days and hours without
+/// a round left out).
+#[sqlx::test]
+async fn the_start_up_load_holds_the_stored_periods_from_the_horizon_on(pool: PgPool) {
+    use tenure::uptime::cache::Cache;
+    use tenure::uptime::epoch::load_rollups;
+    use tenure::uptime::history::Period;
+    seed(&pool).await;
+    let (first, last) = (20_000_i64, 20_040_i64);
+    for (netuid, miner) in [(3, 1_i64), (3, 2), (3, 3), (4, 4)] {
+        for day in (first..=last).filter(|d| (d + miner) % 7 != 0) {
+            let mut rounds: Vec<i32> = (0..24).map(|h| ((miner * day + h) % 4) as i32).collect();
+            rounds[0] += 1;
+            let up: Vec<i32> = (0..24)
+                .map(|h| rounds[h].min(((day + h as i64) % 3) as i32))
+                .collect();
+            sqlx::query(
+                "INSERT INTO uptime_days (miner_id, day, netuid, rounds, up, hour_rounds, hour_up)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            )
+            .bind(miner)
+            .bind(day)
+            .bind(netuid)
+            .bind(rounds.iter().sum::<i32>())
+            .bind(up.iter().sum::<i32>())
+            .bind(&rounds)
+            .bind(&up)
+            .execute(&pool)
+            .await
+            .unwrap();
+        }
+    }
+    let (from_day, from_hour) = (first + 5, (last - 10) * 24 + 5);
+    let mut cache = Cache::new();
+    let mut conn = pool.acquire().await.unwrap();
+    let read = load_rollups(&mut conn, 3, &mut cache, (from_day, from_hour))
+        .await
+        .unwrap();
+    let periods = |sql: &'static str, from: i64, miner: i64| {
+        let pool = pool.clone();
+        async move {
+            sqlx::query_as::<_, (i64, i32, i32)>(sql)
+                .bind(miner)
+                .bind(from)
+                .fetch_all(&pool)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|(index, rounds, up)| Period {
+                    index,
+                    rounds: rounds as u32,
+                    up: up as u32,
+                })
+                .collect::<Vec<_>>()
+        }
+    };
+    let mut expected = 0;
+    for miner in 1..=4 {
+        let days = periods(
+            "SELECT day, rounds, up FROM uptime_daily
+              WHERE netuid = 3 AND miner_id = $1 AND day >= $2 ORDER BY day",
+            from_day,
+            miner,
+        )
+        .await;
+        let hours = periods(
+            "SELECT hour, rounds, up FROM uptime_hourly
+              WHERE netuid = 3 AND miner_id = $1 AND hour >= $2 ORDER BY hour",
+            from_hour,
+            miner,
+        )
+        .await;
+        assert_eq!(cache.days(miner, i64::MAX), days, "miner {miner}'s days");
+        assert_eq!(cache.hours(miner, i64::MAX), hours, "miner {miner}'s hours");
+        expected += days.len() + hours.len();
+    }
+    assert!(expected > 3 * 30, "the fixture has periods on both sides");
+    assert_eq!((read, cache.len()), (expected, expected));
+}
