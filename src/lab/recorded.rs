@@ -442,7 +442,7 @@ async fn books(
         "SELECT t.id, t.block, coalesce(e.coldkey, t.coldkey), t.hotkey, t.initial_rao
            FROM vesting_tranches t
            LEFT JOIN emissions e ON e.netuid = t.netuid AND e.miner_id = t.miner_id
-                                AND e.epoch_block = t.block
+                                AND e.epoch_block = t.block AND e.epoch_block BETWEEN $3 AND $4
           WHERE t.netuid = $1 AND t.scope = $2 AND t.kind = 'emission'
             AND t.block BETWEEN $3 AND $4
           ORDER BY t.id",

@@ -115,8 +115,12 @@ async fn detect(
     }
     let emissions: Vec<(String, i64, i64)> = over_window(
         tx,
-        "SELECT coldkey, epoch_block, sum(amount_rao)::bigint FROM emissions
-          WHERE netuid = $1 AND coldkey = ANY($2) AND epoch_block > $3 AND epoch_block <= $4
+        // A range of the primary key joined to the coldkeys (a hash of them): emissions have no
+        // index by coldkey (migration 18), and `= ANY($2)` under a generic plan compares each
+        // row with every coldkey.
+        "SELECT e.coldkey, e.epoch_block, sum(e.amount_rao)::bigint FROM emissions e
+           JOIN UNNEST($2::text[]) AS k(coldkey) ON k.coldkey = e.coldkey
+          WHERE e.netuid = $1 AND e.epoch_block > $3 AND e.epoch_block <= $4
           GROUP BY 1, 2 ORDER BY 2",
         (netuid, coldkeys),
         (f, h),
