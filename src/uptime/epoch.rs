@@ -109,20 +109,12 @@ const DAYS_AMONG: &str = "SELECT miner_id, day, rounds, up,
         CASE WHEN day = ANY($2) THEN hour_up END AS hour_up
    FROM uptime_days WHERE netuid = $1 AND day = ANY($3)";
 
-/// Every miner's daily totals of netuid `$1` from day `$2` on, one row per miner, the days in
-/// the order the scan met them (the same order in the three arrays: one aggregation pass).
-/// At 4,096 miners × 400 days that is 4,096 rows to decode instead of 1.6 M.
-const DAY_TOTALS: &str = "SELECT miner_id, array_agg(day), array_agg(rounds), array_agg(up)
-   FROM uptime_days WHERE netuid = $1 AND day >= $2 GROUP BY miner_id";
-
-/// The hours of netuid `$1`'s stored days from day `$2` on.
-const HOURS_FROM: &str = "SELECT miner_id, day, rounds, up, hour_rounds, hour_up
-   FROM uptime_days WHERE netuid = $1 AND day >= $2";
-
 /// Reads the daily and hourly rollups of `netuid` from day `from_day` and hour `from_hour` on
 /// into an empty `cache` (the daemon's start, and `tenure replay`); returns the periods read.
-/// The days come as one row per miner (the hours of the recent days as rows, streamed), and
-/// each miner's periods are sorted once at the end.
+/// Rows are streamed in the table's order (no sort in the database, no copy of every row in
+/// memory), and each miner's periods are sorted once at the end. (Aggregating each miner's
+/// days into arrays in the database was slower: 3.9–4.8 s instead of 3.0 s at 4,096 miners ×
+/// 400 days, `array_agg` costing more than the rows it saves.)
 pub async fn load_rollups(
     db: &mut PgConnection,
     netuid: NetUid,
@@ -130,31 +122,23 @@ pub async fn load_rollups(
     (from_day, from_hour): (i64, i64),
 ) -> Result<usize, sqlx::Error> {
     use futures::TryStreamExt;
-    let n = i32::from(netuid);
     let mut periods = 0;
-    let totals: Vec<(i64, Vec<i64>, Vec<i32>, Vec<i32>)> = sqlx::query_as(DAY_TOTALS)
-        .bind(n)
-        .bind(from_day)
-        .fetch_all(&mut *db)
-        .await?;
-    let mut days: HashMap<i64, Vec<Period>> = HashMap::with_capacity(totals.len());
-    for (miner, index, rounds, up) in totals {
-        let read: Vec<Period> = (index.into_iter().zip(rounds).zip(up))
-            .map(|((index, rounds), up)| period(index, rounds, up))
-            .collect();
-        periods += read.len();
-        days.insert(miner, read);
-    }
+    let mut days: HashMap<i64, Vec<Period>> = HashMap::new();
     let mut hours: HashMap<i64, Vec<Period>> = HashMap::new();
-    let mut found = sqlx::query_as::<_, StoredDay>(HOURS_FROM)
-        .bind(n)
+    let mut found = sqlx::query_as::<_, StoredDay>(DAYS_FROM)
+        .bind(i32::from(netuid))
         .bind(from_hour.div_euclid(24))
+        .bind(from_day.min(from_hour.div_euclid(24)))
         .fetch(&mut *db);
     while let Some(d) = found.try_next().await? {
-        let v = hours.entry(d.miner_id).or_default();
-        let before = v.len();
-        v.extend(d.hours().filter(|h| h.index >= from_hour));
-        periods += v.len() - before;
+        if d.day >= from_day {
+            periods += 1;
+            days.entry(d.miner_id).or_default().push(d.day());
+        }
+        for h in d.hours().filter(|h| h.index >= from_hour) {
+            periods += 1;
+            hours.entry(d.miner_id).or_default().push(h);
+        }
     }
     cache.absorb(days, hours);
     Ok(periods)
