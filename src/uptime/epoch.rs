@@ -109,68 +109,77 @@ const DAYS_AMONG: &str = "SELECT miner_id, day, rounds, up,
         CASE WHEN day = ANY($2) THEN hour_up END AS hour_up
    FROM uptime_days WHERE netuid = $1 AND day = ANY($3)";
 
-/// Reads the daily and hourly rollups of `netuid` from day `from_day` and hour `from_hour` on
-/// into an empty `cache` (the daemon's start, and `tenure replay`); returns the periods read.
-/// Rows are streamed in the table's order (no sort in the database, no copy of every row in
-/// memory), and each miner's periods are sorted once at the end. (Aggregating each miner's
-/// days into arrays in the database was slower: 3.9–4.8 s instead of 3.0 s at 4,096 miners ×
-/// 400 days, `array_agg` costing more than the rows it saves.)
+/// Which rollup a stored period is.
+#[derive(Debug, Clone, Copy)]
+enum Rollup {
+    Day,
+    Hour,
+}
+
+/// Streams the daily and hourly rollups of `netuid` from day `from_day` and hour `from_hour` on
+/// into `put`, in the table's order (no sort in the database, no copy of every row in memory);
+/// returns the periods read.
+async fn stream_rollups(
+    db: &mut PgConnection,
+    netuid: NetUid,
+    (from_day, from_hour): (i64, i64),
+    mut put: impl FnMut(Rollup, i64, Period),
+) -> Result<usize, sqlx::Error> {
+    use futures::TryStreamExt;
+    let mut periods = 0;
+    let mut found = sqlx::query_as::<_, StoredDay>(DAYS_FROM)
+        .bind(i32::from(netuid))
+        .bind(from_hour.div_euclid(24))
+        .bind(from_day.min(from_hour.div_euclid(24)))
+        .fetch(&mut *db);
+    while let Some(d) = found.try_next().await? {
+        if d.day >= from_day {
+            periods += 1;
+            put(Rollup::Day, d.miner_id, d.day());
+        }
+        for h in d.hours().filter(|h| h.index >= from_hour) {
+            periods += 1;
+            put(Rollup::Hour, d.miner_id, h);
+        }
+    }
+    Ok(periods)
+}
+
+/// Reads the rollups of `netuid` from day `from_day` and hour `from_hour` on into an empty
+/// `cache` (the daemon's start, and `tenure replay`); returns the periods read. Each miner's
+/// periods are sorted once at the end. (Aggregating each miner's days into arrays in the
+/// database was slower: 3.9–4.8 s instead of 3.0 s at 4,096 miners × 400 days, `array_agg`
+/// costing more than the rows it saves.)
 pub async fn load_rollups(
     db: &mut PgConnection,
     netuid: NetUid,
     cache: &mut Cache,
-    (from_day, from_hour): (i64, i64),
+    from: (i64, i64),
 ) -> Result<usize, sqlx::Error> {
-    use futures::TryStreamExt;
-    let mut periods = 0;
     let mut days: HashMap<i64, Vec<Period>> = HashMap::new();
     let mut hours: HashMap<i64, Vec<Period>> = HashMap::new();
-    let mut found = sqlx::query_as::<_, StoredDay>(DAYS_FROM)
-        .bind(i32::from(netuid))
-        .bind(from_hour.div_euclid(24))
-        .bind(from_day.min(from_hour.div_euclid(24)))
-        .fetch(&mut *db);
-    while let Some(d) = found.try_next().await? {
-        if d.day >= from_day {
-            periods += 1;
-            days.entry(d.miner_id).or_default().push(d.day());
-        }
-        for h in d.hours().filter(|h| h.index >= from_hour) {
-            periods += 1;
-            hours.entry(d.miner_id).or_default().push(h);
-        }
-    }
+    let periods = stream_rollups(db, netuid, from, |rollup, miner, p| match rollup {
+        Rollup::Day => days.entry(miner).or_default().push(p),
+        Rollup::Hour => hours.entry(miner).or_default().push(p),
+    })
+    .await?;
     cache.absorb(days, hours);
     Ok(periods)
 }
 
-/// Reads the daily and hourly rollups of `netuid` from day `from_day` and hour `from_hour` on
-/// into `cache`, each replacing the period the cache had (an epoch's refresh); returns the
-/// periods read. Rows are streamed in the table's order.
+/// Reads the rollups of `netuid` from day `from_day` and hour `from_hour` on into `cache`, each
+/// replacing the period the cache had (an epoch's refresh); returns the periods read.
 pub async fn read_rollups(
     db: &mut PgConnection,
     netuid: NetUid,
     cache: &mut Cache,
-    (from_day, from_hour): (i64, i64),
+    from: (i64, i64),
 ) -> Result<usize, sqlx::Error> {
-    use futures::TryStreamExt;
-    let mut periods = 0;
-    let mut found = sqlx::query_as::<_, StoredDay>(DAYS_FROM)
-        .bind(i32::from(netuid))
-        .bind(from_hour.div_euclid(24))
-        .bind(from_day.min(from_hour.div_euclid(24)))
-        .fetch(&mut *db);
-    while let Some(d) = found.try_next().await? {
-        if d.day >= from_day {
-            periods += 1;
-            cache.upsert_day(d.miner_id, d.day());
-        }
-        for h in d.hours().filter(|h| h.index >= from_hour) {
-            periods += 1;
-            cache.upsert_hour(d.miner_id, h);
-        }
-    }
-    Ok(periods)
+    stream_rollups(db, netuid, from, |rollup, miner, p| match rollup {
+        Rollup::Day => cache.upsert_day(miner, p),
+        Rollup::Hour => cache.upsert_hour(miner, p),
+    })
+    .await
 }
 
 /// Brings the cache up to the rollups as committed: probe and API rounds write them outside the

@@ -82,6 +82,62 @@ async fn detect(
         return Ok(0);
     }
     let (f, h) = (from as i64, head as i64);
+    let series = held_series(tx, (netuid, coldkeys), (f, h)).await?;
+    let active: HashMap<String, f64> = sqlx::query_as(
+        "SELECT coldkey, min(factor) FROM stake_penalties
+          WHERE netuid = $1 AND from_block <= $2 AND until_block > $2 GROUP BY coldkey",
+    )
+    .bind(netuid)
+    .bind(h)
+    .fetch_all(&mut *tx)
+    .await?
+    .into_iter()
+    .collect();
+    let last: HashMap<String, i64> = sqlx::query_as(
+        "SELECT coldkey, max(from_block) FROM stake_penalties WHERE netuid = $1 GROUP BY coldkey",
+    )
+    .bind(netuid)
+    .fetch_all(&mut *tx)
+    .await?
+    .into_iter()
+    .collect();
+    let mut stored = 0;
+    for (coldkey, s) in series {
+        let start = last.get(&coldkey).map_or(from, |b| (*b).max(0) as u64);
+        let Some(d) = penalty::drop(&s, from, start, head) else {
+            continue;
+        };
+        let Some(t) = penalty::tier(&p.cfg.tiers, d.fraction) else {
+            continue;
+        };
+        if active.get(&coldkey).is_some_and(|f| *f <= t.factor) {
+            continue;
+        }
+        let until = head + u64::from(t.hours) * p.blocks_per_hour;
+        sqlx::query(
+            "INSERT INTO stake_penalties (netuid, coldkey, from_block, until_block, drop_fraction, factor)
+             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
+        )
+        .bind(netuid)
+        .bind(&coldkey)
+        .bind(h)
+        .bind(until as i64)
+        .bind(d.fraction)
+        .bind(t.factor)
+        .execute(&mut *tx)
+        .await?;
+        stored += 1;
+    }
+    Ok(stored)
+}
+
+/// Each coldkey's held stake over the blocks `(f, h]`: what it held at `f`, every change after
+/// (summed over its hotkeys) and the emissions credited to it.
+async fn held_series(
+    tx: &mut PgConnection,
+    (netuid, coldkeys): (i32, &[String]),
+    (f, h): (i64, i64),
+) -> Result<HashMap<String, Series>, sqlx::Error> {
     let mut series: HashMap<String, (HashMap<String, i64>, Series)> = HashMap::new();
     let initial: Vec<(String, String, i64)> = sqlx::query_as(
         "SELECT DISTINCT ON (coldkey, hotkey) coldkey, hotkey, alpha_rao FROM stake_changes
@@ -129,52 +185,7 @@ async fn detect(
     for (c, b, a) in emissions {
         series.entry(c).or_default().1.emissions.push((b as u64, a));
     }
-    let active: HashMap<String, f64> = sqlx::query_as(
-        "SELECT coldkey, min(factor) FROM stake_penalties
-          WHERE netuid = $1 AND from_block <= $2 AND until_block > $2 GROUP BY coldkey",
-    )
-    .bind(netuid)
-    .bind(h)
-    .fetch_all(&mut *tx)
-    .await?
-    .into_iter()
-    .collect();
-    let last: HashMap<String, i64> = sqlx::query_as(
-        "SELECT coldkey, max(from_block) FROM stake_penalties WHERE netuid = $1 GROUP BY coldkey",
-    )
-    .bind(netuid)
-    .fetch_all(&mut *tx)
-    .await?
-    .into_iter()
-    .collect();
-    let mut stored = 0;
-    for (coldkey, (_, s)) in series {
-        let start = last.get(&coldkey).map_or(from, |b| (*b).max(0) as u64);
-        let Some(d) = penalty::drop(&s, from, start, head) else {
-            continue;
-        };
-        let Some(t) = penalty::tier(&p.cfg.tiers, d.fraction) else {
-            continue;
-        };
-        if active.get(&coldkey).is_some_and(|f| *f <= t.factor) {
-            continue;
-        }
-        let until = head + u64::from(t.hours) * p.blocks_per_hour;
-        sqlx::query(
-            "INSERT INTO stake_penalties (netuid, coldkey, from_block, until_block, drop_fraction, factor)
-             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
-        )
-        .bind(netuid)
-        .bind(&coldkey)
-        .bind(h)
-        .bind(until as i64)
-        .bind(d.fraction)
-        .bind(t.factor)
-        .execute(&mut *tx)
-        .await?;
-        stored += 1;
-    }
-    Ok(stored)
+    Ok(series.into_iter().map(|(c, (_, s))| (c, s)).collect())
 }
 
 /// The inputs of one epoch's computation.
