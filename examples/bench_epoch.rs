@@ -154,10 +154,21 @@ async fn seed_history(
     .bind(TEMPO_BLOCKS as i64)
     .execute(pool)
     .await?;
+    // Straight into the tables (the `stake_changes` view files a row at a time).
     sqlx::query(
-        "INSERT INTO stake_changes (netuid, coldkey, hotkey, block, alpha_rao)
-         SELECT e.netuid, e.coldkey, e.hotkey, e.epoch_block, 1500000000 * (e.epoch_block - $2 + 1)
-           FROM emissions e WHERE e.netuid = $1",
+        "INSERT INTO stake_pairs (netuid, coldkey, hotkey)
+         SELECT DISTINCT e.netuid, e.coldkey, e.hotkey FROM emissions e WHERE e.netuid = $1
+         ON CONFLICT DO NOTHING",
+    )
+    .bind(i32::from(NETUID))
+    .execute(pool)
+    .await?;
+    sqlx::query(
+        "INSERT INTO stakes (pair_id, block, alpha_rao)
+         SELECT p.id, e.epoch_block, 1500000000 * (e.epoch_block - $2 + 1)
+           FROM emissions e
+           JOIN stake_pairs p ON p.netuid = e.netuid AND p.coldkey = e.coldkey AND p.hotkey = e.hotkey
+          WHERE e.netuid = $1",
     )
     .bind(i32::from(NETUID))
     .bind(from)
@@ -252,7 +263,15 @@ async fn main() -> anyhow::Result<()> {
     let mut url = url::Url::parse(&base)?;
     url.set_path("tenure_bench_epoch");
     let pool = if reuse {
-        PgPool::connect(url.as_str()).await?
+        // A database seeded by an older build gets the newer migrations first (timed: they
+        // may rewrite tables of this size).
+        let pool = PgPool::connect(url.as_str()).await?;
+        let t = Instant::now();
+        let ran = tenure::db::migrate(&pool).await?;
+        if !ran.is_empty() {
+            println!("migrated {ran:?} in {:.1} s", t.elapsed().as_secs_f64());
+        }
+        pool
     } else {
         tenure::db::scratch(&base, "tenure_bench_epoch").await?
     };

@@ -140,9 +140,13 @@ async fn held_series(
 ) -> Result<HashMap<String, Series>, sqlx::Error> {
     let mut series: HashMap<String, (HashMap<String, i64>, Series)> = HashMap::new();
     let initial: Vec<(String, String, i64)> = sqlx::query_as(
-        "SELECT DISTINCT ON (coldkey, hotkey) coldkey, hotkey, alpha_rao FROM stake_changes
-          WHERE netuid = $1 AND coldkey = ANY($2) AND block <= $3
-          ORDER BY coldkey, hotkey, block DESC",
+        // Each pair's latest row at or before the window's start: one index probe per pair.
+        "SELECT p.coldkey, p.hotkey, l.alpha_rao FROM stake_pairs p
+           JOIN UNNEST($2::text[]) AS k(coldkey) ON k.coldkey = p.coldkey
+          CROSS JOIN LATERAL (SELECT s.alpha_rao FROM stakes s
+                               WHERE s.pair_id = p.id AND s.block <= $3
+                               ORDER BY s.block DESC LIMIT 1) l
+          WHERE p.netuid = $1",
     )
     .bind(netuid)
     .bind(coldkeys)
@@ -156,9 +160,11 @@ async fn held_series(
     }
     let changes: Vec<(String, String, i64, i64)> = over_window(
         tx,
-        "SELECT coldkey, hotkey, block, alpha_rao FROM stake_changes
-          WHERE netuid = $1 AND coldkey = ANY($2) AND block > $3 AND block <= $4
-          ORDER BY block",
+        "SELECT p.coldkey, p.hotkey, s.block, s.alpha_rao FROM stake_pairs p
+           JOIN UNNEST($2::text[]) AS k(coldkey) ON k.coldkey = p.coldkey
+           JOIN stakes s ON s.pair_id = p.id AND s.block > $3 AND s.block <= $4
+          WHERE p.netuid = $1
+          ORDER BY s.block",
         (netuid, coldkeys),
         (f, h),
     )

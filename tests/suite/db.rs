@@ -518,3 +518,70 @@ async fn tranche_books_keep_every_tranche_and_its_id(pool: PgPool) {
             .unwrap();
     assert_eq!(tally.len(), 2);
 }
+
+/// Held-stake rows of earlier releases, each carrying its pair's keys, move to `stakes` naming
+/// a `stake_pairs` row; `stake_changes` reads back the same rows, and a row inserted into it is
+/// filed under its pair (a new pair too), while a bad one stores nothing.
+#[sqlx::test(migrations = false)]
+async fn held_stake_rows_keep_their_pairs_and_blocks(pool: PgPool) {
+    migrate_before(&pool, 20261203000019).await;
+    sqlx::raw_sql(
+        "INSERT INTO stake_changes (netuid, coldkey, hotkey, block, alpha_rao)
+         VALUES (1, 'ck1', 'hk1', 10, 100), (1, 'ck1', 'hk1', 20, 80), (1, 'ck1', 'hk2', 10, 5),
+                (1, 'ck2', 'hk1', 15, 0), (2, 'ck1', 'hk1', 10, 7)",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    let rows = |pool: PgPool| async move {
+        sqlx::query_as::<_, (i32, String, String, i64, i64)>(
+            "SELECT netuid, coldkey, hotkey, block, alpha_rao FROM stake_changes ORDER BY 1, 2, 3, 4",
+        )
+        .fetch_all(&pool)
+        .await
+        .unwrap()
+    };
+    let before = rows(pool.clone()).await;
+    assert_eq!(before.len(), 5);
+    run_migration(&pool, "20261203000019_stake_pairs.sql").await;
+    assert_eq!(rows(pool.clone()).await, before);
+    let count = |sql: &'static str| {
+        let pool = pool.clone();
+        async move {
+            sqlx::query_scalar::<_, i64>(sql)
+                .fetch_one(&pool)
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(
+        count("SELECT count(*) FROM stake_pairs").await,
+        4,
+        "ck1/hk1, ck1/hk2 and ck2/hk1 on netuid 1, ck1/hk1 on netuid 2"
+    );
+    // Through the view: a known pair and a new one; a negative amount is refused whole.
+    sqlx::raw_sql(
+        "INSERT INTO stake_changes (netuid, coldkey, hotkey, block, alpha_rao)
+         VALUES (1, 'ck1', 'hk1', 30, 60), (1, 'ck3', 'hk1', 30, 9)",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    let bad = sqlx::query(
+        "INSERT INTO stake_changes (netuid, coldkey, hotkey, block, alpha_rao)
+         VALUES (1, 'ck4', 'hk1', 30, -5)",
+    )
+    .execute(&pool)
+    .await;
+    assert!(bad.is_err());
+    assert_eq!(count("SELECT count(*) FROM stake_pairs").await, 5);
+    assert_eq!(count("SELECT count(*) FROM stakes").await, 7);
+    let latest: i64 = sqlx::query_scalar(
+        "SELECT alpha_rao FROM stake_changes WHERE netuid = 1 AND coldkey = 'ck1' AND hotkey = 'hk1'
+          ORDER BY block DESC LIMIT 1",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(latest, 60);
+}
