@@ -328,15 +328,8 @@ async fn ingests_a_scripted_chain_exactly_and_survives_sigkill(pool: PgPool) {
     eprintln!("reference: {} rows", reference.len());
 
     // The same chain again into a second database, killed at ten random moments.
-    let other = format!("tenure_kill_{}", std::process::id());
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {other}")))
-        .execute(&pool)
-        .await
-        .unwrap();
-    let mut url = url::Url::parse(&common::url_of(&pool)).unwrap();
-    url.set_path(&other);
-    let pool_b = PgPool::connect(url.as_str()).await.unwrap();
-    let cfg_b = config(dir.path(), "b", &devnet.url(), url.as_str());
+    let (pool_b, url) = common::database(&pool, "kill").await;
+    let cfg_b = config(dir.path(), "b", &devnet.url(), &url);
     // Ten kill points spread over the run: each life is killed as soon as the cursor passes its
     // point, i.e. while later blocks are being read, planned or written.
     let mut seed = 0x9e37_79b9_u64 ^ u64::from(std::process::id());

@@ -61,11 +61,14 @@ pub fn database_url() -> String {
     )
 }
 
-/// A URL for the database behind `pool` (the per-test database of `#[sqlx::test]`).
 /// A fresh database `tenure_<name>_<pid>` on the test's server (no migrations): its pool and
-/// URL.
+/// URL. Nothing drops it when the test ends (a failed test's database is there to look at):
+/// the ones earlier test processes left, whose process is gone, are dropped here instead, so
+/// that a developer's cluster keeps one per name.
 pub async fn database(pool: &PgPool, name: &str) -> (PgPool, String) {
-    let db = format!("tenure_{name}_{}", std::process::id());
+    let prefix = format!("tenure_{name}_");
+    drop_leftovers(pool, &prefix).await;
+    let db = format!("{prefix}{}", std::process::id());
     sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {db}")))
         .execute(pool)
         .await
@@ -78,6 +81,32 @@ pub async fn database(pool: &PgPool, name: &str) -> (PgPool, String) {
     )
 }
 
+/// Drops the databases `<prefix><pid>` whose test process is no longer running.
+async fn drop_leftovers(pool: &PgPool, prefix: &str) {
+    let names: Vec<String> = sqlx::query_scalar("SELECT datname FROM pg_database")
+        .fetch_all(pool)
+        .await
+        .unwrap();
+    for name in names {
+        let Some(pid) = name
+            .strip_prefix(prefix)
+            .and_then(|p| p.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        let gone = !std::path::Path::new(&format!("/proc/{pid}")).exists();
+        if pid != std::process::id() && gone {
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+            )))
+            .execute(pool)
+            .await
+            .unwrap();
+        }
+    }
+}
+
+/// A URL for the database behind `pool` (the per-test database of `#[sqlx::test]`).
 pub fn url_of(pool: &PgPool) -> String {
     let name = pool
         .connect_options()
