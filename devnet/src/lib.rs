@@ -438,107 +438,139 @@ async fn produce(
     server: SharedServer,
     mut farm: axons::Farm,
 ) {
-    let changes = std::mem::take(&mut node.chain().axon_changes);
-    for (uid, up) in changes {
-        farm.set(uid, up).await;
-    }
+    apply_axon_changes(&node, &mut farm).await;
     let mut tick = tokio::time::interval(every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     tick.tick().await;
     loop {
         tick.tick().await;
         if faults.halt_at > 0 && node.chain().best() >= faults.halt_at {
-            let (finalized, head) = {
-                let mut chain = node.chain();
-                let before = chain.finalized;
-                chain.finalized = chain.best();
-                let headers: Vec<_> = ((before + 1)..=chain.finalized)
-                    .map(|n| chain.blocks[n as usize].header.clone())
-                    .collect();
-                (headers, chain.finalized)
-            };
-            node.notify_finalized(head);
-            for h in finalized {
-                let _ = node.finalized_heads.send(h);
-            }
-            tracing::info!(block = head, "devnet halted: no more blocks");
+            halt(&node);
             return;
         }
-        let produced = {
-            let mut chain = node.chain();
-            if faults.upgrade_at > 0 && chain.best() + 1 == faults.upgrade_at {
-                let metadata = faults.upgrade_metadata.then(metadata::build_upgraded);
-                match chain.upgrade(metadata) {
-                    Ok(spec) => tracing::info!(
-                        spec_version = spec,
-                        block = faults.upgrade_at,
-                        "devnet runtime upgrade"
-                    ),
-                    Err(e) => tracing::error!(error = %e, "devnet runtime upgrade failed"),
-                }
-            }
-            let before = chain.finalized;
-            chain.produce().map(|b| {
-                let block = &chain.blocks[b as usize];
-                let txs: Vec<H256> = block
-                    .extrinsics
-                    .iter()
-                    .map(|x| H256(sp_crypto_hashing::blake2_256(x)))
-                    .collect();
-                let best = (block.header.clone(), block.hash, txs);
-                let finalized: Vec<_> = ((before + 1)..=chain.finalized)
-                    .map(|n| chain.blocks[n as usize].header.clone())
-                    .collect();
-                (best, finalized, chain.finalized)
-            })
-        };
-        let changes = std::mem::take(&mut node.chain().axon_changes);
-        for (uid, up) in changes {
-            farm.set(uid, up).await;
-        }
+        let produced = next_block(&node, &faults);
+        apply_axon_changes(&node, &mut farm).await;
         let b = match produced {
-            Ok(((best, hash, txs), finalized, finalized_number)) => {
-                let b = best.number;
-                node.notify_in_block(b, hash, txs);
-                node.notify_finalized(finalized_number);
-                // No subscribers is not an error.
-                let _ = node.new_heads.send(best);
-                // A stalled subscription stays open but hears nothing (a half-dead socket).
-                if !faults.stalled(b) {
-                    for h in finalized {
-                        let _ = node.finalized_heads.send(h);
-                    }
-                }
-                b
-            }
+            Ok(p) => announce(&node, &faults, p),
             Err(e) => {
                 tracing::error!(error = %e, "devnet cannot produce a block; stopping block production");
                 return;
             }
         };
-        let drop_now = faults.drop_every > 0 && b % faults.drop_every == 0;
-        let refuse_now = faults.refuse_at > 0 && b == faults.refuse_at;
-        if drop_now || refuse_now {
-            stop_server(&server).await;
-            if refuse_now {
-                tracing::info!(
-                    block = b,
-                    for_ms = faults.refuse_for.as_millis() as u64,
-                    "devnet refusing connections"
-                );
-                // Blocks go on being produced while nobody can connect.
-                let (node, server) = (node.clone(), server.clone());
-                let (wait, pruning) = (faults.refuse_for, faults.state_pruning);
-                tokio::spawn(async move {
-                    tokio::time::sleep(wait).await;
-                    if let Err(e) = serve(&node, addr, &server, pruning).await {
-                        tracing::error!(error = %e, "devnet cannot listen again");
-                    }
-                });
-            } else if let Err(e) = serve(&node, addr, &server, faults.state_pruning).await {
-                tracing::error!(error = %e, "devnet cannot listen again after dropping connections");
-            }
+        connection_faults(&node, &faults, addr, &server, b).await;
+    }
+}
+
+/// A produced block as the subscriptions announce it: the new best header, its hash and its
+/// extrinsics' hashes, the headers finalized with it, and the finalized number.
+type Produced = ((Header, H256, Vec<H256>), Vec<Header>, u64);
+type Header = subxt::config::substrate::SubstrateHeader<H256>;
+
+/// The axons whose profile changed since the last block, up or down in the farm.
+async fn apply_axon_changes(node: &Node, farm: &mut axons::Farm) {
+    let changes = std::mem::take(&mut node.chain().axon_changes);
+    for (uid, up) in changes {
+        farm.set(uid, up).await;
+    }
+}
+
+/// `--halt-at`: finalizes everything produced, announces it, and produces no more.
+fn halt(node: &Node) {
+    let (finalized, head) = {
+        let mut chain = node.chain();
+        let before = chain.finalized;
+        chain.finalized = chain.best();
+        let headers: Vec<_> = ((before + 1)..=chain.finalized)
+            .map(|n| chain.blocks[n as usize].header.clone())
+            .collect();
+        (headers, chain.finalized)
+    };
+    node.notify_finalized(head);
+    for h in finalized {
+        let _ = node.finalized_heads.send(h);
+    }
+    tracing::info!(block = head, "devnet halted: no more blocks");
+}
+
+/// Produces the next block (after the runtime upgrade, when it is due).
+fn next_block(node: &Node, faults: &Faults) -> Result<Produced, storage::StorageError> {
+    let mut chain = node.chain();
+    if faults.upgrade_at > 0 && chain.best() + 1 == faults.upgrade_at {
+        let metadata = faults.upgrade_metadata.then(metadata::build_upgraded);
+        match chain.upgrade(metadata) {
+            Ok(spec) => tracing::info!(
+                spec_version = spec,
+                block = faults.upgrade_at,
+                "devnet runtime upgrade"
+            ),
+            Err(e) => tracing::error!(error = %e, "devnet runtime upgrade failed"),
         }
+    }
+    let before = chain.finalized;
+    chain.produce().map(|b| {
+        let block = &chain.blocks[b as usize];
+        let txs: Vec<H256> = block
+            .extrinsics
+            .iter()
+            .map(|x| H256(sp_crypto_hashing::blake2_256(x)))
+            .collect();
+        let best = (block.header.clone(), block.hash, txs);
+        let finalized: Vec<_> = ((before + 1)..=chain.finalized)
+            .map(|n| chain.blocks[n as usize].header.clone())
+            .collect();
+        (best, finalized, chain.finalized)
+    })
+}
+
+/// Tells the subscriptions about a produced block; returns its number.
+fn announce(node: &Node, faults: &Faults, produced: Produced) -> u64 {
+    let ((best, hash, txs), finalized, finalized_number) = produced;
+    let b = best.number;
+    node.notify_in_block(b, hash, txs);
+    node.notify_finalized(finalized_number);
+    // No subscribers is not an error.
+    let _ = node.new_heads.send(best);
+    // A stalled subscription stays open but hears nothing (a half-dead socket).
+    if !faults.stalled(b) {
+        for h in finalized {
+            let _ = node.finalized_heads.send(h);
+        }
+    }
+    b
+}
+
+/// `--drop-every` and `--refuse-at`: drops every connection after block `b`, and listens again
+/// at once or, when refusing, after `refuse_for` while blocks go on.
+async fn connection_faults(
+    node: &Arc<Node>,
+    faults: &Faults,
+    addr: SocketAddr,
+    server: &SharedServer,
+    b: u64,
+) {
+    let drop_now = faults.drop_every > 0 && b.is_multiple_of(faults.drop_every);
+    let refuse_now = faults.refuse_at > 0 && b == faults.refuse_at;
+    if !(drop_now || refuse_now) {
+        return;
+    }
+    stop_server(server).await;
+    if refuse_now {
+        tracing::info!(
+            block = b,
+            for_ms = faults.refuse_for.as_millis() as u64,
+            "devnet refusing connections"
+        );
+        // Blocks go on being produced while nobody can connect.
+        let (node, server) = (node.clone(), server.clone());
+        let (wait, pruning) = (faults.refuse_for, faults.state_pruning);
+        tokio::spawn(async move {
+            tokio::time::sleep(wait).await;
+            if let Err(e) = serve(&node, addr, &server, pruning).await {
+                tracing::error!(error = %e, "devnet cannot listen again");
+            }
+        });
+    } else if let Err(e) = serve(node, addr, server, faults.state_pruning).await {
+        tracing::error!(error = %e, "devnet cannot listen again after dropping connections");
     }
 }
 
