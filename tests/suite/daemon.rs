@@ -283,15 +283,7 @@ async fn a_node_of_another_chain_stops_the_daemon_before_it_writes(pool: PgPool)
     cfg.weights.enabled = false;
     let (_, mut daemon) = common::daemon::start(dir.path(), "first", &cfg);
     let deadline = Instant::now() + Duration::from_secs(60);
-    let count = |sql: &'static str| {
-        let pool = pool.clone();
-        async move {
-            sqlx::query_scalar::<_, i64>(sql)
-                .fetch_one(&pool)
-                .await
-                .unwrap()
-        }
-    };
+    let count = |sql: &'static str| common::scalar(&pool, sql);
     while count("SELECT coalesce(max(block_number), 0) FROM ingest_cursor").await < 30 {
         assert!(
             Instant::now() < deadline,

@@ -545,15 +545,7 @@ async fn held_stake_rows_keep_their_pairs_and_blocks(pool: PgPool) {
     assert_eq!(before.len(), 5);
     run_migration(&pool, "20261203000019_stake_pairs.sql").await;
     assert_eq!(rows(pool.clone()).await, before);
-    let count = |sql: &'static str| {
-        let pool = pool.clone();
-        async move {
-            sqlx::query_scalar::<_, i64>(sql)
-                .fetch_one(&pool)
-                .await
-                .unwrap()
-        }
-    };
+    let count = |sql: &'static str| crate::common::scalar(&pool, sql);
     assert_eq!(
         count("SELECT count(*) FROM stake_pairs").await,
         4,

@@ -106,6 +106,11 @@ async fn drop_leftovers(pool: &PgPool, prefix: &str) {
     }
 }
 
+/// The one integer `sql` answers on `pool` (a count, a maximum).
+pub async fn scalar(pool: &PgPool, sql: &'static str) -> i64 {
+    sqlx::query_scalar(sql).fetch_one(pool).await.unwrap()
+}
+
 /// A URL for the database behind `pool` (the per-test database of `#[sqlx::test]`).
 pub fn url_of(pool: &PgPool) -> String {
     let name = pool
