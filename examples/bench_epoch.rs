@@ -245,6 +245,43 @@ fn rss() -> (f64, f64) {
     (kb("VmRSS:"), kb("VmHWM:"))
 }
 
+/// A graceful restart after the epochs: the writer's memory saved at the stop, then taken
+/// back by the next start's load, which must give the same memory.
+async fn warm_start(
+    pool: &PgPool,
+    settings: &Settings,
+    mut mem: store::Memory,
+) -> anyhow::Result<()> {
+    let at = mem
+        .at
+        .ok_or_else(|| anyhow::anyhow!("the memory reflects no cursor"))?;
+    let (mut saves, mut loads) = (Vec::new(), Vec::new());
+    for _ in 0..3 {
+        let t = Instant::now();
+        let saved = tenure::ingest::warm_start::save(pool, settings, &mem).await?;
+        saves.push(t.elapsed().as_secs_f64());
+        let bytes = saved.ok_or_else(|| anyhow::anyhow!("nothing saved"))?.bytes;
+        let t = Instant::now();
+        let back = store::Memory::load(pool, settings, Some(at)).await?;
+        loads.push(t.elapsed().as_secs_f64());
+        anyhow::ensure!(
+            back.tally == mem.tally && back.uptime == mem.uptime,
+            "the restored memory differs from the saved one"
+        );
+        println!("warm_start_bytes={bytes}");
+        mem = back;
+    }
+    println!(
+        "warm_start_save median_s={:.2} runs={saves:.2?}",
+        median(saves.clone())
+    );
+    println!(
+        "warm_start_load median_s={:.2} runs={loads:.2?}",
+        median(loads.clone())
+    );
+    Ok(())
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().collect();
@@ -305,6 +342,8 @@ async fn main() -> anyhow::Result<()> {
         .await?;
     drop(mem);
 
+    // A snapshot left by an earlier run would turn the cold loads below into warm ones.
+    tenure::ingest::warm_start::discard(&pool, &settings).await?;
     let mut loads = Vec::new();
     let mut mem = None;
     for _ in 0..3 {
@@ -346,6 +385,7 @@ async fn main() -> anyhow::Result<()> {
     );
     let (now, peak) = rss();
     println!("rss_mb={now:.0} peak_rss_mb={peak:.0}");
+    warm_start(&pool, &settings, mem).await?;
     pool.close().await;
     Ok(())
 }

@@ -18,6 +18,7 @@ pub mod plan;
 pub mod prefetch;
 pub mod reanchor;
 pub mod store;
+pub mod warm_start;
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -258,7 +259,12 @@ async fn run_once(
     drop(writes_tx);
     let written = writer.await.map_err(|_| IngestError::WriterGone)?;
     outcome?;
-    written?;
+    let mem = written?;
+    if cancel.is_cancelled() {
+        // A graceful stop: the memory is the database's at its cursor, every planned block
+        // written. Saved, the next start need not aggregate it from the tables again.
+        warm_start::save_at_stop(pool, s, &mem).await;
+    }
     Ok(())
 }
 
@@ -413,7 +419,7 @@ async fn write_blocks(
     health: Arc<Health>,
     counters: Arc<crate::chain::client::Counters>,
     mut writes_rx: mpsc::Receiver<(plan::BlockWrite, Instant)>,
-) -> Result<(), StoreError> {
+) -> Result<store::Memory, StoreError> {
     while let Some((w, started)) = writes_rx.recv().await {
         counters
             .block_loop
@@ -466,7 +472,7 @@ async fn write_blocks(
         counters.block_loop.processed(w.number);
         health.pass(CHECK_INGEST);
     }
-    Ok(())
+    Ok(mem)
 }
 
 fn observe_vesting(metrics: &Metrics, block: u64, v: &Recorded, tranches: u64) {

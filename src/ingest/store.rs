@@ -47,6 +47,8 @@ pub struct Memory {
     /// Another instance wrote a block this one skipped: the memory lags the database and is
     /// reloaded before this instance writes again (HA: two daemons ingest one database).
     pub stale: bool,
+    /// The cursor block the memory reflects (None: an empty database).
+    pub at: Option<u64>,
 }
 
 impl Memory {
@@ -62,12 +64,30 @@ impl Memory {
                 books: HashMap::new(),
                 uptime: crate::uptime::epoch::Tracker::new(&s.uptime),
                 stale: false,
+                at: None,
             });
         };
+        let started = std::time::Instant::now();
+        if let Some((tally, uptime)) = super::warm_start::take_logged(pool, s, cursor).await {
+            let books = book_ids_of(pool, s.netuid, s.scope).await?;
+            tracing::info!(
+                cursor,
+                tranches = tally.len(),
+                uptime_rows = uptime.cache.len(),
+                ms = started.elapsed().as_millis() as u64,
+                "vesting window and uptime rollups restored as the last stop saved them"
+            );
+            return Ok(Memory {
+                tally,
+                books,
+                uptime,
+                stale: false,
+                at: Some(cursor),
+            });
+        }
         let since =
             crate::vesting::epoch::Params::new(&s.vesting.cfg, s.vesting.block_time_secs, cursor)
                 .since();
-        let started = std::time::Instant::now();
         // The two loads are independent: at once, each on its own connection.
         let ms = |t: std::time::Instant| t.elapsed().as_millis() as u64;
         let ((tally, window_ms), (uptime, uptime_ms)) = futures::future::try_join(
@@ -100,6 +120,7 @@ impl Memory {
             books,
             uptime,
             stale: false,
+            at: Some(cursor),
         })
     }
 }
@@ -293,6 +314,7 @@ pub async fn write(
         .execute(&mut *tx)
         .await?;
     tx.commit().await?;
+    mem.at = Some(w.number);
     laps.lap("commit");
     if epoch.is_some() {
         tracing::debug!(block = w.number, rows, steps = %laps, "epoch block written");

@@ -51,7 +51,7 @@ impl Horizon {
     }
 }
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Cache {
     days: HashMap<i64, Vec<Period>>,
     hours: HashMap<i64, Vec<Period>>,
@@ -107,6 +107,16 @@ impl Cache {
                 }
             }
         }
+    }
+
+    /// Each miner's days and hours in index order, for a snapshot.
+    pub fn per_miner(&self) -> impl Iterator<Item = (i64, &[Period], &[Period])> + '_ {
+        let none: &[Period] = &[];
+        self.miners().map(move |m| {
+            let days = self.days.get(&m).map_or(none, Vec::as_slice);
+            let hours = self.hours.get(&m).map_or(none, Vec::as_slice);
+            (m, days, hours)
+        })
     }
 
     /// Forgets what lies beyond the horizon, counted back from the current day and hour.

@@ -38,7 +38,7 @@ pub struct EpochSettings {
 }
 
 /// The rollup cache and how far back it reaches, held by the ingest writer.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Tracker {
     pub cache: Cache,
     horizon: Horizon,
@@ -289,6 +289,20 @@ impl Tracker {
             horizon: Horizon::of(&s.cfg, s.periods.blocks_per_hour),
             watermark: None,
         }
+    }
+
+    /// A tracker as a snapshot kept it: `cache` read up to round `watermark`.
+    pub fn restored(cache: Cache, horizon: Horizon, watermark: Option<i64>) -> Self {
+        Tracker {
+            cache,
+            horizon,
+            watermark,
+        }
+    }
+
+    /// The last round whose rollups the cache has read.
+    pub fn watermark(&self) -> Option<i64> {
+        self.watermark
     }
 
     /// How far back the rules read.

@@ -26,6 +26,15 @@ pub struct Totals {
     pub remaining: u128,
 }
 
+/// One book of a tally as a snapshot keeps it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Kept {
+    pub key: BookKey,
+    pub totals: Totals,
+    pub oldest_held: Option<u64>,
+    pub stale: bool,
+}
+
 /// One book in the window.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 struct Book {
@@ -36,7 +45,7 @@ struct Book {
 }
 
 /// Every book's sums over the emission tranches created at or after `since`.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Tally {
     since: u64,
     books: HashMap<BookKey, Book>,
@@ -76,6 +85,32 @@ impl Tally {
                     stale: false,
                 },
             );
+        }
+    }
+
+    /// Every book as it stands, for a snapshot ([`Tally::restored`] takes them back).
+    pub fn kept(&self) -> impl Iterator<Item = Kept> + '_ {
+        self.books.iter().map(|(key, b)| Kept {
+            key: key.clone(),
+            totals: b.totals,
+            oldest_held: b.oldest_held,
+            stale: b.stale,
+        })
+    }
+
+    /// The tally [`Tally::kept`] described, exactly (stale marks included).
+    pub fn restored(since: u64, books: impl IntoIterator<Item = Kept>) -> Self {
+        let books = books.into_iter().map(|k| {
+            let book = Book {
+                totals: k.totals,
+                oldest_held: k.oldest_held,
+                stale: k.stale,
+            };
+            (k.key, book)
+        });
+        Tally {
+            since,
+            books: books.collect(),
         }
     }
 
