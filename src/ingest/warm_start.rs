@@ -1,10 +1,10 @@
-//! A warm start: the writer's memory kept across a graceful restart. Loading it from the tables of record
-//! means aggregating every tranche of the vesting window and streaming every rollup the uptime
-//! rules read (millions of rows at 4,096 miners: seconds of both cores). At a graceful stop
-//! the writer holds exactly that memory for the database's cursor, so it saves it
-//! (`engine_snapshots`, migration 20), and the next start at the same cursor block and hash,
-//! under the same settings, takes it back as it was: the daemon goes on as if it had never
-//! stopped.
+//! A warm start: the writer's memory kept across a graceful restart. Loading it from the
+//! tables of record means aggregating every tranche of the vesting window and streaming every
+//! rollup the uptime rules read (millions of rows at 4,096 miners: seconds of both cores). At
+//! a graceful stop the writer holds exactly that memory for the database's cursor, so it saves
+//! it (`engine_snapshots`, migration 20), and the next start at the same cursor block and
+//! hash, under the same settings, takes it back as it was: the daemon goes on as if it had
+//! never stopped.
 //!
 //! A snapshot is consumed by the next load whether it is used or not, so it can never be
 //! used twice or after the cursor moved. Anything unexpected in it (another layout, a period

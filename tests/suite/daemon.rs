@@ -186,6 +186,38 @@ async fn runs_migrates_serves_and_exits_zero_on_sigterm(pool: PgPool) {
     daemon
         .wait_for("shutdown complete", Duration::from_secs(1))
         .await;
+    drop(daemon);
+
+    // The graceful stop saved the writer's memory at the cursor; the next start takes it back
+    // instead of loading it from the tables, and goes on ingesting.
+    let snapshot = "SELECT count(*) FROM engine_snapshots x JOIN ingest_cursor c
+                     ON c.netuid = x.netuid AND c.block_number = x.cursor_block
+                    AND c.block_hash = x.cursor_hash";
+    assert_eq!(common::scalar(&pool, snapshot).await, 1);
+    let stopped_at = common::scalar(&pool, "SELECT block_number FROM ingest_cursor").await;
+    let mut daemon = Daemon::start(&config);
+    let restored = daemon
+        .wait_for(
+            "vesting window and uptime rollups restored as the last stop saved them",
+            Duration::from_secs(30),
+        )
+        .await;
+    assert_eq!(restored["cursor"], stopped_at, "{restored}");
+    assert_eq!(
+        common::scalar(&pool, "SELECT count(*) FROM engine_snapshots").await,
+        0,
+        "a snapshot is used once"
+    );
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while common::scalar(&pool, "SELECT block_number FROM ingest_cursor").await <= stopped_at {
+        assert!(
+            Instant::now() < deadline,
+            "no block ingested after the warm start"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    daemon.sigterm();
+    assert_eq!(daemon.wait_exit(Duration::from_secs(5)).code(), Some(0));
     devnet.stop().await;
 }
 

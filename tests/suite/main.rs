@@ -33,6 +33,7 @@ mod uptime_api;
 mod uptime_probe;
 mod vesting;
 mod wallet;
+mod warm_start;
 mod web;
 mod weights;
 mod weights_inputs;
