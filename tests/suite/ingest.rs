@@ -6,6 +6,7 @@
 //! while the daemon is SIGKILLed at ten random moments, and both databases must be equal.
 
 use crate::common;
+use crate::common::empty_block as block;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -400,18 +401,6 @@ async fn hotkey_scope_keeps_one_book_per_coldkey_and_hotkey(pool: PgPool) {
         "some coldkey holds on two hotkeys"
     );
     devnet.stop().await;
-}
-
-/// An empty block `number` for the writer (12 s blocks from the Unix epoch).
-fn block(number: u64) -> tenure::ingest::plan::BlockWrite {
-    tenure::ingest::plan::BlockWrite {
-        number,
-        hash: [number as u8; 32],
-        parent_hash: [number.saturating_sub(1) as u8; 32],
-        timestamp_ms: number * 12_000,
-        spec_version: 1,
-        ..Default::default()
-    }
 }
 
 /// A coldkey swapped onto a coldkey that already has a book: one person's stake, so the two

@@ -2,26 +2,15 @@
 //! cursor block and hash it was saved at, under the same settings, intact, and once.
 
 use crate::common;
+use crate::common::empty_block as block;
 
 use sqlx::PgPool;
 use tenure::chain::AccountId;
 use tenure::config::Config;
 use tenure::ingest::Settings;
-use tenure::ingest::plan::{BlockWrite, BookDelta, Emission};
+use tenure::ingest::plan::{BookDelta, Emission};
 use tenure::ingest::store::{Memory, write};
 use tenure::ingest::warm_start;
-
-/// An empty block `number` (12 s blocks from the Unix epoch).
-fn block(number: u64) -> BlockWrite {
-    BlockWrite {
-        number,
-        hash: [number as u8; 32],
-        parent_hash: [number.saturating_sub(1) as u8; 32],
-        timestamp_ms: number * 12_000,
-        spec_version: 1,
-        ..Default::default()
-    }
-}
 
 fn settings() -> Settings {
     let mut cfg = Config::default();

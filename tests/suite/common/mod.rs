@@ -111,6 +111,19 @@ pub async fn scalar(pool: &PgPool, sql: &'static str) -> i64 {
     sqlx::query_scalar(sql).fetch_one(pool).await.unwrap()
 }
 
+/// An empty block `number` for the ingest writer: 12 s blocks from the Unix epoch (UTC days
+/// are block days), its hash and parent's filled with its number.
+pub fn empty_block(number: u64) -> tenure::ingest::plan::BlockWrite {
+    tenure::ingest::plan::BlockWrite {
+        number,
+        hash: [number as u8; 32],
+        parent_hash: [number.saturating_sub(1) as u8; 32],
+        timestamp_ms: number * 12_000,
+        spec_version: 1,
+        ..Default::default()
+    }
+}
+
 /// A URL for the database behind `pool` (the per-test database of `#[sqlx::test]`).
 pub fn url_of(pool: &PgPool) -> String {
     let name = pool
