@@ -26,6 +26,17 @@ out="$(target/debug/examples/bench_ingest 248 300 50 2>/dev/null | grep '^backfi
 echo "$out"
 rate="$(figure blocks_per_s "$out")"
 limit "$rate" ">=" 50 "back-fill at 50 ms RTT did $rate blocks/s, below 50 (half the target of 100)"
+# Catch-up at 4,096 uids, 120 blocks (one epoch), at 50 ms RTT (target 20 blocks/s) and on
+# loopback (target 100). The debug build does 26 and 43 blocks/s here, below the release
+# build's 65 and 144: the limits are half of what this short form measures (a 2× regression).
+out="$(target/debug/examples/bench_ingest 4088 120 50 2>/dev/null | grep '^backfill')"
+echo "$out"
+rate="$(figure blocks_per_s "$out")"
+limit "$rate" ">=" 13 "back-fill of 4,096 uids at 50 ms RTT did $rate blocks/s, below 13"
+out="$(target/debug/examples/bench_ingest 4088 120 2>/dev/null | grep '^backfill')"
+echo "$out"
+rate="$(figure blocks_per_s "$out")"
+limit "$rate" ">=" 21 "back-fill of 4,096 uids on loopback did $rate blocks/s, below 21"
 # Uptime history on disk: 256 miners × 8 days at 288 rounds a day through the daemon's writer
 # (targets 1,000 and 12,000 bytes per miner-day; the limits are twice the targets).
 out="$(target/debug/examples/bench_storage 256 8 288 2>/dev/null)"
@@ -45,7 +56,10 @@ echo "$out"
 epoch="$(figure 'epoch_block median_ms' "$out")"
 load="$(figure 'startup_load median_s' "$out")"
 warm="$(figure 'warm_start_load median_s' "$out")"
+rss="$(figure 'peak_rss_mb' "$out")"
 limit "$epoch" "<=" 300 "the epoch block took $epoch ms at 256 miners × 60 × 14 days, above 300 ms"
 limit "$load" "<=" 1.0 "the start-up load took $load s at 256 miners × 60 × 14 days, above 1.0 s"
+# Resident memory: the process peaks at 15–16 MB here; the limit is twice that.
+limit "$rss" "<=" 32 "the epoch benchmark's resident memory peaked at $rss MB, above 32 MB"
 limit "$warm" "<=" 0.25 "the warm start took $warm s at 256 miners × 60 × 14 days, above 0.25 s"
 exit "$fail"
