@@ -212,6 +212,10 @@ pub struct IngestMetrics {
     pub archive_reads: Gauge,
     /// Blocks the planner read from the node itself (not covered by the read-ahead).
     pub planner_reads: Gauge,
+    /// How long the writer's last memory load took, and whether it was warm (the memory a
+    /// graceful stop saved) or read from the tables.
+    pub memory_load_seconds: Gauge<f64, AtomicU64>,
+    pub memory_warm: Gauge,
 }
 
 impl IngestMetrics {
@@ -233,6 +237,18 @@ impl IngestMetrics {
                 r,
                 "ingest_planner_reads",
                 "Blocks whose planner read from the node itself, not covered by the read-ahead (since start)",
+                Gauge::default(),
+            ),
+            memory_load_seconds: add(
+                r,
+                "ingest_memory_load_seconds",
+                "How long the ingest writer's last load of its memory (vesting sums, uptime rollups) took",
+                Gauge::default(),
+            ),
+            memory_warm: add(
+                r,
+                "ingest_memory_warm",
+                "1 when the last load took back the memory a graceful stop saved, 0 when it read the tables",
                 Gauge::default(),
             ),
             cursor: add(

@@ -179,7 +179,11 @@ async fn run_once(
 ) -> Result<(), IngestError> {
     let planner = Planner::of(s);
     let mut state = store::load(pool, s.netuid).await?;
+    let loading = Instant::now();
     let mut mem = store::Memory::load(pool, s, state.cursor.map(|(n, _)| n)).await?;
+    let took = loading.elapsed().as_secs_f64();
+    metrics.ingest.memory_load_seconds.set(took);
+    metrics.ingest.memory_warm.set(i64::from(mem.warm));
     let from = match state.cursor {
         Some((n, _)) => n + 1,
         None => {

@@ -49,6 +49,8 @@ pub struct Memory {
     pub stale: bool,
     /// The cursor block the memory reflects (None: an empty database).
     pub at: Option<u64>,
+    /// Taken back from the memory a graceful stop saved (not read from the tables).
+    pub warm: bool,
 }
 
 impl Memory {
@@ -65,6 +67,7 @@ impl Memory {
                 uptime: crate::uptime::epoch::Tracker::new(&s.uptime),
                 stale: false,
                 at: None,
+                warm: false,
             });
         };
         let started = std::time::Instant::now();
@@ -83,6 +86,7 @@ impl Memory {
                 uptime,
                 stale: false,
                 at: Some(cursor),
+                warm: true,
             });
         }
         let since =
@@ -121,6 +125,7 @@ impl Memory {
             uptime,
             stale: false,
             at: Some(cursor),
+            warm: false,
         })
     }
 }

@@ -101,6 +101,8 @@ async fn runs_migrates_serves_and_exits_zero_on_sigterm(pool: PgPool) {
     let devnet = tenure_devnet::Devnet::start(&tenure_devnet::DevnetArgs {
         port: 0,
         block_ms: 50,
+        // An epoch every 10 blocks: the memory saved at the stop below holds tranches.
+        tempo: 9,
         wallet_path: Some(dir.path().to_path_buf()),
         ..tenure_devnet::DevnetArgs::default()
     })
@@ -174,6 +176,12 @@ async fn runs_migrates_serves_and_exits_zero_on_sigterm(pool: PgPool) {
         assert!(body.contains(series), "{series} missing: {body}");
     }
 
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let earned = "SELECT count(*) FROM tranches WHERE kind = 'emission'";
+    while common::scalar(&pool, earned).await == 0 {
+        assert!(Instant::now() < deadline, "no epoch ingested within 30 s");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     let sent = Instant::now();
     daemon.sigterm();
     let status = daemon.wait_exit(Duration::from_secs(5));
@@ -196,6 +204,10 @@ async fn runs_migrates_serves_and_exits_zero_on_sigterm(pool: PgPool) {
     assert_eq!(common::scalar(&pool, snapshot).await, 1);
     let stopped_at = common::scalar(&pool, "SELECT block_number FROM ingest_cursor").await;
     let mut daemon = Daemon::start(&config);
+    let listening = daemon
+        .wait_for("http server listening", Duration::from_secs(30))
+        .await;
+    let addr: SocketAddr = listening["addr"].as_str().unwrap().parse().unwrap();
     let restored = daemon
         .wait_for(
             "vesting window and uptime rollups restored as the last stop saved them",
@@ -203,10 +215,18 @@ async fn runs_migrates_serves_and_exits_zero_on_sigterm(pool: PgPool) {
         )
         .await;
     assert_eq!(restored["cursor"], stopped_at, "{restored}");
+    assert!(restored["tranches"].as_u64().unwrap() > 0, "{restored}");
+    assert!(restored["uptime_rows"].is_u64(), "{restored}");
     assert_eq!(
         common::scalar(&pool, "SELECT count(*) FROM engine_snapshots").await,
         0,
         "a snapshot is used once"
+    );
+    let (_, metrics) = common::http_get(addr, "/metrics").await;
+    assert!(metrics.contains("tenure_ingest_memory_warm 1"), "{metrics}");
+    assert!(
+        metrics.contains("tenure_ingest_memory_load_seconds "),
+        "{metrics}"
     );
     let deadline = Instant::now() + Duration::from_secs(30);
     while common::scalar(&pool, "SELECT block_number FROM ingest_cursor").await <= stopped_at {

@@ -89,11 +89,13 @@ async fn the_memory_saved_at_a_stop_comes_back_whole_once(pool: PgPool) {
     assert_eq!(back.uptime, mem.uptime);
     assert_eq!(back.books, mem.books);
     assert_eq!(back.at, Some(2));
+    assert!(back.warm && !mem.warm);
     assert_eq!(snapshots(&pool).await, 0, "taken once");
 
     // The next load reads the tables: the same sums, but no watermark until an epoch reads
     // the refresh window (which is how a cold load is told from a warm one here).
     let cold = Memory::load(&pool, &s, Some(2)).await.unwrap();
+    assert!(!cold.warm);
     assert_eq!(cold.uptime.watermark(), None);
     assert_eq!(cold.uptime.cache, mem.uptime.cache);
     use tenure::vesting::window::WindowSums;
