@@ -66,6 +66,12 @@ impl Daemon {
         }
     }
 
+    /// The address of the log line `message` ("http server listening", "web pages listening").
+    async fn listening(&self, message: &str) -> SocketAddr {
+        let line = self.wait_for(message, Duration::from_secs(30)).await;
+        line["addr"].as_str().unwrap().parse().unwrap()
+    }
+
     fn sigterm(&self) {
         let status = Command::new("kill")
             .args(["-TERM", &self.child.id().to_string()])
@@ -120,14 +126,8 @@ async fn runs_migrates_serves_and_exits_zero_on_sigterm(pool: PgPool) {
     c.scores.source = tenure::config::ScoresSource::Uniform;
     let config = common::daemon::write(dir.path(), "tenure", &c);
     let mut daemon = Daemon::start(&config);
-    let listening = daemon
-        .wait_for("http server listening", Duration::from_secs(30))
-        .await;
-    let addr: SocketAddr = listening["addr"].as_str().unwrap().parse().unwrap();
-    let pages = daemon
-        .wait_for("web pages listening", Duration::from_secs(30))
-        .await;
-    let web: SocketAddr = pages["addr"].as_str().unwrap().parse().unwrap();
+    let addr = daemon.listening("http server listening").await;
+    let web = daemon.listening("web pages listening").await;
     daemon
         .wait_for("tenure running", Duration::from_secs(30))
         .await;
@@ -204,10 +204,7 @@ async fn runs_migrates_serves_and_exits_zero_on_sigterm(pool: PgPool) {
     assert_eq!(common::scalar(&pool, snapshot).await, 1);
     let stopped_at = common::scalar(&pool, "SELECT block_number FROM ingest_cursor").await;
     let mut daemon = Daemon::start(&config);
-    let listening = daemon
-        .wait_for("http server listening", Duration::from_secs(30))
-        .await;
-    let addr: SocketAddr = listening["addr"].as_str().unwrap().parse().unwrap();
+    let addr = daemon.listening("http server listening").await;
     let restored = daemon
         .wait_for(
             "vesting window and uptime rollups restored as the last stop saved them",
