@@ -179,11 +179,7 @@ async fn run_once(
 ) -> Result<(), IngestError> {
     let planner = Planner::of(s);
     let mut state = store::load(pool, s.netuid).await?;
-    let loading = Instant::now();
-    let mut mem = store::Memory::load(pool, s, state.cursor.map(|(n, _)| n)).await?;
-    let took = loading.elapsed().as_secs_f64();
-    metrics.ingest.memory_load_seconds.set(took);
-    metrics.ingest.memory_warm.set(i64::from(mem.warm));
+    let mut mem = load_memory(pool, s, metrics, state.cursor.map(|(n, _)| n)).await?;
     let from = match state.cursor {
         Some((n, _)) => n + 1,
         None => {
@@ -270,6 +266,22 @@ async fn run_once(
         warm_start::save_at_stop(pool, s, &mem).await;
     }
     Ok(())
+}
+
+/// The writer's memory at `cursor` (warm when a graceful stop saved it), its load timed on
+/// the metrics.
+async fn load_memory(
+    pool: &PgPool,
+    s: &Settings,
+    metrics: &Metrics,
+    cursor: Option<u64>,
+) -> Result<store::Memory, StoreError> {
+    let loading = Instant::now();
+    let mem = store::Memory::load(pool, s, cursor).await?;
+    let m = &metrics.ingest;
+    m.memory_load_seconds.set(loading.elapsed().as_secs_f64());
+    m.memory_warm.set(i64::from(mem.warm));
+    Ok(mem)
 }
 
 /// Blocks whose owners are read together in one range query while catching up.

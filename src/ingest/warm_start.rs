@@ -99,13 +99,15 @@ fn decode(bytes: &[u8]) -> Result<Vec<Period>, SnapshotError> {
     }
     let mut out: Vec<Period> = Vec::with_capacity(bytes.len() / PERIOD_BYTES);
     for c in chunks {
-        let word = |r: std::ops::Range<usize>| c[r].try_into().unwrap_or([0u8; 4]);
-        let mut index = [0u8; 8];
+        // `chunks_exact` hands out whole periods: the three fields are fixed slices of it.
+        let (mut index, mut rounds, mut up) = ([0u8; 8], [0u8; 4], [0u8; 4]);
         index.copy_from_slice(&c[..8]);
+        rounds.copy_from_slice(&c[8..12]);
+        up.copy_from_slice(&c[12..16]);
         let p = Period {
             index: i64::from_le_bytes(index),
-            rounds: u32::from_le_bytes(word(8..12)),
-            up: u32::from_le_bytes(word(12..16)),
+            rounds: u32::from_le_bytes(rounds),
+            up: u32::from_le_bytes(up),
         };
         if out.last().is_some_and(|l| l.index >= p.index) || p.up > p.rounds {
             return Err(SnapshotError::Malformed("rollups"));
